@@ -1,0 +1,100 @@
+# memtrace build.
+#   make            the memtrace binary (BPF objects, skeletons, user space)
+#   make asan       the same with AddressSanitizer and UBSan, as build/asan/memtrace
+#   make test       install what is missing, build, run every test (needs root)
+#   make demo       install what is missing, build, trace a small leaking program
+#   make deps       install the Debian packages the build and tests need
+
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+VERSION  := 0.1.0
+
+OUT      ?= build
+ARCH     := x86
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	    -D_GNU_SOURCE -DMEMTRACE_VERSION=\"$(VERSION)\"
+INCLUDES := -Iinclude -Iuser -I$(OUT)
+LDLIBS   := -lbpf -lelf -lz -lm
+
+BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+
+# Everything in user/ but main.c is a library the unit tests link against.
+USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
+HEADERS   := $(wildcard include/*.h user/*.h)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+
+# Test programs: built as a distro would, and with frame pointers so that
+# the frame-pointer stack source can walk their own frames.
+PROG_SRCS := $(wildcard tests/progs/*.c)
+PROG_BINS := $(patsubst tests/progs/%.c,$(OUT)/progs/%,$(PROG_SRCS))
+PROG_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls \
+	       -fno-inline -Wall -Wextra -Werror -pthread
+
+.PHONY: all asan test unit integration demo deps bench clean vmlinux
+
+all: memtrace $(PROG_BINS)
+
+memtrace: $(OUT)/memtrace
+	cp $< $@
+
+$(OUT)/memtrace: $(OUT)/user/main.o $(USER_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/memtrace_events.h vmlinux/$(ARCH)/vmlinux.h | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	llvm-strip -g $@ 2>/dev/null || true
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+$(OUT)/user/%.o: user/%.c $(HEADERS) $(SKELS) | $(OUT)/user
+	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUT)/tests/%: tests/unit/%.c $(USER_OBJS) $(HEADERS) | $(OUT)/tests
+	$(CC) $(CFLAGS) $(INCLUDES) $< $(USER_OBJS) $(LDLIBS) -lcriterion -o $@
+
+$(OUT)/progs/%: tests/progs/%.c | $(OUT)/progs
+	$(CC) $(PROG_CFLAGS) $< -o $@ -ldl
+
+$(OUT) $(OUT)/user $(OUT)/tests $(OUT)/progs:
+	mkdir -p $@
+
+# Sanitizer build: a separate tree so it never mixes with the normal objects.
+asan:
+	$(MAKE) OUT=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" build/asan/memtrace $(patsubst $(OUT)/%,build/asan/%,$(UNIT_BINS))
+
+deps:
+	@scripts/install_deps.sh
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	python3 -m pytest -v tests/integration
+
+test:
+	@scripts/run_tests.sh
+
+demo:
+	@scripts/demo.sh
+
+bench: all
+	scripts/bench_overhead.sh
+
+vmlinux:
+	scripts/gen_vmlinux_h.sh
+
+clean:
+	rm -rf build memtrace

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Probes on libc's allocation functions.
+ *
+ * Three programs serve every function:
+ *   alloc_enter  uprobe at the entry of malloc, calloc, realloc, ... ; the
+ *                attach cookie (enum mt_func) says which one and so which
+ *                registers hold the size;
+ *   alloc_exit   uretprobe on the same functions: reads the result, takes the
+ *                stack and sends one MT_EV_ALLOC;
+ *   free_enter   uprobe inside free, placed by user space on an instruction
+ *                the kernel emulates (see user/probe_placement.c).
+ *
+ * Entry and return are paired through per-thread state in task storage. A
+ * probed call made while another is in flight on the same thread (glibc's
+ * realloc(NULL, n) calls malloc, realloc(p, 0) calls free) is internal to
+ * the outer call: only the outer call is reported.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#define ENOENT 2
+#define EEXIST 17
+
+#include "memtrace_events.h"
+#include "stack_source.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Benchmarks attach the same probes with this set: each program returns at
+ * once, which measures what the traps alone cost. */
+const volatile bool empty_probes = false;
+/* Wake the consumer only once this many bytes wait in the ring; user space
+ * also polls on a short timer, so nothing waits long. */
+const volatile __u64 wakeup_bytes = 1 << 20;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24);	/* resized by user space before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct mt_target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_CNT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* What a thread's outer probed call is doing, from entry to return. */
+struct call_state {
+	__u32 depth;		/* probed calls in flight on this thread */
+	__u32 func;		/* enum mt_func of the outer call */
+	__u64 entry_sp;		/* stack pointer at the outer call's entry */
+	__u64 size;
+	__u64 old_addr;		/* realloc: the block passed in */
+	__u64 out_ptr;		/* posix_memalign: where the result goes */
+	struct mt_stack stack;	/* scratch for stack_capture() */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct call_state);
+} call_states SEC(".maps");
+
+static __always_inline void count(enum mt_counter c)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+/* Reserve, fill the common fields, submit. Wakes the consumer only past
+ * the threshold: a wakeup per event would cost more than the probe. */
+static __always_inline void emit(__u8 type, __u8 func, __u64 addr, __u64 size,
+				 __u64 old_addr, __u64 stack_id, __u16 flags)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct mt_event *e;
+	__u64 wake;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(MT_CNT_EVENTS_LOST);
+		return;
+	}
+	e->type = type;
+	e->func = func;
+	e->flags = flags;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->pad = 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->addr = addr;
+	e->size = size;
+	e->old_addr = old_addr;
+	e->stack_id = stack_id;
+
+	wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, wake);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
+{
+	struct task_struct *task;
+	struct call_state *st;
+	__u32 func;
+	__u64 sp;
+
+	if (empty_probes)
+		return 0;
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+
+	task = bpf_get_current_task_btf();
+	st = bpf_task_storage_get(&call_states, task, 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count(MT_CNT_STATE_FAILED);
+		return 0;
+	}
+
+	sp = PT_REGS_SP(ctx);
+	if (st->depth > 0) {
+		/* A real nested call runs on a deeper stack than the outer
+		 * one. If it does not, the outer call's return was never seen
+		 * (it was in flight when the probes went away or came): start
+		 * afresh rather than ignore this thread forever. */
+		if (sp < st->entry_sp) {
+			st->depth++;
+			count(MT_CNT_NESTED);
+			return 0;
+		}
+		count(MT_CNT_ENTRY_WITHOUT_RET);
+	}
+
+	func = bpf_get_attach_cookie(ctx);
+	st->depth = 1;
+	st->func = func;
+	st->entry_sp = sp;
+	st->old_addr = 0;
+	st->out_ptr = 0;
+
+	switch (func) {
+	case MT_FUNC_CALLOC:
+		/* An overflowing product makes calloc fail: not counted. */
+		st->size = a0 * a1;
+		break;
+	case MT_FUNC_REALLOC:
+		st->old_addr = a0;
+		st->size = a1;
+		break;
+	case MT_FUNC_REALLOCARRAY:
+		st->old_addr = a0;
+		st->size = a1 * a2;
+		break;
+	case MT_FUNC_POSIX_MEMALIGN:
+		st->out_ptr = a0;
+		st->size = a2;
+		break;
+	case MT_FUNC_ALIGNED_ALLOC:
+	case MT_FUNC_MEMALIGN:
+		st->size = a1;
+		break;
+	default:		/* malloc, valloc, pvalloc */
+		st->size = a0;
+		break;
+	}
+
+	if (st->old_addr)
+		emit(MT_EV_REALLOC_BEGIN, func, 0, st->size, st->old_addr, 0, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_exit, __u64 ret)
+{
+	struct task_struct *task;
+	struct call_state *st;
+	__u64 addr = ret, stack_id = 0;
+	__u16 flags = 0;
+
+	if (empty_probes)
+		return 0;
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+
+	task = bpf_get_current_task_btf();
+	st = bpf_task_storage_get(&call_states, task, 0, 0);
+	if (!st || st->depth == 0) {
+		count(MT_CNT_RET_WITHOUT_ENTRY);
+		return 0;
+	}
+	if (--st->depth > 0)
+		return 0;	/* an inner call: the outer one reports */
+
+	if (st->func == MT_FUNC_POSIX_MEMALIGN) {
+		/* Returns an error number; the block goes through the
+		 * out-pointer, which is only written on success. */
+		addr = 0;
+		if ((int)ret == 0 &&
+		    bpf_probe_read_user(&addr, sizeof(addr), (void *)st->out_ptr))
+			addr = 0;
+	}
+
+	if (!addr) {
+		if (st->old_addr)
+			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size,
+			     st->old_addr, 0, 0);
+		return 0;	/* failed: nothing was allocated */
+	}
+
+	if (stack_mode != MT_STACK_NONE &&
+	    stack_capture(ctx, &st->stack, st->func, &stack_id)) {
+		count(MT_CNT_STACK_FAILED);
+		flags |= MT_EVF_NO_STACK;
+	}
+	emit(MT_EV_ALLOC, st->func, addr, st->size, st->old_addr, stack_id,
+	     flags);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 ptr)
+{
+	struct call_state *st;
+
+	if (empty_probes || !ptr)
+		return 0;
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+
+	st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0, 0);
+	if (st && st->depth > 0 && PT_REGS_SP(ctx) < st->entry_sp) {
+		count(MT_CNT_NESTED);
+		return 0;	/* e.g. realloc(p, 0): realloc reports it */
+	}
+	emit(MT_EV_FREE, MT_FUNC_FREE, ptr, 0, 0, 0, 0);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exec")
+int handle_exec(void *ctx)
+{
+	if (empty_probes)
+		return 0;
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	emit(MT_EV_EXEC, 0, 0, 0, 0, 0, 0);
+	return 0;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the BPF probes and user space agree on: the event record that travels
+ * through the ring buffer, the stack record stored once per distinct stack,
+ * the counters the probes keep, and the per-target filter entry.
+ *
+ * This header is included by BPF code (after vmlinux.h) and by user space
+ * (after <stdint.h>), so it only uses the __u8.. __u64 kernel types, which
+ * both sides have.
+ */
+#ifndef MEMTRACE_EVENTS_H
+#define MEMTRACE_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Deepest native stack a probe records (bpf_get_stack's own limit is 127). */
+#define MT_MAX_FRAMES 127
+
+/* Allocation functions, in the order the probes know them. The value is the
+ * attach cookie of the entry/return probes, so it also says which argument
+ * holds what. Keep mt_func_names[] in user/alloc_funcs.c in this order. */
+enum mt_func {
+	MT_FUNC_MALLOC = 0,
+	MT_FUNC_CALLOC,
+	MT_FUNC_REALLOC,
+	MT_FUNC_REALLOCARRAY,
+	MT_FUNC_POSIX_MEMALIGN,
+	MT_FUNC_ALIGNED_ALLOC,
+	MT_FUNC_MEMALIGN,
+	MT_FUNC_VALLOC,
+	MT_FUNC_PVALLOC,
+	MT_FUNC_FREE,
+	MT_FUNC_COUNT,
+};
+
+enum mt_event_type {
+	/* A successful allocation: addr, size, func, stack_id. For realloc and
+	 * reallocarray, old_addr is the block that was passed in (0 if none):
+	 * it no longer exists. */
+	MT_EV_ALLOC = 1,
+	/* free(addr), addr != NULL. */
+	MT_EV_FREE,
+	/* realloc/reallocarray entered with old_addr != NULL. Sent at entry
+	 * because the old block may be freed and handed to another thread
+	 * before realloc returns; that thread's allocation event must not be
+	 * undone by the realloc's. User space sets the block aside until the
+	 * same thread's MT_EV_REALLOC_DONE or MT_EV_ALLOC arrives. */
+	MT_EV_REALLOC_BEGIN,
+	/* realloc/reallocarray returned NULL: size == 0 means old_addr was
+	 * freed; size > 0 means the call failed and old_addr is still live. */
+	MT_EV_REALLOC_DONE,
+	/* The process called exec: its whole address space is gone. */
+	MT_EV_EXEC,
+};
+
+/* One ring buffer record. 56 bytes: every byte is paid for on every call. */
+struct mt_event {
+	__u8 type;		/* enum mt_event_type */
+	__u8 func;		/* enum mt_func */
+	__u16 flags;		/* MT_EVF_* */
+	__u32 pid;		/* tgid, as the root pid namespace sees it */
+	__u32 tid;
+	__u32 pad;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 addr;
+	__u64 size;		/* bytes requested */
+	__u64 old_addr;
+	__u64 stack_id;		/* key in the stacks map; 0: no stack */
+};
+
+/* The probe could not record this allocation's stack. */
+#define MT_EVF_NO_STACK 0x1
+
+/* The value of the stacks map: the stack's program counters, innermost
+ * first. pcs[0] is the return address into the allocation's caller (the
+ * stack is taken as the allocation function returns). */
+struct mt_stack {
+	__u32 len;
+	__u32 func;		/* the allocation function, part of the key */
+	__u64 pcs[MT_MAX_FRAMES];
+};
+
+/* Counters kept by the probes in a per-CPU array; user space sums them. */
+enum mt_counter {
+	MT_CNT_EVENTS_LOST = 0,		/* ring buffer full: event dropped */
+	MT_CNT_RET_WITHOUT_ENTRY,	/* a return probe with no entry seen */
+	MT_CNT_ENTRY_WITHOUT_RET,	/* an entry whose return never came */
+	MT_CNT_STACK_FAILED,		/* stack not captured (read or map full) */
+	MT_CNT_STATE_FAILED,		/* no per-thread state could be made */
+	MT_CNT_NESTED,			/* probed calls made inside probed calls */
+	MT_CNT_COUNT,
+};
+
+/* Stack capture modes (rodata of the BPF object). */
+enum mt_stack_mode {
+	MT_STACK_NONE = 0,
+	MT_STACK_FP = 1,
+};
+
+/* Value of the targets map (key: tgid). */
+struct mt_target {
+	__u32 flags;
+	__u32 pad;
+};
+
+#endif /* MEMTRACE_EVENTS_H */

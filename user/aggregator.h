@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The aggregator: turns the event stream into live allocations and per-stack
+ * figures. It knows nothing of BPF, symbols or output formats; it is fed
+ * struct mt_event records in ring-buffer order and asked for views.
+ *
+ * State:
+ *   - live allocations keyed by (pid, address): size, time, stack;
+ *   - per (pid, stack_id): outstanding bytes and count, allocations and
+ *     frees since start, peak outstanding bytes;
+ *   - per thread: the block a realloc in flight has set aside.
+ */
+#ifndef MEMTRACE_AGGREGATOR_H
+#define MEMTRACE_AGGREGATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "memtrace_events.h"
+
+struct aggregator;
+
+/* Running totals since the aggregator was created. */
+struct agg_totals {
+	uint64_t live_bytes;		/* outstanding bytes, all stacks */
+	uint64_t live_count;		/* live allocations */
+	uint64_t allocs;		/* allocations seen */
+	uint64_t frees;			/* frees of known allocations */
+	uint64_t unknown_frees;		/* frees of addresses never seen allocated */
+	uint64_t replaced_live;		/* allocations at an address already live:
+					   the missed free of a lost event */
+	uint64_t exec_dropped;		/* live allocations dropped by an exec */
+	uint64_t no_stack;		/* allocations whose stack was not captured */
+	uint64_t stacks;		/* distinct (pid, stack) seen */
+	uint64_t events;		/* events handled */
+};
+
+/* One stack as a report sees it. */
+struct agg_stack_view {
+	uint32_t pid;
+	uint32_t func;			/* enum mt_func of its allocations */
+	uint64_t stack_id;		/* 0: allocations without a stack */
+	uint64_t bytes;			/* outstanding bytes passing the filter */
+	uint64_t count;			/* live allocations passing the filter */
+	uint64_t oldest_ts_ns;		/* oldest such allocation (0 if none) */
+	uint64_t allocs;		/* allocations since start */
+	uint64_t frees;			/* frees since start */
+	uint64_t peak_bytes;		/* peak outstanding bytes (unfiltered) */
+	uint64_t total_bytes;		/* outstanding bytes, unfiltered */
+	int64_t growth_bytes;		/* total_bytes now minus at the previous
+					   agg_collect() call (0 the first time) */
+};
+
+/* Which live allocations a view counts. Times are CLOCK_MONOTONIC ns. */
+struct agg_filter {
+	uint64_t now_ns;
+	uint64_t min_age_ns;		/* 0: no minimum age */
+	uint64_t window_ns;		/* 0: no window; else only allocations
+					   made within the last window_ns */
+};
+
+int agg_new(struct aggregator **out);
+void agg_free(struct aggregator *agg);
+
+/* Apply one event. Never fails: an event that contradicts the state is
+ * counted in the totals, and the state stays consistent. */
+void agg_handle(struct aggregator *agg, const struct mt_event *e);
+
+/* Forget every live allocation of pid (the process exec'd or exited). */
+void agg_drop_pid(struct aggregator *agg, uint32_t pid);
+
+void agg_totals(const struct aggregator *agg, struct agg_totals *out);
+
+/*
+ * Stacks with at least one live allocation passing the filter, sorted by
+ * filtered bytes, largest first (ties: larger count, then lower stack_id).
+ * *out is malloc'ed by the callee and freed by the caller with free().
+ * Also records each stack's total_bytes for the next call's growth_bytes.
+ * Returns 0 or -ENOMEM.
+ */
+int agg_collect(struct aggregator *agg, const struct agg_filter *f,
+		struct agg_stack_view **out, size_t *n);
+
+/* Memory the aggregator holds, in bytes (tables and arrays). */
+size_t agg_memory_bytes(const struct aggregator *agg);
+
+#endif /* MEMTRACE_AGGREGATOR_H */

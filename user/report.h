@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The report model: everything one periodic (or final) report says, already
+ * symbolized. Reporters (text, JSON, folded) only format it; they never look
+ * at the aggregator or the symbolizer, so a new output is one new file.
+ */
+#ifndef MEMTRACE_REPORT_H
+#define MEMTRACE_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+struct report_frame {
+	const char *function;	/* NULL: unknown */
+	uint64_t offset;	/* from the function's start */
+	const char *module;	/* never NULL */
+	uint64_t address;	/* PC in the process */
+	uint64_t module_offset;	/* file offset within module */
+	const char *file;	/* NULL until DWARF lines exist */
+	int line;
+	bool python;		/* reserved for Python frames */
+};
+
+struct report_stack {
+	uint32_t pid;
+	const char *allocator;	/* "malloc", "calloc", ... */
+	uint64_t bytes;		/* outstanding (as filtered) */
+	uint64_t count;		/* live allocations (as filtered) */
+	double oldest_age_s;
+	uint64_t allocs;	/* since start */
+	uint64_t frees;		/* since start */
+	uint64_t peak_bytes;
+	int64_t growth_bytes;	/* since the previous report */
+	bool no_stack;		/* allocations whose stack was not captured */
+	size_t nframes;		/* frames[0] is the allocation function */
+	const struct report_frame *frames;
+};
+
+struct report_process {
+	uint32_t pid;
+	const char *comm;	/* command name; "" if unknown */
+	bool exited;
+};
+
+/* Counters that say how far the figures can be trusted. */
+struct report_accounting {
+	uint64_t lost_events;		/* ring buffer full */
+	uint64_t returns_without_entry;
+	uint64_t entries_without_return;
+	uint64_t unknown_frees;		/* frees of never-seen addresses */
+	uint64_t stacks_not_captured;
+	uint64_t replaced_live;		/* allocation over a live address */
+	uint64_t exec_dropped;		/* live allocations dropped by exec */
+	uint64_t nested_calls;		/* probed calls inside probed calls */
+};
+
+struct report {
+	struct timespec wall;		/* CLOCK_REALTIME at the report */
+	double elapsed_s;		/* since tracing started */
+	double interval_s;		/* since the previous report */
+	bool final;
+	size_t nprocs;
+	const struct report_process *procs;
+
+	/* Totals over every live allocation, whatever the filter. */
+	uint64_t outstanding_bytes;
+	uint64_t live_allocations;
+	uint64_t allocs;		/* since start */
+	uint64_t frees;			/* since start */
+	double alloc_rate;		/* per second over the last interval */
+	double free_rate;
+	uint64_t distinct_stacks;
+	struct report_accounting acct;
+
+	/* The filter, as the user gave it (0: none). */
+	double min_age_s;
+	double window_s;
+
+	/* Stacks, largest first: the top N (all if top_n is 0). */
+	size_t top_n;
+	size_t nstacks_total;		/* stacks with outstanding bytes */
+	size_t nstacks;			/* entries in stacks[] */
+	const struct report_stack *stacks;
+
+	/* Human-readable warnings: figures that may be wrong and why. */
+	size_t nwarnings;
+	const char *const *warnings;
+};
+
+/* "12.3 MiB", "512 B". buf must hold at least 16 bytes; returns buf. */
+const char *fmt_bytes(char *buf, size_t len, uint64_t bytes);
+
+/* A frame as `function+0xoff [module]`, or `[module+0xoff]` when the
+ * function is unknown. Returns the length written (snprintf semantics). */
+int fmt_frame(char *buf, size_t len, const struct report_frame *f);
+
+/* Reporters. Each returns 0 or a negative errno (a failed write). */
+int report_write_text(FILE *out, const struct report *r);
+/* One JSON object on one line, ending in "\n". */
+int report_write_json(FILE *out, const struct report *r);
+/* Folded stacks, outermost frame first: `main;leak;malloc 4096`, every
+ * stack of r (the caller passes a report with all stacks). */
+int report_write_folded(FILE *out, const struct report *r);
+
+#endif /* MEMTRACE_REPORT_H */

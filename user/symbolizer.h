@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The symbolizer: program counters of a traced process to
+ * `function+0xoff [module]`, from the ELF symbol tables (.symtab, else
+ * .dynsym) of the files the process maps.
+ *
+ * Files are opened through /proc/PID/root so that processes in containers
+ * resolve against their own files, and kept open (with their parsed symbol
+ * tables, shared by every process that maps the same file, keyed by device
+ * and inode) so that stacks still resolve after the process has exited.
+ *
+ * Deeper symbolization (DWARF lines, inlines, demangling, debug files) will
+ * sit behind the same symbolizer_resolve() call.
+ */
+#ifndef MEMTRACE_SYMBOLIZER_H
+#define MEMTRACE_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct symbolizer;
+
+/* One resolved frame. Strings belong to the symbolizer and live as long as
+ * it does. */
+struct sym_frame {
+	uint64_t address;	/* the PC as the process saw it */
+	const char *function;	/* NULL if no symbol covers the address */
+	uint64_t offset;	/* address - symbol start, when function != NULL */
+	const char *module;	/* basename of the mapped file, "[anon]", "[vdso]",
+				   or "[unknown]" when no mapping holds it */
+	const char *module_path; /* full path as /proc/PID/maps names it, or NULL */
+	uint64_t module_offset;	/* file offset of the address in module */
+	const char *file;	/* source file, NULL until DWARF lines exist */
+	int line;		/* 0 when unknown */
+};
+
+int symbolizer_new(struct symbolizer **out);
+void symbolizer_free(struct symbolizer *s);
+
+/*
+ * Read /proc/PID/maps and open the mapped files. Call it when a process is
+ * first traced, and again whenever its mappings may have changed (the
+ * symbolizer also rescans by itself when asked about an address outside
+ * every mapping it knows, as long as the process is alive). A second call
+ * adds new mappings and replaces changed ones.
+ * Returns 0, -ESRCH if the process is gone, or another negative errno.
+ */
+int symbolizer_add_pid(struct symbolizer *s, pid_t pid);
+
+/* The process exec'd: its old mappings are gone. */
+int symbolizer_reset_pid(struct symbolizer *s, pid_t pid);
+
+/*
+ * Resolve one PC of process pid. `return_address` is true for frames whose
+ * PC is a return address (all but a stack's first when the stack is taken
+ * at a probe): the symbol is then looked up at address - 1, so that a call
+ * at the very end of a function is not given to the next one.
+ * Always fills *out (with "[unknown]" parts when it cannot do better) and
+ * returns 0, or -ENOENT when no mapping holds the address.
+ */
+int symbolizer_resolve(struct symbolizer *s, pid_t pid, uint64_t pc,
+		       bool return_address, struct sym_frame *out);
+
+#endif /* MEMTRACE_SYMBOLIZER_H */
