@@ -118,6 +118,22 @@ static __always_inline void emit(__u8 type, __u8 func, __u64 addr, __u64 size,
 	bpf_ringbuf_submit(e, wake);
 }
 
+/*
+ * Was this function entered by a tail call from a probed function? Then
+ * its return address is already the uprobe trampoline, put there by the
+ * outer function's return probe. The trampoline is the first slot of the
+ * process's uprobe "xol" area.
+ */
+static __always_inline bool tail_called(struct task_struct *task, __u64 sp)
+{
+	__u64 ret_addr = 0, trampoline;
+
+	trampoline = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
+		return false;
+	return trampoline && ret_addr == trampoline;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 {
@@ -142,10 +158,13 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 	sp = PT_REGS_SP(ctx);
 	if (st->depth > 0) {
 		/* A real nested call runs on a deeper stack than the outer
-		 * one. If it does not, the outer call's return was never seen
-		 * (it was in flight when the probes went away or came): start
-		 * afresh rather than ignore this thread forever. */
-		if (sp < st->entry_sp) {
+		 * one, or on the same one when the outer call tail-called it
+		 * (reallocarray jumps to realloc). If neither, the outer
+		 * call's return was never seen (it was in flight when the
+		 * probes came): start afresh rather than ignore this thread
+		 * forever. */
+		if (sp < st->entry_sp ||
+		    (sp == st->entry_sp && tail_called(task, sp))) {
 			st->depth++;
 			count(MT_CNT_NESTED);
 			return 0;
@@ -258,8 +277,10 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 	return 0;
 }
 
-SEC("tp/sched/sched_process_exec")
-int handle_exec(void *ctx)
+/* A BTF tracepoint: unlike a tracefs one it needs no mounted tracefs. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
 {
 	if (empty_probes)
 		return 0;

@@ -1,0 +1,70 @@
+"""Shared helpers for the integration tests: they run the real memtrace
+binary, which loads real BPF programs, against real test programs.
+
+Ground truth never comes from memtrace: the test programs write what they
+allocated and leaked themselves.
+"""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MEMTRACE = os.path.join(ROOT, os.environ.get("MEMTRACE", "build/memtrace"))
+PROGS = os.path.join(ROOT, "build", "progs")
+
+
+def prog(name):
+    path = os.path.join(PROGS, name)
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is not built: run make first")
+    return path
+
+
+def memtrace_cmd(*args):
+    return [MEMTRACE, *args]
+
+
+def read_reports(path):
+    """Every JSON report in a --json file, in order."""
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def final_report(path):
+    reports = read_reports(path)
+    assert reports, f"no report in {path}"
+    assert reports[-1]["final"] is True, "the last report is not the final one"
+    return reports[-1]
+
+
+def functions(stack):
+    return [fr["function"] for fr in stack["frames"]]
+
+
+def stacks_naming(report, function):
+    return [s for s in report["stacks"] if function in functions(s)]
+
+
+def memtrace_programs_loaded():
+    """Names of memtrace's BPF programs still loaded in the kernel."""
+    out = subprocess.run(["bpftool", "-j", "prog", "list"], capture_output=True,
+                         text=True, check=True).stdout
+    names = {"alloc_enter", "alloc_exit", "free_enter", "handle_exec"}
+    return [p for p in json.loads(out) if p.get("name") in names]
+
+
+def wait_for_line(stream, expected, timeout=30):
+    """Read lines from a pipe until one contains `expected`."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if expected in line:
+            return seen
+    raise AssertionError(f"never saw {expected!r}; got {seen!r}")

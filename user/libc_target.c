@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Which libc a process uses, and where on its allocation functions the
+ * probes go.
+ *
+ * Where a uprobe sits decides what it costs. The kernel emulates a few x86
+ * instructions (push, jmp, jcc, call) at the breakpoint; every other one is
+ * single-stepped out of line, one more trap, about ten times the cost on
+ * this platform. glibc's free starts with `test %rdi,%rdi`, which would be
+ * single-stepped, then `je`, which is emulated: the probe goes on the `je`.
+ * That is safe because every call passes through it (no branch before it)
+ * and nothing before it changes %rdi, the one register the probe reads.
+ * Functions that also need a return probe must keep their entry probe at
+ * offset 0, where the return address is at the top of the stack.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elf_symbols.h"
+#include "libc_target.h"
+#include "proc_maps.h"
+
+const char *const mt_func_names[MT_FUNC_COUNT] = {
+	[MT_FUNC_MALLOC] = "malloc",
+	[MT_FUNC_CALLOC] = "calloc",
+	[MT_FUNC_REALLOC] = "realloc",
+	[MT_FUNC_REALLOCARRAY] = "reallocarray",
+	[MT_FUNC_POSIX_MEMALIGN] = "posix_memalign",
+	[MT_FUNC_ALIGNED_ALLOC] = "aligned_alloc",
+	[MT_FUNC_MEMALIGN] = "memalign",
+	[MT_FUNC_VALLOC] = "valloc",
+	[MT_FUNC_PVALLOC] = "pvalloc",
+	[MT_FUNC_FREE] = "free",
+};
+
+static int fail(int err, char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (len) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* Length of an instruction that may be skipped before the probe (it
+ * neither branches nor writes an argument register), or 0. Only forms
+ * seen at the start of allocator functions are known; anything else
+ * keeps the probe at the function's first byte. */
+static size_t skippable_len(const uint8_t *c, size_t len)
+{
+	if (len >= 3 && c[0] == 0x48 && c[1] == 0x85 && c[2] == 0xff)
+		return 3;	/* test %rdi,%rdi */
+	if (len >= 4 && c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa)
+		return 4;	/* endbr64 */
+	return 0;
+}
+
+/* Is this an instruction the kernel's uprobes emulate on x86-64? */
+static bool emulated(const uint8_t *c, size_t len)
+{
+	if (len >= 1 && c[0] >= 0x50 && c[0] <= 0x57)
+		return true;	/* push %rax..%rdi */
+	if (len >= 2 && c[0] == 0x41 && c[1] >= 0x50 && c[1] <= 0x57)
+		return true;	/* push %r8..%r15 */
+	if (len >= 1 && ((c[0] >= 0x70 && c[0] <= 0x7f) || c[0] == 0xeb ||
+			 c[0] == 0xe9 || c[0] == 0xe8))
+		return true;	/* jcc rel8, jmp, call */
+	if (len >= 2 && c[0] == 0x0f && c[1] >= 0x80 && c[1] <= 0x8f)
+		return true;	/* jcc rel32 */
+	return false;
+}
+
+size_t libc_target_probe_skip(const uint8_t *code, size_t len)
+{
+	size_t off = 0, n;
+
+	if (emulated(code, len))
+		return 0;
+	while (off < len && (n = skippable_len(code + off, len - off)) > 0) {
+		off += n;
+		if (emulated(code + off, len - off))
+			return off;
+	}
+	return 0;
+}
+
+static bool is_libc_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strcmp(base, "libc.so.6") || !strncmp(base, "libc-2.", 7) ||
+	       !strncmp(base, "libc.musl", 9) || !strcmp(base, "libc.so");
+}
+
+/* Runtime address of a file offset, from the mapping that holds it. */
+static uint64_t runtime_addr(const struct proc_maps *maps, const char *path,
+			     uint64_t file_off)
+{
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->maps[i];
+
+		if (strcmp(m->path, path) || file_off < m->pgoff ||
+		    file_off >= m->pgoff + (m->end - m->start))
+			continue;
+		return m->start + (file_off - m->pgoff);
+	}
+	return 0;
+}
+
+int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_len)
+{
+	struct proc_maps maps = { 0 };
+	struct elf_symbols *es = NULL;
+	const char *libc = NULL;
+	int fd = -1, err;
+
+	memset(out, 0, sizeof(*out));
+	err = proc_maps_read(pid, &maps);
+	if (err)
+		return fail(err, why, why_len, "cannot read /proc/%d/maps: %s", pid,
+			    err == -ESRCH ? "no such process" : strerror(-err));
+	for (size_t i = 0; i < maps.n && !libc; i++)
+		if (is_libc_name(maps.maps[i].path))
+			libc = maps.maps[i].path;
+	if (!libc) {
+		err = fail(-ENOENT, why, why_len,
+			   "PID %d maps no shared libc: it is statically linked (or not a "
+			   "glibc/musl program); memtrace probes the allocator of a shared "
+			   "libc", pid);
+		goto out;
+	}
+	snprintf(out->maps_path, sizeof(out->maps_path), "%s", libc);
+	snprintf(out->path, sizeof(out->path), "/proc/%d/root%s", pid, libc);
+
+	fd = open(out->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = fail(-errno, why, why_len, "cannot open %s of PID %d: %s", libc,
+			   pid, strerror(errno));
+		goto out;
+	}
+	err = elf_symbols_open(fd, &es);
+	if (err) {
+		err = fail(err, why, why_len, "cannot read the symbols of %s: %s", libc,
+			   strerror(-err));
+		goto out;
+	}
+
+	for (int f = 0; f < MT_FUNC_COUNT; f++) {
+		uint64_t value, size, off;
+		uint8_t code[16];
+		ssize_t n;
+
+		if (elf_symbols_find(es, mt_func_names[f], &value, &size) ||
+		    elf_symbols_vaddr_to_offset(es, value, &off))
+			continue;	/* an older libc without reallocarray */
+		out->func_offset[f] = off;
+		out->probe_offset[f] = off;
+		out->func_addr[f] = runtime_addr(&maps, libc, off);
+		for (int g = 0; g < f; g++)
+			if (out->func_offset[g] == off)
+				out->alias_of_earlier[f] = 1;
+		if (f != MT_FUNC_FREE)
+			continue;
+		n = pread(fd, code, sizeof(code), off);
+		if (n > 0)
+			out->probe_offset[f] += libc_target_probe_skip(code, n);
+	}
+	if (!out->func_offset[MT_FUNC_MALLOC] || !out->func_offset[MT_FUNC_FREE])
+		err = fail(-ENOENT, why, why_len, "%s of PID %d has no malloc or free "
+			   "symbol", libc, pid);
+out:
+	elf_symbols_close(es);
+	if (fd >= 0)
+		close(fd);
+	proc_maps_free(&maps);
+	return err;
+}

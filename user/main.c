@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: MIT
+/*
+ * memtrace: which call stacks of a live process hold memory that is still
+ * allocated.
+ *
+ * The data flows one way:
+ *   probes (BPF) -> ring buffer -> consumer -> aggregator
+ *   -> report builder (stack source + symbolizer) -> reporters
+ * This file owns the one context that ties the stages together, and the
+ * loop that drives them: drain the ring on a short timer, report every
+ * interval, stop on a signal, the end of --duration or the exit of the
+ * traced processes, and always finish with a final report.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aggregator.h"
+#include "libc_target.h"
+#include "options.h"
+#include "probes.h"
+#include "report.h"
+#include "report_builder.h"
+#include "ringbuf_consumer.h"
+#include "stack_source.h"
+#include "symbolizer.h"
+#include "target.h"
+
+/* How often the ring is drained when the probes have not woken us. */
+#define DRAIN_MS 100
+/* How often the mappings of a live process are re-read while new stacks
+ * appear, so that stacks in libraries loaded later still resolve after
+ * the process has exited. */
+#define MAPS_REFRESH_NS 1000000000ULL
+#define MAX_WARNINGS 16
+
+struct traced {
+	pid_t pid;
+	int pidfd;
+	bool exited;
+	bool execd;
+	char comm[64];
+	struct libc_target libc;
+};
+
+struct memtrace {
+	struct options opt;
+	struct traced procs[MT_MAX_PIDS];
+	size_t nprocs;
+	pid_t child;			/* launched COMMAND, 0 in -p mode */
+
+	struct probes *probes;
+	struct rb_consumer *consumer;
+	struct aggregator *agg;
+	struct stack_source *stacks;
+	struct symbolizer *sym;
+
+	FILE *text;			/* stdout or -o FILE */
+	FILE *json;			/* --json FILE, or NULL */
+
+	int epfd, sigfd, timerfd;
+	uint64_t start_ns, last_report_ns, last_maps_ns;
+	uint64_t last_allocs, last_frees, stacks_at_maps;
+	bool stop;
+
+	char warnings[MAX_WARNINGS][256];
+	size_t nwarnings;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void warn_once(struct memtrace *mt, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Remember a warning for every later report (each said once). */
+static void warn_once(struct memtrace *mt, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < mt->nwarnings; i++)
+		if (!strcmp(mt->warnings[i], buf))
+			return;
+	if (mt->nwarnings < MAX_WARNINGS)
+		snprintf(mt->warnings[mt->nwarnings++], sizeof(buf), "%s", buf);
+}
+
+static struct traced *find_traced(struct memtrace *mt, uint32_t pid)
+{
+	for (size_t i = 0; i < mt->nprocs; i++)
+		if ((uint32_t)mt->procs[i].pid == pid)
+			return &mt->procs[i];
+	return NULL;
+}
+
+/* After an exec the process is a new program: its allocations are gone,
+ * and the probes only see it if it maps the same libc file again. */
+static void handle_exec(struct memtrace *mt, uint32_t pid)
+{
+	struct traced *t = find_traced(mt, pid);
+	struct libc_target lt;
+	char why[256];
+
+	if (!t)
+		return;
+	t->execd = true;
+	symbolizer_reset_pid(mt->sym, pid);
+	symbolizer_add_pid(mt->sym, pid);
+	target_comm(pid, t->comm, sizeof(t->comm));
+	if (libc_target_find(pid, &lt, why, sizeof(why)) ||
+	    lt.func_offset[MT_FUNC_MALLOC] != t->libc.func_offset[MT_FUNC_MALLOC] ||
+	    strcmp(lt.maps_path, t->libc.maps_path))
+		warn_once(mt, "PID %d exec'd into a program that does not use the traced "
+			  "libc: its allocations after the exec are not traced", pid);
+	else
+		warn_once(mt, "PID %d exec'd (now %s): allocations from before the exec "
+			  "were dropped", pid, t->comm);
+}
+
+static void on_event(void *ctx, const struct mt_event *e)
+{
+	struct memtrace *mt = ctx;
+
+	agg_handle(mt->agg, e);
+	if (e->type == MT_EV_EXEC)
+		handle_exec(mt, e->pid);
+}
+
+static int write_folded(struct memtrace *mt, const struct report *r)
+{
+	char tmp[4096];
+	FILE *f;
+	int err;
+
+	/* Write aside and rename, so a reader never sees half a file. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", mt->opt.folded_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	err = report_write_folded(f, r);
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, mt->opt.folded_path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static int build(struct memtrace *mt, const struct report_process *procs,
+		 const struct libc_target *libcs, size_t top_n, uint64_t now,
+		 struct built_report *out)
+{
+	struct report_inputs in = {
+		.agg = mt->agg,
+		.stacks = mt->stacks,
+		.sym = mt->sym,
+		.nprocs = mt->nprocs,
+		.procs = procs,
+		.libcs = libcs,
+		.filter = {
+			.now_ns = now,
+			.min_age_ns = mt->opt.min_age_s * 1e9,
+			.window_ns = mt->opt.window_s * 1e9,
+		},
+		.top_n = top_n,
+	};
+
+	return report_build(&in, out);
+}
+
+static int report(struct memtrace *mt, bool final)
+{
+	struct report_process procs[MT_MAX_PIDS];
+	struct libc_target *libcs;
+	const char *warnings[MAX_WARNINGS];
+	uint64_t counters[MT_CNT_COUNT] = { 0 }, now = now_ns();
+	struct built_report b;
+	struct report *r = &b.r;
+	double interval;
+	int err;
+
+	rb_consumer_drain(mt->consumer);
+	if (probes_read_counters(mt->probes, counters))
+		warn_once(mt, "could not read the probes' counters");
+	if (rb_consumer_malformed(mt->consumer))
+		warn_once(mt, "%llu ring buffer records were malformed and ignored",
+			  (unsigned long long)rb_consumer_malformed(mt->consumer));
+
+	libcs = calloc(mt->nprocs, sizeof(*libcs));
+	if (!libcs)
+		return -ENOMEM;
+	for (size_t i = 0; i < mt->nprocs; i++) {
+		procs[i] = (struct report_process){
+			.pid = mt->procs[i].pid,
+			.comm = mt->procs[i].comm,
+			.exited = mt->procs[i].exited,
+		};
+		libcs[i] = mt->procs[i].libc;
+	}
+
+	err = build(mt, procs, libcs, mt->opt.top_n, now, &b);
+	if (err)
+		goto out;
+
+	clock_gettime(CLOCK_REALTIME, &r->wall);
+	r->final = final;
+	r->elapsed_s = (now - mt->start_ns) / 1e9;
+	interval = (now - mt->last_report_ns) / 1e9;
+	r->interval_s = interval;
+	if (interval > 0) {
+		r->alloc_rate = (r->allocs - mt->last_allocs) / interval;
+		r->free_rate = (r->frees - mt->last_frees) / interval;
+	}
+	r->acct.lost_events = counters[MT_CNT_EVENTS_LOST];
+	r->acct.returns_without_entry = counters[MT_CNT_RET_WITHOUT_ENTRY];
+	r->acct.entries_without_return = counters[MT_CNT_ENTRY_WITHOUT_RET];
+	r->acct.stacks_not_captured = counters[MT_CNT_STACK_FAILED];
+	r->acct.nested_calls = counters[MT_CNT_NESTED];
+	if (counters[MT_CNT_STATE_FAILED])
+		warn_once(mt, "per-thread state could not be created %llu times: "
+			  "those calls were not traced",
+			  (unsigned long long)counters[MT_CNT_STATE_FAILED]);
+	r->min_age_s = mt->opt.min_age_s;
+	r->window_s = mt->opt.window_s;
+	for (size_t i = 0; i < mt->nwarnings; i++)
+		warnings[i] = mt->warnings[i];
+	r->nwarnings = mt->nwarnings;
+	r->warnings = warnings;
+
+	mt->last_report_ns = now;
+	mt->last_allocs = r->allocs;
+	mt->last_frees = r->frees;
+
+	if (!mt->opt.quiet || final) {
+		err = report_write_text(mt->text, r);
+		fflush(mt->text);
+	}
+	if (!err && mt->json) {
+		err = report_write_json(mt->json, r);
+		fflush(mt->json);
+	}
+	if (!err && mt->opt.folded_path) {
+		struct built_report all;
+
+		/* Flame graphs want every stack, not the top N. */
+		err = build(mt, procs, libcs, 0, now, &all);
+		if (!err) {
+			err = write_folded(mt, &all.r);
+			report_built_free(&all);
+		}
+	}
+	if (err)
+		fprintf(stderr, "memtrace: cannot write the report: %s\n", strerror(-err));
+	report_built_free(&b);
+out:
+	free(libcs);
+	return err;
+}
+
+/* Re-read the mappings of live processes while new stacks keep
+ * appearing: a library loaded after attach must be known before the
+ * process exits, or its frames cannot be named afterwards. */
+static void refresh_maps(struct memtrace *mt, uint64_t now)
+{
+	struct agg_totals t;
+
+	if (now - mt->last_maps_ns < MAPS_REFRESH_NS)
+		return;
+	agg_totals(mt->agg, &t);
+	if (t.stacks == mt->stacks_at_maps)
+		return;
+	mt->stacks_at_maps = t.stacks;
+	mt->last_maps_ns = now;
+	for (size_t i = 0; i < mt->nprocs; i++)
+		if (!mt->procs[i].exited)
+			symbolizer_add_pid(mt->sym, mt->procs[i].pid);
+}
+
+static void on_exit_of(struct memtrace *mt, struct traced *t)
+{
+	int status;
+
+	t->exited = true;
+	if (t->pid == mt->child)
+		waitpid(t->pid, &status, WNOHANG);
+	epoll_ctl(mt->epfd, EPOLL_CTL_DEL, t->pidfd, NULL);
+	for (size_t i = 0; i < mt->nprocs; i++)
+		if (!mt->procs[i].exited)
+			return;
+	mt->stop = true;
+}
+
+static int run(struct memtrace *mt)
+{
+	uint64_t deadline = mt->opt.duration_s > 0 ?
+		mt->start_ns + (uint64_t)(mt->opt.duration_s * 1e9) : 0;
+	struct epoll_event evs[8];
+
+	while (!mt->stop) {
+		int timeout = DRAIN_MS, n;
+		uint64_t now = now_ns();
+
+		if (deadline) {
+			if (now >= deadline)
+				break;
+			if ((deadline - now) / 1000000 < (uint64_t)timeout)
+				timeout = (deadline - now) / 1000000 + 1;
+		}
+		n = epoll_wait(mt->epfd, evs, 8, timeout);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+
+		/* Always drain first: events that precede an exit or a
+		 * signal belong in the report that follows it. */
+		rb_consumer_drain(mt->consumer);
+		refresh_maps(mt, now_ns());
+
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == mt->sigfd) {
+				struct signalfd_siginfo si;
+
+				if (read(mt->sigfd, &si, sizeof(si)) == sizeof(si) &&
+				    (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM))
+					mt->stop = true;
+			} else if (fd == mt->timerfd) {
+				uint64_t ticks;
+
+				if (read(mt->timerfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+					report(mt, false);
+			} else if (fd != rb_consumer_fd(mt->consumer)) {
+				for (size_t k = 0; k < mt->nprocs; k++)
+					if (mt->procs[k].pidfd == fd && !mt->procs[k].exited)
+						on_exit_of(mt, &mt->procs[k]);
+			}
+		}
+	}
+	return 0;
+}
+
+static int add_fd(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int open_outputs(struct memtrace *mt)
+{
+	const struct options *o = &mt->opt;
+
+	mt->text = stdout;
+	if (o->output_path) {
+		mt->text = fopen(o->output_path, "w");
+		if (!mt->text) {
+			fprintf(stderr, "memtrace: cannot write -o '%s': %s\n",
+				o->output_path, strerror(errno));
+			return -errno;
+		}
+	}
+	if (o->json_path) {
+		mt->json = fopen(o->json_path, "w");
+		if (!mt->json) {
+			fprintf(stderr, "memtrace: cannot write --json '%s': %s\n",
+				o->json_path, strerror(errno));
+			return -errno;
+		}
+	}
+	if (o->folded_path) {
+		/* Written only at report time: check now that it can be. */
+		FILE *f = fopen(o->folded_path, "w");
+
+		if (!f) {
+			fprintf(stderr, "memtrace: cannot write --folded '%s': %s\n",
+				o->folded_path, strerror(errno));
+			return -errno;
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
+static int setup_loop(struct memtrace *mt)
+{
+	struct itimerspec its = { 0 };
+	sigset_t mask;
+	int err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	mt->epfd = epoll_create1(EPOLL_CLOEXEC);
+	mt->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	mt->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (mt->epfd < 0 || mt->sigfd < 0 || mt->timerfd < 0)
+		return -errno;
+	its.it_value.tv_sec = (time_t)mt->opt.interval_s;
+	its.it_value.tv_nsec = (long)((mt->opt.interval_s - its.it_value.tv_sec) * 1e9);
+	its.it_interval = its.it_value;
+	if (timerfd_settime(mt->timerfd, 0, &its, NULL))
+		return -errno;
+	if ((err = add_fd(mt->epfd, mt->sigfd)) || (err = add_fd(mt->epfd, mt->timerfd)) ||
+	    (err = add_fd(mt->epfd, rb_consumer_fd(mt->consumer))))
+		return err;
+	for (size_t i = 0; i < mt->nprocs; i++)
+		if ((err = add_fd(mt->epfd, mt->procs[i].pidfd)))
+			return err;
+	return 0;
+}
+
+/* Check, find the libc of, and attach to one process. */
+static int trace_process(struct memtrace *mt, pid_t pid)
+{
+	struct traced *t = &mt->procs[mt->nprocs];
+	char why[512];
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->pidfd = -1;
+	err = target_check_pid(pid, why, sizeof(why));
+	if (!err)
+		err = libc_target_find(pid, &t->libc, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "memtrace: %s\n", why);
+		return err;
+	}
+	target_comm(pid, t->comm, sizeof(t->comm));
+	t->pidfd = target_pidfd(pid);
+	if (t->pidfd < 0) {
+		fprintf(stderr, "memtrace: PID %d: cannot watch for its exit: %s\n",
+			pid, strerror(-t->pidfd));
+		return t->pidfd;
+	}
+	mt->nprocs++;
+	/* Mappings first: if the process exits early, its stacks still
+	 * resolve. */
+	err = symbolizer_add_pid(mt->sym, pid);
+	if (err && err != -ESRCH)
+		warn_once(mt, "PID %d: cannot read its mappings: %s", pid, strerror(-err));
+	err = probes_attach(mt->probes, pid, &t->libc, why, sizeof(why));
+	if (err)
+		fprintf(stderr, "memtrace: %s\n", why);
+	return err;
+}
+
+static void cleanup(struct memtrace *mt)
+{
+	/* Probes go first: nothing is left in the kernel, whatever failed. */
+	probes_close(mt->probes);
+	rb_consumer_free(mt->consumer);
+	stack_source_free(mt->stacks);
+	symbolizer_free(mt->sym);
+	agg_free(mt->agg);
+	for (size_t i = 0; i < mt->nprocs; i++)
+		if (mt->procs[i].pidfd >= 0)
+			close(mt->procs[i].pidfd);
+	if (mt->text && mt->text != stdout)
+		fclose(mt->text);
+	if (mt->json)
+		fclose(mt->json);
+	if (mt->epfd > 0)
+		close(mt->epfd);
+	if (mt->sigfd > 0)
+		close(mt->sigfd);
+	if (mt->timerfd > 0)
+		close(mt->timerfd);
+}
+
+int main(int argc, char **argv)
+{
+	struct memtrace mt = { .epfd = -1, .sigfd = -1, .timerfd = -1 };
+	struct probes_config pc;
+	char why[512];
+	int err;
+
+	err = options_parse(&mt.opt, argc, argv);
+	if (err)
+		return err > 0 ? 0 : 2;
+	err = target_check_privileges(why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "memtrace: %s\n", why);
+		return 1;
+	}
+	if (open_outputs(&mt))
+		goto fail;
+
+	pc = (struct probes_config){
+		.stack_mode = mt.opt.stack_mode,
+		.ringbuf_bytes = mt.opt.ringbuf_bytes,
+		.empty_probes = mt.opt.empty_probes,
+	};
+	err = probes_open(&mt.probes, &pc, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "memtrace: %s\n", why);
+		goto fail;
+	}
+	if ((err = agg_new(&mt.agg)) || (err = symbolizer_new(&mt.sym)) ||
+	    (err = stack_source_new(&mt.stacks, probes_stacks_map_fd(mt.probes))) ||
+	    (err = rb_consumer_new(&mt.consumer, probes_events_map_fd(mt.probes),
+				   on_event, &mt))) {
+		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
+		goto fail;
+	}
+
+	if (mt.opt.command) {
+		err = target_launch(mt.opt.command, &mt.child, why, sizeof(why));
+		if (err) {
+			fprintf(stderr, "memtrace: %s\n", why);
+			goto fail;
+		}
+		err = trace_process(&mt, mt.child);
+		if (err) {
+			kill(mt.child, SIGKILL);
+			waitpid(mt.child, NULL, 0);
+			goto fail;
+		}
+	} else {
+		for (size_t i = 0; i < mt.opt.npids; i++)
+			if (trace_process(&mt, mt.opt.pids[i]))
+				goto fail;
+	}
+
+	err = setup_loop(&mt);
+	if (err) {
+		fprintf(stderr, "memtrace: cannot set up the event loop: %s\n",
+			strerror(-err));
+		goto fail;
+	}
+	mt.start_ns = mt.last_report_ns = mt.last_maps_ns = now_ns();
+	if (mt.child && (err = target_resume(mt.child))) {
+		fprintf(stderr, "memtrace: cannot start the command: %s\n", strerror(-err));
+		goto fail;
+	}
+	fprintf(stderr, "memtrace: tracing %zu process%s (%s); Ctrl-C to stop\n",
+		mt.nprocs, mt.nprocs == 1 ? "" : "es", mt.procs[0].libc.maps_path);
+
+	err = run(&mt);
+	if (err)
+		fprintf(stderr, "memtrace: event loop failed: %s\n", strerror(-err));
+	report(&mt, true);
+	cleanup(&mt);
+	return err ? 1 : 0;
+fail:
+	cleanup(&mt);
+	return 1;
+}

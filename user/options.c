@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Command-line parsing. Every value is checked here, so the rest of the
+ * program can trust struct options: one clear line per mistake, before any
+ * probe is attached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+void options_usage(FILE *out)
+{
+	fprintf(out,
+"usage: memtrace -p PID[,PID...] [options]      trace running processes\n"
+"       memtrace [options] -- COMMAND [ARG...]  run COMMAND and trace it\n"
+"\n"
+"Reports which call stacks hold memory that is still allocated (malloc,\n"
+"calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign,\n"
+"valloc, pvalloc, free in the target's libc), how much, since when, and how\n"
+"it grows. Needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE).\n"
+"\n"
+"  -p, --pid PID[,PID...]  processes to trace (repeatable)\n"
+"  -i, --interval SECONDS  time between reports (default 10)\n"
+"  -d, --duration SECONDS  stop after this long (default: until Ctrl-C,\n"
+"                          SIGTERM, or the traced processes exit)\n"
+"  -n, --top N             stacks per report (default 10; 0: all)\n"
+"      --min-age SECONDS   count only allocations at least this old\n"
+"      --window SECONDS    count only allocations made in the last SECONDS\n"
+"  -o, --output FILE       write the text reports to FILE (default stdout)\n"
+"      --json FILE         also write each report as one JSON line to FILE\n"
+"      --folded FILE       write outstanding bytes as folded stacks to FILE\n"
+"                          (flamegraph.pl, inferno, speedscope), rewritten\n"
+"                          at every report\n"
+"      --stack MODE        fp (frame pointers, default) or none\n"
+"      --ringbuf-mb MB     ring buffer size (default 32, a power of two)\n"
+"  -q, --quiet             print only the final report\n"
+"      --empty-probes      attach probes that do nothing (benchmarks)\n"
+"  -h, --help              this text\n"
+"  -V, --version           memtrace's version\n");
+}
+
+/* A number of seconds: finite, in [min, max]. */
+static int parse_seconds(const char *opt, const char *arg, double min,
+			 double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(v) || v < min || v > max) {
+		fprintf(stderr, "memtrace: %s '%s': expected a number of seconds "
+			"from %g to %g\n", opt, arg, min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_count(const char *opt, const char *arg, unsigned long max,
+		       unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v > max) {
+		fprintf(stderr, "memtrace: %s '%s': expected a whole number "
+			"from 0 to %lu\n", opt, arg, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_pids(struct options *o, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned long v;
+
+		if (o->npids == MT_MAX_PIDS) {
+			fprintf(stderr, "memtrace: -p: at most %d processes\n",
+				MT_MAX_PIDS);
+			err = -EINVAL;
+			break;
+		}
+		if (parse_count("-p", tok, INT_MAX, &v) || v == 0) {
+			if (v == 0)
+				fprintf(stderr, "memtrace: -p '%s': not a process id\n", tok);
+			err = -EINVAL;
+			break;
+		}
+		o->pids[o->npids++] = (pid_t)v;
+	}
+	if (!err && o->npids == 0) {
+		fprintf(stderr, "memtrace: -p '%s': no process id given\n", arg);
+		err = -EINVAL;
+	}
+	free(copy);
+	return err;
+}
+
+enum {
+	OPT_MIN_AGE = 256,
+	OPT_WINDOW,
+	OPT_JSON,
+	OPT_FOLDED,
+	OPT_STACK,
+	OPT_RINGBUF,
+	OPT_EMPTY,
+};
+
+int options_parse(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "min-age", required_argument, NULL, OPT_MIN_AGE },
+		{ "window", required_argument, NULL, OPT_WINDOW },
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", required_argument, NULL, OPT_JSON },
+		{ "folded", required_argument, NULL, OPT_FOLDED },
+		{ "stack", required_argument, NULL, OPT_STACK },
+		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
+		{ "empty-probes", no_argument, NULL, OPT_EMPTY },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	unsigned long v;
+	int c, err;
+
+	memset(o, 0, sizeof(*o));
+	o->interval_s = 10;
+	o->top_n = 10;
+	o->stack_mode = MT_STACK_FP;
+	o->ringbuf_bytes = 32u << 20;
+
+	/* "+": stop at the first non-option, which starts COMMAND. */
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:p:i:d:n:o:qhV", longopts, NULL)) != -1) {
+		err = 0;
+		switch (c) {
+		case 'p':
+			err = parse_pids(o, optarg);
+			break;
+		case 'i':
+			err = parse_seconds("--interval", optarg, 0.01, 1e7, &o->interval_s);
+			break;
+		case 'd':
+			err = parse_seconds("--duration", optarg, 0.01, 1e9, &o->duration_s);
+			break;
+		case 'n':
+			err = parse_count("--top", optarg, 1000000, &v);
+			o->top_n = v;
+			break;
+		case OPT_MIN_AGE:
+			err = parse_seconds("--min-age", optarg, 0, 1e9, &o->min_age_s);
+			break;
+		case OPT_WINDOW:
+			err = parse_seconds("--window", optarg, 0.001, 1e9, &o->window_s);
+			break;
+		case 'o':
+			o->output_path = optarg;
+			break;
+		case OPT_JSON:
+			o->json_path = optarg;
+			break;
+		case OPT_FOLDED:
+			o->folded_path = optarg;
+			break;
+		case OPT_STACK:
+			if (!strcmp(optarg, "fp")) {
+				o->stack_mode = MT_STACK_FP;
+			} else if (!strcmp(optarg, "none")) {
+				o->stack_mode = MT_STACK_NONE;
+			} else {
+				fprintf(stderr, "memtrace: --stack '%s': expected fp or none\n",
+					optarg);
+				err = -EINVAL;
+			}
+			break;
+		case OPT_RINGBUF:
+			err = parse_count("--ringbuf-mb", optarg, 1024, &v);
+			if (!err && (v == 0 || (v & (v - 1)))) {
+				fprintf(stderr, "memtrace: --ringbuf-mb '%s': expected a power "
+					"of two from 1 to 1024\n", optarg);
+				err = -EINVAL;
+			}
+			o->ringbuf_bytes = v << 20;
+			break;
+		case OPT_EMPTY:
+			o->empty_probes = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			options_usage(stdout);
+			return 1;
+		case 'V':
+			printf("memtrace %s\n", MEMTRACE_VERSION);
+			return 1;
+		case ':':
+			fprintf(stderr, "memtrace: %s needs a value (see --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "memtrace: unknown option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (err)
+			return err;
+	}
+
+	if (optind < argc)
+		o->command = &argv[optind];
+	if (!o->command && o->npids == 0) {
+		fprintf(stderr, "memtrace: nothing to trace: give -p PID or -- COMMAND "
+			"(see --help)\n");
+		return -EINVAL;
+	}
+	if (o->command && o->npids) {
+		fprintf(stderr, "memtrace: give either -p PID or a COMMAND, not both\n");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* The command line, parsed and checked. */
+#ifndef MEMTRACE_OPTIONS_H
+#define MEMTRACE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "memtrace_events.h"
+
+#define MT_MAX_PIDS 64
+
+struct options {
+	pid_t pids[MT_MAX_PIDS];
+	size_t npids;
+	char **command;		/* argv after "--", NULL-terminated; NULL: -p mode */
+
+	double interval_s;	/* periodic report */
+	double duration_s;	/* 0: until stopped */
+	size_t top_n;		/* 0: all stacks */
+	double min_age_s;
+	double window_s;
+	const char *output_path;	/* text report; NULL: stdout */
+	const char *json_path;
+	const char *folded_path;
+	enum mt_stack_mode stack_mode;
+	size_t ringbuf_bytes;
+	bool empty_probes;	/* benchmarks: attach probes that do nothing */
+	bool quiet;		/* no periodic reports, only the final one */
+};
+
+/*
+ * Parse argv into *o. Returns 0 on success, 1 when --help or --version was
+ * printed (the caller exits 0), or -EINVAL after printing one line that
+ * says which option is wrong and why.
+ */
+int options_parse(struct options *o, int argc, char **argv);
+
+void options_usage(FILE *out);
+
+#endif /* MEMTRACE_OPTIONS_H */

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loading the allocation probes and attaching them to processes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "probes.h"
+#include "alloc_probes.skel.h"
+
+/* Links for one traced process: per function an entry and a return probe. */
+struct pid_links {
+	pid_t pid;
+	struct bpf_link *links[2 * MT_FUNC_COUNT];
+	size_t nlinks;
+};
+
+struct probes {
+	struct alloc_probes_bpf *skel;
+	struct bpf_link *exec_link;
+	struct pid_links *pids;
+	size_t npids;
+	int ncpus;
+};
+
+static int fail(int err, char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (len) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* libbpf's own messages would repeat, less clearly, what the caller prints;
+ * keep warnings only when asked to debug. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || !getenv("MEMTRACE_DEBUG"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int probes_open(struct probes **out, const struct probes_config *cfg,
+		char *why, size_t why_len)
+{
+	struct probes *p;
+	int err;
+
+	libbpf_set_print(libbpf_print);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->ncpus = libbpf_num_possible_cpus();
+	if (p->ncpus <= 0) {
+		err = fail(-EINVAL, why, why_len, "cannot count CPUs");
+		goto err;
+	}
+
+	p->skel = alloc_probes_bpf__open();
+	if (!p->skel) {
+		err = fail(-errno, why, why_len, "cannot open the BPF object: %s",
+			   strerror(errno));
+		goto err;
+	}
+	p->skel->rodata->stack_mode = cfg->stack_mode;
+	p->skel->rodata->empty_probes = cfg->empty_probes;
+	/* Wake the consumer at a quarter full: it also drains on a timer,
+	 * so this only matters in bursts. */
+	p->skel->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
+	err = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
+	if (err) {
+		fail(err, why, why_len, "ring buffer size: %s", strerror(-err));
+		goto err;
+	}
+
+	err = alloc_probes_bpf__load(p->skel);
+	if (err) {
+		fail(err, why, why_len, "the kernel refused the BPF programs: %s "
+		     "(run with MEMTRACE_DEBUG=1 for the verifier's log)", strerror(-err));
+		goto err;
+	}
+
+	p->exec_link = bpf_program__attach(p->skel->progs.handle_exec);
+	if (!p->exec_link) {
+		err = fail(-errno, why, why_len, "cannot attach the exec tracepoint: %s",
+			   strerror(errno));
+		goto err;
+	}
+	*out = p;
+	return 0;
+err:
+	probes_close(p);
+	return err;
+}
+
+static struct bpf_link *attach_one(struct bpf_program *prog, pid_t pid,
+				   const char *path, uint64_t offset, bool ret,
+				   uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .bpf_cookie = cookie);
+
+	return bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
+}
+
+int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
+		  char *why, size_t why_len)
+{
+	struct pid_links *pl, *grown;
+	struct mt_target tv = { 0 };
+	__u32 key = pid;
+	int err, pass;
+
+	grown = realloc(p->pids, (p->npids + 1) * sizeof(*p->pids));
+	if (!grown)
+		return -ENOMEM;
+	p->pids = grown;
+	pl = &p->pids[p->npids++];
+	memset(pl, 0, sizeof(*pl));
+	pl->pid = pid;
+
+	err = bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key),
+				   &tv, sizeof(tv), BPF_ANY);
+	if (err)
+		return fail(err, why, why_len, "cannot add PID %d to the filter: %s",
+			    pid, strerror(-err));
+
+	/* Pass 0 puts on the return probes, pass 1 the entry probes: a call
+	 * entered after its entry probe is live then always has its return
+	 * probe too, so entry and return stay paired. */
+	for (pass = 0; pass < 2; pass++) {
+		for (int f = 0; f < MT_FUNC_COUNT; f++) {
+			struct bpf_link *link;
+			bool is_free = f == MT_FUNC_FREE;
+
+			if (!lt->func_offset[f] || lt->alias_of_earlier[f])
+				continue;
+			if (pass == 0 && is_free)
+				continue;	/* free's result is not needed */
+			if (pass == 0)
+				link = attach_one(p->skel->progs.alloc_exit, pid, lt->path,
+						  lt->func_offset[f], true, f);
+			else
+				link = attach_one(is_free ? p->skel->progs.free_enter :
+							    p->skel->progs.alloc_enter,
+						  pid, lt->path, lt->probe_offset[f], false, f);
+			if (!link)
+				return fail(-errno, why, why_len,
+					    "cannot attach a uprobe to %s in %s for PID %d: %s",
+					    mt_func_names[f], lt->maps_path, pid,
+					    strerror(errno));
+			pl->links[pl->nlinks++] = link;
+		}
+	}
+	return 0;
+}
+
+int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT])
+{
+	uint64_t *vals = calloc(p->ncpus, sizeof(*vals));
+
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 c = 0; c < MT_CNT_COUNT; c++) {
+		int err = bpf_map__lookup_elem(p->skel->maps.counters, &c, sizeof(c),
+					       vals, p->ncpus * sizeof(*vals), 0);
+
+		out[c] = 0;
+		if (err) {
+			free(vals);
+			return err;
+		}
+		for (int i = 0; i < p->ncpus; i++)
+			out[c] += vals[i];
+	}
+	free(vals);
+	return 0;
+}
+
+int probes_events_map_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.events);
+}
+
+int probes_stacks_map_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.stacks);
+}
+
+void probes_close(struct probes *p)
+{
+	if (!p)
+		return;
+	/* Entry probes first (they were attached last), so that no call
+	 * enters with its return probe already gone. */
+	for (size_t i = 0; i < p->npids; i++)
+		for (size_t j = p->pids[i].nlinks; j-- > 0;)
+			bpf_link__destroy(p->pids[i].links[j]);
+	free(p->pids);
+	bpf_link__destroy(p->exec_link);
+	alloc_probes_bpf__destroy(p->skel);
+	free(p);
+}

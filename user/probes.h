@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The BPF side as user space sees it: load the probe programs, attach them
+ * to a process's libc, read their counters. Attaching is per process, so
+ * other processes that map the same libc never hit a breakpoint.
+ */
+#ifndef MEMTRACE_PROBES_H
+#define MEMTRACE_PROBES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "memtrace_events.h"
+#include "libc_target.h"
+
+struct probes;
+
+struct probes_config {
+	enum mt_stack_mode stack_mode;
+	size_t ringbuf_bytes;		/* power of two */
+	bool empty_probes;		/* programs return at once (benchmarks) */
+};
+
+/* Load and verify the BPF programs. why: one line for a person. */
+int probes_open(struct probes **out, const struct probes_config *cfg,
+		char *why, size_t why_len);
+void probes_close(struct probes *p);
+
+/* Trace pid: add it to the in-kernel filter and put the probes on the
+ * functions of lt (its libc). Return probes go on before entry probes, so
+ * no call is seen entering without its return being caught as well. */
+int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
+		  char *why, size_t why_len);
+
+/* Sum the per-CPU counters into out[MT_CNT_COUNT]. */
+int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT]);
+
+int probes_events_map_fd(const struct probes *p);
+int probes_stacks_map_fd(const struct probes *p);
+
+#endif /* MEMTRACE_PROBES_H */

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * From aggregator views to a symbolized report.
+ *
+ * Each stack's first frame is the allocation function itself (the probe
+ * knows which one ran); the frames after it are the stored program
+ * counters, innermost first, each a return address.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_builder.h"
+
+static const struct libc_target *libc_of(const struct report_inputs *in, uint32_t pid)
+{
+	for (size_t i = 0; i < in->nprocs; i++)
+		if (in->procs[i].pid == pid)
+			return &in->libcs[i];
+	return NULL;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static void allocator_frame(const struct report_inputs *in, uint32_t pid,
+			    uint32_t func, struct report_frame *f)
+{
+	const struct libc_target *lt = libc_of(in, pid);
+
+	memset(f, 0, sizeof(*f));
+	f->function = func < MT_FUNC_COUNT ? mt_func_names[func] : "?";
+	f->module = lt ? base_name(lt->maps_path) : "[unknown]";
+	if (lt && func < MT_FUNC_COUNT) {
+		f->address = lt->func_addr[func];
+		f->module_offset = lt->func_offset[func];
+	}
+}
+
+static void pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
+		     struct report_frame *f)
+{
+	struct sym_frame sf;
+
+	memset(f, 0, sizeof(*f));
+	/* Fills sf even when it fails ("[unknown]" parts). */
+	symbolizer_resolve(in->sym, pid, pc, true, &sf);
+	f->function = sf.function;
+	f->offset = sf.offset;
+	f->module = sf.module ? sf.module : "[unknown]";
+	f->address = pc;
+	f->module_offset = sf.module_offset;
+	f->file = sf.file;
+	f->line = sf.line;
+}
+
+int report_build(const struct report_inputs *in, struct built_report *out)
+{
+	struct agg_stack_view *views = NULL;
+	const struct mt_stack **pcs = NULL;
+	struct agg_totals t;
+	size_t nviews, nshow, nframes = 0, fi = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = agg_collect(in->agg, &in->filter, &views, &nviews);
+	if (err)
+		return err;
+	nshow = in->top_n && in->top_n < nviews ? in->top_n : nviews;
+
+	pcs = calloc(nshow ? nshow : 1, sizeof(*pcs));
+	out->stacks = calloc(nshow ? nshow : 1, sizeof(*out->stacks));
+	if (!pcs || !out->stacks) {
+		err = -ENOMEM;
+		goto out;
+	}
+
+	/* Count the frames first, so they fit in one array. */
+	for (size_t i = 0; i < nshow; i++) {
+		if (views[i].stack_id &&
+		    stack_source_get(in->stacks, views[i].stack_id, &pcs[i]))
+			pcs[i] = NULL;
+		nframes += 1 + (pcs[i] ? pcs[i]->len : 0);
+	}
+	out->frames = calloc(nframes ? nframes : 1, sizeof(*out->frames));
+	if (!out->frames) {
+		err = -ENOMEM;
+		goto out;
+	}
+
+	for (size_t i = 0; i < nshow; i++) {
+		const struct agg_stack_view *v = &views[i];
+		struct report_stack *s = &out->stacks[i];
+		struct report_frame *frames = &out->frames[fi];
+
+		s->pid = v->pid;
+		s->allocator = v->func < MT_FUNC_COUNT ? mt_func_names[v->func] : "?";
+		s->bytes = v->bytes;
+		s->count = v->count;
+		s->oldest_age_s = v->oldest_ts_ns && in->filter.now_ns > v->oldest_ts_ns ?
+			(in->filter.now_ns - v->oldest_ts_ns) / 1e9 : 0;
+		s->allocs = v->allocs;
+		s->frees = v->frees;
+		s->peak_bytes = v->peak_bytes;
+		s->growth_bytes = v->growth_bytes;
+		s->no_stack = pcs[i] == NULL;
+
+		allocator_frame(in, v->pid, v->func, &frames[0]);
+		s->nframes = 1;
+		for (uint32_t k = 0; pcs[i] && k < pcs[i]->len; k++)
+			pc_frame(in, v->pid, pcs[i]->pcs[k], &frames[s->nframes++]);
+		s->frames = frames;
+		fi += s->nframes;
+	}
+
+	agg_totals(in->agg, &t);
+	out->r.outstanding_bytes = t.live_bytes;
+	out->r.live_allocations = t.live_count;
+	out->r.allocs = t.allocs;
+	out->r.frees = t.frees;
+	out->r.distinct_stacks = t.stacks;
+	out->r.acct.unknown_frees = t.unknown_frees;
+	out->r.acct.replaced_live = t.replaced_live;
+	out->r.acct.exec_dropped = t.exec_dropped;
+	out->r.top_n = in->top_n;
+	out->r.nstacks_total = nviews;
+	out->r.nstacks = nshow;
+	out->r.stacks = out->stacks;
+	out->r.nprocs = in->nprocs;
+	out->r.procs = in->procs;
+	err = 0;
+out:
+	free(pcs);
+	free(views);
+	if (err)
+		report_built_free(out);
+	return err;
+}
+
+void report_built_free(struct built_report *b)
+{
+	free(b->stacks);
+	free(b->frames);
+	memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Building a report: the aggregator's per-stack views, their program
+ * counters from the stack source, symbolized, into the report model that
+ * the reporters format.
+ */
+#ifndef MEMTRACE_REPORT_BUILDER_H
+#define MEMTRACE_REPORT_BUILDER_H
+
+#include "aggregator.h"
+#include "libc_target.h"
+#include "report.h"
+#include "stack_source.h"
+#include "symbolizer.h"
+
+/* What the builder reads. */
+struct report_inputs {
+	struct aggregator *agg;
+	struct stack_source *stacks;
+	struct symbolizer *sym;
+	/* Per traced process: its libc (for the allocation-function frame). */
+	size_t nprocs;
+	const struct report_process *procs;
+	const struct libc_target *libcs;	/* nprocs entries */
+	struct agg_filter filter;
+	size_t top_n;				/* 0: every stack */
+};
+
+/* A built report and the memory behind it. */
+struct built_report {
+	struct report r;
+	struct report_stack *stacks;
+	struct report_frame *frames;
+};
+
+/* Fill out->r's stacks (and the totals the aggregator knows: outstanding
+ * bytes, live allocations, allocs, frees, distinct stacks, unknown frees,
+ * replaced live, exec dropped, stacks without a stack). The caller fills
+ * the rest of out->r (time, rates, accounting from the probes, warnings).
+ * Returns 0 or -ENOMEM. */
+int report_build(const struct report_inputs *in, struct built_report *out);
+void report_built_free(struct built_report *b);
+
+#endif /* MEMTRACE_REPORT_BUILDER_H */
