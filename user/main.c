@@ -432,8 +432,8 @@ static int setup_loop(struct memtrace *mt)
 	return 0;
 }
 
-/* Check, find the libc of, and attach to one process. */
-static int trace_process(struct memtrace *mt, pid_t pid)
+/* Check a process and find its libc, before anything is loaded. */
+static int prepare_process(struct memtrace *mt, pid_t pid)
 {
 	struct traced *t = &mt->procs[mt->nprocs];
 	char why[512];
@@ -457,12 +457,21 @@ static int trace_process(struct memtrace *mt, pid_t pid)
 		return t->pidfd;
 	}
 	mt->nprocs++;
+	return 0;
+}
+
+static int attach_process(struct memtrace *mt, struct traced *t)
+{
+	char why[512];
+	int err;
+
 	/* Mappings first: if the process exits early, its stacks still
 	 * resolve. */
-	err = symbolizer_add_pid(mt->sym, pid);
+	err = symbolizer_add_pid(mt->sym, t->pid);
 	if (err && err != -ESRCH)
-		warn_once(mt, "PID %d: cannot read its mappings: %s", pid, strerror(-err));
-	err = probes_attach(mt->probes, pid, &t->libc, why, sizeof(why));
+		warn_once(mt, "PID %d: cannot read its mappings: %s", t->pid,
+			  strerror(-err));
+	err = probes_attach(mt->probes, t->pid, &t->libc, why, sizeof(why));
 	if (err)
 		fprintf(stderr, "memtrace: %s\n", why);
 	return err;
@@ -509,6 +518,22 @@ int main(int argc, char **argv)
 	if (open_outputs(&mt))
 		goto fail;
 
+	/* Everything that can be wrong with the targets is found before
+	 * anything is loaded into the kernel. */
+	if (mt.opt.command) {
+		err = target_launch(mt.opt.command, &mt.child, why, sizeof(why));
+		if (err) {
+			fprintf(stderr, "memtrace: %s\n", why);
+			goto fail;
+		}
+		if (prepare_process(&mt, mt.child))
+			goto fail;
+	} else {
+		for (size_t i = 0; i < mt.opt.npids; i++)
+			if (prepare_process(&mt, mt.opt.pids[i]))
+				goto fail;
+	}
+
 	pc = (struct probes_config){
 		.stack_mode = mt.opt.stack_mode,
 		.ringbuf_bytes = mt.opt.ringbuf_bytes,
@@ -526,24 +551,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
 		goto fail;
 	}
-
-	if (mt.opt.command) {
-		err = target_launch(mt.opt.command, &mt.child, why, sizeof(why));
-		if (err) {
-			fprintf(stderr, "memtrace: %s\n", why);
+	for (size_t i = 0; i < mt.nprocs; i++)
+		if (attach_process(&mt, &mt.procs[i]))
 			goto fail;
-		}
-		err = trace_process(&mt, mt.child);
-		if (err) {
-			kill(mt.child, SIGKILL);
-			waitpid(mt.child, NULL, 0);
-			goto fail;
-		}
-	} else {
-		for (size_t i = 0; i < mt.opt.npids; i++)
-			if (trace_process(&mt, mt.opt.pids[i]))
-				goto fail;
-	}
 
 	err = setup_loop(&mt);
 	if (err) {
@@ -566,6 +576,11 @@ int main(int argc, char **argv)
 	cleanup(&mt);
 	return err ? 1 : 0;
 fail:
+	/* A launched command never ran a line of its own: end it. */
+	if (mt.child) {
+		kill(mt.child, SIGKILL);
+		waitpid(mt.child, NULL, 0);
+	}
 	cleanup(&mt);
 	return 1;
 }

@@ -96,9 +96,11 @@ static int parse_pids(struct options *o, const char *arg)
 			err = -EINVAL;
 			break;
 		}
-		if (parse_count("-p", tok, INT_MAX, &v) || v == 0) {
-			if (v == 0)
-				fprintf(stderr, "memtrace: -p '%s': not a process id\n", tok);
+		err = parse_count("-p", tok, INT_MAX, &v);
+		if (err)
+			break;
+		if (v == 0) {
+			fprintf(stderr, "memtrace: -p '%s': not a process id\n", tok);
 			err = -EINVAL;
 			break;
 		}

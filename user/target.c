@@ -223,7 +223,7 @@ static int wait_for_trap(pid_t pid, int *status)
 static int run_to_entry(pid_t pid, char *why, size_t why_len)
 {
 	struct user_regs_struct regs;
-	uint64_t entry;
+	uint64_t entry = 0;
 	long word;
 	int status, err;
 

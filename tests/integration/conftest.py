@@ -48,12 +48,19 @@ def stacks_naming(report, function):
     return [s for s in report["stacks"] if function in functions(s)]
 
 
-def memtrace_programs_loaded():
-    """Names of memtrace's BPF programs still loaded in the kernel."""
-    out = subprocess.run(["bpftool", "-j", "prog", "list"], capture_output=True,
-                         text=True, check=True).stdout
+def memtrace_programs_loaded(grace_s=5):
+    """memtrace's BPF programs still loaded in the kernel. The kernel frees
+    a program asynchronously after its last fd closes, so allow a grace
+    period before calling one left behind."""
     names = {"alloc_enter", "alloc_exit", "free_enter", "handle_exec"}
-    return [p for p in json.loads(out) if p.get("name") in names]
+    deadline = time.monotonic() + grace_s
+    while True:
+        out = subprocess.run(["bpftool", "-j", "prog", "list"],
+                             capture_output=True, text=True, check=True).stdout
+        left = [p for p in json.loads(out) if p.get("name") in names]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
 
 
 def wait_for_line(stream, expected, timeout=30):

@@ -1,0 +1,1298 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The aggregator's rules, one test per rule, with exact figures; and the
+ * live table under volume and random churn against a plain reference.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator.h"
+#include "live_table.h"
+
+/* A heap-looking address: 16-byte aligned, like malloc's. */
+#define A(n) (0x555555560000ULL + (uint64_t)(n) * 0x40)
+
+static void ta_event(struct aggregator *agg, uint8_t type, uint8_t func,
+		     uint32_t pid, uint32_t tid, uint64_t ts, uint64_t addr,
+		     uint64_t size, uint64_t old_addr, uint64_t stack_id,
+		     uint16_t flags)
+{
+	struct mt_event e = {
+		.type = type, .func = func, .flags = flags, .pid = pid,
+		.tid = tid, .ts_ns = ts, .addr = addr, .size = size,
+		.old_addr = old_addr, .stack_id = stack_id,
+	};
+
+	agg_handle(agg, &e);
+}
+
+static void ta_alloc(struct aggregator *agg, uint32_t pid, uint64_t addr,
+		     uint64_t size, uint64_t stack_id, uint64_t ts)
+{
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_MALLOC, pid, pid, ts, addr, size, 0,
+		 stack_id, 0);
+}
+
+static void ta_free(struct aggregator *agg, uint32_t pid, uint64_t addr)
+{
+	ta_event(agg, MT_EV_FREE, MT_FUNC_FREE, pid, pid, 0, addr, 0, 0, 0, 0);
+}
+
+static void ta_begin(struct aggregator *agg, uint32_t pid, uint32_t tid,
+		     uint64_t old_addr, uint64_t size)
+{
+	ta_event(agg, MT_EV_REALLOC_BEGIN, MT_FUNC_REALLOC, pid, tid, 0, 0,
+		 size, old_addr, 0, 0);
+}
+
+/* realloc's successful return. */
+static void ta_realloced(struct aggregator *agg, uint32_t pid, uint32_t tid,
+			 uint64_t old_addr, uint64_t addr, uint64_t size,
+			 uint64_t stack_id, uint64_t ts)
+{
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_REALLOC, pid, tid, ts, addr, size,
+		 old_addr, stack_id, 0);
+}
+
+/* realloc returned NULL. */
+static void ta_done(struct aggregator *agg, uint32_t pid, uint32_t tid,
+		    uint64_t old_addr, uint64_t size)
+{
+	ta_event(agg, MT_EV_REALLOC_DONE, MT_FUNC_REALLOC, pid, tid, 0, 0, size,
+		 old_addr, 0, 0);
+}
+
+static struct aggregator *ta_new(void)
+{
+	struct aggregator *agg;
+
+	cr_assert_eq(agg_new(&agg), 0);
+	cr_assert_not_null(agg);
+	return agg;
+}
+
+static struct agg_totals ta_totals(const struct aggregator *agg)
+{
+	struct agg_totals t;
+
+	agg_totals(agg, &t);
+	return t;
+}
+
+/* Views of every live allocation; the caller frees them. */
+static struct agg_stack_view *ta_collect(struct aggregator *agg,
+					 const struct agg_filter *f, size_t *n)
+{
+	static const struct agg_filter all;
+	struct agg_stack_view *v = NULL;
+
+	cr_assert_eq(agg_collect(agg, f ? f : &all, &v, n), 0);
+	cr_assert_not_null(v);
+	return v;
+}
+
+static const struct agg_stack_view *ta_find(const struct agg_stack_view *v,
+					    size_t n, uint32_t pid,
+					    uint64_t stack_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].pid == pid && v[i].stack_id == stack_id)
+			return &v[i];
+	return NULL;
+}
+
+/* One stack's unfiltered view, or a zeroed one if it holds nothing. Note:
+ * it is an agg_collect() call, so it moves the growth baseline. */
+static struct agg_stack_view ta_stack(struct aggregator *agg, uint32_t pid,
+				      uint64_t stack_id)
+{
+	struct agg_stack_view out = { 0 }, *v;
+	const struct agg_stack_view *s;
+	size_t n;
+
+	v = ta_collect(agg, NULL, &n);
+	s = ta_find(v, n, pid, stack_id);
+	if (s)
+		out = *s;
+	free(v);
+	return out;
+}
+
+/* The totals agree with the stacks, and the stacks with the live table. */
+static void ta_check_sums(struct aggregator *agg)
+{
+	struct agg_totals t = ta_totals(agg);
+	struct agg_stack_view *v;
+	uint64_t bytes = 0, count = 0;
+	size_t n;
+
+	v = ta_collect(agg, NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(v[i].bytes, v[i].total_bytes);
+		bytes += v[i].bytes;
+		count += v[i].count;
+	}
+	free(v);
+	cr_assert_eq(bytes, t.live_bytes);
+	cr_assert_eq(count, t.live_count);
+}
+
+Test(aggregator, new_is_empty)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t = ta_totals(agg);
+	struct agg_stack_view *v;
+	size_t n = 99;
+
+	cr_assert_eq(t.live_bytes + t.live_count + t.allocs + t.frees +
+		     t.unknown_frees + t.replaced_live + t.exec_dropped +
+		     t.no_stack + t.stacks + t.events, 0);
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 0);
+	free(v);
+	cr_assert_gt(agg_memory_bytes(agg), 0);
+	agg_free(agg);
+	agg_free(NULL);
+}
+
+Test(aggregator, alloc_free_totals)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view *v;
+	const struct agg_stack_view *s;
+	struct agg_totals t;
+	size_t n;
+
+	ta_alloc(agg, 10, A(1), 100, 7, 1000);
+	ta_alloc(agg, 10, A(2), 20, 7, 2000);
+	ta_alloc(agg, 10, A(3), 5, 8, 3000);
+	ta_free(agg, 10, A(1));
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.events, 4);
+	cr_assert_eq(t.allocs, 3);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.replaced_live, 0);
+	cr_assert_eq(t.live_bytes, 25);
+	cr_assert_eq(t.live_count, 2);
+	cr_assert_eq(t.stacks, 2);
+	cr_assert_eq(t.no_stack, 0);
+
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 2);
+	s = ta_find(v, n, 10, 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->func, MT_FUNC_MALLOC);
+	cr_assert_eq(s->bytes, 20);
+	cr_assert_eq(s->count, 1);
+	cr_assert_eq(s->oldest_ts_ns, 2000);
+	cr_assert_eq(s->allocs, 2);
+	cr_assert_eq(s->frees, 1);
+	cr_assert_eq(s->peak_bytes, 120);
+	cr_assert_eq(s->total_bytes, 20);
+	s = ta_find(v, n, 10, 8);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->bytes, 5);
+	cr_assert_eq(s->allocs, 1);
+	cr_assert_eq(s->frees, 0);
+	free(v);
+
+	ta_free(agg, 10, A(2));
+	ta_free(agg, 10, A(3));
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_bytes, 0);
+	cr_assert_eq(t.live_count, 0);
+	cr_assert_eq(t.frees, 3);
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 0, "stacks with nothing live are not shown");
+	free(v);
+	agg_free(agg);
+}
+
+Test(aggregator, unknown_free)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_free(agg, 1, A(1));			/* never allocated */
+	ta_alloc(agg, 1, A(2), 10, 1, 0);
+	ta_free(agg, 1, A(2));
+	ta_free(agg, 1, A(2));			/* double free */
+	ta_free(agg, 1, 0);			/* free(NULL): nothing */
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.events, 5);
+	cr_assert_eq(t.unknown_frees, 2);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.live_count, 0);
+	cr_assert_eq(t.live_bytes, 0);
+	agg_free(agg);
+}
+
+Test(aggregator, alloc_at_null_is_ignored)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, 0, 10, 1, 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.events, 1);
+	cr_assert_eq(t.allocs, 0);
+	cr_assert_eq(t.live_count, 0);
+	cr_assert_eq(t.stacks, 0);
+	agg_free(agg);
+}
+
+Test(aggregator, unknown_event_type_only_counted)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 10, 1, 0);
+	ta_event(agg, 200, 0, 1, 1, 0, A(1), 0, 0, 0, 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.events, 2);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.frees + t.unknown_frees, 0);
+	agg_free(agg);
+}
+
+Test(aggregator, replaced_live)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view s;
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_alloc(agg, 1, A(1), 30, 2, 20);	/* the free was lost */
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.replaced_live, 1);
+	cr_assert_eq(t.frees, 0);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.allocs, 2);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.live_bytes, 30);
+
+	s = ta_stack(agg, 1, 1);
+	cr_assert_eq(s.count, 0, "the replaced block's stack holds nothing");
+	s = ta_stack(agg, 1, 2);
+	cr_assert_eq(s.bytes, 30);
+	cr_assert_eq(s.count, 1);
+	cr_assert_eq(s.oldest_ts_ns, 20);
+
+	/* The free that follows is for the new block. */
+	ta_free(agg, 1, A(1));
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.live_count, 0);
+	cr_assert_eq(t.live_bytes, 0);
+	agg_free(agg);
+}
+
+/* The replaced stack's history: allocs stay, no free is added. */
+Test(aggregator, replaced_live_stack_history)
+{
+	struct aggregator *agg = ta_new();
+	const struct agg_stack_view *s;
+	struct agg_stack_view *v;
+	size_t n;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_alloc(agg, 1, A(2), 1, 1, 10);
+	ta_alloc(agg, 1, A(1), 30, 2, 20);
+	v = ta_collect(agg, NULL, &n);
+	s = ta_find(v, n, 1, 1);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->bytes, 1);
+	cr_assert_eq(s->allocs, 2);
+	cr_assert_eq(s->frees, 0);
+	cr_assert_eq(s->peak_bytes, 101);
+	free(v);
+	agg_free(agg);
+}
+
+Test(aggregator, realloc_moves_bytes_to_new_stack)
+{
+	struct aggregator *agg = ta_new();
+	const struct agg_stack_view *s;
+	struct agg_stack_view *v;
+	struct agg_totals t;
+	size_t n;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_begin(agg, 1, 5, A(1), 300);
+
+	/* Set aside while the realloc runs: counted nowhere. */
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_bytes, 0);
+	cr_assert_eq(t.live_count, 0);
+	cr_assert_eq(t.frees, 0);
+
+	ta_realloced(agg, 1, 5, A(1), A(2), 300, 2, 20);
+	t = ta_totals(agg);
+	cr_assert_eq(t.events, 3);
+	cr_assert_eq(t.allocs, 2);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.replaced_live, 0);
+	cr_assert_eq(t.live_bytes, 300);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.stacks, 2);
+
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 1);
+	s = ta_find(v, n, 1, 2);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->func, MT_FUNC_REALLOC);
+	cr_assert_eq(s->bytes, 300);
+	cr_assert_eq(s->count, 1);
+	cr_assert_eq(s->oldest_ts_ns, 20);
+	cr_assert_eq(s->allocs, 1);
+	cr_assert_eq(s->frees, 0);
+	free(v);
+
+	/* The old stack: one alloc, one free, nothing outstanding. Seen
+	 * through a fresh allocation on it. */
+	ta_alloc(agg, 1, A(9), 1, 1, 30);
+	v = ta_collect(agg, NULL, &n);
+	s = ta_find(v, n, 1, 1);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->bytes, 1);
+	cr_assert_eq(s->allocs, 2);
+	cr_assert_eq(s->frees, 1);
+	cr_assert_eq(s->peak_bytes, 100);
+	free(v);
+
+	/* The old address is free now. */
+	ta_free(agg, 1, A(1));
+	cr_assert_eq(ta_totals(agg).unknown_frees, 1);
+	agg_free(agg);
+}
+
+Test(aggregator, reallocarray_same_as_realloc)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_event(agg, MT_EV_REALLOC_BEGIN, MT_FUNC_REALLOCARRAY, 1, 5, 0, 0,
+		 400, A(1), 0, 0);
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_REALLOCARRAY, 1, 5, 20, A(2), 400,
+		 A(1), 2, 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.live_bytes, 400);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(ta_stack(agg, 1, 2).func, MT_FUNC_REALLOCARRAY);
+	agg_free(agg);
+}
+
+/* old_addr means something only for realloc and reallocarray. */
+Test(aggregator, old_addr_ignored_for_other_functions)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_CALLOC, 1, 1, 20, A(2), 8, A(1), 2, 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 0);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.live_count, 2);
+	cr_assert_eq(t.live_bytes, 108);
+	agg_free(agg);
+}
+
+Test(aggregator, realloc_in_place)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view s;
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_begin(agg, 1, 1, A(1), 150);
+	ta_realloced(agg, 1, 1, A(1), A(1), 150, 2, 20);
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.replaced_live, 0);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.allocs, 2);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.live_bytes, 150);
+	s = ta_stack(agg, 1, 2);
+	cr_assert_eq(s.bytes, 150);
+	cr_assert_eq(s.oldest_ts_ns, 20);
+
+	ta_free(agg, 1, A(1));
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 2);
+	cr_assert_eq(t.live_count, 0);
+	agg_free(agg);
+}
+
+Test(aggregator, realloc_begin_lost)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view s;
+	struct agg_totals t;
+
+	/* Moved: the outcome alone frees the old block. */
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_alloc(agg, 1, A(5), 1, 1, 10);
+	ta_realloced(agg, 1, 1, A(1), A(2), 200, 2, 20);
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.replaced_live, 0);
+	cr_assert_eq(t.live_count, 2);
+	cr_assert_eq(t.live_bytes, 201);
+	s = ta_stack(agg, 1, 1);
+	cr_assert_eq(s.bytes, 1);
+	cr_assert_eq(s.frees, 1);
+
+	/* In place: not a replacement. */
+	ta_realloced(agg, 1, 1, A(2), A(2), 250, 3, 30);
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 2);
+	cr_assert_eq(t.replaced_live, 0);
+	cr_assert_eq(t.live_count, 2);
+	cr_assert_eq(t.live_bytes, 251);
+
+	/* Of a block never seen: an unknown free. */
+	ta_realloced(agg, 1, 1, A(7), A(8), 10, 3, 40);
+	t = ta_totals(agg);
+	cr_assert_eq(t.unknown_frees, 1);
+	cr_assert_eq(t.frees, 2);
+	cr_assert_eq(t.live_count, 3);
+	cr_assert_eq(t.live_bytes, 261);
+	ta_check_sums(agg);
+	agg_free(agg);
+}
+
+Test(aggregator, realloc_to_zero_frees)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view s;
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_alloc(agg, 1, A(2), 7, 1, 10);
+	ta_begin(agg, 1, 3, A(1), 0);
+	ta_done(agg, 1, 3, A(1), 0);
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.live_bytes, 7);
+	s = ta_stack(agg, 1, 1);
+	cr_assert_eq(s.frees, 1);
+	cr_assert_eq(s.bytes, 7);
+
+	/* The thread's slot is clear: a later outcome for the same block
+	 * finds nothing parked and nothing live. */
+	ta_realloced(agg, 1, 3, A(1), A(3), 5, 1, 20);
+	t = ta_totals(agg);
+	cr_assert_eq(t.unknown_frees, 1);
+	cr_assert_eq(t.frees, 1);
+	agg_free(agg);
+}
+
+Test(aggregator, realloc_to_zero_begin_lost)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_done(agg, 1, 3, A(1), 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.live_count, 0);
+	cr_assert_eq(t.live_bytes, 0);
+
+	ta_done(agg, 1, 3, A(1), 0);
+	cr_assert_eq(ta_totals(agg).unknown_frees, 1);
+	agg_free(agg);
+}
+
+Test(aggregator, failed_realloc_restores_block)
+{
+	struct aggregator *agg = ta_new();
+	const struct agg_stack_view *s;
+	struct agg_stack_view *v;
+	struct agg_totals t;
+	size_t n;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 5);
+	ta_alloc(agg, 1, A(2), 10, 1, 50);
+	ta_begin(agg, 1, 2, A(1), 1ULL << 40);
+	cr_assert_eq(ta_totals(agg).live_bytes, 10);
+	ta_done(agg, 1, 2, A(1), 1ULL << 40);
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_bytes, 110);
+	cr_assert_eq(t.live_count, 2);
+	cr_assert_eq(t.frees, 0);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.replaced_live, 0);
+	cr_assert_eq(t.allocs, 2);
+
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 1);
+	s = ta_find(v, n, 1, 1);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->bytes, 110);
+	cr_assert_eq(s->count, 2);
+	cr_assert_eq(s->oldest_ts_ns, 5, "the original time comes back");
+	cr_assert_eq(s->allocs, 2);
+	cr_assert_eq(s->frees, 0);
+	cr_assert_eq(s->peak_bytes, 110);
+	free(v);
+
+	/* Live again, with its size. */
+	ta_free(agg, 1, A(1));
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.live_bytes, 10);
+	agg_free(agg);
+}
+
+/* Other threads may allocate on the same stack meanwhile: the restored
+ * block sets a new peak. */
+Test(aggregator, failed_realloc_restore_updates_peak)
+{
+	struct aggregator *agg = ta_new();
+
+	ta_alloc(agg, 1, A(1), 100, 1, 5);
+	ta_begin(agg, 1, 2, A(1), 1000);
+	ta_alloc(agg, 1, A(2), 100, 1, 6);
+	cr_assert_eq(ta_stack(agg, 1, 1).peak_bytes, 100);
+	ta_done(agg, 1, 2, A(1), 1000);
+	cr_assert_eq(ta_stack(agg, 1, 1).peak_bytes, 200);
+	agg_free(agg);
+}
+
+Test(aggregator, failed_realloc_begin_lost)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 5);
+	ta_done(agg, 1, 2, A(1), 50);
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_bytes, 100);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.frees + t.unknown_frees + t.replaced_live, 0);
+	agg_free(agg);
+}
+
+/* Realloc of a block allocated before tracing began. */
+Test(aggregator, realloc_of_unknown_block)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	/* Moved: an unknown free, and the new block is tracked. */
+	ta_begin(agg, 1, 1, A(1), 64);
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_count + t.unknown_frees, 0);
+	ta_realloced(agg, 1, 1, A(1), A(2), 64, 1, 10);
+	t = ta_totals(agg);
+	cr_assert_eq(t.unknown_frees, 1);
+	cr_assert_eq(t.frees, 0);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.live_bytes, 64);
+
+	/* Freed by realloc(p, 0): an unknown free. */
+	ta_begin(agg, 1, 1, A(3), 0);
+	ta_done(agg, 1, 1, A(3), 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.unknown_frees, 2);
+	cr_assert_eq(t.frees, 0);
+
+	/* Failed: still not known, nothing to restore. */
+	ta_begin(agg, 1, 1, A(4), 100);
+	ta_done(agg, 1, 1, A(4), 100);
+	t = ta_totals(agg);
+	cr_assert_eq(t.unknown_frees, 2);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.live_bytes, 64);
+	agg_free(agg);
+}
+
+/*
+ * Why the old block is set aside at BEGIN: realloc frees it, another
+ * thread gets the same address and frees it again, all before the
+ * realloc's own event. The realloc must not undo the other thread's work.
+ */
+Test(aggregator, realloc_old_block_reused_by_other_thread)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view s;
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_begin(agg, 1, 11, A(1), 500);
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_MALLOC, 1, 12, 11, A(1), 40, 0, 2, 0);
+	ta_event(agg, MT_EV_FREE, MT_FUNC_FREE, 1, 12, 12, A(1), 0, 0, 0, 0);
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_MALLOC, 1, 12, 13, A(1), 60, 0, 2, 0);
+	ta_realloced(agg, 1, 11, A(1), A(2), 500, 3, 14);
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.replaced_live, 0);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.frees, 2);
+	cr_assert_eq(t.allocs, 4);
+	cr_assert_eq(t.live_count, 2);
+	cr_assert_eq(t.live_bytes, 560);
+	s = ta_stack(agg, 1, 2);
+	cr_assert_eq(s.bytes, 60, "the other thread's block stays live");
+	cr_assert_eq(s.frees, 1);
+	agg_free(agg);
+}
+
+/* A second BEGIN on a thread whose previous realloc outcome was lost. */
+Test(aggregator, realloc_begin_twice)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_alloc(agg, 1, A(2), 20, 1, 10);
+	ta_begin(agg, 1, 7, A(1), 200);
+	ta_begin(agg, 1, 7, A(2), 40);
+	ta_realloced(agg, 1, 7, A(2), A(3), 40, 1, 20);
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 1, "only the realloc that completed frees");
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.live_bytes, 40);
+
+	/* The discarded block is gone: no free of it is known. */
+	ta_free(agg, 1, A(1));
+	cr_assert_eq(ta_totals(agg).unknown_frees, 1);
+	ta_check_sums(agg);
+	agg_free(agg);
+}
+
+/* An outcome for another block than the one parked: the parked one is a
+ * leftover, and this realloc's BEGIN was lost. */
+Test(aggregator, realloc_outcome_for_other_block)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_alloc(agg, 1, A(2), 20, 1, 10);
+	ta_begin(agg, 1, 7, A(1), 200);
+	ta_realloced(agg, 1, 7, A(2), A(3), 40, 1, 20);
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.live_bytes, 40);
+
+	/* Same with a failed realloc: the parked one is dropped, the named
+	 * one never left. */
+	ta_alloc(agg, 1, A(4), 8, 1, 30);
+	ta_begin(agg, 1, 7, A(3), 200);
+	ta_done(agg, 1, 7, A(4), 99);
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.live_bytes, 8);
+	cr_assert_eq(t.frees, 1);
+
+	/* The slot was cleared: a realloc(p, 0) outcome frees normally. */
+	ta_done(agg, 1, 7, A(4), 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 2);
+	cr_assert_eq(t.live_count, 0);
+	cr_assert_eq(t.live_bytes, 0);
+	agg_free(agg);
+}
+
+/* Pending slots are per thread, and threads of different processes may
+ * share a tid number in different namespaces: the key is (pid, tid). */
+Test(aggregator, realloc_threads_independent)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_alloc(agg, 1, A(2), 20, 1, 10);
+	ta_alloc(agg, 2, A(1), 5, 1, 10);
+	ta_begin(agg, 1, 7, A(1), 200);
+	ta_begin(agg, 1, 8, A(2), 40);
+	ta_begin(agg, 2, 7, A(1), 6);
+	cr_assert_eq(ta_totals(agg).live_count, 0);
+
+	ta_realloced(agg, 1, 8, A(2), A(3), 40, 2, 20);
+	ta_done(agg, 1, 7, A(1), 200);		/* failed: restored */
+	ta_done(agg, 2, 7, A(1), 0);		/* freed */
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 2);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.live_count, 2);
+	cr_assert_eq(t.live_bytes, 140);
+	ta_check_sums(agg);
+	agg_free(agg);
+}
+
+Test(aggregator, exec_drops_pid)
+{
+	struct aggregator *agg = ta_new();
+	const struct agg_stack_view *s;
+	struct agg_stack_view *v;
+	struct agg_totals t;
+	size_t n;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 10);
+	ta_alloc(agg, 1, A(2), 20, 2, 10);
+	ta_alloc(agg, 1, A(3), 3, 2, 10);
+	ta_free(agg, 1, A(3));
+	ta_alloc(agg, 1, A(4), 50, 2, 10);
+	ta_begin(agg, 1, 9, A(4), 80);		/* parked at exec */
+	ta_alloc(agg, 2, A(1), 7, 1, 10);
+	ta_event(agg, MT_EV_EXEC, 0, 1, 1, 20, 0, 0, 0, 0, 0);
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.exec_dropped, 3);
+	cr_assert_eq(t.live_count, 1);
+	cr_assert_eq(t.live_bytes, 7);
+	cr_assert_eq(t.stacks, 3);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.events, 8);
+
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(v[0].pid, 2);
+	cr_assert_eq(v[0].bytes, 7);
+	free(v);
+
+	/* The old program's blocks and parked realloc are forgotten. */
+	ta_free(agg, 1, A(1));
+	ta_realloced(agg, 1, 9, A(4), A(5), 80, 2, 30);
+	t = ta_totals(agg);
+	cr_assert_eq(t.unknown_frees, 2);
+	cr_assert_eq(t.frees, 1);
+
+	/* The stack keeps its history; new allocations add to it. */
+	v = ta_collect(agg, NULL, &n);
+	s = ta_find(v, n, 1, 2);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->bytes, 80);
+	cr_assert_eq(s->count, 1);
+	cr_assert_eq(s->allocs, 4);
+	cr_assert_eq(s->frees, 1);
+	cr_assert_eq(s->peak_bytes, 80);
+	free(v);
+	ta_check_sums(agg);
+	agg_free(agg);
+}
+
+Test(aggregator, drop_pid_direct)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	for (int i = 0; i < 5000; i++) {
+		ta_alloc(agg, 1 + i % 3, A(i), 1 + i % 7, i % 11, i);
+	}
+	t = ta_totals(agg);
+	agg_drop_pid(agg, 2);
+	agg_drop_pid(agg, 42);			/* unknown pid: nothing */
+	t = ta_totals(agg);
+	cr_assert_eq(t.exec_dropped, 1667);
+	cr_assert_eq(t.live_count, 5000 - 1667);
+	ta_check_sums(agg);
+
+	for (int i = 0; i < 5000; i++)
+		ta_free(agg, 1 + i % 3, A(i));
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 5000 - 1667);
+	cr_assert_eq(t.unknown_frees, 1667);
+	cr_assert_eq(t.live_count, 0);
+	cr_assert_eq(t.live_bytes, 0);
+	agg_free(agg);
+}
+
+/* Allocations at now - 400, -300, -200, -100 and one stamped after now. */
+static struct aggregator *ta_aged(void)
+{
+	struct aggregator *agg = ta_new();
+
+	ta_alloc(agg, 1, A(1), 1, 1, 100);
+	ta_alloc(agg, 1, A(2), 2, 1, 200);
+	ta_alloc(agg, 1, A(3), 4, 1, 300);
+	ta_alloc(agg, 1, A(4), 8, 1, 400);
+	ta_alloc(agg, 1, A(5), 16, 2, 600);
+	return agg;
+}
+
+static struct agg_stack_view ta_filtered(struct aggregator *agg,
+					 uint64_t min_age, uint64_t window,
+					 uint64_t stack_id, size_t *n)
+{
+	struct agg_filter f = {
+		.now_ns = 500, .min_age_ns = min_age, .window_ns = window,
+	};
+	struct agg_stack_view out = { 0 }, *v;
+	const struct agg_stack_view *s;
+
+	v = ta_collect(agg, &f, n);
+	s = ta_find(v, *n, 1, stack_id);
+	if (s)
+		out = *s;
+	free(v);
+	return out;
+}
+
+Test(aggregator, filter_min_age)
+{
+	struct aggregator *agg = ta_aged();
+	struct agg_stack_view s;
+	size_t n;
+
+	s = ta_filtered(agg, 200, 0, 1, &n);
+	cr_assert_eq(n, 1, "stack 2's only block is too young");
+	cr_assert_eq(s.count, 3, "ages 400, 300, 200 pass; the bound is inclusive");
+	cr_assert_eq(s.bytes, 7);
+	cr_assert_eq(s.oldest_ts_ns, 100);
+	cr_assert_eq(s.total_bytes, 15, "total_bytes ignores the filter");
+	cr_assert_eq(s.peak_bytes, 15);
+
+	s = ta_filtered(agg, 401, 0, 1, &n);
+	cr_assert_eq(n, 0);
+	agg_free(agg);
+}
+
+Test(aggregator, filter_window)
+{
+	struct aggregator *agg = ta_aged();
+	struct agg_stack_view s;
+	size_t n;
+
+	s = ta_filtered(agg, 0, 200, 1, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(s.count, 2, "ages 200 and 100 pass; the bound is inclusive");
+	cr_assert_eq(s.bytes, 12);
+	cr_assert_eq(s.oldest_ts_ns, 300);
+	cr_assert_eq(s.total_bytes, 15);
+
+	/* Stamped after now: age 0, inside any window. */
+	s = ta_filtered(agg, 0, 1, 2, &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(s.count, 1);
+	cr_assert_eq(s.bytes, 16);
+	agg_free(agg);
+}
+
+Test(aggregator, filter_min_age_and_window)
+{
+	struct aggregator *agg = ta_aged();
+	struct agg_stack_view s;
+	size_t n;
+
+	s = ta_filtered(agg, 150, 350, 1, &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(s.count, 2, "ages 300 and 200");
+	cr_assert_eq(s.bytes, 6);
+	cr_assert_eq(s.oldest_ts_ns, 200);
+
+	/* No filter at all. */
+	s = ta_filtered(agg, 0, 0, 1, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(s.count, 4);
+	cr_assert_eq(s.bytes, 15);
+	cr_assert_eq(s.oldest_ts_ns, 100);
+	agg_free(agg);
+}
+
+Test(aggregator, sort_order)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view *v;
+	size_t n;
+
+	/* (pid, stack): bytes, count */
+	ta_alloc(agg, 1, A(1), 10, 50, 0);	/* (1,50): 10, 1 */
+	ta_alloc(agg, 1, A(2), 100, 40, 0);	/* (1,40): 100, 1 */
+	ta_alloc(agg, 1, A(3), 50, 30, 0);	/* (1,30): 100, 2 */
+	ta_alloc(agg, 1, A(4), 50, 30, 0);
+	ta_alloc(agg, 2, A(5), 100, 20, 0);	/* (2,20): 100, 1 */
+	ta_alloc(agg, 1, A(5), 100, 20, 0);	/* (1,20): 100, 1 */
+	ta_alloc(agg, 1, A(6), 500, 60, 0);	/* (1,60): 500, 1 */
+
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 6);
+	cr_assert_eq(v[0].stack_id, 60);
+	cr_assert_eq(v[1].stack_id, 30, "same bytes: more allocations first");
+	cr_assert_eq(v[2].stack_id, 20, "same bytes and count: lower id first");
+	cr_assert_eq(v[2].pid, 1, "then lower pid");
+	cr_assert_eq(v[3].stack_id, 20);
+	cr_assert_eq(v[3].pid, 2);
+	cr_assert_eq(v[4].stack_id, 40);
+	cr_assert_eq(v[5].stack_id, 50);
+	free(v);
+	agg_free(agg);
+}
+
+/* Filtered bytes decide the order, not the totals. */
+Test(aggregator, sort_by_filtered_bytes)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_filter f = { .now_ns = 1000, .min_age_ns = 500 };
+	struct agg_stack_view *v;
+	size_t n;
+
+	ta_alloc(agg, 1, A(1), 1000, 1, 900);	/* young */
+	ta_alloc(agg, 1, A(2), 10, 1, 100);
+	ta_alloc(agg, 1, A(3), 20, 2, 100);
+	v = ta_collect(agg, &f, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(v[0].stack_id, 2);
+	cr_assert_eq(v[0].bytes, 20);
+	cr_assert_eq(v[1].stack_id, 1);
+	cr_assert_eq(v[1].bytes, 10);
+	cr_assert_eq(v[1].total_bytes, 1010);
+	free(v);
+	agg_free(agg);
+}
+
+Test(aggregator, growth_between_collects)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_filter window = { .now_ns = 1000, .window_ns = 10 };
+	const struct agg_stack_view *s;
+	struct agg_stack_view *v;
+	size_t n;
+
+	ta_alloc(agg, 1, A(1), 100, 1, 0);
+	ta_alloc(agg, 1, A(2), 50, 2, 0);
+	ta_alloc(agg, 1, A(3), 70, 3, 0);
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(v[i].growth_bytes, 0, "first call: no growth");
+	free(v);
+
+	ta_alloc(agg, 1, A(4), 30, 1, 0);	/* stack 1: +30 */
+	ta_alloc(agg, 1, A(5), 5, 2, 0);	/* stack 2: -50 + 5 */
+	ta_free(agg, 1, A(2));
+	ta_free(agg, 1, A(3));			/* stack 3: empty, not shown */
+	ta_alloc(agg, 1, A(6), 9, 4, 0);	/* new stack 4 */
+	ta_alloc(agg, 1, A(7), 1, 5, 0);	/* new, gone before the call */
+	ta_free(agg, 1, A(7));
+
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 3);
+	s = ta_find(v, n, 1, 1);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->growth_bytes, 30);
+	s = ta_find(v, n, 1, 2);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->growth_bytes, -45);
+	s = ta_find(v, n, 1, 4);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->growth_bytes, 9, "new since the last call: all it holds");
+	free(v);
+
+	/* Growth is of unfiltered bytes, and every stack's baseline moves,
+	 * even those the filter hides. */
+	ta_alloc(agg, 1, A(8), 1000, 1, 995);
+	ta_alloc(agg, 1, A(9), 11, 3, 0);
+	v = ta_collect(agg, &window, &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(v[0].stack_id, 1);
+	cr_assert_eq(v[0].bytes, 1000);
+	cr_assert_eq(v[0].total_bytes, 1130);
+	cr_assert_eq(v[0].growth_bytes, 1000);
+	free(v);
+
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 4);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(v[i].growth_bytes, 0, "nothing changed since");
+	free(v);
+	agg_free(agg);
+}
+
+Test(aggregator, peak)
+{
+	struct aggregator *agg = ta_new();
+
+	ta_alloc(agg, 1, A(1), 100, 1, 0);
+	ta_alloc(agg, 1, A(2), 200, 1, 0);
+	cr_assert_eq(ta_stack(agg, 1, 1).peak_bytes, 300);
+	ta_free(agg, 1, A(1));
+	ta_alloc(agg, 1, A(3), 50, 1, 0);
+	cr_assert_eq(ta_stack(agg, 1, 1).bytes, 250);
+	cr_assert_eq(ta_stack(agg, 1, 1).peak_bytes, 300);
+	ta_alloc(agg, 1, A(4), 100, 1, 0);
+	cr_assert_eq(ta_stack(agg, 1, 1).peak_bytes, 350);
+
+	/* A replacement lowers before it raises: 350 - 200 + 250 = 400. */
+	ta_alloc(agg, 1, A(2), 250, 1, 0);
+	cr_assert_eq(ta_stack(agg, 1, 1).peak_bytes, 400);
+	agg_free(agg);
+}
+
+Test(aggregator, stack_id_zero)
+{
+	struct aggregator *agg = ta_new();
+	const struct agg_stack_view *s;
+	struct agg_stack_view *v;
+	struct agg_totals t;
+	size_t n;
+
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_CALLOC, 1, 1, 10, A(1), 8, 0, 0,
+		 MT_EVF_NO_STACK);
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_MALLOC, 1, 1, 20, A(2), 16, 0, 0,
+		 MT_EVF_NO_STACK);
+	/* Stacks off (--stack none): id 0 without the flag. */
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_MALLOC, 1, 1, 30, A(3), 32, 0, 0, 0);
+	ta_event(agg, MT_EV_ALLOC, MT_FUNC_MALLOC, 2, 2, 40, A(3), 64, 0, 0,
+		 MT_EVF_NO_STACK);
+
+	t = ta_totals(agg);
+	cr_assert_eq(t.no_stack, 3);
+	cr_assert_eq(t.stacks, 2, "one pseudo-stack per process");
+	cr_assert_eq(t.allocs, 4);
+
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 2);
+	s = ta_find(v, n, 1, 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->func, MT_FUNC_CALLOC, "the first allocation's function");
+	cr_assert_eq(s->count, 3);
+	cr_assert_eq(s->bytes, 56);
+	cr_assert_eq(s->oldest_ts_ns, 10);
+	s = ta_find(v, n, 2, 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->func, MT_FUNC_MALLOC);
+	cr_assert_eq(s->bytes, 64);
+	free(v);
+	agg_free(agg);
+}
+
+Test(aggregator, same_address_in_two_pids)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	ta_alloc(agg, 1, A(1), 10, 1, 0);
+	ta_alloc(agg, 2, A(1), 20, 1, 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.replaced_live, 0);
+	cr_assert_eq(t.live_count, 2);
+	cr_assert_eq(t.stacks, 2, "same stack_id, two processes: two stacks");
+
+	ta_free(agg, 2, A(1));
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 1);
+	cr_assert_eq(t.live_bytes, 10);
+	cr_assert_eq(ta_stack(agg, 1, 1).bytes, 10);
+	cr_assert_eq(ta_stack(agg, 2, 1).count, 0);
+
+	ta_free(agg, 1, A(1));
+	ta_free(agg, 2, A(1));
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, 2);
+	cr_assert_eq(t.unknown_frees, 1);
+	cr_assert_eq(t.live_count, 0);
+	agg_free(agg);
+}
+
+/* Enough stacks to grow the stack index several times. */
+Test(aggregator, many_stacks)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view *v;
+	size_t n;
+
+	for (uint64_t i = 0; i < 20000; i++)
+		ta_alloc(agg, 1 + i % 2, A(i), 1 + i, 1000 + i / 2, i);
+	cr_assert_eq(ta_totals(agg).stacks, 20000);
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 20000);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t i = n - 1 - k;		/* larger blocks come first */
+
+		cr_assert_eq(v[k].bytes, 1 + i);
+		cr_assert_eq(v[k].pid, 1 + i % 2);
+		cr_assert_eq(v[k].stack_id, 1000 + i / 2);
+		cr_assert_eq(v[k].oldest_ts_ns, i);
+	}
+	free(v);
+	agg_free(agg);
+}
+
+/* A million live blocks, then half freed: exercises table growth and
+ * backward-shift deletion through the public interface. */
+Test(aggregator, million_allocations, .timeout = 120)
+{
+	const uint64_t N = 1000000;
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+	uint64_t bytes = 0;
+
+	for (uint64_t i = 0; i < N; i++)
+		ta_alloc(agg, 100 + i % 4, A(i), 1 + i % 1000, i % 64, i);
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_count, N);
+	cr_assert_eq(t.allocs, N);
+	cr_assert_eq(t.replaced_live, 0);
+	cr_assert_eq(t.stacks, 64);
+	cr_assert_geq(agg_memory_bytes(agg), N * sizeof(struct live_alloc));
+
+	for (uint64_t i = 0; i < N; i += 2)
+		ta_free(agg, 100 + i % 4, A(i));
+	for (uint64_t i = 1; i < N; i += 2)
+		bytes += 1 + i % 1000;
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, N / 2);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.live_count, N / 2);
+	cr_assert_eq(t.live_bytes, bytes);
+	ta_check_sums(agg);
+
+	/* Every remaining block is still found... */
+	for (uint64_t i = 1; i < N; i += 2)
+		ta_free(agg, 100 + i % 4, A(i));
+	t = ta_totals(agg);
+	cr_assert_eq(t.frees, N);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.live_count, 0);
+	cr_assert_eq(t.live_bytes, 0);
+
+	/* ...and none of the freed ones. */
+	for (uint64_t i = 0; i < N; i += 1000)
+		ta_free(agg, 100 + i % 4, A(i));
+	cr_assert_eq(ta_totals(agg).unknown_frees, N / 1000);
+	agg_free(agg);
+}
+
+/* ---- the live table on its own ---- */
+
+static uint64_t ta_rand(uint64_t *s)
+{
+	/* xorshift64*: reproducible, good enough to pick keys. */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dULL;
+}
+
+/* About 1400 live on average: a 2048-slot table, 2/3 full. */
+#define TA_KEYS 2800
+
+struct ta_ref {
+	uint32_t pid;
+	uint64_t addr;
+	bool live;
+	uint64_t size;
+};
+
+static void ta_ref_verify(const struct live_table *t, const struct ta_ref *ref)
+{
+	size_t live = 0;
+
+	for (size_t k = 0; k < TA_KEYS; k++) {
+		struct live_alloc *s = live_table_find(t, ref[k].pid, ref[k].addr);
+
+		if (ref[k].live) {
+			cr_assert_not_null(s, "key %zu lost", k);
+			cr_assert_eq(s->size, ref[k].size);
+			live++;
+		} else {
+			cr_assert_null(s, "key %zu found after removal", k);
+		}
+	}
+	cr_assert_eq(t->count, live);
+}
+
+/*
+ * Random inserts and removes around a steady load, checked against a
+ * plain array. The table stays small (a few thousand slots), so runs wrap
+ * around its end often: the wrap-around cases of backward shift and of
+ * live_table_remove_pid() get exercised.
+ */
+Test(live_table, random_churn_against_reference, .timeout = 120)
+{
+	static struct ta_ref ref[TA_KEYS];
+	struct live_table t;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+
+	cr_assert_eq(live_table_init(&t), 0);
+	for (size_t k = 0; k < TA_KEYS; k++) {
+		ref[k].pid = 1 + k % 5;
+		/* Clustered addresses, as a heap hands them out. */
+		ref[k].addr = A(k / 5);
+		ref[k].live = false;
+	}
+
+	for (int op = 0; op < 400000; op++) {
+		size_t k = ta_rand(&seed) % TA_KEYS;
+		struct live_alloc *s = live_table_find(&t, ref[k].pid, ref[k].addr);
+
+		cr_assert_eq(s != NULL, ref[k].live);
+		if (s) {
+			cr_assert_eq(s->size, ref[k].size);
+			live_table_remove(&t, s);
+			ref[k].live = false;
+		} else {
+			struct live_alloc a = {
+				.addr = ref[k].addr, .pid = ref[k].pid,
+				.size = ta_rand(&seed), .stack = k,
+			};
+
+			cr_assert_eq(live_table_insert(&t, &a), 0);
+			ref[k].live = true;
+			ref[k].size = a.size;
+		}
+		if (op % 20000 == 0)
+			ta_ref_verify(&t, ref);
+		if (op % 50000 == 49999) {
+			size_t expect = 0;
+			uint32_t pid = 1 + op / 50000 % 5;
+
+			for (size_t j = 0; j < TA_KEYS; j++)
+				if (ref[j].live && ref[j].pid == pid) {
+					ref[j].live = false;
+					expect++;
+				}
+			cr_assert_eq(live_table_remove_pid(&t, pid), expect);
+			ta_ref_verify(&t, ref);
+		}
+	}
+	ta_ref_verify(&t, ref);
+	cr_assert_leq(t.count * 4, live_table_capacity(&t) * 3,
+		      "at most 3/4 full");
+	live_table_destroy(&t);
+}
+
+/* One process holding the whole table: every removal shifts a run. */
+Test(live_table, remove_pid_everything)
+{
+	struct live_table t;
+
+	cr_assert_eq(live_table_init(&t), 0);
+	for (uint32_t i = 0; i < 10000; i++) {
+		struct live_alloc a = { .addr = A(i), .pid = 7, .size = i };
+
+		cr_assert_eq(live_table_insert(&t, &a), 0);
+	}
+	cr_assert_eq(live_table_remove_pid(&t, 8), 0);
+	cr_assert_eq(live_table_remove_pid(&t, 7), 10000);
+	cr_assert_eq(t.count, 0);
+	for (size_t i = 0; i < live_table_capacity(&t); i++)
+		cr_assert_eq(t.slots[i].addr, 0);
+	live_table_destroy(&t);
+}

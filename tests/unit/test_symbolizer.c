@@ -1,0 +1,859 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The symbolizer, the ELF symbol reader and the maps parser, checked
+ * against what the test process knows about itself from elsewhere: its own
+ * functions' addresses, the dynamic loader (dladdr, dl_iterate_phdr) and
+ * the layout of assembly written below.
+ */
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "elf_symbols.h"
+#include "proc_maps.h"
+#include "symbolizer.h"
+
+/* A C function with at least a few bytes of code. */
+__attribute__((noinline)) void symbolizer_test_known_function(void)
+{
+	__asm__ volatile("nop; nop; nop; nop");
+}
+
+/*
+ * Functions whose exact layout the test controls:
+ *  - sized (4 bytes) directly followed by next;
+ *  - gap_before (4 bytes), 4 bytes no symbol covers, gap_after;
+ *  - unsized (8 bytes, no .size) directly followed by after_unsized;
+ *  - outer (16 bytes) with inner (2 bytes) at outer+4.
+ */
+__asm__(".pushsection .text\n"
+	".globl symbolizer_test_asm_sized\n"
+	".type symbolizer_test_asm_sized, @function\n"
+	"symbolizer_test_asm_sized:\n"
+	"	nop; nop; nop; nop\n"
+	".size symbolizer_test_asm_sized, 4\n"
+	".globl symbolizer_test_asm_next\n"
+	".type symbolizer_test_asm_next, @function\n"
+	"symbolizer_test_asm_next:\n"
+	"	nop; nop; nop; ret\n"
+	".size symbolizer_test_asm_next, 4\n"
+	".globl symbolizer_test_asm_gap_before\n"
+	".type symbolizer_test_asm_gap_before, @function\n"
+	"symbolizer_test_asm_gap_before:\n"
+	"	nop; nop; nop; nop\n"
+	".size symbolizer_test_asm_gap_before, 4\n"
+	"	nop; nop; nop; nop\n"
+	".globl symbolizer_test_asm_gap_after\n"
+	".type symbolizer_test_asm_gap_after, @function\n"
+	"symbolizer_test_asm_gap_after:\n"
+	"	nop; nop; nop; ret\n"
+	".size symbolizer_test_asm_gap_after, 4\n"
+	".globl symbolizer_test_asm_unsized\n"
+	".type symbolizer_test_asm_unsized, @function\n"
+	"symbolizer_test_asm_unsized:\n"
+	"	nop; nop; nop; nop; nop; nop; nop; nop\n"
+	".globl symbolizer_test_asm_after_unsized\n"
+	".type symbolizer_test_asm_after_unsized, @function\n"
+	"symbolizer_test_asm_after_unsized:\n"
+	"	nop; nop; nop; ret\n"
+	".size symbolizer_test_asm_after_unsized, 4\n"
+	".globl symbolizer_test_asm_outer\n"
+	".type symbolizer_test_asm_outer, @function\n"
+	"symbolizer_test_asm_outer:\n"
+	"	nop; nop; nop; nop\n"
+	".globl symbolizer_test_asm_inner\n"
+	".type symbolizer_test_asm_inner, @function\n"
+	"symbolizer_test_asm_inner:\n"
+	"	nop; nop\n"
+	".size symbolizer_test_asm_inner, 2\n"
+	"	nop; nop; nop; nop; nop; nop; nop; nop; nop; ret\n"
+	".size symbolizer_test_asm_outer, 16\n"
+	".popsection\n");
+
+void symbolizer_test_asm_sized(void);
+void symbolizer_test_asm_next(void);
+void symbolizer_test_asm_gap_before(void);
+void symbolizer_test_asm_gap_after(void);
+void symbolizer_test_asm_unsized(void);
+void symbolizer_test_asm_after_unsized(void);
+void symbolizer_test_asm_outer(void);
+void symbolizer_test_asm_inner(void);
+
+#define ADDR(fn) ((uint64_t)(uintptr_t)(fn))
+
+/* Where the dynamic loader says an address is: which object, at which
+ * load base, and at which offset in the object's file. */
+struct loader_view {
+	uint64_t addr;
+	bool found;
+	char name[PATH_MAX];	/* "" for the main program */
+	uint64_t base;
+	uint64_t file_offset;
+};
+
+static int find_in_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct loader_view *v = arg;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uint64_t start = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD || v->addr < start ||
+		    v->addr >= start + ph->p_filesz)
+			continue;
+		v->found = true;
+		snprintf(v->name, sizeof(v->name), "%s", info->dlpi_name);
+		v->base = info->dlpi_addr;
+		v->file_offset = ph->p_offset + (v->addr - start);
+		return 1;
+	}
+	return 0;
+}
+
+static struct loader_view loader_view_of(uint64_t addr)
+{
+	struct loader_view v = { .addr = addr };
+
+	dl_iterate_phdr(find_in_object, &v);
+	cr_assert(v.found, "the loader knows no object at %#lx", (unsigned long)addr);
+	return v;
+}
+
+static const char *base_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static void self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	cr_assert(n > 0);
+	buf[n] = '\0';
+}
+
+/* libc's own definition: the test binary's malloc may be a sanitizer's. */
+static uint64_t libc_function(const char *name)
+{
+	void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	void *volatile fn;
+
+	cr_assert_not_null(libc);
+	fn = dlsym(libc, name);
+	cr_assert_not_null(fn);
+	dlclose(libc);
+	return (uint64_t)(uintptr_t)fn;
+}
+
+static uint64_t libc_malloc(void)
+{
+	return libc_function("malloc");
+}
+
+static bool is_malloc_name(const char *name)
+{
+	return name && (!strcmp(name, "malloc") || !strcmp(name, "__libc_malloc"));
+}
+
+static struct symbolizer *new_symbolizer(void)
+{
+	struct symbolizer *s;
+
+	cr_assert_eq(symbolizer_new(&s), 0);
+	return s;
+}
+
+static void resolve_ok(struct symbolizer *s, pid_t pid, uint64_t pc, bool ret,
+		       struct sym_frame *f)
+{
+	int err = symbolizer_resolve(s, pid, pc, ret, f);
+
+	cr_assert_eq(err, 0, "resolve %#lx: %d", (unsigned long)pc, err);
+	cr_assert_eq(f->address, pc);
+}
+
+static void expect_function(const struct sym_frame *f, const char *name, uint64_t offset)
+{
+	cr_assert_not_null(f->function, "no function at %#lx, expected %s",
+			   (unsigned long)f->address, name);
+	cr_assert_str_eq(f->function, name);
+	cr_assert_eq(f->offset, offset, "%s+%#lx, expected +%#lx", f->function,
+		     (unsigned long)f->offset, (unsigned long)offset);
+}
+
+Test(symbolizer, own_function)
+{
+	uint64_t pc = ADDR(symbolizer_test_known_function) + 2;
+	struct loader_view v = loader_view_of(pc);
+	struct symbolizer *s = new_symbolizer();
+	char exe[PATH_MAX];
+	struct sym_frame f;
+
+	self_exe(exe, sizeof(exe));
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	resolve_ok(s, getpid(), pc, false, &f);
+	expect_function(&f, "symbolizer_test_known_function", 2);
+	cr_assert_str_eq(f.module, base_of(exe));
+	cr_assert_not_null(f.module_path);
+	cr_assert_str_eq(f.module_path, exe);
+	cr_assert_eq(f.module_offset, v.file_offset);
+	cr_assert_null(f.file);
+	cr_assert_eq(f.line, 0);
+
+	/* Again: the same answer, from the same strings. */
+	{
+		struct sym_frame g;
+
+		resolve_ok(s, getpid(), pc, false, &g);
+		cr_assert_eq(g.function, f.function);
+		cr_assert_eq(g.module, f.module);
+	}
+	symbolizer_free(s);
+}
+
+Test(symbolizer, libc_malloc)
+{
+	uint64_t pc = libc_malloc();
+	struct symbolizer *s = new_symbolizer();
+	struct sym_frame f;
+	Dl_info info;
+
+	cr_assert(dladdr((void *)(uintptr_t)pc, &info));
+	cr_assert_eq((uint64_t)(uintptr_t)info.dli_saddr, pc);
+	cr_assert(is_malloc_name(info.dli_sname), "dladdr says %s", info.dli_sname);
+
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	for (uint64_t off = 0; off <= 5; off += 5) {
+		resolve_ok(s, getpid(), pc + off, false, &f);
+		cr_assert(is_malloc_name(f.function), "got %s", f.function);
+		cr_assert_eq(f.offset, off);
+		cr_assert_str_eq(f.module, "libc.so.6");
+		cr_assert_str_eq(base_of(f.module_path), base_of(info.dli_fname));
+		cr_assert_eq(f.module_offset, loader_view_of(pc + off).file_offset);
+	}
+	symbolizer_free(s);
+}
+
+Test(symbolizer, return_address_at_function_end)
+{
+	uint64_t end = ADDR(symbolizer_test_asm_next);
+	struct symbolizer *s = new_symbolizer();
+	struct sym_frame f;
+
+	cr_assert_eq(end, ADDR(symbolizer_test_asm_sized) + 4);
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+
+	/* A call as the last instruction: the return address is the next
+	 * function's first byte, but the frame is the caller's. */
+	resolve_ok(s, getpid(), end, true, &f);
+	expect_function(&f, "symbolizer_test_asm_sized", 4);
+	cr_assert_eq(f.module_offset, loader_view_of(end).file_offset);
+
+	resolve_ok(s, getpid(), end, false, &f);
+	expect_function(&f, "symbolizer_test_asm_next", 0);
+	symbolizer_free(s);
+}
+
+Test(symbolizer, symbol_extents)
+{
+	uint64_t outer = ADDR(symbolizer_test_asm_outer);
+	struct symbolizer *s = new_symbolizer();
+	pid_t me = getpid();
+	struct sym_frame f;
+
+	cr_assert_eq(ADDR(symbolizer_test_asm_gap_after),
+		     ADDR(symbolizer_test_asm_gap_before) + 8);
+	cr_assert_eq(ADDR(symbolizer_test_asm_inner), outer + 4);
+	cr_assert_eq(symbolizer_add_pid(s, me), 0);
+
+	/* Past a sized function, before the next: nobody's. */
+	resolve_ok(s, me, ADDR(symbolizer_test_asm_gap_before) + 5, false, &f);
+	cr_assert_null(f.function, "got %s", f.function);
+	cr_assert_not_null(f.module_path);
+	resolve_ok(s, me, ADDR(symbolizer_test_asm_gap_before) + 3, false, &f);
+	expect_function(&f, "symbolizer_test_asm_gap_before", 3);
+
+	/* Without a size: up to the next symbol. */
+	resolve_ok(s, me, ADDR(symbolizer_test_asm_unsized) + 7, false, &f);
+	expect_function(&f, "symbolizer_test_asm_unsized", 7);
+	resolve_ok(s, me, ADDR(symbolizer_test_asm_unsized) + 8, false, &f);
+	expect_function(&f, "symbolizer_test_asm_after_unsized", 0);
+
+	/* An inner symbol, and the outer one around it. */
+	resolve_ok(s, me, outer + 5, false, &f);
+	expect_function(&f, "symbolizer_test_asm_inner", 1);
+	resolve_ok(s, me, outer + 6, false, &f);
+	expect_function(&f, "symbolizer_test_asm_outer", 6);
+	resolve_ok(s, me, outer + 15, false, &f);
+	expect_function(&f, "symbolizer_test_asm_outer", 15);
+	symbolizer_free(s);
+}
+
+Test(symbolizer, address_in_no_mapping)
+{
+	struct symbolizer *s = new_symbolizer();
+	struct sym_frame f;
+
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	/* Below mmap_min_addr: nothing can be mapped there. */
+	cr_assert_eq(symbolizer_resolve(s, getpid(), 0x10, false, &f), -ENOENT);
+	cr_assert_str_eq(f.module, "[unknown]");
+	cr_assert_null(f.function);
+	cr_assert_null(f.module_path);
+	cr_assert_eq(f.address, 0x10);
+	cr_assert_eq(symbolizer_resolve(s, getpid(), 0, true, &f), -ENOENT);
+	cr_assert_str_eq(f.module, "[unknown]");
+	symbolizer_free(s);
+}
+
+static pid_t unused_pid(void)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+Test(symbolizer, process_that_does_not_exist)
+{
+	struct symbolizer *s = new_symbolizer();
+	pid_t pid = unused_pid();
+	struct proc_maps m;
+	struct sym_frame f;
+
+	cr_assert_eq(symbolizer_add_pid(s, pid), -ESRCH);
+	cr_assert_eq(symbolizer_resolve(s, pid, ADDR(symbolizer_test_known_function),
+					false, &f), -ENOENT);
+	cr_assert_str_eq(f.module, "[unknown]");
+	cr_assert_eq(proc_maps_read(pid, &m), -ESRCH);
+	symbolizer_free(s);
+}
+
+Test(symbolizer, special_and_anonymous_mappings)
+{
+	struct symbolizer *s = new_symbolizer();
+	size_t page = sysconf(_SC_PAGESIZE);
+	char *anon = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int local = 0;
+	struct sym_frame f;
+
+	cr_assert(anon != MAP_FAILED);
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	resolve_ok(s, getpid(), (uint64_t)(uintptr_t)anon + page + 3, false, &f);
+	cr_assert_str_eq(f.module, "[anon]");
+	cr_assert_null(f.module_path);
+	cr_assert_null(f.function);
+
+	resolve_ok(s, getpid(), (uint64_t)(uintptr_t)&local, false, &f);
+	cr_assert_str_eq(f.module, "[stack]");
+	cr_assert_null(f.function);
+
+	resolve_ok(s, getpid(), getauxval(AT_SYSINFO_EHDR) + 16, false, &f);
+	cr_assert_str_eq(f.module, "[vdso]");
+	cr_assert_null(f.module_path);
+	munmap(anon, 2 * page);
+	symbolizer_free(s);
+}
+
+/* A read-only executable mapping of a file, as a loader would make. */
+static uint64_t map_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	void *p;
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	*len = st.st_size;
+	p = mmap(NULL, *len, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	cr_assert(p != MAP_FAILED);
+	close(fd);
+	return (uint64_t)(uintptr_t)p;
+}
+
+Test(symbolizer, rescans_for_new_mappings)
+{
+	struct symbolizer *s = new_symbolizer();
+	struct timespec pause = { 0, 150 * 1000 * 1000 };
+	uint64_t a, b;
+	size_t alen, blen;
+	struct sym_frame f;
+
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	a = map_file("/bin/true", &alen);
+	resolve_ok(s, getpid(), a + 100, false, &f);
+	cr_assert_str_eq(f.module, "true");
+	cr_assert_eq(f.module_offset, 100);
+
+	/* Rescans are rate-limited: wait out the limit. */
+	b = map_file("/bin/false", &blen);
+	nanosleep(&pause, NULL);
+	resolve_ok(s, getpid(), b + 200, false, &f);
+	cr_assert_str_eq(f.module, "false");
+	cr_assert_eq(f.module_offset, 200);
+
+	munmap((void *)(uintptr_t)a, alen);
+	munmap((void *)(uintptr_t)b, blen);
+	symbolizer_free(s);
+}
+
+Test(symbolizer, reset_pid_keeps_frames_valid)
+{
+	uint64_t pc = ADDR(symbolizer_test_known_function);
+	struct symbolizer *s = new_symbolizer();
+	struct sym_frame f, g;
+
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	resolve_ok(s, getpid(), pc, false, &f);
+	cr_assert_eq(symbolizer_reset_pid(s, getpid()), 0);
+	/* The strings of a frame outlive the mappings they came from. */
+	cr_assert_str_eq(f.function, "symbolizer_test_known_function");
+	cr_assert_not_null(f.module_path);
+	/* And the process is read again when asked. */
+	resolve_ok(s, getpid(), pc, false, &g);
+	expect_function(&g, "symbolizer_test_known_function", 0);
+	cr_assert_eq(symbolizer_reset_pid(s, 999999999), 0);
+	symbolizer_free(s);
+}
+
+/* Start of the mapping of libc.so.6 at file offset 0 in pid, read here
+ * with sscanf rather than through the code under test; 0 if none yet. */
+static uint64_t libc_base_of(pid_t pid)
+{
+	char path[64], line[PATH_MAX + 128], file[PATH_MAX];
+	unsigned long start, end, off, inode;
+	uint64_t base = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return 0;
+	while (!base && fgets(line, sizeof(line), fp)) {
+		file[0] = '\0';
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %lu %s", &start, &end, &off,
+			   &inode, file) == 5 &&
+		    off == 0 && !strcmp(base_of(file), "libc.so.6"))
+			base = start;
+	}
+	fclose(fp);
+	return base;
+}
+
+Test(symbolizer, resolves_after_exit)
+{
+	uint64_t malloc_here = libc_malloc(), base_here = libc_base_of(getpid());
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	struct symbolizer *s = new_symbolizer();
+	uint64_t base_there = 0, pc;
+	struct sym_frame f;
+	pid_t child;
+
+	cr_assert(base_here);
+	cr_assert_eq(loader_view_of(malloc_here).base, base_here);
+	child = fork();
+	cr_assert(child >= 0);
+	if (child == 0) {
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	/* Until the loader has mapped libc in the new program. */
+	for (int i = 0; i < 500 && !base_there; i++) {
+		nanosleep(&pause, NULL);
+		base_there = libc_base_of(child);
+	}
+	cr_assert(base_there, "no libc in the child");
+	pc = base_there + (malloc_here - base_here) + 2;
+
+	cr_assert_eq(symbolizer_add_pid(s, child), 0);
+	kill(child, SIGKILL);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	cr_assert_eq(kill(child, 0), -1);
+
+	resolve_ok(s, child, pc, false, &f);
+	cr_assert(is_malloc_name(f.function), "got %s", f.function);
+	cr_assert_eq(f.offset, 2);
+	cr_assert_str_eq(f.module, "libc.so.6");
+	/* And still nothing where nothing was mapped. */
+	cr_assert_eq(symbolizer_resolve(s, child, 0x10, false, &f), -ENOENT);
+	symbolizer_free(s);
+}
+
+/* --- elf_symbols ------------------------------------------------------ */
+
+Test(elf_symbols, own_symbols_and_segments)
+{
+	uint64_t addr = ADDR(symbolizer_test_known_function);
+	struct loader_view v = loader_view_of(addr);
+	const struct elf_symbol *sym;
+	struct elf_symbols *es;
+	uint64_t value, size, off, vaddr;
+	char exe[PATH_MAX];
+
+	self_exe(exe, sizeof(exe));
+	cr_assert_eq(elf_symbols_open_path(exe, &es), 0);
+	cr_assert(elf_symbols_count(es) > 10);
+	cr_assert_eq(elf_symbols_find(es, "symbolizer_test_known_function", &value, &size), 0);
+	cr_assert_eq(value, addr - v.base);
+	cr_assert(size >= 5);
+	cr_assert_eq(elf_symbols_find(es, "symbolizer_test_asm_outer", &value, &size), 0);
+	cr_assert_eq(size, 16);
+	cr_assert_eq(elf_symbols_find(es, "no_such_function_here", &value, NULL), -ENOENT);
+
+	sym = elf_symbols_lookup(es, addr - v.base + 1);
+	cr_assert_not_null(sym);
+	cr_assert_str_eq(sym->name, "symbolizer_test_known_function");
+
+	cr_assert_eq(elf_symbols_vaddr_to_offset(es, addr - v.base, &off), 0);
+	cr_assert_eq(off, v.file_offset);
+	cr_assert_eq(elf_symbols_offset_to_vaddr(es, off, &vaddr), 0);
+	cr_assert_eq(vaddr, addr - v.base);
+	elf_symbols_close(es);
+}
+
+/* libc's build ID, as the loaded image's PT_NOTE segments hold it. */
+struct build_id_view {
+	uint8_t id[64];
+	size_t len;
+};
+
+static int libc_build_id(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct build_id_view *b = arg;
+
+	if (strcmp(base_of(info->dlpi_name), "libc.so.6"))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+		const char *end = p + ph->p_filesz;
+		size_t align = ph->p_align == 8 ? 8 : 4;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+			const char *name = p + sizeof(*nh);
+			const char *desc = name + ((nh->n_namesz + align - 1) & ~(align - 1));
+
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    !memcmp(name, "GNU", 4) && nh->n_descsz <= sizeof(b->id)) {
+				memcpy(b->id, desc, nh->n_descsz);
+				b->len = nh->n_descsz;
+				return 1;
+			}
+			p = desc + ((nh->n_descsz + align - 1) & ~(align - 1));
+		}
+	}
+	return 1;
+}
+
+Test(elf_symbols, libc)
+{
+	uint64_t pc = libc_malloc();
+	struct loader_view v = loader_view_of(pc);
+	struct build_id_view want = { .len = 0 };
+	struct elf_symbols *es;
+	const uint8_t *id;
+	uint64_t value, off;
+	size_t len;
+
+	cr_assert_eq(elf_symbols_open_path(v.name, &es), 0);
+	cr_assert_eq(elf_symbols_find(es, "malloc", &value, NULL), 0);
+	cr_assert_eq(value, pc - v.base);
+	cr_assert_eq(elf_symbols_vaddr_to_offset(es, value, &off), 0);
+	cr_assert_eq(off, v.file_offset);
+	cr_assert_eq(elf_symbols_find(es, "free", &value, NULL), 0);
+	cr_assert_eq(value + v.base, libc_function("free"));
+	/* Not a function. */
+	cr_assert_eq(elf_symbols_find(es, "environ", &value, NULL), -ENOENT);
+
+	dl_iterate_phdr(libc_build_id, &want);
+	cr_assert(want.len, "libc has no build ID in memory");
+	cr_assert_eq(elf_symbols_build_id(es, &id, &len), 0);
+	cr_assert_eq(len, want.len);
+	cr_assert_eq(memcmp(id, want.id, len), 0);
+	elf_symbols_close(es);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static void *read_whole(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	void *buf;
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	*len = st.st_size;
+	buf = malloc(*len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(read(fd, buf, *len), (ssize_t)*len);
+	close(fd);
+	return buf;
+}
+
+/* Whatever the file holds, opening it either fails or gives tables that
+ * answer every question without crashing. */
+static int open_and_poke(const char *path)
+{
+	struct elf_symbols *es = NULL;
+	const struct elf_segment *segs;
+	const uint8_t *id;
+	uint64_t v, sz;
+	size_t n;
+	int err;
+
+	err = elf_symbols_open_path(path, &es);
+	if (err) {
+		cr_assert(err < 0);
+		cr_assert_null(es);
+		return err;
+	}
+	for (uint64_t a = 0; a < 0x40000; a += 0x1b3)
+		elf_symbols_lookup(es, a);
+	elf_symbols_lookup(es, UINT64_MAX);
+	elf_symbols_find(es, "main", &v, &sz);
+	elf_symbols_offset_to_vaddr(es, 0x1000, &v);
+	elf_symbols_vaddr_to_offset(es, 0x1000, &v);
+	elf_symbols_build_id(es, &id, &n);
+	elf_symbols_segments(es, &segs);
+	elf_symbols_close(es);
+	return 0;
+}
+
+static void temp_path(char *buf, size_t len, const char *what)
+{
+	snprintf(buf, len, "/tmp/memtrace-test-%d-%s", (int)getpid(), what);
+}
+
+Test(elf_symbols, garbage)
+{
+	unsigned char junk[8192];
+	char path[128];
+	size_t len;
+	unsigned char *elf;
+
+	temp_path(path, sizeof(path), "junk");
+	srand(42);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = rand();
+	write_file(path, junk, sizeof(junk));
+	cr_assert_eq(open_and_poke(path), -ENOEXEC);
+
+	/* ELF magic, then junk. */
+	memcpy(junk, ELFMAG, SELFMAG);
+	write_file(path, junk, sizeof(junk));
+	cr_assert(open_and_poke(path) < 0);
+
+	write_file(path, "", 0);
+	cr_assert_eq(open_and_poke(path), -ENOEXEC);
+
+	cr_assert_eq(open_and_poke("/nonexistent/file"), -ENOENT);
+	cr_assert(open_and_poke("/tmp") < 0);
+
+	/* A real ELF file without section headers has no symbol tables. */
+	elf = read_whole("/bin/true", &len);
+	{
+		Elf64_Ehdr *eh = (Elf64_Ehdr *)elf;
+
+		eh->e_shoff = 0;
+		eh->e_shnum = 0;
+		eh->e_shstrndx = 0;
+	}
+	write_file(path, elf, len);
+	cr_assert_eq(open_and_poke(path), -ENODATA);
+	free(elf);
+	unlink(path);
+}
+
+Test(elf_symbols, truncated)
+{
+	char path[128];
+	size_t len;
+	unsigned char *elf = read_whole("/bin/true", &len);
+
+	temp_path(path, sizeof(path), "truncated");
+	/* The section headers are at the end: without them, no symbols. */
+	write_file(path, elf, len / 2);
+	cr_assert(open_and_poke(path) < 0);
+	write_file(path, elf, 64);
+	cr_assert(open_and_poke(path) < 0);
+	/* Any length: no crash. */
+	for (size_t n = 0; n < len; n += 61) {
+		write_file(path, elf, n);
+		open_and_poke(path);
+	}
+	write_file(path, elf, len);
+	cr_assert_eq(open_and_poke(path), 0);
+	free(elf);
+	unlink(path);
+}
+
+Test(elf_symbols, corrupted)
+{
+	char path[128];
+	size_t len;
+	unsigned char *elf = read_whole("/bin/true", &len);
+	unsigned char *copy = malloc(len);
+
+	cr_assert_not_null(copy);
+	temp_path(path, sizeof(path), "corrupted");
+	srand(7);
+	for (int round = 0; round < 300; round++) {
+		memcpy(copy, elf, len);
+		/* Mostly in the headers and the tables they point to. */
+		for (int k = 0; k < 8; k++) {
+			size_t at = rand() % 3 ? (size_t)rand() % 64 + (round % 2 ? len - 2048 : 0)
+					       : (size_t)rand() % len;
+
+			if (at < len)
+				copy[at] = rand();
+		}
+		write_file(path, copy, len);
+		open_and_poke(path);
+	}
+	free(copy);
+	free(elf);
+	unlink(path);
+}
+
+/* --- proc_maps -------------------------------------------------------- */
+
+static const char sample_maps[] =
+	"55d4c8a00000-55d4c8a02000 r--p 00000000 fd:01 1835030                    /usr/bin/cat\n"
+	"55d4c8a02000-55d4c8a07000 r-xp 00002000 fd:01 1835030                    /usr/bin/cat\n"
+	"55d4c9b1e000-55d4c9b3f000 rw-p 00000000 00:00 0                          [heap]\n"
+	"7f1c2a000000-7f1c2a021000 rw-p 00000000 00:00 0 \n"
+	"7f1c2a200000-7f1c2a228000 r-xp 00028000 103:02 2623212                   /opt/my app/lib with spaces.so\n"
+	"7f1c2a300000-7f1c2a301000 r-xp 00001000 08:11 77                         /tmp/jit code.so (deleted)\n"
+	"7ffd6f3a9000-7ffd6f3ca000 rw-p 00000000 00:00 0                          [stack]\n"
+	"7ffd6f3f6000-7ffd6f3f8000 r-xp 00000000 00:00 0                          [vdso]\n"
+	"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]";
+
+Test(proc_maps, parse_sample)
+{
+	const struct proc_map *m;
+	struct proc_maps maps;
+
+	cr_assert_eq(proc_maps_parse(sample_maps, strlen(sample_maps), &maps), 0);
+	cr_assert_eq(maps.n, 9);
+
+	m = &maps.maps[1];
+	cr_assert_eq(m->start, 0x55d4c8a02000);
+	cr_assert_eq(m->end, 0x55d4c8a07000);
+	cr_assert_eq(m->pgoff, 0x2000);
+	cr_assert_eq(m->dev_major, 0xfd);
+	cr_assert_eq(m->dev_minor, 1);
+	cr_assert_eq(m->inode, 1835030);
+	cr_assert_str_eq(m->perms, "r-xp");
+	cr_assert_str_eq(m->path, "/usr/bin/cat");
+	cr_assert(!m->deleted);
+
+	cr_assert_str_eq(maps.maps[2].path, "[heap]");
+	cr_assert_str_eq(maps.maps[3].path, "");
+	cr_assert_eq(maps.maps[3].inode, 0);
+
+	m = &maps.maps[4];
+	cr_assert_str_eq(m->path, "/opt/my app/lib with spaces.so");
+	cr_assert_eq(m->dev_major, 0x103);
+	cr_assert_eq(m->dev_minor, 2);
+	cr_assert_eq(m->pgoff, 0x28000);
+
+	m = &maps.maps[5];
+	cr_assert_str_eq(m->path, "/tmp/jit code.so (deleted)");
+	cr_assert(m->deleted);
+
+	cr_assert_str_eq(maps.maps[8].path, "[vsyscall]");
+	cr_assert_eq(maps.maps[8].end, 0xffffffffff601000);
+
+	m = proc_maps_find(&maps, 0x7f1c2a200000 + 0x1234);
+	cr_assert_eq(m, &maps.maps[4]);
+	cr_assert_null(proc_maps_find(&maps, 0x7f1c2a228000));
+	cr_assert_null(proc_maps_find(&maps, 0x1000));
+	cr_assert_eq(proc_maps_find(&maps, 0x55d4c8a00000), &maps.maps[0]);
+	cr_assert_eq(proc_maps_find(&maps, 0xffffffffff600fff), &maps.maps[8]);
+	proc_maps_free(&maps);
+	cr_assert_eq(maps.n, 0);
+}
+
+Test(proc_maps, parse_rejects_garbage)
+{
+	const char *bad[] = {
+		"hello world\n",
+		"1000-2000 r-xp 00000000 fd:01\n",
+		"2000-1000 r-xp 00000000 fd:01 5 /x\n",
+		"1000-2000 r-xp 00000000 fd:01 5/x\n",
+		"-1000-2000 r-xp 00000000 fd:01 5 /x\n",
+		"1000-2000 r-x\n",
+		"10000000000000000000-2000 r-xp 00000000 fd:01 5 /x\n",
+	};
+	struct proc_maps maps;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(proc_maps_parse(bad[i], strlen(bad[i]), &maps), -EINVAL,
+			     "accepted: %s", bad[i]);
+	cr_assert_eq(proc_maps_parse("", 0, &maps), 0);
+	cr_assert_eq(maps.n, 0);
+	proc_maps_free(&maps);
+
+	/* Out of order: sorted anyway. */
+	{
+		const char *text = "3000-4000 r--p 0 00:00 0\n1000-2000 r--p 0 00:00 0\n";
+
+		cr_assert_eq(proc_maps_parse(text, strlen(text), &maps), 0);
+		cr_assert_eq(maps.n, 2);
+		cr_assert_eq(maps.maps[0].start, 0x1000);
+		cr_assert_eq(proc_maps_find(&maps, 0x3fff), &maps.maps[1]);
+		proc_maps_free(&maps);
+	}
+}
+
+Test(proc_maps, read_self)
+{
+	uint64_t addr = ADDR(symbolizer_test_known_function);
+	const struct proc_map *m;
+	struct proc_maps maps;
+	char exe[PATH_MAX];
+
+	self_exe(exe, sizeof(exe));
+	cr_assert_eq(proc_maps_read(getpid(), &maps), 0);
+	cr_assert(maps.n > 5);
+	m = proc_maps_find(&maps, addr);
+	cr_assert_not_null(m);
+	cr_assert_str_eq(m->path, exe);
+	cr_assert_eq(m->perms[2], 'x');
+	cr_assert_eq(m->pgoff + (addr - m->start), loader_view_of(addr).file_offset);
+	for (size_t i = 1; i < maps.n; i++)
+		cr_assert(maps.maps[i - 1].end <= maps.maps[i].start);
+	proc_maps_free(&maps);
+}

@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The aggregator (see aggregator.h for what it answers).
+ *
+ * Three tables:
+ *   - live: every live allocation, (pid, address) -> size, time, stack
+ *     (live_table.c; the one that gets big);
+ *   - stacks: a dense array of per-(pid, stack_id) records, found through
+ *     a small open-addressing index. Live slots refer to their stack by
+ *     array index, which keeps them at 32 bytes. Stacks are never removed:
+ *     their allocs/frees history outlives their allocations;
+ *   - pending: per (pid, tid), the block a realloc in flight has set aside.
+ *
+ * Every event that contradicts the state (a lost event upstream) is
+ * resolved so that these always hold: totals.live_bytes/live_count equal
+ * the sums over the stacks, and each stack's outstanding bytes/count equal
+ * the sums over its live slots. A block parked by a realloc in flight is
+ * counted in neither until it is put back.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator.h"
+#include "live_table.h"
+
+#define AGG_STACK_INDEX_MIN 256
+#define AGG_PENDING_MIN 64
+
+struct agg_stack {
+	uint64_t stack_id;
+	uint32_t pid;
+	uint32_t func;
+	uint64_t bytes;			/* outstanding */
+	uint64_t count;
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t peak_bytes;
+	uint64_t collected_bytes;	/* bytes at the previous agg_collect() */
+};
+
+/* The block a thread's realloc has set aside until the realloc's outcome
+ * (MT_EV_ALLOC or MT_EV_REALLOC_DONE) arrives. */
+struct agg_pending {
+	struct live_alloc block;	/* block.addr == 0: empty slot */
+	uint32_t tid;
+	/* false: the old block was not live when the realloc began (it
+	 * predates tracing, or its allocation was lost); only block.addr and
+	 * block.pid are meaningful then. */
+	bool known;
+};
+
+struct aggregator {
+	struct live_table live;
+
+	struct agg_stack *stacks;
+	size_t nstacks, stacks_cap;
+	/* Index + 1 into stacks, 0: empty; at most half full. */
+	uint32_t *stack_index;
+	size_t stack_index_mask;
+
+	/* Open addressing keyed by (pid, tid), same scheme as live_table.c.
+	 * Tiny: one slot per thread inside realloc, plus leftovers of lost
+	 * events until their process execs. */
+	struct agg_pending *pending;
+	size_t pending_mask, npending;
+
+	struct agg_totals totals;
+	bool collected;			/* agg_collect() has run before */
+};
+
+int agg_new(struct aggregator **out)
+{
+	struct aggregator *agg = calloc(1, sizeof(*agg));
+
+	*out = NULL;
+	if (!agg)
+		return -ENOMEM;
+	agg->stack_index = calloc(AGG_STACK_INDEX_MIN, sizeof(*agg->stack_index));
+	agg->pending = calloc(AGG_PENDING_MIN, sizeof(*agg->pending));
+	if (!agg->stack_index || !agg->pending || live_table_init(&agg->live)) {
+		free(agg->stack_index);
+		free(agg->pending);
+		free(agg);
+		return -ENOMEM;
+	}
+	agg->stack_index_mask = AGG_STACK_INDEX_MIN - 1;
+	agg->pending_mask = AGG_PENDING_MIN - 1;
+	*out = agg;
+	return 0;
+}
+
+void agg_free(struct aggregator *agg)
+{
+	if (!agg)
+		return;
+	live_table_destroy(&agg->live);
+	free(agg->stacks);
+	free(agg->stack_index);
+	free(agg->pending);
+	free(agg);
+}
+
+/* ---- stacks ---- */
+
+static size_t agg_stack_home(size_t mask, uint32_t pid, uint64_t stack_id)
+{
+	return live_table_hash(pid, stack_id) & mask;
+}
+
+static int agg_stack_index_grow(struct aggregator *agg)
+{
+	size_t cap = (agg->stack_index_mask + 1) * 2, mask = cap - 1;
+	uint32_t *index = calloc(cap, sizeof(*index));
+
+	if (!index)
+		return -ENOMEM;
+	for (size_t k = 0; k < agg->nstacks; k++) {
+		const struct agg_stack *s = &agg->stacks[k];
+		size_t i = agg_stack_home(mask, s->pid, s->stack_id);
+
+		while (index[i])
+			i = (i + 1) & mask;
+		index[i] = k + 1;
+	}
+	free(agg->stack_index);
+	agg->stack_index = index;
+	agg->stack_index_mask = mask;
+	return 0;
+}
+
+/* The index of (pid, stack_id)'s record, made on first sight with func as
+ * its function. Returns 0 or -ENOMEM. */
+static int agg_stack_get(struct aggregator *agg, uint32_t pid,
+			 uint64_t stack_id, uint32_t func, uint32_t *out)
+{
+	size_t i = agg_stack_home(agg->stack_index_mask, pid, stack_id);
+	struct agg_stack *s;
+
+	for (; agg->stack_index[i]; i = (i + 1) & agg->stack_index_mask) {
+		s = &agg->stacks[agg->stack_index[i] - 1];
+		if (s->pid == pid && s->stack_id == stack_id) {
+			*out = agg->stack_index[i] - 1;
+			return 0;
+		}
+	}
+
+	/* Index values are index + 1 in 32 bits. */
+	if (agg->nstacks >= UINT32_MAX - 1)
+		return -ENOMEM;
+	if (agg->nstacks == agg->stacks_cap) {
+		size_t cap = agg->stacks_cap ? agg->stacks_cap * 2 : 64;
+
+		s = realloc(agg->stacks, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		agg->stacks = s;
+		agg->stacks_cap = cap;
+	}
+	if ((agg->nstacks + 1) * 2 > agg->stack_index_mask + 1) {
+		if (agg_stack_index_grow(agg))
+			return -ENOMEM;
+		/* The free slot found above moved with the new size. */
+		i = agg_stack_home(agg->stack_index_mask, pid, stack_id);
+		while (agg->stack_index[i])
+			i = (i + 1) & agg->stack_index_mask;
+	}
+
+	s = &agg->stacks[agg->nstacks];
+	memset(s, 0, sizeof(*s));
+	s->pid = pid;
+	s->stack_id = stack_id;
+	s->func = func;
+	agg->stack_index[i] = agg->nstacks + 1;
+	*out = agg->nstacks++;
+	return 0;
+}
+
+static void agg_outstanding_add(struct aggregator *agg, uint32_t stack,
+				uint64_t size)
+{
+	struct agg_stack *s = &agg->stacks[stack];
+
+	s->bytes += size;
+	s->count++;
+	if (s->bytes > s->peak_bytes)
+		s->peak_bytes = s->bytes;
+	agg->totals.live_bytes += size;
+	agg->totals.live_count++;
+}
+
+static void agg_outstanding_sub(struct aggregator *agg, uint32_t stack,
+				uint64_t size)
+{
+	struct agg_stack *s = &agg->stacks[stack];
+
+	s->bytes -= size;
+	s->count--;
+	agg->totals.live_bytes -= size;
+	agg->totals.live_count--;
+}
+
+/* ---- live allocations ---- */
+
+/* Make a live. An allocation already live at that address must have been
+ * freed by an event that was lost: it goes, but is not counted as a free. */
+static void agg_live_put(struct aggregator *agg, const struct live_alloc *a)
+{
+	struct live_alloc *slot = live_table_find(&agg->live, a->pid, a->addr);
+
+	if (slot) {
+		agg_outstanding_sub(agg, slot->stack, slot->size);
+		agg->totals.replaced_live++;
+		*slot = *a;
+	} else if (live_table_insert(&agg->live, a)) {
+		/* Out of memory: the allocation goes untracked, and its free
+		 * will count as an unknown one. */
+		return;
+	}
+	agg_outstanding_add(agg, a->stack, a->size);
+}
+
+static void agg_live_free(struct aggregator *agg, uint32_t pid, uint64_t addr)
+{
+	struct live_alloc *slot = live_table_find(&agg->live, pid, addr);
+
+	if (!slot) {
+		agg->totals.unknown_frees++;
+		return;
+	}
+	agg_outstanding_sub(agg, slot->stack, slot->size);
+	agg->stacks[slot->stack].frees++;
+	agg->totals.frees++;
+	live_table_remove(&agg->live, slot);
+}
+
+/* ---- reallocs in flight ---- */
+
+static size_t agg_pending_home(size_t mask, uint32_t pid, uint32_t tid)
+{
+	return live_table_hash(pid, tid) & mask;
+}
+
+static struct agg_pending *agg_pending_find(struct aggregator *agg,
+					    uint32_t pid, uint32_t tid)
+{
+	size_t i = agg_pending_home(agg->pending_mask, pid, tid);
+
+	for (; agg->pending[i].block.addr; i = (i + 1) & agg->pending_mask) {
+		struct agg_pending *p = &agg->pending[i];
+
+		if (p->block.pid == pid && p->tid == tid)
+			return p;
+	}
+	return NULL;
+}
+
+static void agg_pending_place(struct agg_pending *table, size_t mask,
+			      const struct agg_pending *p)
+{
+	size_t i = agg_pending_home(mask, p->block.pid, p->tid);
+
+	while (table[i].block.addr)
+		i = (i + 1) & mask;
+	table[i] = *p;
+}
+
+/* Add p, whose (pid, tid) has no slot. Returns 0 or -ENOMEM. */
+static int agg_pending_insert(struct aggregator *agg, const struct agg_pending *p)
+{
+	size_t cap = agg->pending_mask + 1;
+
+	if ((agg->npending + 1) * 2 > cap) {
+		struct agg_pending *table = calloc(cap * 2, sizeof(*table));
+
+		if (!table)
+			return -ENOMEM;
+		for (size_t i = 0; i < cap; i++)
+			if (agg->pending[i].block.addr)
+				agg_pending_place(table, cap * 2 - 1, &agg->pending[i]);
+		free(agg->pending);
+		agg->pending = table;
+		agg->pending_mask = cap * 2 - 1;
+	}
+	agg_pending_place(agg->pending, agg->pending_mask, p);
+	agg->npending++;
+	return 0;
+}
+
+/* Backward-shift deletion, as in live_table.c. */
+static void agg_pending_remove_at(struct aggregator *agg, size_t hole)
+{
+	size_t mask = agg->pending_mask, i = hole;
+
+	for (;;) {
+		struct agg_pending *p;
+		size_t home;
+
+		i = (i + 1) & mask;
+		p = &agg->pending[i];
+		if (!p->block.addr)
+			break;
+		home = agg_pending_home(mask, p->block.pid, p->tid);
+		if (((i - home) & mask) >= ((i - hole) & mask)) {
+			agg->pending[hole] = *p;
+			hole = i;
+		}
+	}
+	memset(&agg->pending[hole], 0, sizeof(agg->pending[hole]));
+	agg->npending--;
+}
+
+static void agg_pending_remove(struct aggregator *agg, struct agg_pending *p)
+{
+	agg_pending_remove_at(agg, p - agg->pending);
+}
+
+/* Forget pid's parked blocks; returns how many were real allocations. The
+ * scan starts after an empty slot for the reason live_table_remove_pid()
+ * gives. */
+static size_t agg_pending_remove_pid(struct aggregator *agg, uint32_t pid)
+{
+	size_t start = 0, known = 0;
+
+	while (agg->pending[start].block.addr)
+		start++;
+	for (size_t n = 1; n <= agg->pending_mask + 1; n++) {
+		size_t i = (start + n) & agg->pending_mask;
+
+		while (agg->pending[i].block.addr && agg->pending[i].block.pid == pid) {
+			known += agg->pending[i].known;
+			agg_pending_remove_at(agg, i);
+		}
+	}
+	return known;
+}
+
+/* The old block of a realloc is gone (moved or freed). */
+static void agg_pending_drop_as_free(struct aggregator *agg,
+				     const struct agg_pending *p)
+{
+	if (p->known) {
+		agg->stacks[p->block.stack].frees++;
+		agg->totals.frees++;
+	} else {
+		/* A block allocated before tracing began, or whose allocation
+		 * was lost: like a free() of it, an unknown free. */
+		agg->totals.unknown_frees++;
+	}
+}
+
+/* The thread's parked block if it is old_addr, else NULL. A parked block
+ * for another address is the leftover of a realloc whose outcome was lost:
+ * it is discarded (most reallocs succeed, so it is most likely gone). */
+static struct agg_pending *agg_pending_take(struct aggregator *agg,
+					    const struct mt_event *e)
+{
+	struct agg_pending *p = agg_pending_find(agg, e->pid, e->tid);
+
+	if (p && p->block.addr != e->old_addr) {
+		agg_pending_remove(agg, p);
+		p = NULL;
+	}
+	return p;
+}
+
+static void agg_on_realloc_begin(struct aggregator *agg, const struct mt_event *e)
+{
+	struct agg_pending park = { .tid = e->tid };
+	struct agg_pending *p;
+	struct live_alloc *slot;
+
+	if (!e->old_addr)
+		return;
+	/* A block already parked means this thread's previous realloc
+	 * outcome was lost: the new realloc replaces it. */
+	p = agg_pending_find(agg, e->pid, e->tid);
+	if (p)
+		agg_pending_remove(agg, p);
+
+	slot = live_table_find(&agg->live, e->pid, e->old_addr);
+	if (slot) {
+		park.block = *slot;
+		park.known = true;
+	} else {
+		park.block.addr = e->old_addr;
+		park.block.pid = e->pid;
+	}
+	/* If it cannot be parked, leave the block live: the outcome event
+	 * then acts as if this one had been lost, which is handled. */
+	if (agg_pending_insert(agg, &park))
+		return;
+	if (slot) {
+		agg_outstanding_sub(agg, slot->stack, slot->size);
+		live_table_remove(&agg->live, slot);
+	}
+}
+
+static void agg_on_realloc_done(struct aggregator *agg, const struct mt_event *e)
+{
+	struct agg_pending *p, park;
+
+	if (!e->old_addr)
+		return;
+	p = agg_pending_take(agg, e);
+	if (!p) {
+		/* BEGIN was lost: the old block never left the live table. */
+		if (e->size == 0)
+			agg_live_free(agg, e->pid, e->old_addr);
+		return;
+	}
+	park = *p;
+	agg_pending_remove(agg, p);
+	if (e->size == 0)
+		agg_pending_drop_as_free(agg, &park);	/* realloc(p, 0) */
+	else if (park.known)
+		agg_live_put(agg, &park.block);		/* failed: p still live */
+}
+
+static void agg_on_alloc(struct aggregator *agg, const struct mt_event *e)
+{
+	struct live_alloc a = {
+		.addr = e->addr,
+		.pid = e->pid,
+		.size = e->size,
+		.ts_ns = e->ts_ns,
+	};
+
+	agg->totals.allocs++;
+	if (e->flags & MT_EVF_NO_STACK)
+		agg->totals.no_stack++;
+
+	/* A successful realloc: its old block is gone, before the new one
+	 * may take the same address. */
+	if (e->old_addr && (e->func == MT_FUNC_REALLOC ||
+			    e->func == MT_FUNC_REALLOCARRAY)) {
+		struct agg_pending *p = agg_pending_take(agg, e);
+
+		if (p) {
+			agg_pending_drop_as_free(agg, p);
+			agg_pending_remove(agg, p);
+		} else {
+			agg_live_free(agg, e->pid, e->old_addr);	/* BEGIN lost */
+		}
+	}
+
+	/* Without memory for a stack record, the allocation can only be
+	 * counted: its free will be an unknown one. */
+	if (agg_stack_get(agg, e->pid, e->stack_id, e->func, &a.stack))
+		return;
+	agg->stacks[a.stack].allocs++;
+	agg_live_put(agg, &a);
+}
+
+void agg_handle(struct aggregator *agg, const struct mt_event *e)
+{
+	agg->totals.events++;
+	switch (e->type) {
+	case MT_EV_ALLOC:
+		/* NULL is how an allocation fails; the probes never send it,
+		 * and address 0 marks an empty live slot. */
+		if (e->addr)
+			agg_on_alloc(agg, e);
+		break;
+	case MT_EV_FREE:
+		if (e->addr)		/* free(NULL) does nothing */
+			agg_live_free(agg, e->pid, e->addr);
+		break;
+	case MT_EV_REALLOC_BEGIN:
+		agg_on_realloc_begin(agg, e);
+		break;
+	case MT_EV_REALLOC_DONE:
+		agg_on_realloc_done(agg, e);
+		break;
+	case MT_EV_EXEC:
+		agg_drop_pid(agg, e->pid);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Counted in exec_dropped whether called for an exec or not: that is the
+ * one counter for allocations forgotten without a free. */
+void agg_drop_pid(struct aggregator *agg, uint32_t pid)
+{
+	size_t dropped = live_table_remove_pid(&agg->live, pid);
+
+	/* Every live allocation of pid is gone, so each of pid's stacks
+	 * loses all its outstanding bytes; their history stays. */
+	for (size_t k = 0; k < agg->nstacks; k++) {
+		struct agg_stack *s = &agg->stacks[k];
+
+		if (s->pid != pid)
+			continue;
+		agg->totals.live_bytes -= s->bytes;
+		agg->totals.live_count -= s->count;
+		s->bytes = 0;
+		s->count = 0;
+	}
+	/* A parked block is a live allocation too, only set aside. */
+	dropped += agg_pending_remove_pid(agg, pid);
+	agg->totals.exec_dropped += dropped;
+}
+
+void agg_totals(const struct aggregator *agg, struct agg_totals *out)
+{
+	*out = agg->totals;
+	out->stacks = agg->nstacks;
+}
+
+/* ---- views ---- */
+
+struct agg_acc {
+	uint64_t bytes;
+	uint64_t count;
+	uint64_t oldest_ts_ns;
+};
+
+static bool agg_filter_pass(const struct agg_filter *f, uint64_t ts_ns)
+{
+	/* An event may be stamped after the caller read its clock. */
+	uint64_t age = f->now_ns > ts_ns ? f->now_ns - ts_ns : 0;
+
+	if (f->min_age_ns && age < f->min_age_ns)
+		return false;
+	if (f->window_ns && age > f->window_ns)
+		return false;
+	return true;
+}
+
+static int agg_view_cmp(const void *pa, const void *pb)
+{
+	const struct agg_stack_view *a = pa, *b = pb;
+
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	if (a->stack_id != b->stack_id)
+		return a->stack_id < b->stack_id ? -1 : 1;
+	/* Different processes can share a stack_id: keep the order stable. */
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	return 0;
+}
+
+int agg_collect(struct aggregator *agg, const struct agg_filter *f,
+		struct agg_stack_view **out, size_t *n)
+{
+	static const struct agg_filter no_filter;
+	const struct live_alloc *slots = agg->live.slots;
+	size_t cap = live_table_capacity(&agg->live), nviews = 0;
+	struct agg_stack_view *views;
+	struct agg_acc *acc;
+
+	*out = NULL;
+	*n = 0;
+	if (!f)
+		f = &no_filter;
+	acc = calloc(agg->nstacks ? agg->nstacks : 1, sizeof(*acc));
+	if (!acc)
+		return -ENOMEM;
+
+	/* One pass over the live table; per-stack sums live in acc, which
+	 * is small next to the table. */
+	for (size_t i = 0; i < cap; i++) {
+		const struct live_alloc *a = &slots[i];
+		struct agg_acc *c;
+
+		if (!a->addr || !agg_filter_pass(f, a->ts_ns))
+			continue;
+		c = &acc[a->stack];
+		if (!c->count || a->ts_ns < c->oldest_ts_ns)
+			c->oldest_ts_ns = a->ts_ns;
+		c->bytes += a->size;
+		c->count++;
+	}
+
+	for (size_t k = 0; k < agg->nstacks; k++)
+		nviews += acc[k].count > 0;
+	/* Never NULL on success, so NULL always means an error. */
+	views = malloc((nviews ? nviews : 1) * sizeof(*views));
+	if (!views) {
+		free(acc);
+		return -ENOMEM;
+	}
+
+	nviews = 0;
+	for (size_t k = 0; k < agg->nstacks; k++) {
+		struct agg_stack *s = &agg->stacks[k];
+
+		if (acc[k].count) {
+			struct agg_stack_view *v = &views[nviews++];
+
+			v->pid = s->pid;
+			v->func = s->func;
+			v->stack_id = s->stack_id;
+			v->bytes = acc[k].bytes;
+			v->count = acc[k].count;
+			v->oldest_ts_ns = acc[k].oldest_ts_ns;
+			v->allocs = s->allocs;
+			v->frees = s->frees;
+			v->peak_bytes = s->peak_bytes;
+			v->total_bytes = s->bytes;
+			/* A stack first seen since the previous call has 0
+			 * recorded, so it grew by all it holds. */
+			v->growth_bytes = agg->collected ?
+				(int64_t)(s->bytes - s->collected_bytes) : 0;
+		}
+		s->collected_bytes = s->bytes;
+	}
+	agg->collected = true;
+	free(acc);
+
+	qsort(views, nviews, sizeof(*views), agg_view_cmp);
+	*out = views;
+	*n = nviews;
+	return 0;
+}
+
+size_t agg_memory_bytes(const struct aggregator *agg)
+{
+	return sizeof(*agg) + live_table_memory_bytes(&agg->live) +
+	       agg->stacks_cap * sizeof(*agg->stacks) +
+	       (agg->stack_index_mask + 1) * sizeof(*agg->stack_index) +
+	       (agg->pending_mask + 1) * sizeof(*agg->pending);
+}

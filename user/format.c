@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Formatting shared by the reporters: sizes, durations and frames.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+
+const char *fmt_bytes(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = bytes / 1024.0;
+	uint64_t tenths;
+	size_t u = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+		return buf;
+	}
+	/* Round first, then pick the unit, so 1048575 is "1.0 MiB" and not
+	 * "1024.0 KiB". Integer tenths also keep printf's rounding out. */
+	tenths = llround(v * 10);
+	while (tenths >= 10240 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		tenths = llround(v * 10);
+		u++;
+	}
+	snprintf(buf, len, "%" PRIu64 ".%" PRIu64 " %s", tenths / 10, tenths % 10, units[u]);
+	return buf;
+}
+
+const char *fmt_growth(char *buf, size_t len, int64_t bytes)
+{
+	/* Negated in unsigned arithmetic: -INT64_MIN does not fit an int64_t. */
+	uint64_t magnitude = bytes < 0 ? -(uint64_t)bytes : (uint64_t)bytes;
+	char num[32];
+
+	snprintf(buf, len, "%c%s", bytes < 0 ? '-' : '+',
+		 fmt_bytes(num, sizeof(num), magnitude));
+	return buf;
+}
+
+const char *fmt_age(char *buf, size_t len, double seconds)
+{
+	uint64_t tenths, s;
+
+	/* Also catches NaN, for which every comparison is false. */
+	if (!(seconds >= 0) || isinf(seconds))
+		seconds = 0;
+	/* About a thousand years, well short of where llround() overflows. */
+	if (seconds > 3.2e10)
+		seconds = 3.2e10;
+
+	/* Rounded before choosing the form, so 59.97 is "1m00s", not "60.0s". */
+	tenths = llround(seconds * 10);
+	if (tenths < 600) {
+		snprintf(buf, len, "%" PRIu64 ".%" PRIu64 "s", tenths / 10, tenths % 10);
+		return buf;
+	}
+	s = llround(seconds);
+	if (s < 3600)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s % 86400 / 3600);
+	return buf;
+}
+
+double finite_or_zero(double d)
+{
+	return isfinite(d) ? d : 0;
+}
+
+bool report_may_be_wrong(const struct report_accounting *a)
+{
+	/* Unknown frees, exec drops and nested calls are not listed: the
+	 * aggregator and the probes handle them without losing anything. */
+	return a->lost_events || a->returns_without_entry ||
+	       a->entries_without_return || a->stacks_not_captured ||
+	       a->replaced_live;
+}
+
+/* snprintf that appends, keeping snprintf's "length it would have taken"
+ * so that callers can size a buffer and try again. */
+struct appender {
+	char *buf;
+	size_t len;
+	size_t pos;
+};
+
+static void append(struct appender *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void append(struct appender *a, const char *fmt, ...)
+{
+	bool room = a->pos < a->len;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(room ? a->buf + a->pos : NULL, room ? a->len - a->pos : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		a->pos += n;
+}
+
+/* "[vdso]" and "[anon]" are already bracketed: "[vdso+0x10]", not
+ * "[[vdso]+0x10]". */
+static int module_name(const char *module, const char **name)
+{
+	size_t n = strlen(module);
+
+	if (n >= 2 && module[0] == '[' && module[n - 1] == ']') {
+		*name = module + 1;
+		return n - 2;
+	}
+	*name = module;
+	return n;
+}
+
+static void append_source(struct appender *a, const struct report_frame *f)
+{
+	if (!f->file)
+		return;
+	if (f->line > 0)
+		append(a, " (%s:%d)", f->file, f->line);
+	else
+		append(a, " (%s)", f->file);
+}
+
+static int format_frame(char *buf, size_t len, const struct report_frame *f,
+			enum name_style style)
+{
+	struct appender a = { .buf = buf, .len = len };
+	const char *module;
+	int mlen = module_name(f->module ? f->module : "[unknown]", &module);
+
+	if (len)
+		buf[0] = '\0';
+
+	if (f->function && f->python) {
+		/* The interpreter's module says nothing of the Python code. */
+		append(&a, "%s", f->function);
+		append_source(&a, f);
+	} else if (f->function && style == NAME_FOLDED) {
+		append(&a, "%s", f->function);
+	} else if (f->function) {
+		append(&a, "%s", f->function);
+		if (f->offset)
+			append(&a, "+0x%" PRIx64, f->offset);
+		append(&a, " [%.*s]", mlen, module);
+		append_source(&a, f);
+	} else if (style == NAME_FOLDED) {
+		append(&a, "[%.*s]", mlen, module);
+	} else if (f->module && strcmp(f->module, "[unknown]")) {
+		append(&a, "[%.*s+0x%" PRIx64 "]", mlen, module, f->module_offset);
+		append_source(&a, f);
+	} else {
+		/* No mapping holds the address: it is all there is to show. */
+		append(&a, "[unknown 0x%" PRIx64 "]", f->address);
+	}
+	return a.pos;
+}
+
+int fmt_frame(char *buf, size_t len, const struct report_frame *f)
+{
+	return format_frame(buf, len, f, NAME_TEXT);
+}
+
+static char cleaned(char c, enum name_style style)
+{
+	if ((unsigned char)c < 0x20 || c == 0x7f)
+		return '?';
+	if (c == ';' && style == NAME_FOLDED)
+		return ':';
+	return c;
+}
+
+void clean_name(char *s, size_t n, enum name_style style)
+{
+	for (size_t i = 0; i < n; i++)
+		s[i] = cleaned(s[i], style);
+}
+
+int fput_frame(FILE *out, const struct report_frame *f, enum name_style style)
+{
+	char small[256], *buf = small;
+	size_t n;
+	int err = 0;
+
+	/* Most frames fit; C++ names can take kilobytes. */
+	n = format_frame(small, sizeof(small), f, style);
+	if (n >= sizeof(small)) {
+		buf = malloc(n + 1);
+		if (!buf)
+			return -ENOMEM;
+		format_frame(buf, n + 1, f, style);
+	}
+	clean_name(buf, n, style);
+	if (fwrite(buf, 1, n, out) != n)
+		err = -EIO;
+	if (buf != small)
+		free(buf);
+	return err;
+}
+
+int fput_clean(FILE *out, const char *s, enum name_style style)
+{
+	while (*s) {
+		size_t n = 0;
+
+		while (s[n] && cleaned(s[n], style) == s[n])
+			n++;
+		if (n && fwrite(s, 1, n, out) != n)
+			return -EIO;
+		s += n;
+		if (*s && fputc(cleaned(*s++, style), out) == EOF)
+			return -EIO;
+	}
+	return 0;
+}
+
+int fput_finish(FILE *out)
+{
+	if (fflush(out))
+		return errno ? -errno : -EIO;
+	return ferror(out) ? -EIO : 0;
+}

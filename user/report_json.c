@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The report for programs: one JSON object per line (JSON Lines), the same
+ * figures as the text report, unrounded. docs/json-schema.md describes it.
+ *
+ * Addresses are hex strings: JSON readers commonly hold numbers as doubles,
+ * which lose precision past 2^53.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <time.h>
+
+#include "format.h"
+
+/* Length of the valid UTF-8 sequence at s, or 0. Overlong forms,
+ * surrogates and code points past U+10FFFF are invalid (RFC 3629). Stops
+ * at the first byte that does not fit, so never reads past a NUL. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string, or null. The traced program chooses its comm and symbol
+ * names, and the kernel cuts comm at 15 bytes, possibly mid-character:
+ * bytes that are not UTF-8 become U+FFFD so that the line stays JSON.
+ */
+static void json_str(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	while (*s) {
+		size_t n = 0, len;
+
+		/* Write plain runs whole. */
+		while (s[n] >= 0x20 && s[n] != '"' && s[n] != '\\' && (len = utf8_len(s + n)))
+			n += len;
+		fwrite(s, 1, n, out);
+		s += n;
+		if (!*s)
+			break;
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if (*s < 0x20)
+			fprintf(out, "\\u%04x", *s);
+		else
+			fputs("\\ufffd", out);
+		s++;
+	}
+	fputc('"', out);
+}
+
+static void json_bool(FILE *out, bool b)
+{
+	fputs(b ? "true" : "false", out);
+}
+
+/* Durations and rates: milliseconds are plenty, and JSON has no NaN. */
+static void json_num(FILE *out, double d)
+{
+	fprintf(out, "%.3f", finite_or_zero(d));
+}
+
+static void write_frame(FILE *out, const struct report_frame *f)
+{
+	fputs("{\"function\":", out);
+	json_str(out, f->function);
+	fprintf(out, ",\"offset\":%" PRIu64 ",\"module\":", f->offset);
+	json_str(out, f->module);
+	fprintf(out, ",\"address\":\"0x%" PRIx64 "\",\"module_offset\":\"0x%" PRIx64 "\"",
+		f->address, f->module_offset);
+	if (f->file) {
+		fputs(",\"file\":", out);
+		json_str(out, f->file);
+		fprintf(out, ",\"line\":%d", f->line);
+	}
+	if (f->python)
+		fputs(",\"python\":true", out);
+	fputc('}', out);
+}
+
+static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
+{
+	fprintf(out, "{\"rank\":%zu,\"pid\":%" PRIu32 ",\"allocator\":", rank, s->pid);
+	json_str(out, s->allocator);
+	fprintf(out, ",\"bytes\":%" PRIu64 ",\"count\":%" PRIu64 ",\"oldest_age_s\":",
+		s->bytes, s->count);
+	json_num(out, s->oldest_age_s);
+	fprintf(out, ",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"peak_bytes\":%" PRIu64
+		",\"growth_bytes\":%" PRId64 ",\"stack_captured\":",
+		s->allocs, s->frees, s->peak_bytes, s->growth_bytes);
+	json_bool(out, !s->no_stack);
+	fputs(",\"frames\":[", out);
+	for (size_t i = 0; i < s->nframes; i++) {
+		if (i)
+			fputc(',', out);
+		write_frame(out, &s->frames[i]);
+	}
+	fputs("]}", out);
+}
+
+int report_write_json(FILE *out, const struct report *r)
+{
+	const struct report_accounting *a = &r->acct;
+	char when[32];
+	struct tm tm;
+
+	if (!gmtime_r(&r->wall.tv_sec, &tm))
+		return -EOVERFLOW;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	fputs("{\"type\":\"report\",\"final\":", out);
+	json_bool(out, r->final);
+	fprintf(out, ",\"time\":\"%s\",\"elapsed_s\":", when);
+	json_num(out, r->elapsed_s);
+	fputs(",\"interval_s\":", out);
+	json_num(out, r->interval_s);
+
+	fputs(",\"processes\":[", out);
+	for (size_t i = 0; i < r->nprocs; i++) {
+		fprintf(out, "%s{\"pid\":%" PRIu32 ",\"comm\":", i ? "," : "", r->procs[i].pid);
+		json_str(out, r->procs[i].comm ? r->procs[i].comm : "");
+		fputs(",\"exited\":", out);
+		json_bool(out, r->procs[i].exited);
+		fputc('}', out);
+	}
+
+	fprintf(out, "],\"totals\":{\"outstanding_bytes\":%" PRIu64 ",\"live_allocations\":%" PRIu64
+		",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"alloc_rate\":",
+		r->outstanding_bytes, r->live_allocations, r->allocs, r->frees);
+	json_num(out, r->alloc_rate);
+	fputs(",\"free_rate\":", out);
+	json_num(out, r->free_rate);
+	fprintf(out, ",\"distinct_stacks\":%" PRIu64 "}", r->distinct_stacks);
+
+	fprintf(out, ",\"accounting\":{\"lost_events\":%" PRIu64 ",\"returns_without_entry\":%" PRIu64
+		",\"entries_without_return\":%" PRIu64 ",\"unknown_frees\":%" PRIu64
+		",\"stacks_not_captured\":%" PRIu64 ",\"replaced_live\":%" PRIu64
+		",\"exec_dropped\":%" PRIu64 ",\"nested_calls\":%" PRIu64 "},\"may_be_wrong\":",
+		a->lost_events, a->returns_without_entry, a->entries_without_return,
+		a->unknown_frees, a->stacks_not_captured, a->replaced_live, a->exec_dropped,
+		a->nested_calls);
+	json_bool(out, report_may_be_wrong(a));
+
+	fputs(",\"warnings\":[", out);
+	for (size_t i = 0; i < r->nwarnings; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, r->warnings[i]);
+	}
+
+	fputs("],\"filter\":{\"min_age_s\":", out);
+	json_num(out, r->min_age_s);
+	fputs(",\"window_s\":", out);
+	json_num(out, r->window_s);
+	fprintf(out, "},\"top_n\":%zu,\"stacks_total\":%zu,\"stacks\":[", r->top_n,
+		r->nstacks_total);
+	for (size_t i = 0; i < r->nstacks; i++) {
+		if (i)
+			fputc(',', out);
+		write_stack(out, &r->stacks[i], i + 1);
+	}
+	fputs("]}\n", out);
+
+	/* Every write failure is sticky in the stream: one check. */
+	return fput_finish(out);
+}

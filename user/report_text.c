@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The report for people: a header that says how far the figures can be
+ * trusted, then the stacks holding the most memory, each with its frames.
+ *
+ *   == memtrace report 2026-11-21 04:55:01, 1m30s since start ==
+ *   processes    4242 leaky
+ *   outstanding  4.0 MiB in 1024 live allocations
+ *   ...
+ *   #1    4.0 MiB in 1024 allocations, oldest 29.8s, malloc
+ *       growth +1.2 MiB, peak 4.0 MiB; since start 2048 allocs, 1024 frees
+ *         malloc [libc.so.6]
+ *         leak_pages+0x1a [leaky]
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "format.h"
+
+#define LABEL_WIDTH	13	/* "outstanding  " */
+#define LINE_WIDTH	80	/* where lists wrap */
+
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* A comma-separated list that wraps under its label. */
+struct list {
+	FILE *out;
+	int col;
+	bool started;
+};
+
+static void list_start(struct list *l, FILE *out, const char *label)
+{
+	l->out = out;
+	l->col = LABEL_WIDTH;
+	l->started = false;
+	fprintf(out, "%-*s", LABEL_WIDTH, label);
+}
+
+/* item must be clean already. */
+static void list_add(struct list *l, const char *item)
+{
+	int n = strlen(item);
+
+	/* ", " before the item, and room for the ',' should the next wrap. */
+	if (l->started && l->col + 2 + n + 1 > LINE_WIDTH) {
+		fprintf(l->out, ",\n%*s", LABEL_WIDTH, "");
+		l->col = LABEL_WIDTH;
+	} else if (l->started) {
+		fputs(", ", l->out);
+		l->col += 2;
+	}
+	fputs(item, l->out);
+	l->col += n;
+	l->started = true;
+}
+
+static void list_end(struct list *l)
+{
+	fputc('\n', l->out);
+}
+
+static int write_header(FILE *out, const struct report *r)
+{
+	char when[32], age[16], b[16], item[96];
+	struct list l;
+	struct tm tm;
+
+	if (!localtime_r(&r->wall.tv_sec, &tm))
+		return -EOVERFLOW;
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(out, "== memtrace %sreport %s, %s since start ==\n",
+		r->final ? "final " : "", when, fmt_age(age, sizeof(age), r->elapsed_s));
+
+	list_start(&l, out, "processes");
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const struct report_process *p = &r->procs[i];
+		const char *comm = p->comm ? p->comm : "";
+
+		snprintf(item, sizeof(item), "%" PRIu32 "%s%s%s", p->pid,
+			 *comm ? " " : "", comm, p->exited ? " (exited)" : "");
+		clean_name(item, strlen(item), NAME_TEXT);
+		list_add(&l, item);
+	}
+	if (!r->nprocs)
+		list_add(&l, "none");
+	list_end(&l);
+
+	fprintf(out, "%-*s%s in %" PRIu64 " live allocation%s\n", LABEL_WIDTH, "outstanding",
+		fmt_bytes(b, sizeof(b), r->outstanding_bytes), r->live_allocations,
+		plural(r->live_allocations));
+	fprintf(out, "%-*s%.1f allocs/s, %.1f frees/s over the last %s\n", LABEL_WIDTH, "rates",
+		finite_or_zero(r->alloc_rate), finite_or_zero(r->free_rate),
+		fmt_age(age, sizeof(age), r->interval_s));
+	fprintf(out, "%-*s%" PRIu64 " allocs, %" PRIu64 " frees, %" PRIu64 " distinct stack%s\n",
+		LABEL_WIDTH, "since start", r->allocs, r->frees, r->distinct_stacks,
+		plural(r->distinct_stacks));
+	return 0;
+}
+
+static void write_accounting(FILE *out, const struct report *r)
+{
+	const struct report_accounting *a = &r->acct;
+	const struct {
+		const char *name;
+		uint64_t value;
+	} counters[] = {
+		{ "lost events", a->lost_events },
+		{ "returns without entry", a->returns_without_entry },
+		{ "entries without return", a->entries_without_return },
+		{ "unknown frees", a->unknown_frees },
+		{ "stacks not captured", a->stacks_not_captured },
+		{ "replaced live", a->replaced_live },
+		{ "exec dropped", a->exec_dropped },
+		{ "nested calls", a->nested_calls },
+	};
+	char item[64];
+	struct list l;
+
+	list_start(&l, out, "accounting");
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		snprintf(item, sizeof(item), "%s %" PRIu64, counters[i].name, counters[i].value);
+		list_add(&l, item);
+	}
+	list_end(&l);
+
+	/* Each counter said with what it costs, since "lost events 3" alone
+	 * does not tell which figures to doubt. */
+	if (report_may_be_wrong(a))
+		fputs("figures may be wrong:\n", out);
+	if (a->lost_events)
+		fprintf(out, "  %" PRIu64 " event%s lost (ring buffer full): allocations and frees "
+			"were missed; try a larger --ringbuf-mb\n", a->lost_events,
+			plural(a->lost_events));
+	if (a->returns_without_entry)
+		fprintf(out, "  %" PRIu64 " return%s without entry: those allocations were missed\n",
+			a->returns_without_entry, plural(a->returns_without_entry));
+	if (a->entries_without_return)
+		fprintf(out, "  %" PRIu64 " entr%s without return: those allocations were missed\n",
+			a->entries_without_return, a->entries_without_return == 1 ? "y" : "ies");
+	if (a->stacks_not_captured)
+		fprintf(out, "  %" PRIu64 " stack%s not captured: those allocations show as "
+			"[stack not captured]\n", a->stacks_not_captured,
+			plural(a->stacks_not_captured));
+	if (a->replaced_live)
+		fprintf(out, "  %" PRIu64 " allocation%s over a live address: the free before "
+			"each was missed\n", a->replaced_live, plural(a->replaced_live));
+}
+
+static int write_warnings(FILE *out, const struct report *r)
+{
+	for (size_t i = 0; i < r->nwarnings; i++) {
+		fputs("warning: ", out);
+		if (fput_clean(out, r->warnings[i], NAME_TEXT))
+			return -EIO;
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+/* ", counting only allocations older than 5s and made in the last 60s" */
+static void write_filter(FILE *out, const struct report *r)
+{
+	if (!(r->min_age_s > 0) && !(r->window_s > 0))
+		return;
+	fputs(", counting only allocations", out);
+	if (r->min_age_s > 0)
+		fprintf(out, " older than %gs", r->min_age_s);
+	if (r->min_age_s > 0 && r->window_s > 0)
+		fputs(" and", out);
+	if (r->window_s > 0)
+		fprintf(out, " made in the last %gs", r->window_s);
+}
+
+static int write_stack(FILE *out, const struct report *r, size_t rank, int rank_width)
+{
+	const struct report_stack *s = &r->stacks[rank - 1];
+	char b[16], g[24], peak[16], age[16];
+	int err;
+
+	fprintf(out, "#%-*zu %10s in %" PRIu64 " allocation%s, oldest %s, %s",
+		rank_width, rank, fmt_bytes(b, sizeof(b), s->bytes), s->count, plural(s->count),
+		fmt_age(age, sizeof(age), s->oldest_age_s), s->allocator ? s->allocator : "?");
+	if (r->nprocs > 1)
+		fprintf(out, ", PID %" PRIu32, s->pid);
+	fprintf(out, "\n    growth %s, peak %s; since start %" PRIu64 " alloc%s, %" PRIu64
+		" free%s\n", fmt_growth(g, sizeof(g), s->growth_bytes),
+		fmt_bytes(peak, sizeof(peak), s->peak_bytes), s->allocs, plural(s->allocs),
+		s->frees, plural(s->frees));
+
+	if (s->no_stack) {
+		fputs("      [stack not captured]\n", out);
+		return 0;
+	}
+	for (size_t i = 0; i < s->nframes; i++) {
+		fputs("      ", out);
+		err = fput_frame(out, &s->frames[i], NAME_TEXT);
+		if (err)
+			return err;
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+static int write_stacks(FILE *out, const struct report *r)
+{
+	int rank_width = snprintf(NULL, 0, "%zu", r->nstacks);
+	int err;
+
+	if (!r->nstacks) {
+		fputs("no outstanding allocations", out);
+		write_filter(out, r);
+		fputs("\n\n", out);
+		return 0;
+	}
+	fprintf(out, "top %zu of %zu stack%s by outstanding bytes", r->nstacks,
+		r->nstacks_total, plural(r->nstacks_total));
+	write_filter(out, r);
+	fputs(":\n\n", out);
+	for (size_t rank = 1; rank <= r->nstacks; rank++) {
+		err = write_stack(out, r, rank, rank_width);
+		if (err)
+			return err;
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+int report_write_text(FILE *out, const struct report *r)
+{
+	int err;
+
+	err = write_header(out, r);
+	if (err)
+		return err;
+	write_accounting(out, r);
+	err = write_warnings(out, r);
+	if (err)
+		return err;
+	fputc('\n', out);
+	err = write_stacks(out, r);
+	if (err)
+		return err;
+	/* Every other write failure is sticky in the stream: one check. */
+	return fput_finish(out);
+}
