@@ -13,9 +13,11 @@ VERSION  := 0.1.0
 OUT      ?= build
 ARCH     := x86
 
+# CFLAGS is the user's to set (make asan sets it); the project's own flags
+# are always added.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	    -D_GNU_SOURCE -DMEMTRACE_VERSION=\"$(VERSION)\"
+MT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	     -D_GNU_SOURCE -DMEMTRACE_VERSION=\"$(VERSION)\"
 INCLUDES := -Iinclude -Iuser -I$(OUT)
 LDLIBS   := -lbpf -lelf -lz -lm
 
@@ -49,7 +51,7 @@ memtrace: $(OUT)/memtrace
 	cp $< $@
 
 $(OUT)/memtrace: $(OUT)/user/main.o $(USER_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(MT_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/memtrace_events.h vmlinux/$(ARCH)/vmlinux.h | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -59,10 +61,10 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
 $(OUT)/user/%.o: user/%.c $(HEADERS) $(SKELS) | $(OUT)/user
-	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+	$(CC) $(CFLAGS) $(MT_CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(OUT)/tests/%: tests/unit/%.c $(USER_OBJS) $(HEADERS) | $(OUT)/tests
-	$(CC) $(CFLAGS) $(INCLUDES) $< $(USER_OBJS) $(LDLIBS) -lcriterion -o $@
+	$(CC) $(CFLAGS) $(MT_CFLAGS) $(LDFLAGS) $(INCLUDES) $< $(USER_OBJS) $(LDLIBS) -lcriterion -o $@
 
 $(OUT)/progs/%: tests/progs/%.c | $(OUT)/progs
 	$(CC) $(PROG_CFLAGS) $< -o $@ -ldl

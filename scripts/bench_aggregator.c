@@ -7,6 +7,12 @@
  *   gcc -std=gnu11 -O2 -D_GNU_SOURCE -Iinclude -Iuser scripts/bench_aggregator.c \
  *       user/aggregator.c user/live_table.c -o /tmp/bench_aggregator
  *   /tmp/bench_aggregator [max-live-millions]     (default 10)
+ *
+ * Two churns run over each live set:
+ *   random: free a live block picked at random, allocate a new one: every
+ *           event lands on a cold part of the table (the worst case);
+ *   recent: each block is freed 16 allocations after it was made, as most
+ *           short-lived blocks are: the slots are still in cache.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +22,8 @@
 
 #define HEAP_BASE 0x555555560000ULL
 #define NSTACKS 1000
+#define PAIRS 20000000
+#define RECENT 16
 
 static uint64_t bench_now(void)
 {
@@ -54,19 +62,22 @@ static void bench_free(struct aggregator *agg, uint64_t addr)
 	agg_handle(agg, &e);
 }
 
-/*
- * Fill to `live` allocations (addresses 48 bytes apart, as small blocks
- * in a heap), then churn: free a random live block and allocate a fresh
- * address in its place, `pairs` times.
- */
-static int bench_run(size_t live, size_t pairs)
+static double bench_mevents(uint64_t events, uint64_t t0, uint64_t t1)
+{
+	return events / ((t1 - t0) / 1e3);
+}
+
+/* Fill to `live` allocations, 48 bytes apart as small blocks in a heap,
+ * then run both churns and one collect. */
+static int bench_run(size_t live)
 {
 	uint64_t *addrs = malloc((live ? live : 1) * sizeof(*addrs));
-	uint64_t next = HEAP_BASE, seed = 88172645463325252ULL, t0, t1, t2, t3;
+	uint64_t next = HEAP_BASE, seed = 88172645463325252ULL, recent[RECENT];
+	uint64_t t0, t1, t2, t3, t4;
+	struct agg_filter f = { .now_ns = UINT64_MAX / 2, .min_age_ns = 1 };
 	struct agg_stack_view *views;
 	struct aggregator *agg;
 	struct agg_totals tot;
-	struct agg_filter f = { .now_ns = UINT64_MAX / 2, .min_age_ns = 1 };
 	size_t n;
 
 	if (!addrs || agg_new(&agg))
@@ -80,42 +91,48 @@ static int bench_run(size_t live, size_t pairs)
 	}
 	t1 = bench_now();
 
-	for (size_t i = 0; i < pairs; i++) {
-		uint64_t *slot;
+	for (size_t i = 0; live && i < PAIRS; i++) {
+		uint64_t *slot = &addrs[bench_rand(&seed) % live];
 
-		if (live) {
-			slot = &addrs[bench_rand(&seed) % live];
-			bench_free(agg, *slot);
-			*slot = next;
-			bench_alloc(agg, next, i);
-		} else {
-			/* Nothing long-lived: malloc/free of one block. */
-			bench_alloc(agg, next, i);
-			bench_free(agg, next);
-		}
+		bench_free(agg, *slot);
+		*slot = next;
+		bench_alloc(agg, next, i);
 		next += 48;
 	}
 	t2 = bench_now();
 
+	for (size_t i = 0; i < RECENT; i++) {
+		recent[i] = next;
+		next += 48;
+		bench_alloc(agg, recent[i], i);
+	}
+	for (size_t i = 0; i < PAIRS; i++) {
+		uint64_t *slot = &recent[i % RECENT];
+
+		bench_free(agg, *slot);
+		*slot = next;
+		bench_alloc(agg, next, i);
+		next += 48;
+	}
+	t3 = bench_now();
+
 	if (agg_collect(agg, &f, &views, &n))
 		return 1;
-	t3 = bench_now();
+	t4 = bench_now();
 	free(views);
 
 	agg_totals(agg, &tot);
-	if (tot.live_count != live || tot.unknown_frees || tot.replaced_live) {
+	if (tot.live_count != live + RECENT || tot.unknown_frees ||
+	    tot.replaced_live) {
 		fprintf(stderr, "bench: wrong totals\n");
 		return 1;
 	}
-	if (live)
-		printf("%10zu live: %6.1f bytes/live (%.0f MiB), fill %.1f M allocs/s, ",
-		       live, (double)agg_memory_bytes(agg) / live,
-		       agg_memory_bytes(agg) / 1048576.0,
-		       live / ((t1 - t0) / 1e3));
-	else
-		printf("%10zu live: ", live);
-	printf("churn %.1f M events/s, collect %.0f ms (%zu stacks)\n",
-	       2.0 * pairs / ((t2 - t1) / 1e3), (t3 - t2) / 1e6, n);
+	printf("%8zu live: %5.1f bytes/live (%4.0f MiB), fill %.1f M allocs/s, "
+	       "churn random %.1f / recent %.1f M events/s, collect %.0f ms\n",
+	       live, (double)agg_memory_bytes(agg) / (live + RECENT),
+	       agg_memory_bytes(agg) / 1048576.0, bench_mevents(live, t0, t1),
+	       bench_mevents(live ? 2 * PAIRS : 0, t1, t2),
+	       bench_mevents(2 * PAIRS, t2, t3), (t4 - t3) / 1e6);
 
 	agg_free(agg);
 	free(addrs);
@@ -125,12 +142,12 @@ static int bench_run(size_t live, size_t pairs)
 int main(int argc, char **argv)
 {
 	size_t max = argc > 1 ? strtoul(argv[1], NULL, 10) : 10;
-	const size_t sizes[] = { 0, 1, 4, 10, 20, 50 };
+	const size_t millions[] = { 0, 1, 4, 10, 20, 50 };
 
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		if (sizes[i] > max)
+	for (size_t i = 0; i < sizeof(millions) / sizeof(millions[0]); i++) {
+		if (millions[i] > max)
 			break;
-		if (bench_run(sizes[i] * 1000000, 20000000))
+		if (bench_run(millions[i] * 1000000))
 			return 1;
 	}
 	return 0;

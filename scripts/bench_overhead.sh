@@ -35,5 +35,5 @@ awk -v a="$a" -v e="$e" -v f="$f" -v n="$n" 'BEGIN {
 	printf "  %-26s %9.1f ns/pair  x%.1f\n", "empty probes", e, e / a
 	printf "  %-26s %9.1f ns/pair  x%.1f\n", "memtrace --stack none", n, n / a
 	printf "  %-26s %9.1f ns/pair  x%.1f\n", "memtrace (fp stacks)", f, f / a
-	printf "memtrace's own work over the traps: %.0f ns/pair (x%.2f of empty probes)\n", f - e, f / e
+	printf "work beyond the traps: %.0f ns/pair (x%.2f of empty probes)\n", f - e, f / e
 }'

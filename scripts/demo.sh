@@ -3,7 +3,7 @@
 # and trace the bundled leaking service for a few seconds.
 set -eu
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh
+scripts/install_deps.sh "make demo"
 make -s all
 echo "== memtrace -i 2 -n 5 -- build/progs/demo_service 6"
 ./memtrace -i 2 -n 5 --folded build/demo.folded --json build/demo.json \

@@ -1,4 +1,5 @@
 #!/bin/sh
+# Usage: install_deps.sh [WHAT]   (WHAT names the command for messages)
 # Install the Debian packages memtrace's build, demo and tests need, if any
 # is missing. Needs root (these machines run as root and have no sudo).
 set -eu
@@ -7,8 +8,9 @@ PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
 libcriterion-dev python3 python3-pytest gdb"
 
 if [ "$(id -u)" != 0 ]; then
-	echo "memtrace: installing packages and loading BPF probes needs root." >&2
-	echo "Run this as root (for example: sudo make test, or su -c 'make test')." >&2
+	what=${1:-make test}
+	echo "memtrace: '$what' installs packages and loads BPF probes: it needs root." >&2
+	echo "Run it as root: sudo $what (or su -c '$what')." >&2
 	exit 1
 fi
 

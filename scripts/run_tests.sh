@@ -5,7 +5,7 @@
 # with one summary line.
 set -u
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh || exit 1
+scripts/install_deps.sh "make test" || exit 1
 
 make -s all && make -s asan || { echo "0 passed, 1 failed: build"; exit 1; }
 

@@ -48,7 +48,8 @@ struct agg_stack_view {
 	uint64_t peak_bytes;		/* peak outstanding bytes (unfiltered) */
 	uint64_t total_bytes;		/* outstanding bytes, unfiltered */
 	int64_t growth_bytes;		/* total_bytes now minus at the previous
-					   agg_collect() call (0 the first time) */
+					   agg_collect() call (at the first call,
+					   or for a stack new since, all of it) */
 };
 
 /* Which live allocations a view counts. Times are CLOCK_MONOTONIC ns. */

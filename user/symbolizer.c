@@ -182,14 +182,13 @@ static int open_mapped_file(pid_t pid, const struct proc_map *pm)
 {
 	char path[PATH_MAX + 64];
 	struct stat st;
-	int fd = -ENOENT, fd2;
+	int fd = -ENOENT, fd2, n;
 
 	/* Through the process's root, so that a process in a container gets
 	 * its own files; a deleted file is no longer there at all. */
-	if (!pm->deleted &&
-	    snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, pm->path) <
-		    (int)sizeof(path)) {
-		fd = open_regular(path, &st);
+	if (!pm->deleted) {
+		n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, pm->path);
+		fd = n < (int)sizeof(path) ? open_regular(path, &st) : -ENAMETOOLONG;
 		/* Another inode: the file was replaced since it was mapped
 		 * (a library upgraded under a running process). */
 		if (fd >= 0 && st.st_ino == pm->inode)
@@ -199,10 +198,11 @@ static int open_mapped_file(pid_t pid, const struct proc_map *pm)
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
 		 (int)pid, pm->start, pm->end);
 	fd2 = open_regular(path, &st);
-	if (fd2 < 0)
+	if (fd2 < 0) {
 		/* Overlay filesystems may show another inode than the
 		 * mapping: the file at the path is still the best guess. */
 		return fd;
+	}
 	if (fd >= 0)
 		close(fd);
 	return fd2;
@@ -283,9 +283,10 @@ static int by_start(const void *a, const void *b)
 }
 
 /*
- * Read the process's maps again. Old mappings that no new one overlaps
- * are kept: they may be a library unloaded since, whose PCs are still in
- * stacks recorded before.
+ * Read the process's maps again. Old file mappings that no new one
+ * overlaps are kept: they may be a library unloaded since, whose PCs are
+ * still in stacks recorded before. Old anonymous ones are not: large
+ * allocations come and go as mappings, and would pile up.
  */
 static int scan(struct symbolizer *s, struct sym_proc *p)
 {
@@ -317,7 +318,7 @@ static int scan(struct symbolizer *s, struct sym_proc *p)
 		n++;
 	}
 	for (size_t i = 0; i < p->n; i++)
-		if (!overlaps(maps, pm.n, &p->maps[i]))
+		if (p->maps[i].module && !overlaps(maps, pm.n, &p->maps[i]))
 			maps[n++] = p->maps[i];
 	if (n > pm.n)
 		qsort(maps, n, sizeof(*maps), by_start);
@@ -457,6 +458,7 @@ int symbolizer_resolve(struct symbolizer *s, pid_t pid, uint64_t pc,
 	if (p)
 		m = find_mapping(p, at);
 	if (!m && (p || (p = get_proc(s, pid))) && may_rescan(p)) {
+		/* On failure the old mappings stand: nothing more to say. */
 		scan(s, p);
 		m = find_mapping(p, at);
 	}

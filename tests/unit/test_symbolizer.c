@@ -418,6 +418,99 @@ Test(symbolizer, rescans_for_new_mappings)
 	symbolizer_free(s);
 }
 
+Test(symbolizer, second_scan_merges)
+{
+	struct symbolizer *s = new_symbolizer();
+	size_t len, len2;
+	uint64_t a, b;
+	void *p;
+	struct sym_frame f;
+
+	a = map_file("/bin/true", &len);
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	resolve_ok(s, getpid(), a + 10, false, &f);
+	cr_assert_str_eq(f.module, "true");
+
+	/* Unmapped: kept, for the stacks recorded while it was there. */
+	munmap((void *)(uintptr_t)a, len);
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	resolve_ok(s, getpid(), a + 10, false, &f);
+	cr_assert_str_eq(f.module, "true");
+
+	/* Something else mapped over it: replaced. */
+	b = map_file("/bin/false", &len2);
+	munmap((void *)(uintptr_t)b, len2);
+	p = mmap((void *)(uintptr_t)a, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
+		 MAP_FIXED_NOREPLACE, -1, 0);
+	cr_assert_eq((uint64_t)(uintptr_t)p, a);
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	resolve_ok(s, getpid(), a + 10, false, &f);
+	cr_assert_str_eq(f.module, "[anon]");
+	munmap(p, 4096);
+	symbolizer_free(s);
+}
+
+static void temp_path(char *buf, size_t len, const char *what)
+{
+	snprintf(buf, len, "/tmp/memtrace-test-%d-%s", (int)getpid(), what);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static void *read_whole(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	void *buf;
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	*len = st.st_size;
+	buf = malloc(*len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(read(fd, buf, *len), (ssize_t)*len);
+	close(fd);
+	return buf;
+}
+
+Test(symbolizer, deleted_file)
+{
+	uint64_t malloc_off = loader_view_of(libc_malloc()).file_offset;
+	struct symbolizer *s = new_symbolizer();
+	char path[128], deleted[160];
+	struct sym_frame f;
+	size_t len, maplen;
+	uint64_t base;
+	void *libc;
+
+	/* A copy of libc, mapped whole, then unlinked: only
+	 * /proc/PID/map_files still reaches it. */
+	libc = read_whole(loader_view_of(libc_malloc()).name, &len);
+	temp_path(path, sizeof(path), "libc copy.so");
+	write_file(path, libc, len);
+	free(libc);
+	base = map_file(path, &maplen);
+	cr_assert_eq(unlink(path), 0);
+
+	cr_assert_eq(symbolizer_add_pid(s, getpid()), 0);
+	resolve_ok(s, getpid(), base + malloc_off + 1, false, &f);
+	cr_assert_str_eq(f.module, base_of(path));
+	snprintf(deleted, sizeof(deleted), "%s (deleted)", path);
+	cr_assert_str_eq(f.module_path, deleted);
+	cr_assert_eq(f.module_offset, malloc_off + 1);
+	cr_assert(is_malloc_name(f.function), "got %s", f.function);
+	cr_assert_eq(f.offset, 1);
+	munmap((void *)(uintptr_t)base, maplen);
+	symbolizer_free(s);
+}
+
 Test(symbolizer, reset_pid_keeps_frames_valid)
 {
 	uint64_t pc = ADDR(symbolizer_test_known_function);
@@ -597,31 +690,6 @@ Test(elf_symbols, libc)
 	elf_symbols_close(es);
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
-
-static void *read_whole(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	void *buf;
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(fstat(fd, &st), 0);
-	*len = st.st_size;
-	buf = malloc(*len);
-	cr_assert_not_null(buf);
-	cr_assert_eq(read(fd, buf, *len), (ssize_t)*len);
-	close(fd);
-	return buf;
-}
-
 /* Whatever the file holds, opening it either fails or gives tables that
  * answer every question without crashing. */
 static int open_and_poke(const char *path)
@@ -649,11 +717,6 @@ static int open_and_poke(const char *path)
 	elf_symbols_segments(es, &segs);
 	elf_symbols_close(es);
 	return 0;
-}
-
-static void temp_path(char *buf, size_t len, const char *what)
-{
-	snprintf(buf, len, "/tmp/memtrace-test-%d-%s", (int)getpid(), what);
 }
 
 Test(elf_symbols, garbage)

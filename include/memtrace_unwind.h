@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The unwind table format, shared by the table builder (user space, from
+ * .eh_frame / .debug_frame) and the BPF unwinder.
+ *
+ * One row covers [pc, next row's pc) of one object file, in the file's own
+ * virtual addresses (the process's address minus the load bias). It says
+ * how to find the caller's frame from the registers at a PC in that range:
+ *   CFA = (cfa_type == RSP ? rsp : rbp) + cfa_offset
+ *   return address = *(CFA - 8)
+ *   caller's rsp   = CFA
+ *   caller's rbp   = rbp_type == OFFSET ? *(CFA + rbp_offset) : rbp
+ * which is all that x86-64 code from gcc and clang needs, apart from the
+ * few special forms that have their own cfa_type. Anything else is
+ * MT_CFA_UNSUPPORTED: the unwinder stops and counts it, never guesses.
+ */
+#ifndef MEMTRACE_UNWIND_H
+#define MEMTRACE_UNWIND_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+enum mt_cfa_type {
+	MT_CFA_NONE = 0,	/* no unwind information for this range (a gap
+				   between functions) */
+	MT_CFA_RSP = 1,		/* CFA = rsp + cfa_offset */
+	MT_CFA_RBP = 2,		/* CFA = rbp + cfa_offset */
+	MT_CFA_PLT = 3,		/* PLT stub: CFA = rsp + 8, +8 more when
+				   (pc & 15) >= 11 */
+	MT_CFA_SIGNAL = 4,	/* signal trampoline (__restore_rt): registers
+				   come from the ucontext on the stack */
+	MT_CFA_END = 5,		/* outermost frame: return address undefined */
+	MT_CFA_UNSUPPORTED = 6,	/* a rule this format cannot express */
+};
+
+enum mt_rbp_type {
+	MT_RBP_UNCHANGED = 0,	/* the caller's rbp is the current rbp */
+	MT_RBP_OFFSET = 1,	/* saved at CFA + rbp_offset */
+	MT_RBP_UNSUPPORTED = 2,	/* any other rule */
+};
+
+/* 16 bytes a row: libc has ~25 k rows, python3.11 ~180 k. */
+struct mt_unwind_row {
+	__u64 pc;
+	__s32 cfa_offset;	/* 32 bits: CFA offsets above 32767 occur */
+	__s16 rbp_offset;
+	__u8 cfa_type;		/* enum mt_cfa_type */
+	__u8 rbp_type;		/* enum mt_rbp_type */
+};
+
+#endif /* MEMTRACE_UNWIND_H */
