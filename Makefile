@@ -19,7 +19,7 @@ CFLAGS   ?= -O2 -g
 MT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -D_GNU_SOURCE -DMEMTRACE_VERSION=\"$(VERSION)\"
 INCLUDES := -Iinclude -Iuser -I$(OUT)
-LDLIBS   := -lbpf -lelf -lz -lm
+LDLIBS   := -lbpf -ldw -lelf -lz -lm
 
 BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf
@@ -42,10 +42,15 @@ PROG_SRCS := $(wildcard tests/progs/*.c)
 PROG_BINS := $(patsubst tests/progs/%.c,$(OUT)/progs/%,$(PROG_SRCS))
 PROG_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls \
 	       -fno-inline -Wall -Wextra -Werror -pthread
+# ... and as distros build: no frame pointers anywhere, for the DWARF
+# unwinder's tests (tests/progs/nofp/).
+NOFP_SRCS := $(wildcard tests/progs/nofp/*.c tests/progs/nofp/*.cc)
+NOFP_BINS := $(patsubst tests/progs/nofp/%,$(OUT)/progs/%,$(basename $(NOFP_SRCS)))
+NOFP_CFLAGS := -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror -pthread
 
 .PHONY: all asan test unit integration demo deps bench clean vmlinux
 
-all: memtrace $(PROG_BINS)
+all: memtrace $(PROG_BINS) $(NOFP_BINS)
 
 memtrace: $(OUT)/memtrace
 	cp $< $@
@@ -68,6 +73,12 @@ $(OUT)/tests/%: tests/unit/%.c $(USER_OBJS) $(HEADERS) | $(OUT)/tests
 
 $(OUT)/progs/%: tests/progs/%.c | $(OUT)/progs
 	$(CC) $(PROG_CFLAGS) $< -o $@ -ldl
+
+$(OUT)/progs/%: tests/progs/nofp/%.c | $(OUT)/progs
+	$(CC) $(NOFP_CFLAGS) $< -o $@ -ldl
+
+$(OUT)/progs/%: tests/progs/nofp/%.cc | $(OUT)/progs
+	$(CXX) $(NOFP_CFLAGS) $< -o $@
 
 $(OUT) $(OUT)/user $(OUT)/tests $(OUT)/progs:
 	mkdir -p $@

@@ -64,6 +64,7 @@ struct call_state {
 	__u64 old_addr;		/* realloc: the block passed in */
 	__u64 out_ptr;		/* posix_memalign: where the result goes */
 	struct mt_stack stack;	/* scratch for stack_capture() */
+	struct mt_frame_regs stop; /* where the unwind stopped */
 };
 
 struct {
@@ -82,6 +83,15 @@ static __always_inline void count(enum mt_counter c)
 		*v += 1;
 }
 
+static __always_inline void count_n(enum mt_counter c, __u64 n)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	if (v)
+		*v += n;
+}
+
 static __always_inline bool is_target(__u32 tgid)
 {
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
@@ -89,8 +99,8 @@ static __always_inline bool is_target(__u32 tgid)
 
 /* Reserve, fill the common fields, submit. Wakes the consumer only past
  * the threshold: a wakeup per event would cost more than the probe. */
-static __always_inline void emit(__u8 type, __u8 func, __u64 addr, __u64 size,
-				 __u64 old_addr, __u64 stack_id, __u16 flags)
+static __always_inline void emit_wake(__u8 type, __u8 func, __u64 addr, __u64 size,
+				      __u64 old_addr, __u64 stack_id, __u16 flags, bool now)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct mt_event *e;
@@ -113,9 +123,51 @@ static __always_inline void emit(__u8 type, __u8 func, __u64 addr, __u64 size,
 	e->old_addr = old_addr;
 	e->stack_id = stack_id;
 
-	wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	wake = now || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
 		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, wake);
+}
+
+static __always_inline void emit(__u8 type, __u8 func, __u64 addr, __u64 size,
+				 __u64 old_addr, __u64 stack_id, __u16 flags)
+{
+	emit_wake(type, func, addr, size, old_addr, stack_id, flags, false);
+}
+
+/*
+ * Send the raw stack above the frame where the unwinder stopped, for user
+ * space to finish the walk once it knows the new mapping. Only happens in
+ * the short time between a mapping change and user space loading it.
+ * Returns true if sent.
+ */
+static __always_inline bool send_snapshot(const struct mt_frame_regs *regs)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct mt_snapshot *snap;
+	__u32 len = 0;
+
+	snap = bpf_ringbuf_reserve(&events, sizeof(*snap), 0);
+	if (!snap) {
+		count(MT_CNT_SNAPSHOTS_LOST);
+		return false;
+	}
+	snap->type = MT_EV_STACK_SNAPSHOT;
+	snap->pid = pid_tgid >> 32;
+	snap->tid = (__u32)pid_tgid;
+	snap->regs = *regs;
+	/* In chunks: a read that crosses the top of the stack fails whole,
+	 * so the copy ends at the last chunk that could be read. */
+#pragma unroll
+	for (int k = 0; k < MT_SNAPSHOT_BYTES / 1024; k++) {
+		if (bpf_probe_read_user(snap->data + k * 1024, 1024,
+					(const void *)(regs->sp + k * 1024)))
+			break;
+		len += 1024;
+	}
+	snap->len = len;
+	bpf_ringbuf_submit(snap, BPF_RB_FORCE_WAKEUP);
+	count(MT_CNT_SNAPSHOTS);
+	return true;
 }
 
 /*
@@ -132,6 +184,54 @@ static __always_inline bool tail_called(struct task_struct *task, __u64 sp)
 	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
 		return false;
 	return trampoline && ret_addr == trampoline;
+}
+
+/* Last time each process was told of an unknown PC (rate limit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} unknown_pc_sent SEC(".maps");
+
+#define UNKNOWN_PC_INTERVAL_NS 20000000ULL	/* 20 ms */
+
+/* Count why an unwind stopped early; for a PC in no known mapping, tell
+ * user space (at most every 20 ms per process) so that it rereads the
+ * mappings and loads the tables of what was mapped since. */
+static __always_inline void count_unwind_end(__u32 pid, const struct mt_stack *s)
+{
+	__u64 now, *last;
+	__u32 last_frame;
+
+	if (s->fp_frames)
+		count_n(MT_CNT_UNWIND_FP_FRAMES, s->fp_frames);
+	switch (s->end) {
+	case MT_END_NO_TABLE:
+		count(MT_CNT_UNWIND_NO_TABLE);
+		break;
+	case MT_END_UNSUPPORTED:
+		count(MT_CNT_UNWIND_UNSUPPORTED);
+		break;
+	case MT_END_BAD_READ:
+		count(MT_CNT_UNWIND_BAD_READ);
+		break;
+	case MT_END_DEPTH:
+		count(MT_CNT_UNWIND_DEPTH);
+		break;
+	case MT_END_NO_MAPPING:
+		count(MT_CNT_UNWIND_NO_MAPPING);
+		now = bpf_ktime_get_ns();
+		last = bpf_map_lookup_elem(&unknown_pc_sent, &pid);
+		if (last && now - *last < UNKNOWN_PC_INTERVAL_NS)
+			break;
+		bpf_map_update_elem(&unknown_pc_sent, &pid, &now, BPF_ANY);
+		last_frame = s->len - 1;
+		if (last_frame < MT_MAX_FRAMES)	/* also false for len 0 */
+			emit_wake(MT_EV_UNKNOWN_PC, 0, s->pcs[last_frame], 0, 0, 0, 0,
+				  true);
+		break;
+	}
 }
 
 SEC("uprobe")
@@ -213,6 +313,7 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 SEC("uretprobe")
 int BPF_KRETPROBE(alloc_exit, __u64 ret)
 {
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	struct task_struct *task;
 	struct call_state *st;
 	__u64 addr = ret, stack_id = 0;
@@ -220,7 +321,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 
 	if (empty_probes)
 		return 0;
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	if (!is_target(pid))
 		return 0;
 
 	task = bpf_get_current_task_btf();
@@ -248,10 +349,16 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 		return 0;	/* failed: nothing was allocated */
 	}
 
-	if (stack_mode != MT_STACK_NONE &&
-	    stack_capture(ctx, &st->stack, st->func, &stack_id)) {
-		count(MT_CNT_STACK_FAILED);
-		flags |= MT_EVF_NO_STACK;
+	if (stack_mode != MT_STACK_NONE) {
+		if (stack_capture(ctx, &st->stack, st->func, pid, &st->stop,
+				  &stack_id)) {
+			count(MT_CNT_STACK_FAILED);
+			flags |= MT_EVF_NO_STACK;
+		} else {
+			count_unwind_end(pid, &st->stack);
+			if (st->stack.end == MT_END_NO_MAPPING && send_snapshot(&st->stop))
+				flags |= MT_EVF_SNAPSHOT;
+		}
 	}
 	emit(MT_EV_ALLOC, st->func, addr, st->size, st->old_addr, stack_id,
 	     flags);
@@ -286,6 +393,21 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid,
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	emit(MT_EV_EXEC, 0, 0, 0, 0, 0, 0);
+	emit_wake(MT_EV_EXEC, 0, 0, 0, 0, 0, 0, true);
+	return 0;
+}
+
+/* ld.so calls _dl_debug_state, the debuggers' hook, whenever it has
+ * changed the list of loaded objects: after mapping a dlopen'ed library
+ * (before its constructors run), and at a program's start. User space is
+ * woken at once to load the new objects' tables. */
+SEC("uprobe")
+int BPF_KPROBE(maps_changed)
+{
+	if (empty_probes)
+		return 0;
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	emit_wake(MT_EV_MAPS_CHANGED, 0, 0, 0, 0, 0, 0, true);
 	return 0;
 }

@@ -53,6 +53,19 @@ enum mt_event_type {
 	MT_EV_REALLOC_DONE,
 	/* The process called exec: its whole address space is gone. */
 	MT_EV_EXEC,
+	/* The unwinder met a PC in no mapping it knows (addr): a library
+	 * was loaded, or code mapped, after the mappings were last read.
+	 * Rate-limited per process. */
+	MT_EV_UNKNOWN_PC,
+	/* The dynamic loader changed the process's mappings (a dlopen or
+	 * dlclose, or the start of a program after exec). */
+	MT_EV_MAPS_CHANGED,
+	/* struct mt_snapshot: the rest of a stack the unwinder could not
+	 * walk (a PC in no known mapping yet). The same thread's next
+	 * MT_EV_ALLOC, flagged MT_EVF_SNAPSHOT, is the allocation it
+	 * belongs to; user space finishes the walk once it has loaded the
+	 * new mapping's table. */
+	MT_EV_STACK_SNAPSHOT,
 };
 
 /* One ring buffer record. 56 bytes: every byte is paid for on every call. */
@@ -72,14 +85,54 @@ struct mt_event {
 
 /* The probe could not record this allocation's stack. */
 #define MT_EVF_NO_STACK 0x1
+/* A struct mt_snapshot for this allocation's stack came just before. */
+#define MT_EVF_SNAPSHOT 0x2
 
 /* The value of the stacks map: the stack's program counters, innermost
  * first. pcs[0] is the return address into the allocation's caller (the
  * stack is taken as the allocation function returns). */
 struct mt_stack {
-	__u32 len;
-	__u32 func;		/* the allocation function, part of the key */
+	__u16 len;
+	__u8 func;		/* the allocation function, part of the key */
+	__u8 end;		/* enum mt_stack_end: why the walk stopped */
+	__u32 fp_frames;	/* frames found by frame pointers */
 	__u64 pcs[MT_MAX_FRAMES];
+};
+
+/* Why a stack walk stopped. MT_END_COMPLETE: it reached the outermost
+ * frame. Anything else: the stack may be missing its outer frames. */
+enum mt_stack_end {
+	MT_END_COMPLETE = 0,
+	MT_END_NO_TABLE,	/* a PC in a gap of a table */
+	MT_END_NO_MAPPING,	/* a PC in no known mapping */
+	MT_END_UNSUPPORTED,	/* an unwind rule the table cannot express */
+	MT_END_BAD_READ,	/* the stack could not be read */
+	MT_END_DEPTH,		/* MT_MAX_FRAMES reached */
+	MT_END_FP,		/* frame pointers: nothing tells where it ends */
+	MT_END_COUNT,
+};
+
+/* Registers of the frame where an unwind stopped. */
+struct mt_frame_regs {
+	__u64 pc, sp, bp;
+	__u8 pc_is_return;	/* pc is a return address: look up pc - 1 */
+	__u8 bp_valid;
+	__u8 pad[6];
+};
+
+/* Stack bytes copied from the stopping frame's sp upwards. 16 KiB covers
+ * the frames between a library's code and main in all but deep
+ * recursions; what does not fit ends the stack with MT_END_BAD_READ. */
+#define MT_SNAPSHOT_BYTES 16384
+
+struct mt_snapshot {
+	__u8 type;		/* MT_EV_STACK_SNAPSHOT */
+	__u8 pad1[3];
+	__u32 pid;
+	__u32 tid;
+	__u32 len;		/* bytes of stack in data[] */
+	struct mt_frame_regs regs;
+	__u8 data[MT_SNAPSHOT_BYTES];
 };
 
 /* Counters kept by the probes in a per-CPU array; user space sums them. */
@@ -90,6 +143,15 @@ enum mt_counter {
 	MT_CNT_STACK_FAILED,		/* stack not captured (read or map full) */
 	MT_CNT_STATE_FAILED,		/* no per-thread state could be made */
 	MT_CNT_NESTED,			/* probed calls made inside probed calls */
+	/* Unwinds that stopped early, by reason (see enum mt_stack_end). */
+	MT_CNT_UNWIND_NO_TABLE,
+	MT_CNT_UNWIND_NO_MAPPING,
+	MT_CNT_UNWIND_UNSUPPORTED,
+	MT_CNT_UNWIND_BAD_READ,
+	MT_CNT_UNWIND_DEPTH,
+	MT_CNT_UNWIND_FP_FRAMES,	/* frames walked by frame pointers */
+	MT_CNT_SNAPSHOTS,		/* stacks finished in user space */
+	MT_CNT_SNAPSHOTS_LOST,		/* ... that could not be sent */
 	MT_CNT_COUNT,
 };
 
@@ -97,6 +159,7 @@ enum mt_counter {
 enum mt_stack_mode {
 	MT_STACK_NONE = 0,
 	MT_STACK_FP = 1,
+	MT_STACK_DWARF = 2,
 };
 
 /* Value of the targets map (key: tgid). */

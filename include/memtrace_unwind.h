@@ -49,4 +49,23 @@ struct mt_unwind_row {
 	__u8 rbp_type;		/* enum mt_rbp_type */
 };
 
+/* Executable mappings of one process, sorted by start, as the unwinder
+ * finds the table for a PC. */
+#define MT_MAX_MAPPINGS 256
+
+struct mt_mapping {
+	__u64 start;		/* runtime address range [start, end) */
+	__u64 end;
+	__u64 bias;		/* runtime address - file virtual address */
+	__u32 rows_start;	/* first row in the unwind_rows array */
+	__u32 rows_len;		/* 0: no table (JIT, anonymous memory, a file
+				   without unwind info): frame pointers */
+};
+
+struct mt_proc_mappings {
+	__u32 n;
+	__u32 generation;	/* bumped at each update, for debugging */
+	struct mt_mapping m[MT_MAX_MAPPINGS];
+};
+
 #endif /* MEMTRACE_UNWIND_H */

@@ -4,7 +4,7 @@
 # is missing. Needs root (these machines run as root and have no sudo).
 set -eu
 
-PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
+PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev pkg-config \
 libcriterion-dev python3 python3-pytest gdb"
 
 if [ "$(id -u)" != 0 ]; then

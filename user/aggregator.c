@@ -66,7 +66,6 @@ struct aggregator {
 	size_t pending_mask, npending;
 
 	struct agg_totals totals;
-	bool collected;			/* agg_collect() has run before */
 };
 
 int agg_new(struct aggregator **out)
@@ -603,14 +602,13 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			v->frees = s->frees;
 			v->peak_bytes = s->peak_bytes;
 			v->total_bytes = s->bytes;
-			/* A stack first seen since the previous call has 0
-			 * recorded, so it grew by all it holds. */
-			v->growth_bytes = agg->collected ?
-				(int64_t)(s->bytes - s->collected_bytes) : 0;
+			/* At the first call, and for a stack first seen
+			 * since the previous one, 0 is recorded: it grew by
+			 * all it holds. */
+			v->growth_bytes = (int64_t)(s->bytes - s->collected_bytes);
 		}
 		s->collected_bytes = s->bytes;
 	}
-	agg->collected = true;
 	free(acc);
 
 	qsort(views, nviews, sizeof(*views), agg_view_cmp);

@@ -100,6 +100,39 @@ static bool is_libc_name(const char *path)
 	       !strncmp(base, "libc.musl", 9) || !strcmp(base, "libc.so");
 }
 
+static bool is_ldso_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "ld-linux", 8) || !strncmp(base, "ld-musl", 7) ||
+	       !strcmp(base, "ld.so") || !strncmp(base, "ld-2.", 5);
+}
+
+/* The loader's debugger hook: optional, so failures leave it unset. */
+static void find_ldso_hook(pid_t pid, const struct proc_maps *maps,
+			   struct libc_target *out)
+{
+	struct elf_symbols *es = NULL;
+	uint64_t value, off;
+	char *path = out->ldso_path;
+
+	for (size_t i = 0; i < maps->n; i++) {
+		if (!is_ldso_name(maps->maps[i].path))
+			continue;
+		snprintf(path, sizeof(out->ldso_path), "/proc/%d/root%s", pid,
+			 maps->maps[i].path);
+		if (!elf_symbols_open_path(path, &es) &&
+		    !elf_symbols_find(es, "_dl_debug_state", &value, NULL) &&
+		    !elf_symbols_vaddr_to_offset(es, value, &off))
+			out->dl_debug_state_offset = off;
+		else
+			path[0] = '\0';
+		elf_symbols_close(es);
+		return;
+	}
+}
+
 /* Runtime address of a file offset, from the mapping that holds it. */
 static uint64_t runtime_addr(const struct proc_maps *maps, const char *path,
 			     uint64_t file_off)
@@ -173,6 +206,7 @@ int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_l
 		if (n > 0)
 			out->probe_offset[f] += libc_target_probe_skip(code, n);
 	}
+	find_ldso_hook(pid, &maps, out);
 	if (!out->func_offset[MT_FUNC_MALLOC] || !out->func_offset[MT_FUNC_FREE])
 		err = fail(-ENOENT, why, why_len, "%s of PID %d has no malloc or free "
 			   "symbol", libc, pid);

@@ -28,6 +28,12 @@ struct libc_target {
 	uint64_t func_addr[MT_FUNC_COUNT];
 	/* Set for functions that share an offset with an earlier one. */
 	uint8_t alias_of_earlier[MT_FUNC_COUNT];
+
+	/* The dynamic loader and the offset of its debugger hook
+	 * (_dl_debug_state), called after every change of the loaded
+	 * objects; ldso_path[0] == 0 when not found. */
+	char ldso_path[PATH_MAX];
+	uint64_t dl_debug_state_offset;
 };
 
 /* Name of each enum mt_func ("malloc", ...). */

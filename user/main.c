@@ -12,6 +12,7 @@
  * traced processes, and always finish with a final report.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include "stack_source.h"
 #include "symbolizer.h"
 #include "target.h"
+#include "unwind_loader.h"
 
 /* How often the ring is drained when the probes have not woken us. */
 #define DRAIN_MS 100
@@ -42,6 +44,13 @@
  * the process has exited. */
 #define MAPS_REFRESH_NS 1000000000ULL
 #define MAX_WARNINGS 16
+/* Threads whose stack snapshot waits for its allocation event (they come
+ * one right after the other, so a few suffice). */
+#define MAX_PENDING_SNAPSHOTS 8
+/* The unwind table array holds what the targets need at start, with room
+ * for libraries loaded later. */
+#define UNWIND_ROWS_MIN (1u << 18)
+#define UNWIND_ROWS_FACTOR 2
 
 struct traced {
 	pid_t pid;
@@ -63,6 +72,7 @@ struct memtrace {
 	struct aggregator *agg;
 	struct stack_source *stacks;
 	struct symbolizer *sym;
+	struct unwind_loader *unwind;	/* NULL unless --stack dwarf */
 
 	FILE *text;			/* stdout or -o FILE */
 	FILE *json;			/* --json FILE, or NULL */
@@ -74,6 +84,9 @@ struct memtrace {
 
 	char warnings[MAX_WARNINGS][256];
 	size_t nwarnings;
+
+	struct mt_snapshot *pending[MAX_PENDING_SNAPSHOTS];
+	uint64_t snapshots_done, snapshots_failed;
 };
 
 static uint64_t now_ns(void)
@@ -124,24 +137,112 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	t->execd = true;
 	symbolizer_reset_pid(mt->sym, pid);
 	symbolizer_add_pid(mt->sym, pid);
+	if (mt->unwind)
+		unwind_loader_sync(mt->unwind, pid);
 	target_comm(pid, t->comm, sizeof(t->comm));
-	if (libc_target_find(pid, &lt, why, sizeof(why)) ||
-	    lt.func_offset[MT_FUNC_MALLOC] != t->libc.func_offset[MT_FUNC_MALLOC] ||
+	warn_once(mt, "PID %d exec'd (now %s): allocations from before the exec "
+		  "were dropped", pid, t->comm);
+	/* The new program has not mapped its libc yet when the exec is
+	 * seen; a program with another libc (or none) is noticed when its
+	 * mappings are next read. */
+	if (!libc_target_find(pid, &lt, why, sizeof(why)) &&
 	    strcmp(lt.maps_path, t->libc.maps_path))
-		warn_once(mt, "PID %d exec'd into a program that does not use the traced "
-			  "libc: its allocations after the exec are not traced", pid);
-	else
-		warn_once(mt, "PID %d exec'd (now %s): allocations from before the exec "
-			  "were dropped", pid, t->comm);
+		warn_once(mt, "PID %d exec'd into a program that uses another libc (%s): "
+			  "its allocations are not traced", pid, lt.maps_path);
 }
 
-static void on_event(void *ctx, const struct mt_event *e)
+/* Something was mapped since the mappings were read: a dlopen, a new
+ * program after exec, JIT code. Load its table, and know its file for
+ * symbols even if the process exits soon. */
+static void mappings_changed(struct memtrace *mt, uint32_t pid)
+{
+	if (mt->unwind)
+		unwind_loader_sync(mt->unwind, pid);
+	symbolizer_add_pid(mt->sym, pid);
+}
+
+static void keep_snapshot(struct memtrace *mt, const struct mt_snapshot *snap)
+{
+	struct mt_snapshot **slot = NULL;
+
+	for (size_t i = 0; i < MAX_PENDING_SNAPSHOTS; i++) {
+		if (mt->pending[i] && mt->pending[i]->tid == snap->tid) {
+			slot = &mt->pending[i];	/* its allocation was lost */
+			break;
+		}
+		if (!slot && (!mt->pending[i] || !mt->pending[i]->type))
+			slot = &mt->pending[i];
+	}
+	if (!slot) {
+		mt->snapshots_failed++;
+		return;
+	}
+	if (!*slot && !(*slot = malloc(sizeof(**slot)))) {
+		mt->snapshots_failed++;
+		return;
+	}
+	memcpy(*slot, snap, sizeof(*snap));
+}
+
+/*
+ * The allocation whose stack the BPF unwinder could not finish: finish it
+ * from the snapshot sent just before, now that the new mappings are
+ * loaded, and give the allocation the whole stack's ID.
+ */
+static void finish_stack(struct memtrace *mt, struct mt_event *e)
+{
+	const struct mt_stack *partial;
+	struct mt_snapshot *snap = NULL;
+	struct mt_stack whole;
+	uint64_t id;
+
+	for (size_t i = 0; i < MAX_PENDING_SNAPSHOTS && !snap; i++)
+		if (mt->pending[i] && mt->pending[i]->type && mt->pending[i]->tid == e->tid)
+			snap = mt->pending[i];
+	if (!snap || !mt->unwind ||
+	    stack_source_get(mt->stacks, e->stack_id, &partial)) {
+		mt->snapshots_failed++;
+		return;
+	}
+	snap->type = 0;		/* the slot is free again */
+	mappings_changed(mt, e->pid);
+	memcpy(&whole, partial, offsetof(struct mt_stack, pcs) +
+	       partial->len * sizeof(partial->pcs[0]));
+	if (unwind_loader_finish(mt->unwind, e->pid, snap, &whole)) {
+		mt->snapshots_failed++;
+		return;
+	}
+	id = stack_source_id(&whole);
+	stack_source_put(mt->stacks, id, &whole);	/* -EEXIST: already known */
+	e->stack_id = id;
+	mt->snapshots_done++;
+}
+
+static void on_event(void *ctx, const void *rec, size_t size)
 {
 	struct memtrace *mt = ctx;
+	struct mt_event e;
 
-	agg_handle(mt->agg, e);
-	if (e->type == MT_EV_EXEC)
-		handle_exec(mt, e->pid);
+	if (((const struct mt_event *)rec)->type == MT_EV_STACK_SNAPSHOT) {
+		if (size >= sizeof(struct mt_snapshot))
+			keep_snapshot(mt, rec);
+		return;
+	}
+	memcpy(&e, rec, sizeof(e));
+	switch (e.type) {
+	case MT_EV_ALLOC:
+		if (e.flags & MT_EVF_SNAPSHOT)
+			finish_stack(mt, &e);
+		break;
+	case MT_EV_EXEC:
+		handle_exec(mt, e.pid);
+		break;
+	case MT_EV_UNKNOWN_PC:
+	case MT_EV_MAPS_CHANGED:
+		mappings_changed(mt, e.pid);
+		break;
+	}
+	agg_handle(mt->agg, &e);
 }
 
 static int write_folded(struct memtrace *mt, const struct report *r)
@@ -235,6 +336,12 @@ static int report(struct memtrace *mt, bool final)
 	r->acct.entries_without_return = counters[MT_CNT_ENTRY_WITHOUT_RET];
 	r->acct.stacks_not_captured = counters[MT_CNT_STACK_FAILED];
 	r->acct.nested_calls = counters[MT_CNT_NESTED];
+	r->acct.unwind.no_table = counters[MT_CNT_UNWIND_NO_TABLE];
+	r->acct.unwind.no_mapping = counters[MT_CNT_UNWIND_NO_MAPPING];
+	r->acct.unwind.unsupported = counters[MT_CNT_UNWIND_UNSUPPORTED];
+	r->acct.unwind.bad_read = counters[MT_CNT_UNWIND_BAD_READ];
+	r->acct.unwind.depth = counters[MT_CNT_UNWIND_DEPTH];
+	r->acct.unwind.fp_frames = counters[MT_CNT_UNWIND_FP_FRAMES];
 	if (counters[MT_CNT_STATE_FAILED])
 		warn_once(mt, "per-thread state could not be created %llu times: "
 			  "those calls were not traced",
@@ -450,6 +557,14 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 		return err;
 	}
 	target_comm(pid, t->comm, sizeof(t->comm));
+	if (mt->unwind) {
+		err = unwind_loader_prepare(mt->unwind, pid);
+		if (err) {
+			fprintf(stderr, "memtrace: PID %d: cannot read its mappings for "
+				"unwinding: %s\n", pid, strerror(-err));
+			return err;
+		}
+	}
 	t->pidfd = target_pidfd(pid);
 	if (t->pidfd < 0) {
 		fprintf(stderr, "memtrace: PID %d: cannot watch for its exit: %s\n",
@@ -484,6 +599,9 @@ static void cleanup(struct memtrace *mt)
 	rb_consumer_free(mt->consumer);
 	stack_source_free(mt->stacks);
 	symbolizer_free(mt->sym);
+	unwind_loader_free(mt->unwind);
+	for (size_t i = 0; i < MAX_PENDING_SNAPSHOTS; i++)
+		free(mt->pending[i]);
 	agg_free(mt->agg);
 	for (size_t i = 0; i < mt->nprocs; i++)
 		if (mt->procs[i].pidfd >= 0)
@@ -518,6 +636,11 @@ int main(int argc, char **argv)
 	if (open_outputs(&mt))
 		goto fail;
 
+	if (mt.opt.stack_mode == MT_STACK_DWARF && (err = unwind_loader_new(&mt.unwind))) {
+		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
+		goto fail;
+	}
+
 	/* Everything that can be wrong with the targets is found before
 	 * anything is loaded into the kernel. */
 	if (mt.opt.command) {
@@ -539,6 +662,11 @@ int main(int argc, char **argv)
 		.ringbuf_bytes = mt.opt.ringbuf_bytes,
 		.empty_probes = mt.opt.empty_probes,
 	};
+	if (mt.unwind) {
+		size_t need = unwind_loader_rows_needed(mt.unwind) * UNWIND_ROWS_FACTOR;
+
+		pc.unwind_rows = need > UNWIND_ROWS_MIN ? need : UNWIND_ROWS_MIN;
+	}
 	err = probes_open(&mt.probes, &pc, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "memtrace: %s\n", why);
@@ -549,6 +677,14 @@ int main(int argc, char **argv)
 	    (err = rb_consumer_new(&mt.consumer, probes_events_map_fd(mt.probes),
 				   on_event, &mt))) {
 		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
+		goto fail;
+	}
+	if (mt.unwind && (err = unwind_loader_attach(mt.unwind,
+						     probes_unwind_rows_map_fd(mt.probes),
+						     pc.unwind_rows,
+						     probes_mappings_map_fd(mt.probes)))) {
+		fprintf(stderr, "memtrace: cannot load the unwind tables: %s\n",
+			strerror(-err));
 		goto fail;
 	}
 	for (size_t i = 0; i < mt.nprocs; i++)

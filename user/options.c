@@ -36,7 +36,8 @@ void options_usage(FILE *out)
 "      --folded FILE       write outstanding bytes as folded stacks to FILE\n"
 "                          (flamegraph.pl, inferno, speedscope), rewritten\n"
 "                          at every report\n"
-"      --stack MODE        fp (frame pointers, default) or none\n"
+"      --stack MODE        how native stacks are walked: dwarf (.eh_frame\n"
+"                          tables, default), fp (frame pointers) or none\n"
 "      --ringbuf-mb MB     ring buffer size (default 32, a power of two)\n"
 "  -q, --quiet             print only the final report\n"
 "      --empty-probes      attach probes that do nothing (benchmarks)\n"
@@ -150,7 +151,7 @@ int options_parse(struct options *o, int argc, char **argv)
 	memset(o, 0, sizeof(*o));
 	o->interval_s = 10;
 	o->top_n = 10;
-	o->stack_mode = MT_STACK_FP;
+	o->stack_mode = MT_STACK_DWARF;
 	o->ringbuf_bytes = 32u << 20;
 
 	/* "+": stop at the first non-option, which starts COMMAND. */
@@ -188,12 +189,14 @@ int options_parse(struct options *o, int argc, char **argv)
 			o->folded_path = optarg;
 			break;
 		case OPT_STACK:
-			if (!strcmp(optarg, "fp")) {
+			if (!strcmp(optarg, "dwarf")) {
+				o->stack_mode = MT_STACK_DWARF;
+			} else if (!strcmp(optarg, "fp")) {
 				o->stack_mode = MT_STACK_FP;
 			} else if (!strcmp(optarg, "none")) {
 				o->stack_mode = MT_STACK_NONE;
 			} else {
-				fprintf(stderr, "memtrace: --stack '%s': expected fp or none\n",
+				fprintf(stderr, "memtrace: --stack '%s': expected dwarf, fp or none\n",
 					optarg);
 				err = -EINVAL;
 			}

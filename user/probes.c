@@ -17,7 +17,7 @@
 /* Links for one traced process: per function an entry and a return probe. */
 struct pid_links {
 	pid_t pid;
-	struct bpf_link *links[2 * MT_FUNC_COUNT];
+	struct bpf_link *links[2 * MT_FUNC_COUNT + 1];
 	size_t nlinks;
 };
 
@@ -83,6 +83,13 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 		goto err;
 	}
 
+	err = bpf_map__set_max_entries(p->skel->maps.unwind_rows,
+				       cfg->unwind_rows ? cfg->unwind_rows : 1);
+	if (err) {
+		fail(err, why, why_len, "unwind table size: %s", strerror(-err));
+		goto err;
+	}
+
 	err = alloc_probes_bpf__load(p->skel);
 	if (err) {
 		fail(err, why, why_len, "the kernel refused the BPF programs: %s "
@@ -133,6 +140,17 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 	if (err)
 		return fail(err, why, why_len, "cannot add PID %d to the filter: %s",
 			    pid, strerror(-err));
+
+	/* Where the loader announces new objects (optional: without it,
+	 * new objects are found when the unwinder meets them). */
+	if (lt->ldso_path[0]) {
+		struct bpf_link *link = attach_one(p->skel->progs.maps_changed, pid,
+						   lt->ldso_path,
+						   lt->dl_debug_state_offset, false, 0);
+
+		if (link)
+			pl->links[pl->nlinks++] = link;
+	}
 
 	/* Pass 0 puts on the return probes, pass 1 the entry probes: a call
 	 * entered after its entry probe is live then always has its return
@@ -194,6 +212,16 @@ int probes_events_map_fd(const struct probes *p)
 int probes_stacks_map_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.stacks);
+}
+
+int probes_unwind_rows_map_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.unwind_rows);
+}
+
+int probes_mappings_map_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.proc_mappings);
 }
 
 void probes_close(struct probes *p)

@@ -20,6 +20,7 @@ struct probes_config {
 	enum mt_stack_mode stack_mode;
 	size_t ringbuf_bytes;		/* power of two */
 	bool empty_probes;		/* programs return at once (benchmarks) */
+	size_t unwind_rows;		/* rows the unwind table array holds */
 };
 
 /* Load and verify the BPF programs. why: one line for a person. */
@@ -38,5 +39,7 @@ int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT]);
 
 int probes_events_map_fd(const struct probes *p);
 int probes_stacks_map_fd(const struct probes *p);
+int probes_unwind_rows_map_fd(const struct probes *p);
+int probes_mappings_map_fd(const struct probes *p);
 
 #endif /* MEMTRACE_PROBES_H */

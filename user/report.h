@@ -35,6 +35,8 @@ struct report_stack {
 	uint64_t peak_bytes;
 	int64_t growth_bytes;	/* since the previous report */
 	bool no_stack;		/* allocations whose stack was not captured */
+	const char *stack_end;	/* NULL: the walk reached the outermost frame;
+				   else why it stopped ("no unwind table", ...) */
 	size_t nframes;		/* frames[0] is the allocation function */
 	const struct report_frame *frames;
 };
@@ -55,6 +57,15 @@ struct report_accounting {
 	uint64_t replaced_live;		/* allocation over a live address */
 	uint64_t exec_dropped;		/* live allocations dropped by exec */
 	uint64_t nested_calls;		/* probed calls inside probed calls */
+	/* Stack walks that stopped before the outermost frame, by reason. */
+	struct {
+		uint64_t no_table;	/* a PC in a gap of its table */
+		uint64_t no_mapping;	/* a PC in no known mapping */
+		uint64_t unsupported;	/* a rule the table cannot express */
+		uint64_t bad_read;	/* unreadable stack memory */
+		uint64_t depth;		/* MT_MAX_FRAMES reached */
+		uint64_t fp_frames;	/* frames found by frame pointers */
+	} unwind;
 };
 
 struct report {

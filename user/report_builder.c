@@ -12,6 +12,32 @@
 
 #include "report_builder.h"
 
+#define MT_STR_(x) #x
+#define MT_STR(x) MT_STR_(x)
+
+/* Why a stack walk stopped early, for people; NULL when it did not. */
+static const char *stack_end_text(unsigned int end)
+{
+	switch (end) {
+	case MT_END_COMPLETE:
+		return NULL;
+	case MT_END_NO_TABLE:
+		return "no unwind table for a frame";
+	case MT_END_NO_MAPPING:
+		return "a frame in no known mapping";
+	case MT_END_UNSUPPORTED:
+		return "an unwind rule memtrace cannot follow";
+	case MT_END_BAD_READ:
+		return "unreadable stack";
+	case MT_END_DEPTH:
+		return "deeper than " MT_STR(MT_MAX_FRAMES) " frames";
+	case MT_END_FP:
+		return "frame pointers cannot tell";
+	default:
+		return "unknown reason";
+	}
+}
+
 static const struct libc_target *libc_of(const struct report_inputs *in, uint32_t pid)
 {
 	for (size_t i = 0; i < in->nprocs; i++)
@@ -108,6 +134,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		s->peak_bytes = v->peak_bytes;
 		s->growth_bytes = v->growth_bytes;
 		s->no_stack = pcs[i] == NULL;
+		s->stack_end = pcs[i] ? stack_end_text(pcs[i]->end) : NULL;
 
 		allocator_frame(in, v->pid, v->func, &frames[0]);
 		s->nframes = 1;

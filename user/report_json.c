@@ -121,6 +121,12 @@ static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 		",\"growth_bytes\":%" PRId64 ",\"stack_captured\":",
 		s->allocs, s->frees, s->peak_bytes, s->growth_bytes);
 	json_bool(out, !s->no_stack);
+	fputs(",\"stack_complete\":", out);
+	json_bool(out, !s->no_stack && !s->stack_end);
+	if (s->stack_end) {
+		fputs(",\"stack_end\":", out);
+		json_str(out, s->stack_end);
+	}
 	fputs(",\"frames\":[", out);
 	for (size_t i = 0; i < s->nframes; i++) {
 		if (i)
@@ -167,10 +173,15 @@ int report_write_json(FILE *out, const struct report *r)
 	fprintf(out, ",\"accounting\":{\"lost_events\":%" PRIu64 ",\"returns_without_entry\":%" PRIu64
 		",\"entries_without_return\":%" PRIu64 ",\"unknown_frees\":%" PRIu64
 		",\"stacks_not_captured\":%" PRIu64 ",\"replaced_live\":%" PRIu64
-		",\"exec_dropped\":%" PRIu64 ",\"nested_calls\":%" PRIu64 "},\"may_be_wrong\":",
+		",\"exec_dropped\":%" PRIu64 ",\"nested_calls\":%" PRIu64
+		",\"unwind\":{\"no_table\":%" PRIu64 ",\"no_mapping\":%" PRIu64
+		",\"unsupported\":%" PRIu64 ",\"bad_read\":%" PRIu64 ",\"depth\":%" PRIu64
+		",\"fp_frames\":%" PRIu64 "}},\"may_be_wrong\":",
 		a->lost_events, a->returns_without_entry, a->entries_without_return,
 		a->unknown_frees, a->stacks_not_captured, a->replaced_live, a->exec_dropped,
-		a->nested_calls);
+		a->nested_calls, a->unwind.no_table, a->unwind.no_mapping,
+		a->unwind.unsupported, a->unwind.bad_read, a->unwind.depth,
+		a->unwind.fp_frames);
 	json_bool(out, report_may_be_wrong(a));
 
 	fputs(",\"warnings\":[", out);

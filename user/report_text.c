@@ -128,6 +128,27 @@ static void write_accounting(FILE *out, const struct report *r)
 	}
 	list_end(&l);
 
+	list_start(&l, out, "unwinding");
+	{
+		const struct {
+			const char *name;
+			uint64_t value;
+		} uw[] = {
+			{ "no table", a->unwind.no_table },
+			{ "no mapping", a->unwind.no_mapping },
+			{ "unsupported rule", a->unwind.unsupported },
+			{ "bad read", a->unwind.bad_read },
+			{ "depth limit", a->unwind.depth },
+			{ "frames by frame pointers", a->unwind.fp_frames },
+		};
+
+		for (size_t i = 0; i < sizeof(uw) / sizeof(uw[0]); i++) {
+			snprintf(item, sizeof(item), "%s %" PRIu64, uw[i].name, uw[i].value);
+			list_add(&l, item);
+		}
+	}
+	list_end(&l);
+
 	/* Each counter said with what it costs, since "lost events 3" alone
 	 * does not tell which figures to doubt. */
 	if (report_may_be_wrong(a))
@@ -203,6 +224,8 @@ static int write_stack(FILE *out, const struct report *r, size_t rank, int rank_
 			return err;
 		fputc('\n', out);
 	}
+	if (s->stack_end)
+		fprintf(out, "      [stack may be incomplete: %s]\n", s->stack_end);
 	return 0;
 }
 

@@ -25,7 +25,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 		c->malformed++;
 		return 0;
 	}
-	c->fn(c->ctx, data);
+	c->fn(c->ctx, data, size);
 	return 0;
 }
 

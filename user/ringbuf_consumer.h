@@ -7,12 +7,15 @@
 #ifndef MEMTRACE_RINGBUF_CONSUMER_H
 #define MEMTRACE_RINGBUF_CONSUMER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "memtrace_events.h"
 
 struct rb_consumer;
 
-typedef void (*rb_event_fn)(void *ctx, const struct mt_event *e);
+/* rec is a struct mt_event, or a larger record whose first byte says
+ * which (struct mt_snapshot); size is its length in bytes. */
+typedef void (*rb_event_fn)(void *ctx, const void *rec, size_t size);
 
 int rb_consumer_new(struct rb_consumer **out, int map_fd, rb_event_fn fn, void *ctx);
 void rb_consumer_free(struct rb_consumer *c);

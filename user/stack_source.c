@@ -9,6 +9,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
+#include "memtrace_stack_hash.h"
 #include "stack_source.h"
 
 struct cached_stack {
@@ -80,28 +81,20 @@ static int grow(struct stack_source *s)
 	return 0;
 }
 
-int stack_source_get(struct stack_source *s, uint64_t id, const struct mt_stack **out)
+/* Keep a copy of rec (only its frames) under id, which is not cached. */
+static int insert(struct stack_source *s, uint64_t id, const struct mt_stack *rec,
+		  const struct mt_stack **out)
 {
-	struct mt_stack rec, *copy;
-	size_t i, bytes;
-
-	for (i = slot_of(id, s->cap); s->slots[i].stack; i = (i + 1) & (s->cap - 1)) {
-		if (s->slots[i].id == id) {
-			*out = s->slots[i].stack;
-			return 0;
-		}
-	}
-	if (bpf_map_lookup_elem(s->map_fd, &id, &rec))
-		return -ENOENT;
-	if (rec.len > MT_MAX_FRAMES)
-		rec.len = MT_MAX_FRAMES;
+	size_t i, len = rec->len > MT_MAX_FRAMES ? MT_MAX_FRAMES : rec->len;
+	size_t bytes = offsetof(struct mt_stack, pcs) + len * sizeof(rec->pcs[0]);
+	struct mt_stack *copy;
 
 	/* Keep only the frames the stack has, not all 127 slots. */
-	bytes = offsetof(struct mt_stack, pcs) + rec.len * sizeof(rec.pcs[0]);
 	copy = malloc(bytes);
 	if (!copy)
 		return -ENOMEM;
-	memcpy(copy, &rec, bytes);
+	memcpy(copy, rec, bytes);
+	copy->len = len;
 
 	if ((s->used + 1) * 4 > s->cap * 3) {
 		int err = grow(s);
@@ -110,12 +103,49 @@ int stack_source_get(struct stack_source *s, uint64_t id, const struct mt_stack 
 			free(copy);
 			return err;
 		}
-		for (i = slot_of(id, s->cap); s->slots[i].stack; i = (i + 1) & (s->cap - 1))
-			;
 	}
+	for (i = slot_of(id, s->cap); s->slots[i].stack; i = (i + 1) & (s->cap - 1))
+		;
 	s->slots[i].id = id;
 	s->slots[i].stack = copy;
 	s->used++;
-	*out = copy;
+	if (out)
+		*out = copy;
 	return 0;
+}
+
+static const struct mt_stack *cached(const struct stack_source *s, uint64_t id)
+{
+	for (size_t i = slot_of(id, s->cap); s->slots[i].stack; i = (i + 1) & (s->cap - 1))
+		if (s->slots[i].id == id)
+			return s->slots[i].stack;
+	return NULL;
+}
+
+int stack_source_get(struct stack_source *s, uint64_t id, const struct mt_stack **out)
+{
+	struct mt_stack rec;
+
+	*out = cached(s, id);
+	if (*out)
+		return 0;
+	if (bpf_map_lookup_elem(s->map_fd, &id, &rec))
+		return -ENOENT;
+	return insert(s, id, &rec, out);
+}
+
+int stack_source_put(struct stack_source *s, uint64_t id, const struct mt_stack *stack)
+{
+	if (cached(s, id))
+		return -EEXIST;
+	return insert(s, id, stack, NULL);
+}
+
+uint64_t stack_source_id(const struct mt_stack *stack)
+{
+	uint64_t h = mt_stack_hash_mix(0, stack->func + 1ULL);
+
+	for (size_t i = 0; i < stack->len && i < MT_MAX_FRAMES; i++)
+		h = mt_stack_hash_mix(h, stack->pcs[i]);
+	return mt_stack_hash_final(h);
 }

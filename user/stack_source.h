@@ -19,4 +19,11 @@ void stack_source_free(struct stack_source *s);
  * Returns 0, or -ENOENT when no such stack is stored. */
 int stack_source_get(struct stack_source *s, uint64_t id, const struct mt_stack **out);
 
+/* Store a stack made in user space (one finished from a snapshot) under
+ * id. Returns 0, -EEXIST if id is taken, or -ENOMEM. */
+int stack_source_put(struct stack_source *s, uint64_t id, const struct mt_stack *stack);
+
+/* The ID a stack of these frames gets (the same hash as the probes'). */
+uint64_t stack_source_id(const struct mt_stack *stack);
+
 #endif /* MEMTRACE_STACK_SOURCE_H */

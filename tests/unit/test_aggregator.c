@@ -980,7 +980,9 @@ Test(aggregator, growth_between_collects)
 	v = ta_collect(agg, NULL, &n);
 	cr_assert_eq(n, 3);
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(v[i].growth_bytes, 0, "first call: no growth");
+		cr_assert_eq(v[i].growth_bytes, (int64_t)v[i].total_bytes,
+			     "first call: growth is all of it");
+	cr_assert_eq(ta_find(v, n, 1, 1)->growth_bytes, 100);
 	free(v);
 
 	ta_alloc(agg, 1, A(4), 30, 1, 0);	/* stack 1: +30 */

@@ -26,7 +26,7 @@ Test(options, defaults_and_pids)
 	cr_assert_float_eq(o.interval_s, 10, 1e-9);
 	cr_assert_eq(o.top_n, 10);
 	cr_assert_eq(o.command, NULL);
-	cr_assert_eq(o.stack_mode, MT_STACK_FP);
+	cr_assert_eq(o.stack_mode, MT_STACK_DWARF);
 }
 
 Test(options, command_keeps_its_own_options)

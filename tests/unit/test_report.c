@@ -245,6 +245,8 @@ static const char sample_text[] =
 	"accounting   lost events 0, returns without entry 0, entries without return 0,\n"
 	"             unknown frees 3, stacks not captured 0, replaced live 0,\n"
 	"             exec dropped 0, nested calls 2\n"
+	"unwinding    no table 0, no mapping 0, unsupported rule 0, bad read 0,\n"
+	"             depth limit 0, frames by frame pointers 0\n"
 	"\n"
 	"top 3 of 5 stacks by outstanding bytes:\n"
 	"\n"
@@ -453,13 +455,15 @@ static const char small_json[] =
 	"\"frees\":122429,\"alloc_rate\":123.400,\"free_rate\":120.000,\"distinct_stacks\":57},"
 	"\"accounting\":{\"lost_events\":0,\"returns_without_entry\":0,"
 	"\"entries_without_return\":0,\"unknown_frees\":3,\"stacks_not_captured\":0,"
-	"\"replaced_live\":0,\"exec_dropped\":0,\"nested_calls\":2},"
+	"\"replaced_live\":0,\"exec_dropped\":0,\"nested_calls\":2,"
+	"\"unwind\":{\"no_table\":0,\"no_mapping\":0,\"unsupported\":0,\"bad_read\":0,"
+	"\"depth\":0,\"fp_frames\":0}},"
 	"\"may_be_wrong\":false,\"warnings\":[],"
 	"\"filter\":{\"min_age_s\":0.000,\"window_s\":0.000},"
 	"\"top_n\":10,\"stacks_total\":1,"
 	"\"stacks\":[{\"rank\":1,\"pid\":4242,\"allocator\":\"malloc\",\"bytes\":4096,\"count\":1,"
 	"\"oldest_age_s\":29.800,\"allocs\":3,\"frees\":2,\"peak_bytes\":8192,"
-	"\"growth_bytes\":-4096,\"stack_captured\":true,\"frames\":["
+	"\"growth_bytes\":-4096,\"stack_captured\":true,\"stack_complete\":true,\"frames\":["
 	"{\"function\":\"leak_pages\",\"offset\":26,\"module\":\"leaky\","
 	"\"address\":\"0x55d4c3a1b1c9\",\"module_offset\":\"0x11c9\"},"
 	"{\"function\":\"main\",\"offset\":85,\"module\":\"leaky\","
@@ -492,7 +496,7 @@ Test(json, sample_is_one_valid_line)
 
 	cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1);
 	ASSERT_IN_ORDER(out, "\"rank\":1,", "\"rank\":2,", "\"rank\":3,",
-			"\"stack_captured\":false,\"frames\":[{\"function\":\"malloc\"");
+			"\"stack_captured\":false,\"stack_complete\":false,\"frames\":[{\"function\":\"malloc\"");
 	ASSERT_IN_ORDER(out, "{\"function\":null,\"offset\":0,\"module\":\"libc.so.6\","
 			"\"address\":\"0x7f3a2c029d90\",\"module_offset\":\"0x29d90\"}");
 	cr_assert(json_parses(out));

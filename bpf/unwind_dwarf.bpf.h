@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The DWARF unwinder: walks a user stack without frame pointers, using the
+ * compact tables user space builds from each object's .eh_frame (see
+ * include/memtrace_unwind.h for the row format).
+ *
+ * Per frame: find the mapping that holds the PC (binary search over the
+ * process's executable mappings), then the row for the PC (binary search
+ * over that object's rows in one shared array), then apply the row: the
+ * CFA from rsp or rbp, the return address at CFA - 8, rbp from its save
+ * slot. Code with no table (JIT, anonymous memory) falls back to frame
+ * pointers. Every early stop records why, and the caller counts it.
+ *
+ * The frame loop runs under bpf_loop so that the verifier checks one
+ * iteration, not 127; the searches inside are small bounded loops whose
+ * bounds come from the maps.
+ */
+#ifndef MEMTRACE_UNWIND_DWARF_BPF_H
+#define MEMTRACE_UNWIND_DWARF_BPF_H
+
+#include "memtrace_events.h"
+#include "memtrace_unwind.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);			/* tgid */
+	__type(value, struct mt_proc_mappings);
+} proc_mappings SEC(".maps");
+
+/* Every loaded table, one after another. User space mmaps it and copies
+ * tables in: hundreds of thousands of rows, one system call each, would
+ * take seconds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1 << 20);		/* set by user space */
+	__type(key, __u32);
+	__type(value, struct mt_unwind_row);
+} unwind_rows SEC(".maps");
+
+/* 2^9 > MT_MAX_MAPPINGS, 2^24 > any row count we allow */
+#define MAPPING_SEARCH_STEPS 9
+#define ROW_SEARCH_STEPS 24
+/* Nested pending uretprobes looked at when replacing a trampoline. */
+#define MAX_RETURN_INSTANCES 8
+
+struct mt_unwind_state {
+	__u64 pc, sp, bp;
+	__u64 trampoline;		/* uretprobe trampoline address, or 0 */
+	struct mt_stack *out;
+	const struct mt_proc_mappings *maps;
+	__u32 pid;
+	__u8 pc_is_return;		/* look the PC up at pc - 1 */
+	__u8 bp_valid;
+	__u8 end;			/* enum mt_stack_end, once stopped */
+	__u8 stopped;
+};
+
+static __always_inline const struct mt_mapping *
+find_mapping(const struct mt_proc_mappings *maps, __u64 pc)
+{
+	__u32 lo = 0, hi = maps->n;
+
+	if (hi > MT_MAX_MAPPINGS)
+		hi = MT_MAX_MAPPINGS;
+	for (int k = 0; k < MAPPING_SEARCH_STEPS; k++) {
+		__u32 mid;
+		const struct mt_mapping *m;
+
+		if (lo >= hi)
+			break;
+		mid = (lo + hi) / 2;
+		m = &maps->m[mid & (MT_MAX_MAPPINGS - 1)];
+		if (pc < m->start)
+			hi = mid;
+		else if (pc >= m->end)
+			lo = mid + 1;
+		else
+			return m;
+	}
+	return NULL;
+}
+
+/* The last row of [start, start + len) whose pc <= target. */
+static __always_inline const struct mt_unwind_row *
+find_row(__u32 start, __u32 len, __u64 target)
+{
+	__u32 lo = start, hi = start + len, key;
+
+	for (int k = 0; k < ROW_SEARCH_STEPS; k++) {
+		const struct mt_unwind_row *row;
+		__u32 mid;
+
+		if (lo >= hi)
+			break;
+		mid = lo + (hi - lo) / 2;
+		row = bpf_map_lookup_elem(&unwind_rows, &mid);
+		if (!row)
+			return NULL;
+		if (row->pc <= target)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == start)
+		return NULL;	/* before the first row */
+	key = lo - 1;
+	return bpf_map_lookup_elem(&unwind_rows, &key);
+}
+
+static __always_inline int read_u64(__u64 *dst, __u64 addr)
+{
+	return bpf_probe_read_user(dst, sizeof(*dst), (const void *)addr);
+}
+
+/*
+ * A return address that is the uretprobe trampoline belongs to a function
+ * with a pending return probe: the real one is in the task's list of
+ * return instances, found by the stack slot it was taken from.
+ */
+static __always_inline __u64 real_return_address(__u64 ra, __u64 slot)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct return_instance *ri;
+
+	ri = BPF_CORE_READ(task, utask, return_instances);
+	for (int k = 0; k < MAX_RETURN_INSTANCES && ri; k++) {
+		__u64 stack = BPF_CORE_READ(ri, stack);
+		__u64 orig = BPF_CORE_READ(ri, orig_ret_vaddr);
+
+		if (stack == slot && orig != ra)
+			return orig;
+		ri = BPF_CORE_READ(ri, next);
+	}
+	return ra;
+}
+
+static __always_inline void stop(struct mt_unwind_state *s, __u8 why)
+{
+	s->end = why;
+	s->stopped = 1;
+}
+
+/* One frame by frame pointers: for code that has no table. */
+static __always_inline void fp_step(struct mt_unwind_state *s)
+{
+	__u64 ra, next_bp;
+
+	if (!s->bp_valid || s->bp <= s->sp || (s->bp & 7)) {
+		stop(s, MT_END_FP);
+		return;
+	}
+	if (read_u64(&next_bp, s->bp) || read_u64(&ra, s->bp + 8)) {
+		stop(s, MT_END_BAD_READ);
+		return;
+	}
+	s->out->fp_frames++;
+	s->sp = s->bp + 16;
+	s->bp = next_bp;
+	s->pc = ra;
+	s->pc_is_return = 1;
+}
+
+/* One frame by the row that covers the PC. */
+static __always_inline void table_step(struct mt_unwind_state *s,
+				       const struct mt_unwind_row *row)
+{
+	__u64 cfa, ra, saved_bp;
+
+	switch (row->cfa_type) {
+	case MT_CFA_RSP:
+		cfa = s->sp + (__s64)row->cfa_offset;
+		break;
+	case MT_CFA_RBP:
+		if (!s->bp_valid) {
+			stop(s, MT_END_UNSUPPORTED);
+			return;
+		}
+		cfa = s->bp + (__s64)row->cfa_offset;
+		break;
+	case MT_CFA_PLT:
+		cfa = s->sp + 8 + ((s->pc & 15) >= 11 ? 8 : 0);
+		break;
+	case MT_CFA_SIGNAL: {
+		/* At __restore_rt the stack holds the ucontext of the
+		 * interrupted code: its registers are the next frame's. */
+		__u64 mc = s->sp + __builtin_offsetof(struct ucontext, uc_mcontext);
+
+		if (read_u64(&s->pc, mc + __builtin_offsetof(struct sigcontext_64, ip)) ||
+		    read_u64(&s->sp, mc + __builtin_offsetof(struct sigcontext_64, sp)) ||
+		    read_u64(&s->bp, mc + __builtin_offsetof(struct sigcontext_64, bp))) {
+			stop(s, MT_END_BAD_READ);
+			return;
+		}
+		s->bp_valid = 1;
+		s->pc_is_return = 0;	/* the interrupted instruction itself */
+		return;
+	}
+	case MT_CFA_END:
+		stop(s, MT_END_COMPLETE);
+		return;
+	case MT_CFA_NONE:
+		stop(s, MT_END_NO_TABLE);
+		return;
+	default:
+		stop(s, MT_END_UNSUPPORTED);
+		return;
+	}
+
+	if (read_u64(&ra, cfa - 8)) {
+		stop(s, MT_END_BAD_READ);
+		return;
+	}
+	if (s->trampoline && ra == s->trampoline)
+		ra = real_return_address(ra, cfa - 8);
+
+	if (row->rbp_type == MT_RBP_OFFSET) {
+		if (read_u64(&saved_bp, cfa + (__s64)row->rbp_offset)) {
+			stop(s, MT_END_BAD_READ);
+			return;
+		}
+		s->bp = saved_bp;
+		s->bp_valid = 1;
+	} else if (row->rbp_type == MT_RBP_UNSUPPORTED) {
+		s->bp_valid = 0;
+	}
+	if (cfa <= s->sp) {		/* a stack only grows towards callers */
+		stop(s, MT_END_BAD_READ);
+		return;
+	}
+	s->sp = cfa;
+	s->pc = ra;
+	s->pc_is_return = 1;
+}
+
+static long unwind_frame(__u32 i, void *data)
+{
+	struct mt_unwind_state *s = data;
+	const struct mt_mapping *m;
+	const struct mt_unwind_row *row;
+	__u32 n = s->out->len;
+	__u64 lookup;
+
+	if (!s->pc) {
+		stop(s, MT_END_COMPLETE);
+		return 1;
+	}
+	if (n >= MT_MAX_FRAMES) {
+		stop(s, MT_END_DEPTH);
+		return 1;
+	}
+	s->out->pcs[n] = s->pc;
+	s->out->len = n + 1;
+
+	m = find_mapping(s->maps, s->pc);
+	if (!m) {
+		/* The caller finds this PC as the last frame. */
+		stop(s, MT_END_NO_MAPPING);
+		return 1;
+	}
+	if (m->rows_len == 0) {
+		fp_step(s);
+		return s->stopped ? 1 : 0;
+	}
+	lookup = s->pc - m->bias - (s->pc_is_return ? 1 : 0);
+	row = find_row(m->rows_start, m->rows_len, lookup);
+	if (!row) {
+		stop(s, MT_END_NO_TABLE);
+		return 1;
+	}
+	table_step(s, row);
+	return s->stopped ? 1 : 0;
+}
+
+/*
+ * Unwind the current task from the probe's registers into *out. Returns
+ * 0 when at least one frame was recorded; out->end says how it stopped
+ * (MT_END_NO_MAPPING: the last frame is a PC in no known mapping) and
+ * *stop holds the registers of the frame where it stopped.
+ */
+static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *out,
+					__u32 pid, struct mt_frame_regs *stop)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mt_unwind_state s = {};
+
+	s.maps = bpf_map_lookup_elem(&proc_mappings, &pid);
+	if (!s.maps)
+		return -ENOENT;
+	s.out = out;
+	s.pid = pid;
+	s.pc = PT_REGS_IP(regs);
+	s.sp = PT_REGS_SP(regs);
+	s.bp = PT_REGS_FP(regs);
+	s.bp_valid = 1;
+	/* Taken as the allocation function returns: the PC is the return
+	 * address into its caller. */
+	s.pc_is_return = 1;
+	s.trampoline = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+	out->len = 0;
+	out->fp_frames = 0;
+
+	bpf_loop(MT_MAX_FRAMES + 1, unwind_frame, &s, 0);
+	out->end = s.stopped ? s.end : MT_END_DEPTH;
+	stop->pc = s.pc;
+	stop->sp = s.sp;
+	stop->bp = s.bp;
+	stop->pc_is_return = s.pc_is_return;
+	stop->bp_valid = s.bp_valid;
+	return out->len ? 0 : -ENOENT;
+}
+
+#endif /* MEMTRACE_UNWIND_DWARF_BPF_H */

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Feeding the BPF unwinder: for each traced process, the unwind table of
+ * every executable mapping (built once per object file, shared by every
+ * process that maps it, keyed by build ID) and the list of its mappings
+ * with their load biases.
+ */
+#ifndef MEMTRACE_UNWIND_LOADER_H
+#define MEMTRACE_UNWIND_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct unwind_loader;
+
+struct unwind_loader_stats {
+	size_t objects;		/* distinct object files with a table */
+	size_t rows;		/* rows loaded */
+	size_t rows_cap;	/* rows the BPF array holds */
+	size_t bytes;		/* memory of the tables in user space */
+	double build_ms;	/* time spent building tables */
+	size_t no_table;	/* executable mappings without a table */
+	size_t full;		/* tables that did not fit (their code falls
+				   back to frame pointers) */
+	size_t too_many_mappings; /* mappings past MT_MAX_MAPPINGS, ignored */
+};
+
+int unwind_loader_new(struct unwind_loader **out);
+void unwind_loader_free(struct unwind_loader *ul);
+
+/* Read pid's mappings and build the tables it needs (before the BPF maps
+ * exist, so that their size can fit the need). */
+int unwind_loader_prepare(struct unwind_loader *ul, pid_t pid);
+
+/* Rows the tables built so far need. */
+size_t unwind_loader_rows_needed(const struct unwind_loader *ul);
+
+/* Hand over the BPF maps (rows: an mmapable array of rows_cap rows;
+ * mappings: pid -> struct mt_proc_mappings) and load everything prepared. */
+int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_cap,
+			 int mappings_map_fd);
+
+/* Reread pid's mappings; build and load the tables of new ones. Cheap
+ * when nothing changed. Returns 0, -ESRCH if the process is gone. */
+int unwind_loader_sync(struct unwind_loader *ul, pid_t pid);
+
+/*
+ * Finish a stack the BPF unwinder stopped at a PC in no mapping it knew:
+ * *stack holds the frames it found (its last one is that PC), snap the
+ * registers there and the stack bytes above. Call after
+ * unwind_loader_sync() has loaded what was mapped since. Appends frames
+ * to *stack and sets stack->end. Returns 0 or a negative errno.
+ */
+struct mt_snapshot;
+struct mt_stack;
+int unwind_loader_finish(struct unwind_loader *ul, pid_t pid,
+			 const struct mt_snapshot *snap, struct mt_stack *stack);
+
+/* Forget pid (exit). */
+void unwind_loader_forget(struct unwind_loader *ul, pid_t pid);
+
+void unwind_loader_stats(const struct unwind_loader *ul, struct unwind_loader_stats *out);
+
+#endif /* MEMTRACE_UNWIND_LOADER_H */
