@@ -20,13 +20,18 @@
 static void *volatile sink;
 static volatile int counter;
 
-/* The work after the call keeps it from being a tail call. */
+/* The work after each call keeps it from being a tail call: a tail call
+ * leaves no frame on the stack (gdb re-creates one from DWARF call-site
+ * information; no stack walker can). */
 __attribute__((noinline)) void *recurse(int depth, size_t size)
 {
 	void *p;
 
-	if (depth == 0)
-		return malloc(size);
+	if (depth == 0) {
+		p = malloc(size);
+		counter++;
+		return p;
+	}
 	p = recurse(depth - 1, size);
 	counter += depth;
 	return p;

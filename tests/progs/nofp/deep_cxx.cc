@@ -15,11 +15,16 @@
 #include <vector>
 
 static void *volatile sink;
+static volatile int counter;
 
+/* Work after each call keeps it from being a tail call (see deep.c). */
 __attribute__((noinline)) char *make_buffer(int level)
 {
-	if (level == 0)
-		return new char[30001];
+	if (level == 0) {
+		char *p = new char[30001];
+		counter = counter + 1;
+		return p;
+	}
 	char *p = make_buffer(level - 1);
 	p[level] = 1;
 	return p;
@@ -31,6 +36,7 @@ struct Registry {
 	__attribute__((noinline)) void grow()
 	{
 		items.push_back(new std::vector<int>(7501));
+		counter = counter + 1;
 	}
 };
 
