@@ -50,7 +50,7 @@ NOFP_CFLAGS := -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror -pthread
 
 .PHONY: all asan test unit integration demo deps bench clean vmlinux
 
-all: memtrace $(PROG_BINS) $(NOFP_BINS)
+all: memtrace $(PROG_BINS) $(NOFP_BINS) $(OUT)/progs/libplugin.so
 
 memtrace: $(OUT)/memtrace
 	cp $< $@
@@ -79,6 +79,9 @@ $(OUT)/progs/%: tests/progs/nofp/%.c | $(OUT)/progs
 
 $(OUT)/progs/%: tests/progs/nofp/%.cc | $(OUT)/progs
 	$(CXX) $(NOFP_CFLAGS) $< -o $@
+
+$(OUT)/progs/lib%.so: tests/progs/nofp/lib/%.c | $(OUT)/progs
+	$(CC) $(NOFP_CFLAGS) -shared -fPIC $< -o $@
 
 $(OUT) $(OUT)/user $(OUT)/tests $(OUT)/progs:
 	mkdir -p $@

@@ -219,6 +219,11 @@ static __always_inline void count_unwind_end(__u32 pid, const struct mt_stack *s
 	case MT_END_DEPTH:
 		count(MT_CNT_UNWIND_DEPTH);
 		break;
+	case MT_END_FP:
+		/* In --stack fp mode every walk ends so: nothing to count. */
+		if (stack_mode == MT_STACK_DWARF)
+			count(MT_CNT_UNWIND_FP_END);
+		break;
 	case MT_END_NO_MAPPING:
 		count(MT_CNT_UNWIND_NO_MAPPING);
 		now = bpf_ktime_get_ns();

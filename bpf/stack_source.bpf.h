@@ -64,6 +64,7 @@ static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *
 	n = scratch->len;
 
 	h = mt_stack_hash_mix(0, func + 1);
+	h = mt_stack_hash_mix(h, scratch->end);
 	for (int i = 0; i < MT_MAX_FRAMES; i++) {
 		if (i >= n)
 			break;

@@ -142,17 +142,31 @@ static __always_inline void stop(struct mt_unwind_state *s, __u8 why)
 	s->stopped = 1;
 }
 
-/* One frame by frame pointers: for code that has no table. */
+/* Frame pointers further than this above sp are not this stack's. */
+#define FP_MAX_FRAME (8ULL << 20)
+
+/*
+ * One frame by frame pointers: for code that has no table. Code without
+ * frame pointers leaves anything in rbp, so what it gives is checked: a
+ * frame pointer into the stack above sp, and a return address into code
+ * the process has mapped. Anything else ends the walk (and is counted)
+ * rather than adding a garbage frame.
+ */
 static __always_inline void fp_step(struct mt_unwind_state *s)
 {
 	__u64 ra, next_bp;
 
-	if (!s->bp_valid || s->bp <= s->sp || (s->bp & 7)) {
+	if (!s->bp_valid || s->bp < s->sp || s->bp - s->sp > FP_MAX_FRAME ||
+	    (s->bp & 7)) {
 		stop(s, MT_END_FP);
 		return;
 	}
 	if (read_u64(&next_bp, s->bp) || read_u64(&ra, s->bp + 8)) {
 		stop(s, MT_END_BAD_READ);
+		return;
+	}
+	if (!find_mapping(s->maps, ra)) {
+		stop(s, MT_END_FP);
 		return;
 	}
 	s->out->fp_frames++;

@@ -150,6 +150,7 @@ enum mt_counter {
 	MT_CNT_UNWIND_BAD_READ,
 	MT_CNT_UNWIND_DEPTH,
 	MT_CNT_UNWIND_FP_FRAMES,	/* frames walked by frame pointers */
+	MT_CNT_UNWIND_FP_END,		/* frame pointers led nowhere valid */
 	MT_CNT_SNAPSHOTS,		/* stacks finished in user space */
 	MT_CNT_SNAPSHOTS_LOST,		/* ... that could not be sent */
 	MT_CNT_COUNT,

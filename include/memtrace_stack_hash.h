@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The stack ID: a 64-bit hash of the allocation function and the program
- * counters. Shared so that a stack finished in user space (from a
+ * The stack ID: a 64-bit hash of the allocation function, how the walk
+ * ended (the same frames, complete or not, are different stacks) and the
+ * program counters. Shared so that a stack finished in user space (from a
  * snapshot) gets the same ID as the same stack walked whole in BPF, and
  * the two aggregate as one.
  */

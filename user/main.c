@@ -342,6 +342,9 @@ static int report(struct memtrace *mt, bool final)
 	r->acct.unwind.bad_read = counters[MT_CNT_UNWIND_BAD_READ];
 	r->acct.unwind.depth = counters[MT_CNT_UNWIND_DEPTH];
 	r->acct.unwind.fp_frames = counters[MT_CNT_UNWIND_FP_FRAMES];
+	r->acct.unwind.fp_end = counters[MT_CNT_UNWIND_FP_END];
+	r->acct.unwind.finished = mt->snapshots_done;
+	r->acct.unwind.unfinished = mt->snapshots_failed + counters[MT_CNT_SNAPSHOTS_LOST];
 	if (counters[MT_CNT_STATE_FAILED])
 		warn_once(mt, "per-thread state could not be created %llu times: "
 			  "those calls were not traced",

@@ -65,6 +65,10 @@ struct report_accounting {
 		uint64_t bad_read;	/* unreadable stack memory */
 		uint64_t depth;		/* MT_MAX_FRAMES reached */
 		uint64_t fp_frames;	/* frames found by frame pointers */
+		uint64_t fp_end;	/* frame pointers led nowhere valid */
+		uint64_t finished;	/* stacks finished in user space from a
+					   snapshot (code mapped moments before) */
+		uint64_t unfinished;	/* ... that could not be */
 	} unwind;
 };
 

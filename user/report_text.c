@@ -140,6 +140,9 @@ static void write_accounting(FILE *out, const struct report *r)
 			{ "bad read", a->unwind.bad_read },
 			{ "depth limit", a->unwind.depth },
 			{ "frames by frame pointers", a->unwind.fp_frames },
+			{ "frame pointers invalid", a->unwind.fp_end },
+			{ "finished in user space", a->unwind.finished },
+			{ "unfinished", a->unwind.unfinished },
 		};
 
 		for (size_t i = 0; i < sizeof(uw) / sizeof(uw[0]); i++) {

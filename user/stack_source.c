@@ -145,6 +145,7 @@ uint64_t stack_source_id(const struct mt_stack *stack)
 {
 	uint64_t h = mt_stack_hash_mix(0, stack->func + 1ULL);
 
+	h = mt_stack_hash_mix(h, stack->end);
 	for (size_t i = 0; i < stack->len && i < MT_MAX_FRAMES; i++)
 		h = mt_stack_hash_mix(h, stack->pcs[i]);
 	return mt_stack_hash_final(h);

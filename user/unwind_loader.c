@@ -430,10 +430,13 @@ static int step(const struct unwind_loader *ul, const struct mt_proc_mappings *m
 	if (!m)
 		return MT_END_NO_MAPPING;
 	if (m->rows_len == 0) {
-		if (!r->bp_valid || r->bp <= r->sp || (r->bp & 7))
+		if (!r->bp_valid || r->bp < r->sp || r->bp - r->sp > (8ULL << 20) ||
+		    (r->bp & 7))
 			return MT_END_FP;
 		if (!snap_read(snap, r->bp, &saved_bp) || !snap_read(snap, r->bp + 8, &ra))
 			return MT_END_BAD_READ;
+		if (!mapping_of(maps, ra))
+			return MT_END_FP;	/* not a return address */
 		(*fp_frames)++;
 		r->sp = r->bp + 16;
 		r->bp = saved_bp;

@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -476,12 +477,14 @@ static int cmp_range(const void *a, const void *b)
 	return 0;
 }
 
-/* Sort the ranges and drop each one overlapping an earlier one: libdw
- * would pick either for a PC they share, so neither can be trusted more. */
+/* Sort the ranges and drop any overlapping an earlier one: well-formed CFI
+ * never describes a PC twice, and one table row cannot either. */
 static void keep_disjoint(struct builder *b)
 {
 	size_t i, k = 0;
 
+	if (!b->nranges)
+		return;
 	qsort(b->ranges, b->nranges, sizeof(*b->ranges), cmp_range);
 	for (i = 0; i < b->nranges; i++) {
 		if (k && b->ranges[i].start < b->ranges[k - 1].end) {
@@ -761,7 +764,8 @@ static int walk_fde(struct builder *b, const struct range *r)
 		size_t *why;
 		bool signalp;
 
-		/* libdw finds the FDE again by address: it must be ours. */
+		/* libdw finds the FDE again by address; with overlapping
+		 * garbage it may not find ours, nor a row covering pc. */
 		if (dwarf_cfi_addrframe(r->cfi, pc, &frame))
 			goto bad;
 		if (dwarf_frame_info(frame, &start, &end, &signalp) < 0 ||
@@ -827,6 +831,7 @@ static int open_elf(int fd, Elf **out)
 {
 	GElf_Ehdr ehdr;
 	struct stat st;
+	size_t nsec;
 	Elf *elf;
 
 	*out = NULL;
@@ -839,11 +844,15 @@ static int open_elf(int fd, Elf **out)
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf)
 		return -ENOEXEC;
-	/* The register numbers and the PLT rule are x86-64's. */
+	/* The register numbers and the PLT rule are x86-64's. A file cut
+	 * short is refused here, rather than found to have no CFI: libelf
+	 * opens it, and simply sees no sections. */
 	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr) ||
 	    ehdr.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    ehdr.e_ident[EI_DATA] != ELFDATA2LSB ||
-	    ehdr.e_machine != EM_X86_64) {
+	    ehdr.e_machine != EM_X86_64 || elf_getshdrnum(elf, &nsec) ||
+	    ehdr.e_shoff > (uint64_t)st.st_size ||
+	    nsec > ((uint64_t)st.st_size - ehdr.e_shoff) / sizeof(Elf64_Shdr)) {
 		elf_end(elf);
 		return -ENOEXEC;
 	}
@@ -953,7 +962,8 @@ static int list_debug_frame(struct builder *b, struct cfi_file *f,
 	cfi = dwarf_getcfi(f->dwarf);
 	if (!cfi)
 		return 0;
-	/* libdw has decompressed its copy; ours is the same section. */
+	/* dwarf_begin_elf() decompresses debug sections in place; should
+	 * it not have, ours still needs to be. */
 	if (!gelf_getshdr(scn, &shdr))
 		return -ENOEXEC;
 	if ((shdr.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
@@ -1083,7 +1093,7 @@ int unwind_table_build_debug(int fd, int debug_fd,
 
 int unwind_table_build_path(const char *path, struct unwind_table *out)
 {
-	char debug_path[4096];
+	char debug_path[PATH_MAX];
 	int fd, debug_fd, err;
 
 	memset(out, 0, sizeof(*out));
@@ -1110,7 +1120,7 @@ int unwind_table_build_path(const char *path, struct unwind_table *out)
 static int file_crc32(int fd, uint32_t *out)
 {
 	uint32_t table[256], crc = 0xffffffff;
-	unsigned char buf[65536];
+	unsigned char buf[16384];
 	off_t off = 0;
 	ssize_t n, i;
 	int k;

@@ -1,0 +1,88 @@
+"""Stacks through code mapped after memtrace attached: a library loaded
+with dlopen, and JIT-style code in an anonymous mapping with no unwind
+table. Ground truth: the programs' own frames (their functions, the return
+addresses they print) and the counts they leak."""
+import subprocess
+
+from conftest import memtrace_cmd, prog, read_reports, wait_for_line
+
+
+def run_attached(tmp_path, argv):
+    """Start argv (it prints "ready" and waits), attach memtrace -p, let it
+    work, and return (its stdout lines, memtrace's final report)."""
+    out = tmp_path / "out.json"
+    target = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        wait_for_line(target.stdout, "ready")
+        tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
+                                               "-p", str(target.pid)),
+                                  stderr=subprocess.PIPE, text=True)
+        wait_for_line(tracer.stderr, "tracing")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        lines = wait_for_line(target.stdout, "done")
+        target.stdin.write("exit\n")
+        target.stdin.flush()
+        assert target.wait(timeout=60) == 0
+        assert tracer.wait(timeout=60) == 0
+    finally:
+        target.kill()
+    return lines, read_reports(out)[-1]
+
+
+def functions(stack):
+    return [f["function"] for f in stack["frames"]]
+
+
+def test_dlopen_after_attach_gets_complete_stacks(tmp_path):
+    n = 200
+    lines, report = run_attached(tmp_path, [prog("dlopener"), prog("libplugin.so"),
+                                            str(n), "--wait"])
+    assert f"leaked {n}\n" in lines
+    plugin = [s for s in report["stacks"] if "plugin_store" in functions(s)]
+    # Every leaked block, all on complete stacks naming the library's
+    # functions, from the very first one made after the dlopen.
+    assert sum(s["count"] for s in plugin) == n
+    assert sum(s["bytes"] for s in plugin) == n * 50001
+    for s in plugin:
+        assert s["stack_complete"] is True, s.get("stack_end")
+        names = functions(s)
+        assert names[:4] == ["malloc", "plugin_store", "plugin_leak", "load_and_run"], names
+        assert "main" in names and names[-1] == "_start"
+        assert s["frames"][1]["module"] == "libplugin.so"
+    assert report["accounting"]["unwind"]["unsupported"] == 0
+
+
+def test_jit_code_walks_by_frame_pointers_and_never_invents_frames(tmp_path):
+    lines, report = run_attached(tmp_path, [prog("jit"), "--wait"])
+    jit_base = int([l for l in lines if l.startswith("jit code at")][0].split()[-1], 16)
+
+    def stacks_of(size):
+        found = [s for s in report["stacks"] if s["bytes"] == 3 * size]
+        assert len(found) == 1, [(s["bytes"], functions(s)) for s in report["stacks"]]
+        return found[0]
+
+    # With a frame pointer: JIT frame, then the C caller found again by
+    # its table, down to _start.
+    with_fp = stacks_of(40001)
+    frames = with_fp["frames"]
+    assert jit_base <= int(frames[1]["address"], 16) < jit_base + 64
+    assert frames[1]["module"] == "[anon]" or frames[1]["function"] is None
+    assert functions(with_fp)[2:4] == ["call_jit", "main"]
+    assert functions(with_fp)[-1] == "_start"
+    assert with_fp["stack_complete"] is True
+
+    # Without one: the walk stops at the JIT frame, says so, and the fake
+    # return address 0x1234 never appears.
+    without = stacks_of(40002)
+    addresses = [int(f["address"], 16) for f in without["frames"]]
+    assert jit_base + 64 <= addresses[1] < jit_base + 128
+    assert len(addresses) == 2 and 0x1234 not in addresses
+    assert without["stack_complete"] is False
+    # The first round's stacks were finished in user space, the later
+    # ones walked in BPF: both ways give one and the same stack.
+    unwind = report["accounting"]["unwind"]
+    assert unwind["finished"] >= 2 and unwind["unfinished"] == 0
+    assert unwind["fp_end"] >= 1 and unwind["fp_frames"] >= 1
+    assert with_fp["count"] == 3 and without["count"] == 3
