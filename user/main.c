@@ -639,6 +639,22 @@ int main(int argc, char **argv)
 	if (open_outputs(&mt))
 		goto fail;
 
+	if (mt.opt.bpf_stats) {
+		pc = (struct probes_config){
+			.stack_mode = mt.opt.stack_mode,
+			.ringbuf_bytes = mt.opt.ringbuf_bytes,
+			.unwind_rows = UNWIND_ROWS_MIN,
+		};
+		err = probes_open(&mt.probes, &pc, why, sizeof(why));
+		if (err) {
+			fprintf(stderr, "memtrace: %s\n", why);
+			goto fail;
+		}
+		err = probes_print_stats(mt.probes, stdout);
+		cleanup(&mt);
+		return err ? 1 : 0;
+	}
+
 	if (mt.opt.stack_mode == MT_STACK_DWARF && (err = unwind_loader_new(&mt.unwind))) {
 		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
 		goto fail;

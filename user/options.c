@@ -41,6 +41,8 @@ void options_usage(FILE *out)
 "      --ringbuf-mb MB     ring buffer size (default 32, a power of two)\n"
 "  -q, --quiet             print only the final report\n"
 "      --empty-probes      attach probes that do nothing (benchmarks)\n"
+"      --bpf-stats         load the BPF programs, print what the verifier\n"
+"                          processed for each, and exit\n"
 "  -h, --help              this text\n"
 "  -V, --version           memtrace's version\n");
 }
@@ -123,6 +125,7 @@ enum {
 	OPT_STACK,
 	OPT_RINGBUF,
 	OPT_EMPTY,
+	OPT_BPF_STATS,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -140,6 +143,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "stack", required_argument, NULL, OPT_STACK },
 		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
 		{ "empty-probes", no_argument, NULL, OPT_EMPTY },
+		{ "bpf-stats", no_argument, NULL, OPT_BPF_STATS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -213,6 +217,9 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_EMPTY:
 			o->empty_probes = true;
 			break;
+		case OPT_BPF_STATS:
+			o->bpf_stats = true;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -237,7 +244,7 @@ int options_parse(struct options *o, int argc, char **argv)
 
 	if (optind < argc)
 		o->command = &argv[optind];
-	if (!o->command && o->npids == 0) {
+	if (!o->command && o->npids == 0 && !o->bpf_stats) {
 		fprintf(stderr, "memtrace: nothing to trace: give -p PID or -- COMMAND "
 			"(see --help)\n");
 		return -EINVAL;

@@ -28,6 +28,7 @@ struct options {
 	size_t ringbuf_bytes;
 	bool empty_probes;	/* benchmarks: attach probes that do nothing */
 	bool quiet;		/* no periodic reports, only the final one */
+	bool bpf_stats;		/* load the programs, print their stats, exit */
 };
 
 /*

@@ -182,6 +182,25 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 	return 0;
 }
 
+int probes_print_stats(const struct probes *p, FILE *out)
+{
+	struct bpf_program *prog;
+
+	fprintf(out, "%-14s %14s %12s %12s\n", "program", "verified insns",
+		"xlated B", "jited B");
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int err = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len);
+
+		if (err)
+			return err;
+		fprintf(out, "%-14s %14u %12u %12u\n", bpf_program__name(prog),
+			info.verified_insns, info.xlated_prog_len, info.jited_prog_len);
+	}
+	return 0;
+}
+
 int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT])
 {
 	uint64_t *vals = calloc(p->ncpus, sizeof(*vals));

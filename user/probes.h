@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include "memtrace_events.h"
 #include "libc_target.h"
@@ -33,6 +34,10 @@ void probes_close(struct probes *p);
  * no call is seen entering without its return being caught as well. */
 int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 		  char *why, size_t why_len);
+
+/* Print each loaded program's size and the instructions the verifier
+ * processed to accept it (its limit is 1 million). */
+int probes_print_stats(const struct probes *p, FILE *out);
 
 /* Sum the per-CPU counters into out[MT_CNT_COUNT]. */
 int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT]);
