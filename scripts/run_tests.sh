@@ -2,27 +2,37 @@
 # The README's test command (make test): install what is missing, build
 # normally and with sanitizers, run the unit tests (Criterion, under
 # ASan/UBSan) and the integration tests (real BPF, real programs), and end
-# with one summary line.
+# with one line counting every test.
 set -u
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh "make test" || exit 1
 
-make -s all && make -s asan || { echo "0 passed, 1 failed: build"; exit 1; }
+make -s all && make -s asan || { echo "tests: 0 passed, 1 failed (build)"; exit 1; }
 
-failed=0
-passed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
 for t in build/asan/tests/test_*; do
 	echo "== unit: $t"
-	if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+	"$t" 2>&1 | tee -a "$log" || status=1
 done
 
 echo "== integration tests"
 MEMTRACE=./build/asan/memtrace
 export MEMTRACE
-if /usr/bin/python3 -m pytest -v -rs tests/integration; then
-	passed=$((passed + 1))
-else
-	failed=$((failed + 1))
-fi
-echo "test suites: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+/usr/bin/python3 -m pytest -v -rs tests/integration 2>&1 | tee -a "$log"
+# tee hides pytest's exit status; its summary line tells.
+grep -Eq "^=+ .*failed|^=+ .*error|no tests ran" "$log" && status=1
+
+# Criterion: "Tested: N | Passing: P | Failing: F | Crashing: C";
+# pytest's last line: "== 3 failed, 35 passed, 1 skipped in 9.1s ==".
+summary=$(grep -E "^=+ .* in [0-9.]+s" "$log" | tail -n 1)
+passed=$( (sed -n 's/.*Passing: \([0-9]*\).*/\1/p' "$log"
+	echo "$summary" | grep -oE "[0-9]+ passed" | cut -d' ' -f1) |
+	awk '{s += $1} END {print s + 0}')
+failed=$( (sed -n 's/.*Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2/p' "$log"
+	echo "$summary" | grep -oE "[0-9]+ (failed|errors?)" | cut -d' ' -f1) |
+	awk '{s += $1 + $2} END {print s + 0}')
+[ "$failed" -gt 0 ] && status=1
+echo "tests: $passed passed, $failed failed"
+exit $status

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the BPF Python frame walker needs to know about one interpreter:
+ * where its runtime state is and the offsets of the few fields it reads.
+ * User space fills it per traced process (user/python_detect.c) from the
+ * interpreter's version (3.11, 3.12: built-in tables; 3.13+: the
+ * interpreter's own _Py_DebugOffsets) and stores it in a BPF map.
+ */
+#ifndef MEMTRACE_PYTHON_H
+#define MEMTRACE_PYTHON_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Python frames recorded per allocation. */
+#define MT_MAX_PY_FRAMES 64
+
+struct mt_py_offsets {
+	__u32 version_hex;		/* PY_VERSION_HEX, e.g. 0x030b02f0 */
+	__u32 pad;
+	__u64 runtime_addr;		/* &_PyRuntime in the process */
+
+	/* _PyRuntime.interpreters.head */
+	__u32 runtime_interpreters_head;
+	/* PyInterpreterState */
+	__u32 interp_next;
+	__u32 interp_threads_head;
+	/* PyThreadState */
+	__u32 tstate_next;
+	__u32 tstate_native_thread_id;
+	/* How to reach the current frame from a thread state:
+	 * 3.11/3.12: tstate->cframe (at tstate_cframe), then
+	 *            cframe->current_frame (at cframe_current_frame);
+	 * 3.13+:     tstate->current_frame (at tstate_current_frame),
+	 *            tstate_cframe == MT_PY_NO_OFFSET. */
+	__u32 tstate_cframe;
+	__u32 cframe_current_frame;
+	__u32 tstate_current_frame;
+	/* _PyInterpreterFrame */
+	__u32 frame_code;		/* f_code / f_executable */
+	__u32 frame_previous;
+	__u32 frame_instr;		/* prev_instr / instr_ptr */
+	__u32 frame_owner;		/* 3.12+: owner byte; MT_PY_NO_OFFSET in 3.11 */
+	__u32 frame_is_entry;		/* 3.11: is_entry byte; else MT_PY_NO_OFFSET */
+	/* PyCodeObject */
+	__u32 code_adaptive;		/* co_code_adaptive (instructions start) */
+	__u32 code_firstlineno;
+	__u64 none_addr;		/* &_Py_NoneStruct (3.13: f_executable of
+					   shim frames), 0 if unused */
+};
+
+#define MT_PY_NO_OFFSET 0xffffffffu
+
+/* _PyInterpreterFrame.owner of a C-stack shim frame (3.12+). */
+#define MT_PY_FRAME_OWNED_BY_CSTACK 3
+
+/* One Python frame as the probe records it. */
+struct mt_py_frame {
+	__u64 code;			/* PyCodeObject * */
+	__s32 instr;			/* instruction index (code units) */
+	__u32 flags;			/* MT_PYF_* */
+};
+
+/* The frame is an entry frame: the next older Python frame belongs to an
+ * outer call of the eval loop (the native frames in between are C code). */
+#define MT_PYF_ENTRY 0x1
+
+#endif /* MEMTRACE_PYTHON_H */
