@@ -42,12 +42,14 @@ struct {
 /* 2^9 > MT_MAX_MAPPINGS, 2^24 > any row count we allow */
 #define MAPPING_SEARCH_STEPS 9
 #define ROW_SEARCH_STEPS 24
-/* Nested pending uretprobes looked at when replacing a trampoline. */
-#define MAX_RETURN_INSTANCES 8
+/* Return instances skipped to find the one of a frame (chained ones of
+ * tail calls share a frame). */
+#define MAX_RETURN_INSTANCES 4
 
 struct mt_unwind_state {
 	__u64 pc, sp, bp;
 	__u64 trampoline;		/* uretprobe trampoline address, or 0 */
+	__u64 ri;			/* next struct return_instance to match */
 	struct mt_stack *out;
 	const struct mt_proc_mappings *maps;
 	__u32 pid;
@@ -117,22 +119,29 @@ static __always_inline int read_u64(__u64 *dst, __u64 addr)
 /*
  * A return address that is the uretprobe trampoline belongs to a function
  * with a pending return probe: the real one is in the task's list of
- * return instances, found by the stack slot it was taken from.
+ * return instances, found by the stack slot it was taken from. The list
+ * runs from the innermost pending call outwards, as the walk does, so a
+ * cursor into it (s->ri) makes each lookup a step or two.
  */
-static __always_inline __u64 real_return_address(__u64 ra, __u64 slot)
+static __always_inline __u64 real_return_address(struct mt_unwind_state *s, __u64 ra,
+						 __u64 slot)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct return_instance *ri;
+	struct return_instance *ri = (struct return_instance *)s->ri;
 
-	ri = BPF_CORE_READ(task, utask, return_instances);
 	for (int k = 0; k < MAX_RETURN_INSTANCES && ri; k++) {
 		__u64 stack = BPF_CORE_READ(ri, stack);
-		__u64 orig = BPF_CORE_READ(ri, orig_ret_vaddr);
 
-		if (stack == slot && orig != ra)
-			return orig;
+		if (stack > slot)
+			break;		/* belongs to an outer frame */
+		if (stack == slot) {
+			/* Chained instances (tail calls) share the slot, and
+			 * each holds the real address. */
+			s->ri = (__u64)BPF_CORE_READ(ri, next);
+			return BPF_CORE_READ(ri, orig_ret_vaddr);
+		}
 		ri = BPF_CORE_READ(ri, next);
 	}
+	s->ri = (__u64)ri;
 	return ra;
 }
 
@@ -165,6 +174,8 @@ static __always_inline void fp_step(struct mt_unwind_state *s)
 		stop(s, MT_END_BAD_READ);
 		return;
 	}
+	if (s->trampoline && ra == s->trampoline)
+		ra = real_return_address(s, ra, s->bp + 8);
 	if (!find_mapping(s->maps, ra)) {
 		stop(s, MT_END_FP);
 		return;
@@ -227,7 +238,7 @@ static __always_inline void table_step(struct mt_unwind_state *s,
 		return;
 	}
 	if (s->trampoline && ra == s->trampoline)
-		ra = real_return_address(ra, cfa - 8);
+		ra = real_return_address(s, ra, cfa - 8);
 
 	if (row->rbp_type == MT_RBP_OFFSET) {
 		if (read_u64(&saved_bp, cfa + (__s64)row->rbp_offset)) {
@@ -312,6 +323,7 @@ static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *o
 	 * address into its caller. */
 	s.pc_is_return = 1;
 	s.trampoline = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+	s.ri = (__u64)BPF_CORE_READ(task, utask, return_instances);
 	out->len = 0;
 	out->fp_frames = 0;
 

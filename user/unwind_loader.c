@@ -141,10 +141,35 @@ static void hex(char *out, const uint8_t *id, size_t len)
 	out[2 * len] = '\0';
 }
 
+/*
+ * A file whose own call frame information misses code (built without
+ * .eh_frame, or stripped of it): its separate debug file's .debug_frame
+ * fills in, looked up in the process's own filesystem, as gdb would find
+ * it. -ENOENT when there is no debug file.
+ */
+static int build_from_debug_file(pid_t pid, int fd, const struct proc_map *m,
+				 struct unwind_table *t)
+{
+	char path[4200], root[4200], debug[4200];
+	int dfd, err;
+
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
+	snprintf(root, sizeof(root), "/proc/%d/root%s", pid, UNWIND_TABLE_DEBUG_ROOT);
+	err = unwind_table_find_debug_file(path, root, debug, sizeof(debug));
+	if (err)
+		return err;
+	dfd = open(debug, O_RDONLY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	err = unwind_table_build_debug(fd, dfd, t);
+	close(dfd);
+	return err;
+}
+
 /* The object for an open file, built on first sight. Returns its index,
  * or a negative errno. The bias of the mapping comes back in *bias. */
-static int object_for(struct unwind_loader *ul, int fd, const struct proc_map *m,
-		      uint64_t *bias)
+static int object_for(struct unwind_loader *ul, pid_t pid, int fd,
+		      const struct proc_map *m, uint64_t *bias)
 {
 	struct elf_symbols *es = NULL;
 	const uint8_t *id;
@@ -192,7 +217,9 @@ static int object_for(struct unwind_loader *ul, int fd, const struct proc_map *m
 	o->rows_start = NO_ROWS;
 
 	t0 = now_ms();
-	o->err = unwind_table_build(fd, &o->table);
+	o->err = m->deleted ? -ENOENT : build_from_debug_file(pid, fd, m, &o->table);
+	if (o->err)
+		o->err = unwind_table_build(fd, &o->table);
 	ul->stats.build_ms += now_ms() - t0;
 	if (!o->err) {
 		o->nrows = o->table.n;
@@ -254,7 +281,7 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps)
 		if (m->path[0] == '/') {
 			fd = open_mapping(ps->pid, m);
 			if (fd >= 0) {
-				obj = object_for(ul, fd, m, &bias);
+				obj = object_for(ul, ps->pid, fd, m, &bias);
 				close(fd);
 			}
 		}

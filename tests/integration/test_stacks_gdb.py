@@ -24,12 +24,14 @@ import tempfile
 import pytest
 
 from conftest import memtrace_cmd, prog, read_reports, wait_for_line
+from uretprobes import hold_return_probes
 
 GDB_SCRIPT = r"""
 set pagination off
 set confirm off
 set backtrace past-main on
 set backtrace past-entry on
+handle SIGUSR1 nostop noprint pass
 python
 import gdb
 def memtrace_dump(size):
@@ -70,14 +72,17 @@ def gdb_stacks(exe, sizes):
     return stacks
 
 
-def memtrace_stacks(tmp_path, exe, sizes):
+def memtrace_stacks(tmp_path, exe, sizes, return_probes=()):
     """{size: frames} from memtrace's final JSON report, tracing exe
-    (started with randomisation off) with -p."""
+    (started with randomisation off) with -p. With return_probes, those
+    functions have uretprobes pending while they run (not memtrace's)."""
     out = tmp_path / "out.json"
     target = subprocess.Popen(["setarch", "-R", exe, "--wait"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
+    held = []
     try:
         wait_for_line(target.stdout, "ready")
+        held = hold_return_probes(target.pid, exe, return_probes)
         tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
                                                "-p", str(target.pid)),
                                   stderr=subprocess.PIPE, text=True)
@@ -91,6 +96,8 @@ def memtrace_stacks(tmp_path, exe, sizes):
         assert tracer.wait(timeout=60) == 0
     finally:
         target.kill()
+        for fd in held:
+            os.close(fd)
     report = read_reports(out)[-1]
     stacks = {}
     for s in report["stacks"]:
@@ -136,15 +143,14 @@ def compare(gdb, mt, exe_module):
 
 def gdb_frame_types():
     # gdb's Python frame type constants: NORMAL_FRAME 0, DUMMY_FRAME 1,
-    # INLINE_FRAME 2, TAILCALL_FRAME 3.
+    # INLINE_FRAME 2, TAILCALL_FRAME 3, SIGTRAMP_FRAME 4.
     return 2, 3
 
 
-def test_c_stacks_match_gdb(tmp_path):
-    exe = prog("deep")
-    sizes = [20001, 20002, 20003]
-    gdb = gdb_stacks(exe, sizes)
-    mt = memtrace_stacks(tmp_path, exe, sizes)
+C_SIZES = [20001, 20002, 20003, 20004]
+
+
+def check_c_stacks(gdb, mt):
 
     recursion = compare(gdb[20001], mt[20001], "deep")
     assert "main" in recursion
@@ -157,6 +163,29 @@ def test_c_stacks_match_gdb(tmp_path):
     thread = compare(gdb[20003], mt[20003], "deep")
     assert "thread_main" in thread
     assert "clone3" in gdb[20003][-1][2]     # a thread's outermost frame
+
+    # Through the kernel's signal frame: handler, __restore_rt, then the
+    # code raise() was running when the signal came, down to main.
+    handler = compare(gdb[20004], mt[20004], "deep")
+    assert handler[1] == "on_signal"
+    assert 4 in [t for t, _, _ in gdb[20004]]    # gdb saw a SIGTRAMP_FRAME
+    assert "signal_sender" in handler and "main" in handler
+
+
+def test_c_stacks_match_gdb(tmp_path):
+    exe = prog("deep")
+    check_c_stacks(gdb_stacks(exe, C_SIZES), memtrace_stacks(tmp_path, exe, C_SIZES))
+
+
+def test_stacks_through_pending_return_probes(tmp_path):
+    """Every recurse() frame, and sort_numbers, thread_main and
+    signal_sender, have a uretprobe pending (their return addresses on the
+    stack are the kernel's trampoline): memtrace must put the real return
+    addresses back, and match gdb (run without those probes) exactly."""
+    exe = prog("deep")
+    probes = ["recurse", "sort_numbers", "thread_main", "signal_sender", "compare_ints"]
+    check_c_stacks(gdb_stacks(exe, C_SIZES),
+                   memtrace_stacks(tmp_path, exe, C_SIZES, return_probes=probes))
 
 
 def test_cxx_operator_new_stacks_match_gdb(tmp_path):

@@ -9,10 +9,13 @@
  *   20-level recursion   malloc(20001)
  *   qsort callback       malloc(20002) inside libc's qsort
  *   pthread              malloc(20003) at depth 5 in a thread
+ *   signal handler       malloc(20004) in a SIGUSR1 handler run by raise():
+ *                        the stack goes through the kernel's signal frame
  *
  * Usage: deep [--wait]   (--wait: print "ready", wait for a line on stdin)
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,20 @@ __attribute__((noinline)) void sort_numbers(void)
 	counter += v[3];
 }
 
+/* malloc is not async-signal-safe in general; here the signal comes from
+ * raise() in plain code, never from inside malloc. */
+__attribute__((noinline)) static void on_signal(int sig)
+{
+	sink = malloc(20004);
+	counter += sig;
+}
+
+__attribute__((noinline)) void signal_sender(void)
+{
+	raise(SIGUSR1);
+	counter++;
+}
+
 static void *thread_main(void *arg)
 {
 	sink = recurse(5, 20003);
@@ -76,8 +93,10 @@ int main(int argc, char **argv)
 		if (!fgets(line, sizeof(line), stdin))
 			return 1;
 	}
+	signal(SIGUSR1, on_signal);
 	sink = recurse(20, 20001);
 	sort_numbers();
+	signal_sender();
 	if (pthread_create(&th, NULL, thread_main, NULL) || pthread_join(th, NULL))
 		return 1;
 	printf("done\n");

@@ -1,0 +1,658 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Finding CPython in a process and the layout of its structures.
+ *
+ * The interpreter is the mapped object that defines _PyRuntime: the python
+ * executable itself when libpython is linked in statically (Debian), else
+ * libpython3.X.so. Its version is the exported constant Py_Version, read
+ * from the process. 3.11 and 3.12 then use the tables below, checked with
+ * offsetof against each version's headers; 3.13 publishes its own offsets
+ * in _Py_DebugOffsets, the first member of _PyRuntime.
+ *
+ * A distribution could patch the structures; one cheap check catches a
+ * table that does not fit: PyCode_Type.tp_basicsize is, by definition in
+ * Objects/codeobject.c, offsetof(PyCodeObject, co_code_adaptive).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elf_symbols.h"
+#include "proc_maps.h"
+#include "python_detect.h"
+
+#define PY_RELEASE_ALPHA 0xa
+#define PY_RELEASE_BETA 0xb
+
+/* PyTypeObject.tp_basicsize: after the PyVarObject head (refcount, type,
+ * size) and tp_name, in every GIL build. */
+#define TYPE_BASICSIZE_OFFSET 32
+
+/* The data symbols this file needs from the interpreter's object. */
+enum py_sym {
+	SYM_RUNTIME,		/* _PyRuntime */
+	SYM_VERSION,		/* Py_Version (since 3.11) */
+	SYM_CODE_TYPE,		/* PyCode_Type */
+	SYM_UNICODE_TYPE,	/* PyUnicode_Type */
+	SYM_NONE,		/* _Py_NoneStruct */
+	SYM_COUNT
+};
+
+static const char *const sym_names[SYM_COUNT] = {
+	[SYM_RUNTIME] = "_PyRuntime",
+	[SYM_VERSION] = "Py_Version",
+	[SYM_CODE_TYPE] = "PyCode_Type",
+	[SYM_UNICODE_TYPE] = "PyUnicode_Type",
+	[SYM_NONE] = "_Py_NoneStruct",
+};
+
+struct py_syms {
+	uint64_t value[SYM_COUNT];	/* as the file links them */
+	bool found[SYM_COUNT];
+};
+
+/*
+ * _Py_DebugOffsets of 3.13 (Include/internal/pycore_runtime.h), every
+ * member a uint64_t. 3.14 inserts members into several groups: this
+ * layout is only read from a 3.13.
+ */
+struct debug_offsets_313 {
+	char cookie[8];			/* "xdebugpy" */
+	uint64_t version;		/* PY_VERSION_HEX */
+	uint64_t free_threaded;
+	struct {
+		uint64_t size, finalizing, interpreters_head;
+	} runtime_state;
+	struct {
+		uint64_t size, id, next, threads_head, gc, imports_modules,
+			sysdict, builtins, ceval_gil, gil_runtime_state,
+			gil_runtime_state_enabled, gil_runtime_state_locked,
+			gil_runtime_state_holder;
+	} interpreter_state;
+	struct {
+		uint64_t size, prev, next, interp, current_frame, thread_id,
+			native_thread_id, datastack_chunk, status;
+	} thread_state;
+	struct {
+		uint64_t size, previous, executable, instr_ptr, localsplus,
+			owner;
+	} interpreter_frame;
+	struct {
+		uint64_t size, filename, name, qualname, linetable,
+			firstlineno, argcount, localsplusnames,
+			localspluskinds, co_code_adaptive;
+	} code_object;
+	struct {
+		uint64_t size, ob_type;
+	} pyobject;
+	struct {
+		uint64_t size, tp_name, tp_repr, tp_flags;
+	} type_object;
+	struct {
+		uint64_t size, ob_item, ob_size;
+	} tuple_object, list_object;
+	struct {
+		uint64_t size, ma_keys, ma_values;
+	} dict_object;
+	struct {
+		uint64_t size, ob_fval;
+	} float_object;
+	struct {
+		uint64_t size, lv_tag, ob_digit;
+	} long_object;
+	struct {
+		uint64_t size, ob_size, ob_sval;
+	} bytes_object;
+	struct {
+		uint64_t size, state, length, asciiobject_size;
+	} unicode_object;
+	struct {
+		uint64_t size, collecting;
+	} gc;
+};
+
+/* Where 3.13.0's own header puts each group (offsetof on its headers). */
+_Static_assert(offsetof(struct debug_offsets_313, runtime_state) == 24, "3.13 layout");
+_Static_assert(offsetof(struct debug_offsets_313, interpreter_state) == 48, "3.13 layout");
+_Static_assert(offsetof(struct debug_offsets_313, thread_state) == 152, "3.13 layout");
+_Static_assert(offsetof(struct debug_offsets_313, interpreter_frame) == 224, "3.13 layout");
+_Static_assert(offsetof(struct debug_offsets_313, code_object) == 272, "3.13 layout");
+_Static_assert(offsetof(struct debug_offsets_313, pyobject) == 352, "3.13 layout");
+_Static_assert(offsetof(struct debug_offsets_313, type_object) == 368, "3.13 layout");
+_Static_assert(offsetof(struct debug_offsets_313, bytes_object) == 512, "3.13 layout");
+_Static_assert(offsetof(struct debug_offsets_313, unicode_object) == 536, "3.13 layout");
+_Static_assert(sizeof(struct debug_offsets_313) == 584, "3.13 layout");
+
+/* 3.11 (3.11.2 Debian and 3.11.7 headers agree). */
+static const struct mt_py_offsets offsets_311 = {
+	.runtime_interpreters_head = 40,
+	.interp_next = 0,
+	.interp_threads_head = 16,
+	.tstate_next = 8,
+	.tstate_native_thread_id = 160,
+	.tstate_cframe = 56,
+	.cframe_current_frame = 8,
+	.tstate_current_frame = MT_PY_NO_OFFSET,
+	.frame_code = 32,
+	.frame_previous = 48,
+	.frame_instr = 56,
+	.frame_owner = MT_PY_NO_OFFSET,
+	.frame_is_entry = 68,
+	.code_adaptive = 184,
+	.code_firstlineno = 72,
+};
+
+static const struct py_layout layout_311 = {
+	.ob_type = 8,
+	.type_flags = 168,
+	.code_filename = 112,
+	.code_name = 120,
+	.code_qualname = 128,
+	.code_linetable = 136,
+	.unicode_length = 16,
+	.unicode_state = 32,
+	.unicode_ascii_data = 48,	/* 3.11 still has the wstr pointer */
+	.unicode_compact_data = 72,
+	.bytes_size = 16,
+	.bytes_data = 32,
+};
+
+/* 3.12 (3.12.1 headers). */
+static const struct mt_py_offsets offsets_312 = {
+	.runtime_interpreters_head = 40,
+	.interp_next = 0,
+	.interp_threads_head = 72,
+	.tstate_next = 8,
+	.tstate_native_thread_id = 144,
+	.tstate_cframe = 56,
+	.cframe_current_frame = 0,
+	.tstate_current_frame = MT_PY_NO_OFFSET,
+	.frame_code = 0,
+	.frame_previous = 8,
+	.frame_instr = 56,
+	.frame_owner = 70,
+	.frame_is_entry = MT_PY_NO_OFFSET,
+	.code_adaptive = 192,
+	.code_firstlineno = 68,
+};
+
+static const struct py_layout layout_312 = {
+	.ob_type = 8,
+	.type_flags = 168,
+	.code_filename = 112,
+	.code_name = 120,
+	.code_qualname = 128,
+	.code_linetable = 136,
+	.unicode_length = 16,
+	.unicode_state = 32,
+	.unicode_ascii_data = 40,
+	.unicode_compact_data = 56,
+	.bytes_size = 16,
+	.bytes_data = 32,
+};
+
+static int unsupported(char *why, size_t why_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int unsupported(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why_len) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return -ENOTSUP;
+}
+
+int python_open_mem(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	return fd;
+}
+
+int python_read_mem(int memfd, uint64_t addr, void *buf, size_t len)
+{
+	ssize_t n;
+
+	/* pread takes a signed offset: kernel addresses are out of reach,
+	 * and no user address is that high anyway. */
+	if (addr > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - addr)
+		return -EFAULT;
+	if (!len)
+		return 0;
+	n = pread(memfd, buf, len, (off_t)addr);
+	if (n < 0)
+		return errno == EIO ? -EFAULT : -errno;
+	/* Nothing at all: the process no longer has an address space. */
+	if (n == 0)
+		return -ESRCH;
+	/* A range running into an unmapped page. */
+	if ((size_t)n < len)
+		return -EFAULT;
+	return 0;
+}
+
+/* Device files can be mapped too; opening one may have side effects. */
+static int open_regular(const char *path, struct stat *st)
+{
+	int fd;
+
+	if (stat(path, st))
+		return -errno;
+	if (!S_ISREG(st->st_mode))
+		return -ENOEXEC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return fd;
+}
+
+/* The file behind a mapping, as the process sees it: through its root
+ * (containers), else through map_files (deleted or replaced files). */
+static int open_mapped_file(pid_t pid, const struct proc_map *pm)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+	int fd = -ENOENT, n;
+
+	if (!pm->deleted) {
+		n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, pm->path);
+		fd = n < (int)sizeof(path) ? open_regular(path, &st) : -ENAMETOOLONG;
+		if (fd >= 0 && st.st_ino == pm->inode)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+		 (int)pid, pm->start, pm->end);
+	return open_regular(path, &st);
+}
+
+/* Defined symbols of one symbol table section that this file wants. */
+static void scan_symbols(Elf *elf, Elf_Scn *scn, struct py_syms *syms)
+{
+	size_t entsize = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
+	Elf_Data *data;
+	GElf_Shdr shdr;
+
+	if (!gelf_getshdr(scn, &shdr) || !entsize)
+		return;
+	data = elf_getdata(scn, NULL);
+	if (!data || data->d_type != ELF_T_SYM)
+		return;
+	for (size_t i = 1; i < data->d_size / entsize; i++) {
+		const char *name;
+		GElf_Sym sym;
+
+		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
+		    sym.st_shndx >= SHN_LORESERVE)
+			continue;
+		name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+		if (!name)
+			continue;
+		for (int k = 0; k < SYM_COUNT; k++) {
+			if (syms->found[k] || strcmp(name, sym_names[k]))
+				continue;
+			syms->value[k] = sym.st_value;
+			syms->found[k] = true;
+		}
+	}
+}
+
+/*
+ * Look the symbols up in .dynsym, where interpreters export them (even
+ * stripped ones), then in .symtab for an embedding program that does not
+ * export them. Returns 0 (found or not), or -ENOEXEC for a non-ELF file.
+ */
+static int find_symbols(int fd, struct py_syms *syms)
+{
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+
+	memset(syms, 0, sizeof(*syms));
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf)
+		return -ENOEXEC;
+	if (elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		return -ENOEXEC;
+	}
+	for (int pass = 0; pass < 2 && !syms->found[SYM_RUNTIME]; pass++) {
+		GElf_Word type = pass == 0 ? SHT_DYNSYM : SHT_SYMTAB;
+
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr shdr;
+
+			if (gelf_getshdr(scn, &shdr) && shdr.sh_type == type)
+				scan_symbols(elf, scn, syms);
+		}
+	}
+	elf_end(elf);
+	return 0;
+}
+
+static bool same_file(const struct proc_map *a, const struct proc_map *b)
+{
+	return a->inode == b->inode && a->dev_major == b->dev_major &&
+	       a->dev_minor == b->dev_minor;
+}
+
+/*
+ * The load bias of the object mapped by the maps of *m's file: from its
+ * mapping of the lowest file offset, which holds the ELF header and is in
+ * the first PT_LOAD (a later mapping may start below its segment's file
+ * offset, where rounding to pages puts it).
+ */
+static int load_bias(int fd, const struct proc_maps *maps,
+		     const struct proc_map *m, uint64_t *bias)
+{
+	const struct proc_map *low = m;
+	struct elf_symbols *es;
+	uint64_t vaddr;
+	int err;
+
+	for (size_t i = 0; i < maps->n; i++)
+		if (same_file(&maps->maps[i], m) && maps->maps[i].pgoff < low->pgoff)
+			low = &maps->maps[i];
+	err = elf_symbols_open(fd, &es);
+	if (err)
+		return err;
+	err = elf_symbols_offset_to_vaddr(es, low->pgoff, &vaddr);
+	elf_symbols_close(es);
+	if (err)
+		return err;
+	*bias = low->start - vaddr;
+	return 0;
+}
+
+/* The first mapped object defining _PyRuntime: its symbols, its mapping,
+ * and its load bias. Returns 0 or -ENOENT. */
+static int find_interpreter(pid_t pid, const struct proc_maps *maps,
+			    struct py_syms *syms, const struct proc_map **found,
+			    uint64_t *bias)
+{
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->maps[i];
+		bool seen = false;
+		int fd, err;
+
+		if (!m->inode || m->path[0] != '/')
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = same_file(&maps->maps[j], m);
+		if (seen)
+			continue;
+		fd = open_mapped_file(pid, m);
+		if (fd < 0)
+			continue;
+		err = find_symbols(fd, syms);
+		if (!err && syms->found[SYM_RUNTIME])
+			err = load_bias(fd, maps, m, bias);
+		close(fd);
+		if (!err && syms->found[SYM_RUNTIME]) {
+			*found = m;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* "python3.10" in a path: the version of an interpreter without
+ * Py_Version, for the message refusing it. */
+static bool version_from_path(const char *path, int *major, int *minor)
+{
+	const char *p = path;
+
+	while ((p = strstr(p, "python"))) {
+		p += strlen("python");
+		if (sscanf(p, "%d.%d", major, minor) == 2)
+			return true;
+	}
+	return false;
+}
+
+/* The offsets 3.13 gives, after checking they are plausible: each field
+ * inside the structure whose size the same table gives. */
+static bool field_ok(uint64_t off, uint64_t size)
+{
+	return size < (1u << 20) && off + 8 <= size;
+}
+
+static int offsets_from_debug(int memfd, uint64_t runtime, struct py_target *t,
+			      char *why, size_t why_len)
+{
+	struct debug_offsets_313 d;
+	struct mt_py_offsets *o = &t->off;
+	struct py_layout *l = &t->layout;
+	int err;
+
+	err = python_read_mem(memfd, runtime, &d, sizeof(d));
+	if (err)
+		return err;
+	if (memcmp(d.cookie, "xdebugpy", sizeof(d.cookie)))
+		return unsupported(why, why_len,
+				   "Python %d.%d.%d: no _Py_DebugOffsets at _PyRuntime",
+				   t->major, t->minor, t->micro);
+	if (d.free_threaded)
+		return unsupported(why, why_len,
+				   "Python %d.%d.%d: free-threaded builds are not supported",
+				   t->major, t->minor, t->micro);
+	if (d.version != t->version_hex)
+		return unsupported(why, why_len,
+				   "Python %d.%d.%d: _Py_DebugOffsets is for version %#" PRIx64,
+				   t->major, t->minor, t->micro, d.version);
+	if (!field_ok(d.runtime_state.interpreters_head, d.runtime_state.size) ||
+	    !field_ok(d.interpreter_state.next, d.interpreter_state.size) ||
+	    !field_ok(d.interpreter_state.threads_head, d.interpreter_state.size) ||
+	    !field_ok(d.thread_state.next, d.thread_state.size) ||
+	    !field_ok(d.thread_state.native_thread_id, d.thread_state.size) ||
+	    !field_ok(d.thread_state.current_frame, d.thread_state.size) ||
+	    !field_ok(d.interpreter_frame.previous, d.interpreter_frame.size) ||
+	    !field_ok(d.interpreter_frame.executable, d.interpreter_frame.size) ||
+	    !field_ok(d.interpreter_frame.instr_ptr, d.interpreter_frame.size) ||
+	    !field_ok(d.interpreter_frame.owner, d.interpreter_frame.size) ||
+	    !field_ok(d.code_object.filename, d.code_object.size) ||
+	    !field_ok(d.code_object.name, d.code_object.size) ||
+	    !field_ok(d.code_object.qualname, d.code_object.size) ||
+	    !field_ok(d.code_object.linetable, d.code_object.size) ||
+	    !field_ok(d.code_object.firstlineno, d.code_object.size) ||
+	    d.code_object.co_code_adaptive > d.code_object.size ||
+	    !field_ok(d.pyobject.ob_type, d.pyobject.size) ||
+	    !field_ok(d.type_object.tp_flags, d.type_object.size) ||
+	    !field_ok(d.bytes_object.ob_size, d.bytes_object.size) ||
+	    d.bytes_object.ob_sval >= d.bytes_object.size ||
+	    !field_ok(d.unicode_object.state, d.unicode_object.size) ||
+	    !field_ok(d.unicode_object.length, d.unicode_object.size) ||
+	    d.unicode_object.asciiobject_size + 8 > d.unicode_object.size)
+		return unsupported(why, why_len,
+				   "Python %d.%d.%d: implausible _Py_DebugOffsets",
+				   t->major, t->minor, t->micro);
+
+	o->runtime_interpreters_head = d.runtime_state.interpreters_head;
+	o->interp_next = d.interpreter_state.next;
+	o->interp_threads_head = d.interpreter_state.threads_head;
+	o->tstate_next = d.thread_state.next;
+	o->tstate_native_thread_id = d.thread_state.native_thread_id;
+	o->tstate_cframe = MT_PY_NO_OFFSET;
+	o->cframe_current_frame = MT_PY_NO_OFFSET;
+	o->tstate_current_frame = d.thread_state.current_frame;
+	o->frame_code = d.interpreter_frame.executable;
+	o->frame_previous = d.interpreter_frame.previous;
+	o->frame_instr = d.interpreter_frame.instr_ptr;
+	o->frame_owner = d.interpreter_frame.owner;
+	o->frame_is_entry = MT_PY_NO_OFFSET;
+	o->code_adaptive = d.code_object.co_code_adaptive;
+	o->code_firstlineno = d.code_object.firstlineno;
+
+	l->ob_type = d.pyobject.ob_type;
+	l->type_flags = d.type_object.tp_flags;
+	l->code_filename = d.code_object.filename;
+	l->code_name = d.code_object.name;
+	l->code_qualname = d.code_object.qualname;
+	l->code_linetable = d.code_object.linetable;
+	l->unicode_length = d.unicode_object.length;
+	l->unicode_state = d.unicode_object.state;
+	l->unicode_ascii_data = d.unicode_object.asciiobject_size;
+	/* The table gives sizeof(PyUnicodeObject), which is
+	 * PyCompactUnicodeObject followed by one data pointer. */
+	l->unicode_compact_data = d.unicode_object.size - 8;
+	l->bytes_size = d.bytes_object.ob_size;
+	l->bytes_data = d.bytes_object.ob_sval;
+	return 0;
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* How much of a code object python_symbols reads to see every field it
+ * uses. */
+static uint32_t code_header(const struct py_target *t)
+{
+	const struct py_layout *l = &t->layout;
+	uint32_t end = l->ob_type + 8;
+
+	end = max_u32(end, l->code_filename + 8);
+	end = max_u32(end, l->code_name + 8);
+	end = max_u32(end, l->code_qualname + 8);
+	end = max_u32(end, l->code_linetable + 8);
+	end = max_u32(end, t->off.code_firstlineno + 4);
+	return end;
+}
+
+/* Py_Version into *t, refusing what no table here describes. */
+static int check_version(uint64_t version, struct py_target *t, char *why,
+			 size_t why_len)
+{
+	unsigned int level = (version >> 4) & 0xf;
+
+	t->version_hex = (uint32_t)version;
+	t->major = (version >> 24) & 0xff;
+	t->minor = (version >> 16) & 0xff;
+	t->micro = (version >> 8) & 0xff;
+	if (t->major != 3 || t->minor < 11 || t->minor > 13)
+		return unsupported(why, why_len,
+				   "Python %d.%d.%d is not supported (3.11 to 3.13 are)",
+				   t->major, t->minor, t->micro);
+	/* Layouts settle at the release candidates. */
+	if (level == PY_RELEASE_ALPHA || level == PY_RELEASE_BETA)
+		return unsupported(why, why_len,
+				   "Python %d.%d.%d%c%u is a pre-release: not supported",
+				   t->major, t->minor, t->micro,
+				   level == PY_RELEASE_ALPHA ? 'a' : 'b',
+				   (unsigned int)(version & 0xf));
+	return 0;
+}
+
+static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
+		       struct py_target *t, char *why, size_t why_len)
+{
+	uint64_t version = 0, basicsize = 0;
+	uint64_t runtime = bias + syms->value[SYM_RUNTIME];
+	int err;
+
+	if (!syms->found[SYM_VERSION]) {
+		if (version_from_path(t->lib_path, &t->major, &t->minor))
+			return unsupported(why, why_len,
+					   "Python %d.%d is not supported (3.11 to 3.13 are)",
+					   t->major, t->minor);
+		return unsupported(why, why_len,
+				   "Python older than 3.11 is not supported (%s)",
+				   t->lib_path);
+	}
+	/* An unsigned long: the whole of it is the version. */
+	err = python_read_mem(memfd, bias + syms->value[SYM_VERSION], &version,
+			      sizeof(version));
+	if (err)
+		return err;
+	err = check_version(version, t, why, why_len);
+	if (err)
+		return err;
+	for (int k = 0; k < SYM_COUNT; k++)
+		if (!syms->found[k])
+			return unsupported(why, why_len,
+					   "Python %d.%d.%d: %s does not define %s",
+					   t->major, t->minor, t->micro,
+					   t->lib_path, sym_names[k]);
+
+	if (t->minor == 11) {
+		t->off = offsets_311;
+		t->layout = layout_311;
+	} else if (t->minor == 12) {
+		t->off = offsets_312;
+		t->layout = layout_312;
+	} else {
+		err = offsets_from_debug(memfd, runtime, t, why, why_len);
+		if (err)
+			return err;
+		/* The f_executable of the frames the eval loop pushes on
+		 * entry, where 3.12 has a real code object. */
+		t->off.none_addr = bias + syms->value[SYM_NONE];
+	}
+	t->off.version_hex = t->version_hex;
+	t->off.runtime_addr = runtime;
+	t->layout.code_type = bias + syms->value[SYM_CODE_TYPE];
+	t->layout.unicode_type = bias + syms->value[SYM_UNICODE_TYPE];
+	t->layout.code_header = code_header(t);
+
+	err = python_read_mem(memfd, t->layout.code_type + TYPE_BASICSIZE_OFFSET,
+			      &basicsize, sizeof(basicsize));
+	if (err)
+		return err;
+	if (basicsize != t->off.code_adaptive)
+		return unsupported(why, why_len,
+				   "Python %d.%d.%d: code objects are %" PRIu64
+				   " bytes, not %u: a modified build?",
+				   t->major, t->minor, t->micro, basicsize,
+				   t->off.code_adaptive);
+	return 0;
+}
+
+int python_detect(pid_t pid, struct py_target *out, char *why, size_t why_len)
+{
+	const struct proc_map *m = NULL;
+	struct proc_maps maps;
+	struct py_syms syms;
+	uint64_t bias = 0;
+	int memfd, err;
+
+	memset(out, 0, sizeof(*out));
+	if (why_len)
+		why[0] = '\0';
+	err = proc_maps_read(pid, &maps);
+	if (err)
+		return err;
+	err = find_interpreter(pid, &maps, &syms, &m, &bias);
+	if (err)
+		goto out;
+	snprintf(out->lib_path, sizeof(out->lib_path), "%s", m->path);
+	out->lib_bias = bias;
+	memfd = python_open_mem(pid);
+	if (memfd < 0) {
+		err = memfd;
+		goto out;
+	}
+	err = fill_target(memfd, &syms, bias, out, why, why_len);
+	close(memfd);
+out:
+	proc_maps_free(&maps);
+	return err;
+}
