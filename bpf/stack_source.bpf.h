@@ -16,6 +16,7 @@
 #include "memtrace_events.h"
 #include "memtrace_stack_hash.h"
 #include "unwind_dwarf.bpf.h"
+#include "python_frames.bpf.h"
 
 /* Set by user space before load. */
 const volatile __u32 stack_mode = MT_STACK_DWARF;
@@ -62,6 +63,7 @@ static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *
 	}
 	scratch->func = func;
 	n = scratch->len;
+	py_capture(pid, (__u32)bpf_get_current_pid_tgid(), scratch);
 
 	h = mt_stack_hash_mix(0, func + 1);
 	h = mt_stack_hash_mix(h, scratch->end);
@@ -69,6 +71,13 @@ static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *
 		if (i >= n)
 			break;
 		h = mt_stack_hash_mix(h, scratch->pcs[i]);
+	}
+	h = mt_stack_hash_mix(h, scratch->py_len);
+	for (int i = 0; i < MT_MAX_PY_FRAMES; i++) {
+		if (i >= scratch->py_len)
+			break;
+		h = mt_stack_hash_mix(h, scratch->py[i].code);
+		h = mt_stack_hash_mix(h, (__u32)scratch->py[i].instr);
 	}
 	h = mt_stack_hash_final(h);
 

@@ -14,6 +14,7 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+#include "memtrace_python.h"
 
 /* Deepest native stack a probe records (bpf_get_stack's own limit is 127). */
 #define MT_MAX_FRAMES 127
@@ -96,6 +97,12 @@ struct mt_stack {
 	__u8 func;		/* the allocation function, part of the key */
 	__u8 end;		/* enum mt_stack_end: why the walk stopped */
 	__u32 fp_frames;	/* frames found by frame pointers */
+	__u32 py_len;		/* Python frames in py[] (0: none) */
+	__u32 pad;
+	/* The allocating thread's Python frames, innermost first, when the
+	 * process is a CPython interpreter. Before pcs[] so that a copy of
+	 * the first len pcs holds everything. */
+	struct mt_py_frame py[MT_MAX_PY_FRAMES];
 	__u64 pcs[MT_MAX_FRAMES];
 };
 

@@ -128,6 +128,19 @@ static int agg_stack_index_grow(struct aggregator *agg)
 	return 0;
 }
 
+bool agg_has_stack(const struct aggregator *agg, uint32_t pid, uint64_t stack_id)
+{
+	size_t i = agg_stack_home(agg->stack_index_mask, pid, stack_id);
+
+	for (; agg->stack_index[i]; i = (i + 1) & agg->stack_index_mask) {
+		const struct agg_stack *s = &agg->stacks[agg->stack_index[i] - 1];
+
+		if (s->pid == pid && s->stack_id == stack_id)
+			return true;
+	}
+	return false;
+}
+
 /* The index of (pid, stack_id)'s record, made on first sight with func as
  * its function. Returns 0 or -ENOMEM. */
 static int agg_stack_get(struct aggregator *agg, uint32_t pid,

@@ -72,6 +72,9 @@ void agg_drop_pid(struct aggregator *agg, uint32_t pid);
 
 void agg_totals(const struct aggregator *agg, struct agg_totals *out);
 
+/* Has an allocation with this (pid, stack_id) been seen? */
+bool agg_has_stack(const struct aggregator *agg, uint32_t pid, uint64_t stack_id);
+
 /*
  * Stacks with at least one live allocation passing the filter, sorted by
  * filtered bytes, largest first (ties: larger count, then lower stack_id).

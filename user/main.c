@@ -24,11 +24,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 
 #include "aggregator.h"
 #include "libc_target.h"
 #include "options.h"
 #include "probes.h"
+#include "python_detect.h"
+#include "python_symbols.h"
 #include "report.h"
 #include "report_builder.h"
 #include "ringbuf_consumer.h"
@@ -59,6 +62,8 @@ struct traced {
 	bool execd;
 	char comm[64];
 	struct libc_target libc;
+	bool python;			/* a supported CPython: Python frames */
+	struct py_target py;
 };
 
 struct memtrace {
@@ -73,6 +78,12 @@ struct memtrace {
 	struct stack_source *stacks;
 	struct symbolizer *sym;
 	struct unwind_loader *unwind;	/* NULL unless --stack dwarf */
+	struct py_symbols *py;
+
+	/* Stacks first seen since the last tick, whose Python code objects
+	 * are resolved while the process still lives. */
+	struct new_stack { uint32_t pid; uint64_t id; } *fresh;
+	size_t nfresh, fresh_cap;
 
 	FILE *text;			/* stdout or -o FILE */
 	FILE *json;			/* --json FILE, or NULL */
@@ -151,14 +162,51 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 			  "its allocations are not traced", pid, lt.maps_path);
 }
 
+/* Is pid a CPython we support? Not being Python is fine (unless --python
+ * on); an unsupported Python is said once, and traced natively. Returns 0
+ * or a negative errno when memtrace must stop. */
+static int detect_python(struct memtrace *mt, struct traced *t, bool quiet_if_absent)
+{
+	char why[512];
+	int err;
+
+	if (mt->opt.python == PY_OFF)
+		return 0;
+	err = python_detect(t->pid, &t->py, why, sizeof(why));
+	if (!err) {
+		t->python = true;
+		if (mt->probes) {
+			__u32 key = t->pid;
+
+			bpf_map_update_elem(probes_py_targets_map_fd(mt->probes), &key,
+					    &t->py.off, BPF_ANY);
+		}
+		return 0;
+	}
+	if (err == -ENOENT && mt->opt.python == PY_ON && !quiet_if_absent) {
+		fprintf(stderr, "memtrace: PID %d (%s) is not a Python process (no "
+			"_PyRuntime in its mappings); use --python auto or off\n",
+			t->pid, t->comm);
+		return err;
+	}
+	if (err == -ENOTSUP)
+		warn_once(mt, "PID %d: %s: tracing its native allocations only", t->pid, why);
+	return 0;
+}
+
 /* Something was mapped since the mappings were read: a dlopen, a new
  * program after exec, JIT code. Load its table, and know its file for
  * symbols even if the process exits soon. */
 static void mappings_changed(struct memtrace *mt, uint32_t pid)
 {
+	struct traced *t = find_traced(mt, pid);
+
 	if (mt->unwind)
 		unwind_loader_sync(mt->unwind, pid);
 	symbolizer_add_pid(mt->sym, pid);
+	/* A program may load libpython only now (or exec'd into Python). */
+	if (t && !t->python)
+		detect_python(mt, t, true);
 }
 
 static void keep_snapshot(struct memtrace *mt, const struct mt_snapshot *snap)
@@ -218,6 +266,45 @@ static void finish_stack(struct memtrace *mt, struct mt_event *e)
 	mt->snapshots_done++;
 }
 
+/* Remember stacks of Python processes seen for the first time. */
+static void note_if_new_stack(struct memtrace *mt, const struct mt_event *e)
+{
+	struct traced *t = find_traced(mt, e->pid);
+	struct new_stack *grown;
+
+	if (!t || !t->python || agg_has_stack(mt->agg, e->pid, e->stack_id))
+		return;
+	if (mt->nfresh == mt->fresh_cap) {
+		size_t cap = mt->fresh_cap ? 2 * mt->fresh_cap : 256;
+
+		grown = realloc(mt->fresh, cap * sizeof(*grown));
+		if (!grown)
+			return;	/* names may then be unknown after exit */
+		mt->fresh = grown;
+		mt->fresh_cap = cap;
+	}
+	mt->fresh[mt->nfresh++] = (struct new_stack){ e->pid, e->stack_id };
+}
+
+/* Read the code objects of new stacks now: once the process has exited,
+ * its memory cannot be read, and the names would be lost. */
+static void resolve_fresh_stacks(struct memtrace *mt)
+{
+	for (size_t i = 0; i < mt->nfresh; i++) {
+		struct traced *t = find_traced(mt, mt->fresh[i].pid);
+		const struct mt_stack *st;
+		struct py_location loc;
+
+		if (!t || !t->python || t->exited ||
+		    stack_source_get(mt->stacks, mt->fresh[i].id, &st))
+			continue;
+		for (uint32_t k = 0; k < st->py_len && k < MT_MAX_PY_FRAMES; k++)
+			py_symbols_resolve(mt->py, t->pid, &t->py, st->py[k].code,
+					   st->py[k].instr, &loc);
+	}
+	mt->nfresh = 0;
+}
+
 static void on_event(void *ctx, const void *rec, size_t size)
 {
 	struct memtrace *mt = ctx;
@@ -229,6 +316,8 @@ static void on_event(void *ctx, const void *rec, size_t size)
 		return;
 	}
 	memcpy(&e, rec, sizeof(e));
+	if (e.type == MT_EV_ALLOC && e.stack_id)
+		note_if_new_stack(mt, &e);
 	switch (e.type) {
 	case MT_EV_ALLOC:
 		if (e.flags & MT_EVF_SNAPSHOT)
@@ -270,6 +359,7 @@ static int build(struct memtrace *mt, const struct report_process *procs,
 		 const struct libc_target *libcs, size_t top_n, uint64_t now,
 		 struct built_report *out)
 {
+	const struct py_target *pythons[MT_MAX_PIDS];
 	struct report_inputs in = {
 		.agg = mt->agg,
 		.stacks = mt->stacks,
@@ -283,8 +373,12 @@ static int build(struct memtrace *mt, const struct report_process *procs,
 			.window_ns = mt->opt.window_s * 1e9,
 		},
 		.top_n = top_n,
+		.pythons = pythons,
+		.py = mt->py,
 	};
 
+	for (size_t i = 0; i < mt->nprocs; i++)
+		pythons[i] = mt->procs[i].python ? &mt->procs[i].py : NULL;
 	return report_build(&in, out);
 }
 
@@ -442,6 +536,7 @@ static int run(struct memtrace *mt)
 		/* Always drain first: events that precede an exit or a
 		 * signal belong in the report that follows it. */
 		rb_consumer_drain(mt->consumer);
+		resolve_fresh_stacks(mt);
 		refresh_maps(mt, now_ns());
 
 		for (int i = 0; i < n; i++) {
@@ -560,6 +655,9 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 		return err;
 	}
 	target_comm(pid, t->comm, sizeof(t->comm));
+	err = detect_python(mt, t, false);
+	if (err)
+		return err;
 	if (mt->unwind) {
 		err = unwind_loader_prepare(mt->unwind, pid);
 		if (err) {
@@ -589,6 +687,17 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 	if (err && err != -ESRCH)
 		warn_once(mt, "PID %d: cannot read its mappings: %s", t->pid,
 			  strerror(-err));
+	if (t->python) {
+		__u32 key = t->pid;
+
+		err = bpf_map_update_elem(probes_py_targets_map_fd(mt->probes), &key,
+					  &t->py.off, BPF_ANY);
+		if (err) {
+			fprintf(stderr, "memtrace: PID %d: cannot load its Python offsets: %s\n",
+				t->pid, strerror(errno));
+			return -errno;
+		}
+	}
 	err = probes_attach(mt->probes, t->pid, &t->libc, why, sizeof(why));
 	if (err)
 		fprintf(stderr, "memtrace: %s\n", why);
@@ -603,6 +712,8 @@ static void cleanup(struct memtrace *mt)
 	stack_source_free(mt->stacks);
 	symbolizer_free(mt->sym);
 	unwind_loader_free(mt->unwind);
+	py_symbols_free(mt->py);
+	free(mt->fresh);
 	for (size_t i = 0; i < MAX_PENDING_SNAPSHOTS; i++)
 		free(mt->pending[i]);
 	agg_free(mt->agg);
@@ -692,6 +803,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	if ((err = agg_new(&mt.agg)) || (err = symbolizer_new(&mt.sym)) ||
+	    (err = py_symbols_new(&mt.py)) ||
 	    (err = stack_source_new(&mt.stacks, probes_stacks_map_fd(mt.probes))) ||
 	    (err = rb_consumer_new(&mt.consumer, probes_events_map_fd(mt.probes),
 				   on_event, &mt))) {

@@ -39,6 +39,10 @@ void options_usage(FILE *out)
 "      --stack MODE        how native stacks are walked: dwarf (.eh_frame\n"
 "                          tables, default), fp (frame pointers) or none\n"
 "      --ringbuf-mb MB     ring buffer size (default 32, a power of two)\n"
+"      --python MODE       auto (default: Python frames for CPython 3.11-3.13\n"
+"                          processes), on (refuse other processes), off\n"
+"      --python-objects    also trace Python's small-object allocator\n"
+"                          (objects up to 512 B); every such call traps\n"
 "  -q, --quiet             print only the final report\n"
 "      --empty-probes      attach probes that do nothing (benchmarks)\n"
 "      --bpf-stats         load the BPF programs, print what the verifier\n"
@@ -126,6 +130,8 @@ enum {
 	OPT_RINGBUF,
 	OPT_EMPTY,
 	OPT_BPF_STATS,
+	OPT_PYTHON,
+	OPT_PYTHON_OBJECTS,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -144,6 +150,8 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
 		{ "empty-probes", no_argument, NULL, OPT_EMPTY },
 		{ "bpf-stats", no_argument, NULL, OPT_BPF_STATS },
+		{ "python", required_argument, NULL, OPT_PYTHON },
+		{ "python-objects", no_argument, NULL, OPT_PYTHON_OBJECTS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -220,6 +228,22 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_BPF_STATS:
 			o->bpf_stats = true;
 			break;
+		case OPT_PYTHON:
+			if (!strcmp(optarg, "auto")) {
+				o->python = PY_AUTO;
+			} else if (!strcmp(optarg, "on")) {
+				o->python = PY_ON;
+			} else if (!strcmp(optarg, "off")) {
+				o->python = PY_OFF;
+			} else {
+				fprintf(stderr, "memtrace: --python '%s': expected auto, on "
+					"or off\n", optarg);
+				err = -EINVAL;
+			}
+			break;
+		case OPT_PYTHON_OBJECTS:
+			o->python_objects = true;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -247,6 +271,10 @@ int options_parse(struct options *o, int argc, char **argv)
 	if (!o->command && o->npids == 0 && !o->bpf_stats) {
 		fprintf(stderr, "memtrace: nothing to trace: give -p PID or -- COMMAND "
 			"(see --help)\n");
+		return -EINVAL;
+	}
+	if (o->python_objects && o->python == PY_OFF) {
+		fprintf(stderr, "memtrace: --python-objects needs --python auto or on\n");
 		return -EINVAL;
 	}
 	if (o->command && o->npids) {

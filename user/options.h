@@ -29,6 +29,8 @@ struct options {
 	bool empty_probes;	/* benchmarks: attach probes that do nothing */
 	bool quiet;		/* no periodic reports, only the final one */
 	bool bpf_stats;		/* load the programs, print their stats, exit */
+	enum { PY_AUTO, PY_ON, PY_OFF } python;
+	bool python_objects;	/* also trace pymalloc (small objects) */
 };
 
 /*

@@ -243,6 +243,11 @@ int probes_mappings_map_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.proc_mappings);
 }
 
+int probes_py_targets_map_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.py_targets);
+}
+
 void probes_close(struct probes *p)
 {
 	if (!p)

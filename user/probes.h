@@ -46,5 +46,6 @@ int probes_events_map_fd(const struct probes *p);
 int probes_stacks_map_fd(const struct probes *p);
 int probes_unwind_rows_map_fd(const struct probes *p);
 int probes_mappings_map_fd(const struct probes *p);
+int probes_py_targets_map_fd(const struct probes *p);
 
 #endif /* MEMTRACE_PROBES_H */

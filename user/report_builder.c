@@ -67,6 +67,40 @@ static void allocator_frame(const struct report_inputs *in, uint32_t pid,
 	}
 }
 
+static const struct py_target *python_of(const struct report_inputs *in, uint32_t pid)
+{
+	for (size_t i = 0; in->pythons && i < in->nprocs; i++)
+		if (in->procs[i].pid == pid)
+			return in->pythons[i];
+	return NULL;
+}
+
+static void py_frame(const struct report_inputs *in, uint32_t pid,
+		     const struct py_target *t, const struct mt_py_frame *pf,
+		     struct report_frame *f)
+{
+	struct py_location loc;
+
+	memset(f, 0, sizeof(*f));
+	f->python = true;
+	f->address = pf->code;
+	f->module = "python";
+	if (py_symbols_resolve(in->py, pid, t, pf->code, pf->instr, &loc) == 0) {
+		f->function = loc.qualname;
+		f->file = loc.filename;
+		f->line = loc.line;
+	} else {
+		f->function = "<unknown Python code>";
+	}
+}
+
+/* The native frame that runs Python code: each stands for a run of Python
+ * frames, up to the next entry frame (py-spy's merge rule). */
+static bool is_eval_loop(const struct report_frame *f)
+{
+	return f->function && !strncmp(f->function, "_PyEval_EvalFrameDefault", 24);
+}
+
 static void pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
 		     struct report_frame *f)
 {
@@ -82,6 +116,41 @@ static void pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
 	f->module_offset = sf.module_offset;
 	f->file = sf.file;
 	f->line = sf.line;
+}
+
+/*
+ * The native frames of st, with each eval-loop frame replaced by the
+ * Python frames it runs: from the next unused one up to and including the
+ * next entry frame. Python frames left over (a native walk that stopped
+ * early) go last. Returns the number of frames written (at most
+ * st->len + st->py_len).
+ */
+static size_t merge_frames(const struct report_inputs *in, uint32_t pid,
+			   const struct mt_stack *st, struct report_frame *out)
+{
+	const struct py_target *t = st->py_len ? python_of(in, pid) : NULL;
+	uint32_t py = 0, npy = t ? st->py_len : 0;
+	size_t n = 0;
+
+	if (npy > MT_MAX_PY_FRAMES)
+		npy = MT_MAX_PY_FRAMES;
+	for (uint32_t k = 0; k < st->len; k++) {
+		pc_frame(in, pid, st->pcs[k], &out[n]);
+		if (!npy || !is_eval_loop(&out[n])) {
+			n++;
+			continue;
+		}
+		if (py == npy) {
+			n++;		/* no Python frame left for it: keep it */
+			continue;
+		}
+		do {
+			py_frame(in, pid, t, &st->py[py], &out[n++]);
+		} while (!(st->py[py++].flags & MT_PYF_ENTRY) && py < npy);
+	}
+	while (py < npy)
+		py_frame(in, pid, t, &st->py[py++], &out[n++]);
+	return n;
 }
 
 int report_build(const struct report_inputs *in, struct built_report *out)
@@ -110,7 +179,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		if (views[i].stack_id &&
 		    stack_source_get(in->stacks, views[i].stack_id, &pcs[i]))
 			pcs[i] = NULL;
-		nframes += 1 + (pcs[i] ? pcs[i]->len : 0);
+		nframes += 1 + (pcs[i] ? pcs[i]->len + pcs[i]->py_len : 0);
 	}
 	out->frames = calloc(nframes ? nframes : 1, sizeof(*out->frames));
 	if (!out->frames) {
@@ -138,8 +207,8 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 
 		allocator_frame(in, v->pid, v->func, &frames[0]);
 		s->nframes = 1;
-		for (uint32_t k = 0; pcs[i] && k < pcs[i]->len; k++)
-			pc_frame(in, v->pid, pcs[i]->pcs[k], &frames[s->nframes++]);
+		if (pcs[i])
+			s->nframes += merge_frames(in, v->pid, pcs[i], &frames[1]);
 		s->frames = frames;
 		fi += s->nframes;
 	}

@@ -8,6 +8,8 @@
 #define MEMTRACE_REPORT_BUILDER_H
 
 #include "aggregator.h"
+#include "python_detect.h"
+#include "python_symbols.h"
 #include "libc_target.h"
 #include "report.h"
 #include "stack_source.h"
@@ -22,6 +24,10 @@ struct report_inputs {
 	size_t nprocs;
 	const struct report_process *procs;
 	const struct libc_target *libcs;	/* nprocs entries */
+	/* Python: per process its interpreter (NULL: not Python), and the
+	 * resolver of code objects. */
+	const struct py_target *const *pythons;	/* nprocs entries, or NULL */
+	struct py_symbols *py;
 	struct agg_filter filter;
 	size_t top_n;				/* 0: every stack */
 };

@@ -148,5 +148,10 @@ uint64_t stack_source_id(const struct mt_stack *stack)
 	h = mt_stack_hash_mix(h, stack->end);
 	for (size_t i = 0; i < stack->len && i < MT_MAX_FRAMES; i++)
 		h = mt_stack_hash_mix(h, stack->pcs[i]);
+	h = mt_stack_hash_mix(h, stack->py_len);
+	for (size_t i = 0; i < stack->py_len && i < MT_MAX_PY_FRAMES; i++) {
+		h = mt_stack_hash_mix(h, stack->py[i].code);
+		h = mt_stack_hash_mix(h, (uint32_t)stack->py[i].instr);
+	}
 	return mt_stack_hash_final(h);
 }

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The Python frame walker: at an allocation in a CPython process, the
+ * allocating thread's Python frames, as (code object, instruction index)
+ * pairs, innermost first. User space turns them into
+ * `qualname (file.py:line)` and merges them with the native stack.
+ *
+ * Which thread state: the interpreter's "current thread" variables are
+ * NULL while a thread has released the GIL, and C code that released it
+ * allocates too. So the thread state is found by walking the
+ * interpreter's list of thread states for the one whose native_thread_id
+ * is this thread's id (as the process's own PID namespace numbers it);
+ * the answer is cached per thread and re-checked on every use.
+ */
+#ifndef MEMTRACE_PYTHON_FRAMES_BPF_H
+#define MEMTRACE_PYTHON_FRAMES_BPF_H
+
+#include "memtrace_python.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);			/* tgid */
+	__type(value, struct mt_py_offsets);
+} py_targets SEC(".maps");
+
+/* Thread id (root namespace) -> its PyThreadState address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_tstates SEC(".maps");
+
+#define PY_MAX_INTERPRETERS 4
+#define PY_MAX_THREADS 128
+
+static __always_inline __u64 py_read_ptr(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (const void *)addr))
+		return 0;
+	return v;
+}
+
+/* This thread's id as its own PID namespace numbers it: what
+ * threading.get_native_id() returns and CPython stores. */
+static __always_inline __u64 py_native_tid(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+
+	return (__u64)BPF_CORE_READ(pid, numbers[level & 7].nr);
+}
+
+static __always_inline bool py_tstate_is(const struct mt_py_offsets *o, __u64 tstate,
+					 __u64 tid)
+{
+	return tstate && py_read_ptr(tstate + o->tstate_native_thread_id) == tid;
+}
+
+/* One step of the search through every interpreter's thread list. */
+struct py_search {
+	const struct mt_py_offsets *o;
+	__u64 tid;
+	__u64 interp, tstate;
+	__u64 found;
+};
+
+static long py_search_step(__u32 i, void *data)
+{
+	struct py_search *s = data;
+	const struct mt_py_offsets *o = s->o;
+
+	if (!s->tstate) {		/* this interpreter's list is done */
+		s->interp = s->interp ? py_read_ptr(s->interp + o->interp_next) : 0;
+		if (!s->interp)
+			return 1;
+		s->tstate = py_read_ptr(s->interp + o->interp_threads_head);
+		return 0;
+	}
+	if (py_tstate_is(o, s->tstate, s->tid)) {
+		s->found = s->tstate;
+		return 1;
+	}
+	s->tstate = py_read_ptr(s->tstate + o->tstate_next);
+	return 0;
+}
+
+static __always_inline __u64 py_find_tstate(const struct mt_py_offsets *o, __u32 key_tid)
+{
+	struct py_search s = { .o = o, .tid = py_native_tid() };
+	__u64 *cached;
+
+	cached = bpf_map_lookup_elem(&py_tstates, &key_tid);
+	if (cached && py_tstate_is(o, *cached, s.tid))
+		return *cached;
+
+	s.interp = py_read_ptr(o->runtime_addr + o->runtime_interpreters_head);
+	if (!s.interp)
+		return 0;
+	s.tstate = py_read_ptr(s.interp + o->interp_threads_head);
+	bpf_loop(PY_MAX_INTERPRETERS * (PY_MAX_THREADS + 1), py_search_step, &s, 0);
+	if (s.found)
+		bpf_map_update_elem(&py_tstates, &key_tid, &s.found, BPF_ANY);
+	return s.found;	/* 0: not a Python thread (yet), or too many threads */
+}
+
+struct py_walk {
+	const struct mt_py_offsets *o;
+	struct mt_stack *out;
+	__u64 frame;
+};
+
+static long py_walk_frame(__u32 i, void *data)
+{
+	struct py_walk *w = data;
+	const struct mt_py_offsets *o = w->o;
+	struct mt_stack *out = w->out;
+	__u64 frame = w->frame, code, instr;
+	__u8 owner = 0, is_entry = 0;
+	__u32 n = out->py_len;
+	__s64 idx;
+
+	if (!frame)
+		return 1;
+	code = py_read_ptr(frame + o->frame_code);
+	w->frame = py_read_ptr(frame + o->frame_previous);
+	if (o->frame_owner != MT_PY_NO_OFFSET)
+		bpf_probe_read_user(&owner, 1, (const void *)(frame + o->frame_owner));
+	if (o->frame_is_entry != MT_PY_NO_OFFSET)
+		bpf_probe_read_user(&is_entry, 1, (const void *)(frame + o->frame_is_entry));
+
+	/* 3.12+: a shim frame stands where C code called into the eval loop:
+	 * the Python frame recorded just before it began that call. */
+	if (owner == MT_PY_FRAME_OWNED_BY_CSTACK || (o->none_addr && code == o->none_addr)) {
+		if (n > 0 && n <= MT_MAX_PY_FRAMES)
+			out->py[(n - 1) & (MT_MAX_PY_FRAMES - 1)].flags |= MT_PYF_ENTRY;
+		return 0;
+	}
+	if (!code)
+		return 1;
+	if (n >= MT_MAX_PY_FRAMES)
+		return 1;
+
+	instr = py_read_ptr(frame + o->frame_instr);
+	/* Code units are 2 bytes; before the first instruction the index is
+	 * negative, which user space reads as "at co_firstlineno". Signed
+	 * division is not allowed in BPF: an arithmetic shift does it. */
+	idx = (__s64)(instr - (code + o->code_adaptive)) >> 1;
+	out->py[n].code = code;
+	out->py[n].instr = (__s32)idx;
+	out->py[n].flags = is_entry ? MT_PYF_ENTRY : 0;
+	out->py_len = n + 1;
+	return 0;
+}
+
+/*
+ * Record the current thread's Python frames into out->py. Leaves
+ * out->py_len 0 for a process that is not Python or a thread that runs no
+ * Python code.
+ */
+static __always_inline void py_capture(__u32 pid, __u32 tid, struct mt_stack *out)
+{
+	const struct mt_py_offsets *o = bpf_map_lookup_elem(&py_targets, &pid);
+	struct py_walk w = { .o = o, .out = out };
+	__u64 tstate, cframe;
+
+	out->py_len = 0;
+	if (!o)
+		return;
+	tstate = py_find_tstate(o, tid);
+	if (!tstate)
+		return;
+	if (o->tstate_cframe != MT_PY_NO_OFFSET) {
+		cframe = py_read_ptr(tstate + o->tstate_cframe);
+		w.frame = cframe ? py_read_ptr(cframe + o->cframe_current_frame) : 0;
+	} else {
+		w.frame = py_read_ptr(tstate + o->tstate_current_frame);
+	}
+	bpf_loop(MT_MAX_PY_FRAMES * 2, py_walk_frame, &w, 0);
+	/* The oldest frame began the outermost eval loop call. */
+	if (out->py_len > 0 && out->py_len <= MT_MAX_PY_FRAMES)
+		out->py[(out->py_len - 1) & (MT_MAX_PY_FRAMES - 1)].flags |= MT_PYF_ENTRY;
+}
+
+#endif /* MEMTRACE_PYTHON_FRAMES_BPF_H */
