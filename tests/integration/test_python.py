@@ -1,0 +1,135 @@
+"""Python-aware tracing: memtrace attaches with -p to an already running
+script (no restart, nothing injected) and attributes outstanding bytes to
+Python lines. Ground truth: tracemalloc, run by the script itself on the
+same objects (tests/integration/py/leaks.py), and what the script knows it
+leaked."""
+import glob
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from conftest import memtrace_cmd, read_reports, wait_for_line
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "py", "leaks.py")
+MIB = 1 << 20
+
+
+def pyenv_python(minor):
+    root = subprocess.run(["sh", "-c", "pyenv root 2>/dev/null || echo $HOME/.pyenv"],
+                          capture_output=True, text=True).stdout.strip()
+    found = sorted(glob.glob(f"{root}/versions/3.{minor}.*/bin/python3.{minor}"))
+    return found[-1] if found else None
+
+
+INTERPRETERS = [
+    pytest.param("/usr/bin/python3.11", id="debian-3.11"),
+    pytest.param(pyenv_python(11), id="pyenv-3.11"),
+    pytest.param(pyenv_python(12), id="pyenv-3.12"),
+    pytest.param(pyenv_python(13), id="pyenv-3.13"),
+]
+
+
+def need(python):
+    if not python or not os.path.exists(python):
+        pytest.skip(f"interpreter not installed: {python}")
+
+
+def trace_script(tmp_path, python, scenario, *options):
+    """Run leaks.py SCENARIO under python, attach memtrace -p once it is
+    ready, and return (final report, tracemalloc's truth)."""
+    truth_path, out = tmp_path / "truth.json", tmp_path / "out.json"
+    script = subprocess.Popen([python, SCRIPT, scenario, str(truth_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(script.stdout, "ready")
+        tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
+                                               *options, "-p", str(script.pid)),
+                                  stderr=subprocess.PIPE, text=True)
+        wait_for_line(tracer.stderr, "tracing")
+        script.stdin.write("go\n")
+        script.stdin.flush()
+        wait_for_line(script.stdout, "done", timeout=120)
+        tracer.send_signal(signal.SIGINT)
+        _, err = tracer.communicate(timeout=60)
+        assert tracer.returncode == 0, err
+    finally:
+        script.kill()
+        script.wait()
+    with open(truth_path) as f:
+        truth = json.load(f)
+    return read_reports(out)[-1], truth
+
+
+def innermost_python(stack):
+    for f in stack["frames"]:
+        if f.get("python"):
+            return f
+    return None
+
+
+def bytes_by_line(report, filename):
+    """Outstanding bytes per line of filename, by each stack's innermost
+    Python frame (the line that was running, as tracemalloc counts)."""
+    lines = {}
+    for s in report["stacks"]:
+        f = innermost_python(s)
+        if f and f["file"] == filename:
+            lines[f["line"]] = lines.get(f["line"], 0) + s["bytes"]
+    return lines
+
+
+def check_lines_within_10_percent(report, truth):
+    ours = bytes_by_line(report, truth["file"])
+    big = {int(l): t["bytes"] for l, t in truth["lines"].items() if t["bytes"] >= MIB}
+    assert big, f"the scenario leaked no line of 1 MiB: {truth}"
+    for line, expected in big.items():
+        got = ours.get(line, 0)
+        assert abs(got - expected) <= 0.10 * expected, \
+            f"line {line}: memtrace {got} B, tracemalloc {expected} B; all: {ours}"
+    return big
+
+
+def leak_line(marker):
+    with open(SCRIPT) as f:
+        for n, text in enumerate(f, 1):
+            if f"# LEAK {marker}" in text:
+                return n
+    raise AssertionError(marker)
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+@pytest.mark.parametrize("scenario", ["cache", "buffers", "closure"])
+def test_leaking_lines_match_tracemalloc(tmp_path, python, scenario):
+    need(python)
+    report, truth = trace_script(tmp_path, python, scenario)
+    big = check_lines_within_10_percent(report, truth)
+    assert leak_line(scenario) in big
+    # The frames read as Python: qualname (file.py:line), with the
+    # functions that led there.
+    stacks = [s for s in report["stacks"]
+              if (f := innermost_python(s)) and f["line"] == leak_line(scenario)]
+    names = [f["function"] for f in stacks[0]["frames"] if f.get("python")]
+    expected = {"cache": ["handle_request", "scenario_cache", "main", "<module>"],
+                "buffers": ["scenario_buffers", "main", "<module>"],
+                "closure": ["make_listener", "scenario_closure", "main", "<module>"]}
+    assert names == expected[scenario], names
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_thread_without_gil_gets_its_own_frames(tmp_path, python):
+    """A thread mallocs through ctypes, which releases the GIL, while
+    another thread spins in Python holding it: every one of those blocks
+    is attributed to the allocating thread's function, never the
+    spinner's."""
+    need(python)
+    report, _ = trace_script(tmp_path, python, "gil")
+    blocks = [s for s in report["stacks"] if s["bytes"] and
+              s["bytes"] == s["count"] * 777777]
+    assert sum(s["count"] for s in blocks) == 20
+    for s in blocks:
+        names = [f["function"] for f in s["frames"] if f.get("python")]
+        assert names and names[0] == "leak_without_gil", names
+        assert "spin" not in names
