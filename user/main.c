@@ -189,8 +189,12 @@ static int detect_python(struct memtrace *mt, struct traced *t, bool quiet_if_ab
 			t->pid, t->comm);
 		return err;
 	}
-	if (err == -ENOTSUP)
+	if (err == -ENOTSUP) {
+		/* Said now, and in every report. */
+		fprintf(stderr, "memtrace: PID %d: %s: tracing its native allocations "
+			"only\n", t->pid, why);
 		warn_once(mt, "PID %d: %s: tracing its native allocations only", t->pid, why);
+	}
 	return 0;
 }
 

@@ -24,7 +24,7 @@ def start_leaky(truth, *flags):
 def start_tracer(*args):
     t = subprocess.Popen(memtrace_cmd(*args), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    wait_for_line(t.stderr, "tracing")
+    wait_for_line(t.stderr, "Ctrl-C to stop")
     return t
 
 

@@ -112,7 +112,7 @@ def test_attach_to_running_process(tmp_path):
             memtrace_cmd("-q", "-n", "0", "--json", str(out), "-p",
                          str(target.pid)),
             stderr=subprocess.PIPE, text=True)
-        wait_for_line(tracer.stderr, "tracing")
+        wait_for_line(tracer.stderr, "Ctrl-C to stop")
         target.stdin.write("go\n")
         target.stdin.flush()
         assert target.wait(timeout=120) == 0
@@ -138,7 +138,7 @@ def test_sigint_on_live_process_gives_final_report(tmp_path):
             memtrace_cmd("-n", "0", "-i", "0.5", "--json", str(out), "-p",
                          str(target.pid)),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for_line(tracer.stderr, "tracing")
+        wait_for_line(tracer.stderr, "Ctrl-C to stop")
         target.stdin.write("go\n")
         target.stdin.flush()
         wait_for_line(target.stdout, "done")

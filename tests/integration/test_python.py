@@ -48,7 +48,7 @@ def trace_script(tmp_path, python, scenario, *options):
         tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
                                                *options, "-p", str(script.pid)),
                                   stderr=subprocess.PIPE, text=True)
-        wait_for_line(tracer.stderr, "tracing")
+        wait_for_line(tracer.stderr, "Ctrl-C to stop")
         script.stdin.write("go\n")
         script.stdin.flush()
         wait_for_line(script.stdout, "done", timeout=120)
@@ -133,3 +133,31 @@ def test_thread_without_gil_gets_its_own_frames(tmp_path, python):
         names = [f["function"] for f in s["frames"] if f.get("python")]
         assert names and names[0] == "leak_without_gil", names
         assert "spin" not in names
+
+
+def test_unsupported_python_is_said_and_traced_natively(tmp_path):
+    python = pyenv_python(10)
+    need(python)
+    truth_path, out = tmp_path / "truth.json", tmp_path / "out.json"
+    script = subprocess.Popen([python, SCRIPT, "buffers", str(truth_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(script.stdout, "ready")
+        tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
+                                               "-p", str(script.pid)),
+                                  stderr=subprocess.PIPE, text=True)
+        lines = wait_for_line(tracer.stderr, "Ctrl-C to stop")
+        assert any("Python 3.10 is not supported" in l and "native" in l
+                   for l in lines), lines
+        script.stdin.write("go\n")
+        script.stdin.flush()
+        wait_for_line(script.stdout, "done")
+        tracer.send_signal(signal.SIGINT)
+        assert tracer.wait(timeout=60) == 0
+    finally:
+        script.kill()
+        script.wait()
+    report = read_reports(out)[-1]
+    assert any("not supported" in w for w in report["warnings"])
+    assert not [f for s in report["stacks"] for f in s["frames"] if f.get("python")]
+    assert report["totals"]["outstanding_bytes"] >= 80 * 40000

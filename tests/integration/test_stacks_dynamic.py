@@ -19,7 +19,7 @@ def run_attached(tmp_path, argv):
         tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
                                                "-p", str(target.pid)),
                                   stderr=subprocess.PIPE, text=True)
-        wait_for_line(tracer.stderr, "tracing")
+        wait_for_line(tracer.stderr, "Ctrl-C to stop")
         target.stdin.write("go\n")
         target.stdin.flush()
         lines = wait_for_line(target.stdout, "done")

@@ -86,7 +86,7 @@ def memtrace_stacks(tmp_path, exe, sizes, return_probes=()):
         tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
                                                "-p", str(target.pid)),
                                   stderr=subprocess.PIPE, text=True)
-        wait_for_line(tracer.stderr, "tracing")
+        wait_for_line(tracer.stderr, "Ctrl-C to stop")
         target.stdin.write("go\n")
         target.stdin.flush()
         wait_for_line(target.stdout, "done")
