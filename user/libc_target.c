@@ -22,6 +22,7 @@
 
 #include "elf_symbols.h"
 #include "libc_target.h"
+#include "why.h"
 #include "proc_maps.h"
 
 const char *const mt_func_names[MT_FUNC_COUNT] = {
@@ -36,18 +37,6 @@ const char *const mt_func_names[MT_FUNC_COUNT] = {
 	[MT_FUNC_PVALLOC] = "pvalloc",
 	[MT_FUNC_FREE] = "free",
 };
-
-static int fail(int err, char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (len) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 /* Length of an instruction that may be skipped before the probe (it
  * neither branches nor writes an argument register), or 0. Only forms
@@ -158,13 +147,13 @@ int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_l
 	memset(out, 0, sizeof(*out));
 	err = proc_maps_read(pid, &maps);
 	if (err)
-		return fail(err, why, why_len, "cannot read /proc/%d/maps: %s", pid,
+		return why_fail(err, why, why_len, "cannot read /proc/%d/maps: %s", pid,
 			    err == -ESRCH ? "no such process" : strerror(-err));
 	for (size_t i = 0; i < maps.n && !libc; i++)
 		if (is_libc_name(maps.maps[i].path))
 			libc = maps.maps[i].path;
 	if (!libc) {
-		err = fail(-ENOENT, why, why_len,
+		err = why_fail(-ENOENT, why, why_len,
 			   "PID %d maps no shared libc: it is statically linked (or not a "
 			   "glibc/musl program); memtrace probes the allocator of a shared "
 			   "libc", pid);
@@ -175,13 +164,13 @@ int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_l
 
 	fd = open(out->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		err = fail(-errno, why, why_len, "cannot open %s of PID %d: %s", libc,
+		err = why_fail(-errno, why, why_len, "cannot open %s of PID %d: %s", libc,
 			   pid, strerror(errno));
 		goto out;
 	}
 	err = elf_symbols_open(fd, &es);
 	if (err) {
-		err = fail(err, why, why_len, "cannot read the symbols of %s: %s", libc,
+		err = why_fail(err, why, why_len, "cannot read the symbols of %s: %s", libc,
 			   strerror(-err));
 		goto out;
 	}
@@ -208,7 +197,7 @@ int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_l
 	}
 	find_ldso_hook(pid, &maps, out);
 	if (!out->func_offset[MT_FUNC_MALLOC] || !out->func_offset[MT_FUNC_FREE])
-		err = fail(-ENOENT, why, why_len, "%s of PID %d has no malloc or free "
+		err = why_fail(-ENOENT, why, why_len, "%s of PID %d has no malloc or free "
 			   "symbol", libc, pid);
 out:
 	elf_symbols_close(es);

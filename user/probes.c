@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "probes.h"
+#include "why.h"
 #include "alloc_probes.skel.h"
 
 /* Links for one traced process: per function an entry and a return probe. */
@@ -28,18 +29,6 @@ struct probes {
 	size_t npids;
 	int ncpus;
 };
-
-static int fail(int err, char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (len) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 /* libbpf's own messages would repeat, less clearly, what the caller prints;
  * keep warnings only when asked to debug. */
@@ -62,13 +51,13 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 		return -ENOMEM;
 	p->ncpus = libbpf_num_possible_cpus();
 	if (p->ncpus <= 0) {
-		err = fail(-EINVAL, why, why_len, "cannot count CPUs");
+		err = why_fail(-EINVAL, why, why_len, "cannot count CPUs");
 		goto err;
 	}
 
 	p->skel = alloc_probes_bpf__open();
 	if (!p->skel) {
-		err = fail(-errno, why, why_len, "cannot open the BPF object: %s",
+		err = why_fail(-errno, why, why_len, "cannot open the BPF object: %s",
 			   strerror(errno));
 		goto err;
 	}
@@ -79,27 +68,27 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 	p->skel->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
 	err = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
 	if (err) {
-		fail(err, why, why_len, "ring buffer size: %s", strerror(-err));
+		why_fail(err, why, why_len, "ring buffer size: %s", strerror(-err));
 		goto err;
 	}
 
 	err = bpf_map__set_max_entries(p->skel->maps.unwind_rows,
 				       cfg->unwind_rows ? cfg->unwind_rows : 1);
 	if (err) {
-		fail(err, why, why_len, "unwind table size: %s", strerror(-err));
+		why_fail(err, why, why_len, "unwind table size: %s", strerror(-err));
 		goto err;
 	}
 
 	err = alloc_probes_bpf__load(p->skel);
 	if (err) {
-		fail(err, why, why_len, "the kernel refused the BPF programs: %s "
+		why_fail(err, why, why_len, "the kernel refused the BPF programs: %s "
 		     "(run with MEMTRACE_DEBUG=1 for the verifier's log)", strerror(-err));
 		goto err;
 	}
 
 	p->exec_link = bpf_program__attach(p->skel->progs.handle_exec);
 	if (!p->exec_link) {
-		err = fail(-errno, why, why_len, "cannot attach the exec tracepoint: %s",
+		err = why_fail(-errno, why, why_len, "cannot attach the exec tracepoint: %s",
 			   strerror(errno));
 		goto err;
 	}
@@ -138,7 +127,7 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 	err = bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key),
 				   &tv, sizeof(tv), BPF_ANY);
 	if (err)
-		return fail(err, why, why_len, "cannot add PID %d to the filter: %s",
+		return why_fail(err, why, why_len, "cannot add PID %d to the filter: %s",
 			    pid, strerror(-err));
 
 	/* Where the loader announces new objects (optional: without it,
@@ -172,7 +161,7 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 							    p->skel->progs.alloc_enter,
 						  pid, lt->path, lt->probe_offset[f], false, f);
 			if (!link)
-				return fail(-errno, why, why_len,
+				return why_fail(-errno, why, why_len,
 					    "cannot attach a uprobe to %s in %s for PID %d: %s",
 					    mt_func_names[f], lt->maps_path, pid,
 					    strerror(errno));

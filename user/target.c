@@ -29,20 +29,9 @@
 #include <linux/capability.h>
 
 #include "target.h"
+#include "why.h"
 
 #define PF_KTHREAD 0x00200000
-
-static int fail(int err, char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (len) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 int target_check_privileges(char *why, size_t why_len)
 {
@@ -52,7 +41,7 @@ int target_check_privileges(char *why, size_t why_len)
 	bool bpf, perf, ptrace_ok;
 
 	if (syscall(SYS_capget, &hdr, data))
-		return fail(-errno, why, why_len, "cannot read capabilities: %s",
+		return why_fail(-errno, why, why_len, "cannot read capabilities: %s",
 			    strerror(errno));
 	eff = data[0].effective | ((uint64_t)data[1].effective << 32);
 #define HAS(cap) (!!(eff & (1ULL << (cap))))
@@ -62,7 +51,7 @@ int target_check_privileges(char *why, size_t why_len)
 #undef HAS
 	if (bpf && perf && ptrace_ok)
 		return 0;
-	return fail(-EPERM, why, why_len,
+	return why_fail(-EPERM, why, why_len,
 		    "needs root to load BPF probes (missing%s%s%s): run it as root, "
 		    "e.g. with sudo, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE",
 		    bpf ? "" : " CAP_BPF", perf ? "" : " CAP_PERFMON",
@@ -101,25 +90,25 @@ int target_check_pid(pid_t pid, char *why, size_t why_len)
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(-ESRCH, why, why_len,
+		return why_fail(-ESRCH, why, why_len,
 			    "no process with PID %d: check the PID (ps -p %d)", pid, pid);
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return fail(-ESRCH, why, why_len, "no process with PID %d", pid);
+		return why_fail(-ESRCH, why, why_len, "no process with PID %d", pid);
 	buf[n] = '\0';
 
 	/* "pid (comm) state ppid ... flags": comm may hold spaces and ')' */
 	p = strrchr(buf, ')');
 	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
-		return fail(-EINVAL, why, why_len, "cannot parse %s", path);
+		return why_fail(-EINVAL, why, why_len, "cannot parse %s", path);
 	target_comm(pid, comm, sizeof(comm));
 	if (flags & PF_KTHREAD)
-		return fail(-EINVAL, why, why_len,
+		return why_fail(-EINVAL, why, why_len,
 			    "PID %d (%s) is a kernel thread: it has no user-space "
 			    "allocations to trace; give the PID of a user process", pid, comm);
 	if (state == 'Z' || state == 'X')
-		return fail(-ESRCH, why, why_len,
+		return why_fail(-ESRCH, why, why_len,
 			    "PID %d (%s) has exited (zombie): nothing left to trace", pid, comm);
 	return 0;
 }
@@ -229,36 +218,36 @@ static int run_to_entry(pid_t pid, char *why, size_t why_len)
 
 	err = read_entry_point(pid, &entry);
 	if (err)
-		return fail(err, why, why_len, "cannot read the entry point of PID %d", pid);
+		return why_fail(err, why, why_len, "cannot read the entry point of PID %d", pid);
 	errno = 0;
 	word = ptrace(PTRACE_PEEKTEXT, pid, (void *)entry, 0);
 	if (errno)
-		return fail(-errno, why, why_len, "ptrace peek: %s", strerror(errno));
+		return why_fail(-errno, why, why_len, "ptrace peek: %s", strerror(errno));
 	if (ptrace(PTRACE_POKETEXT, pid, (void *)entry, (void *)((word & ~0xffL) | 0xcc)))
-		return fail(-errno, why, why_len, "ptrace poke: %s", strerror(errno));
+		return why_fail(-errno, why, why_len, "ptrace poke: %s", strerror(errno));
 	if (ptrace(PTRACE_CONT, pid, 0, 0))
-		return fail(-errno, why, why_len, "ptrace cont: %s", strerror(errno));
+		return why_fail(-errno, why, why_len, "ptrace cont: %s", strerror(errno));
 
 	err = wait_for_trap(pid, &status);
 	if (err == -ECHILD)
-		return fail(err, why, why_len,
+		return why_fail(err, why, why_len,
 			    "the command exited (%s %d) before reaching its entry point: "
 			    "the dynamic loader failed?",
 			    WIFEXITED(status) ? "status" : "signal",
 			    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	if (err)
-		return fail(err, why, why_len, "waitpid: %s", strerror(-err));
+		return why_fail(err, why, why_len, "waitpid: %s", strerror(-err));
 
 	/* Put the instruction back and step rip back onto it. */
 	if (ptrace(PTRACE_POKETEXT, pid, (void *)entry, (void *)word) ||
 	    ptrace(PTRACE_GETREGS, pid, 0, &regs))
-		return fail(-errno, why, why_len, "ptrace: %s", strerror(errno));
+		return why_fail(-errno, why, why_len, "ptrace: %s", strerror(errno));
 	if (regs.rip != entry + 1)
-		return fail(-EPROTO, why, why_len, "stopped at 0x%llx, not at the entry "
+		return why_fail(-EPROTO, why, why_len, "stopped at 0x%llx, not at the entry "
 			    "point 0x%lx", regs.rip, (unsigned long)entry);
 	regs.rip = entry;
 	if (ptrace(PTRACE_SETREGS, pid, 0, &regs))
-		return fail(-errno, why, why_len, "ptrace setregs: %s", strerror(errno));
+		return why_fail(-errno, why, why_len, "ptrace setregs: %s", strerror(errno));
 	return 0;
 }
 
@@ -270,26 +259,26 @@ int target_launch(char *const argv[], pid_t *pidp, char *why, size_t why_len)
 
 	err = find_in_path(argv[0], path, sizeof(path));
 	if (err)
-		return fail(err, why, why_len, "cannot execute '%s': %s", argv[0],
+		return why_fail(err, why, why_len, "cannot execute '%s': %s", argv[0],
 			    strerror(-err));
 	err = is_static_elf(path);
 	if (err < 0)
-		return fail(err, why, why_len, "cannot execute '%s': %s", path,
+		return why_fail(err, why, why_len, "cannot execute '%s': %s", path,
 			    strerror(-err));
 	if (err == 1)
-		return fail(-ENOEXEC, why, why_len,
+		return why_fail(-ENOEXEC, why, why_len,
 			    "'%s' is statically linked: it has no shared libc whose "
 			    "allocator memtrace could probe", path);
 
 	/* exec's own error comes back through a close-on-exec pipe. */
 	if (pipe2(errpipe, O_CLOEXEC))
-		return fail(-errno, why, why_len, "pipe: %s", strerror(errno));
+		return why_fail(-errno, why, why_len, "pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
 		close(errpipe[0]);
 		close(errpipe[1]);
-		return fail(err, why, why_len, "fork: %s", strerror(-err));
+		return why_fail(err, why, why_len, "fork: %s", strerror(-err));
 	}
 	if (pid == 0) {
 		close(errpipe[0]);
@@ -304,7 +293,7 @@ int target_launch(char *const argv[], pid_t *pidp, char *why, size_t why_len)
 	if (read(errpipe[0], &child_errno, sizeof(child_errno)) == sizeof(child_errno)) {
 		close(errpipe[0]);
 		waitpid(pid, &status, 0);
-		return fail(-child_errno, why, why_len, "cannot execute '%s': %s",
+		return why_fail(-child_errno, why, why_len, "cannot execute '%s': %s",
 			    path, strerror(child_errno));
 	}
 	close(errpipe[0]);
@@ -314,7 +303,7 @@ int target_launch(char *const argv[], pid_t *pidp, char *why, size_t why_len)
 	if (!err)
 		err = run_to_entry(pid, why, why_len);
 	else
-		fail(err, why, why_len, "the command did not start");
+		why_fail(err, why, why_len, "the command did not start");
 	if (err) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
