@@ -260,6 +260,10 @@ static int open_regular(const char *path, struct stat *st)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, st)) {
+		close(fd);
+		return -EIO;
+	}
 	return fd;
 }
 
@@ -274,6 +278,7 @@ static int open_mapped_file(pid_t pid, const struct proc_map *pm)
 	if (!pm->deleted) {
 		n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, pm->path);
 		fd = n < (int)sizeof(path) ? open_regular(path, &st) : -ENAMETOOLONG;
+		/* Another inode: replaced since it was mapped (an upgrade). */
 		if (fd >= 0 && st.st_ino == pm->inode)
 			return fd;
 		if (fd >= 0)
@@ -428,11 +433,11 @@ static bool version_from_path(const char *path, int *major, int *minor)
 	return false;
 }
 
-/* The offsets 3.13 gives, after checking they are plausible: each field
- * inside the structure whose size the same table gives. */
+/* Is an offset from _Py_DebugOffsets plausible: a field of at most 8
+ * bytes inside a structure of the size the same table gives? */
 static bool field_ok(uint64_t off, uint64_t size)
 {
-	return size < (1u << 20) && off + 8 <= size;
+	return size < (1u << 20) && off < size && size - off >= 8;
 }
 
 static int offsets_from_debug(int memfd, uint64_t runtime, struct py_target *t,
@@ -480,7 +485,7 @@ static int offsets_from_debug(int memfd, uint64_t runtime, struct py_target *t,
 	    d.bytes_object.ob_sval >= d.bytes_object.size ||
 	    !field_ok(d.unicode_object.state, d.unicode_object.size) ||
 	    !field_ok(d.unicode_object.length, d.unicode_object.size) ||
-	    d.unicode_object.asciiobject_size + 8 > d.unicode_object.size)
+	    !field_ok(d.unicode_object.asciiobject_size, d.unicode_object.size))
 		return unsupported(why, why_len,
 				   "Python %d.%d.%d: implausible _Py_DebugOffsets",
 				   t->major, t->minor, t->micro);
@@ -536,6 +541,20 @@ static uint32_t code_header(const struct py_target *t)
 	end = max_u32(end, l->code_linetable + 8);
 	end = max_u32(end, t->off.code_firstlineno + 4);
 	return end;
+}
+
+/* What python_symbols relies on: the fields it reads lie within the
+ * object headers it reads, before any variable part. */
+static bool layout_ok(const struct py_target *t)
+{
+	const struct py_layout *l = &t->layout;
+
+	return l->code_header <= t->off.code_adaptive &&
+	       l->ob_type + 8 <= l->unicode_ascii_data &&
+	       l->unicode_length + 8 <= l->unicode_ascii_data &&
+	       l->unicode_state + 4 <= l->unicode_ascii_data &&
+	       l->unicode_ascii_data <= l->unicode_compact_data &&
+	       l->bytes_size + 8 <= l->bytes_data;
 }
 
 /* Py_Version into *t, refusing what no table here describes. */
@@ -612,6 +631,10 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 	t->layout.code_type = bias + syms->value[SYM_CODE_TYPE];
 	t->layout.unicode_type = bias + syms->value[SYM_UNICODE_TYPE];
 	t->layout.code_header = code_header(t);
+	if (!layout_ok(t))
+		return unsupported(why, why_len,
+				   "Python %d.%d.%d: implausible structure layout",
+				   t->major, t->minor, t->micro);
 
 	err = python_read_mem(memfd, t->layout.code_type + TYPE_BASICSIZE_OFFSET,
 			      &basicsize, sizeof(basicsize));
@@ -619,8 +642,8 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 		return err;
 	if (basicsize != t->off.code_adaptive)
 		return unsupported(why, why_len,
-				   "Python %d.%d.%d: code objects are %" PRIu64
-				   " bytes, not %u: a modified build?",
+				   "Python %d.%d.%d: PyCode_Type.tp_basicsize is %" PRIu64
+				   ", not %u: a modified build?",
 				   t->major, t->minor, t->micro, basicsize,
 				   t->off.code_adaptive);
 	return 0;

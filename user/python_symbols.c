@@ -42,6 +42,12 @@
 
 #define TPFLAGS_UNICODE_SUBCLASS (1ul << 28)
 
+/* PyASCIIObject.state bits, the same in 3.11, 3.12 and 3.13 (GIL builds):
+ * interned:2, kind:3, compact:1, ascii:1. */
+#define STATE_KIND(state) (((state) >> 2) & 7)
+#define STATE_COMPACT 0x20
+#define STATE_ASCII 0x40
+
 #define LOC_ONE_LINE0 10
 #define LOC_ONE_LINE2 12
 #define LOC_NO_COLUMNS 13
@@ -162,6 +168,11 @@ static int grow_codes(struct py_symbols *s)
 	return 0;
 }
 
+/*
+ * The one copy of text. Interned because callers keep the strings after
+ * the entry that gave them is replaced or forgotten, and because file
+ * names repeat across every code object of a module.
+ */
 static const char *intern(struct py_symbols *s, const char *text, size_t len)
 {
 	uint64_t h = hash_bytes(text, len);
@@ -272,6 +283,12 @@ static int proc_memfd(struct py_symbols *s, pid_t pid)
 	return fd;
 }
 
+/* Does a field of size bytes at off fit in the first len bytes read? */
+static bool inside(uint32_t off, uint32_t size, uint32_t len)
+{
+	return off <= len && size <= len - off;
+}
+
 static uint64_t get_u64(const uint8_t *buf, uint32_t off)
 {
 	uint64_t v;
@@ -296,7 +313,12 @@ static int read_fingerprint(int memfd, const struct py_target *t, uint64_t addr,
 	uint8_t hdr[CODE_HEADER_MAX];
 	int err;
 
-	if (l->code_header > sizeof(hdr))
+	if (l->code_header > sizeof(hdr) ||
+	    !inside(l->ob_type, 8, l->code_header) ||
+	    !inside(l->code_filename, 8, l->code_header) ||
+	    !inside(l->code_qualname, 8, l->code_header) ||
+	    !inside(l->code_linetable, 8, l->code_header) ||
+	    !inside(t->off.code_firstlineno, 4, l->code_header))
 		return -EINVAL;
 	err = python_read_mem(memfd, addr, hdr, l->code_header);
 	if (err)
@@ -376,7 +398,10 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 	size_t n = 0;
 	int err;
 
-	if (l->unicode_ascii_data > sizeof(hdr))
+	if (l->unicode_ascii_data > sizeof(hdr) ||
+	    !inside(l->ob_type, 8, l->unicode_ascii_data) ||
+	    !inside(l->unicode_length, 8, l->unicode_ascii_data) ||
+	    !inside(l->unicode_state, 4, l->unicode_ascii_data))
 		return -EINVAL;
 	err = python_read_mem(memfd, addr, hdr, l->unicode_ascii_data);
 	if (err)
@@ -386,10 +411,10 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 		return err;
 	length = get_u64(hdr, l->unicode_length);
 	state = get_u32(hdr, l->unicode_state);
-	kind = (state >> 2) & 7;
+	kind = STATE_KIND(state);
 	if (length > STRING_MAX_CHARS || (kind != 1 && kind != 2 && kind != 4))
 		return -EINVAL;
-	if (!(state & 0x20)) {
+	if (!(state & STATE_COMPACT)) {
 		/* Not compact (a str subclass): the characters are elsewhere. */
 		err = python_read_mem(memfd, addr + l->unicode_compact_data,
 				      &data, sizeof(data));
@@ -397,7 +422,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 			return err;
 		if (!data)
 			return -EINVAL;
-	} else if (state & 0x40) {
+	} else if (state & STATE_ASCII) {
 		data = addr + l->unicode_ascii_data;
 	} else {
 		data = addr + l->unicode_compact_data;

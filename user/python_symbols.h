@@ -37,10 +37,11 @@ void py_symbols_free(struct py_symbols *s);
 /*
  * Resolve one frame of process pid, whose interpreter is t: code is the
  * PyCodeObject address, instr the instruction index in code units (a
- * negative one, or one past the code, gives co_firstlineno).
+ * negative one, or one beyond the code, gives co_firstlineno).
  * Returns 0; -EINVAL when code is not (or no longer) a code object;
- * -EFAULT when the memory cannot be read; -ESRCH when the process is gone;
- * or another negative errno.
+ * -EFAULT when the memory cannot be read; -ESRCH when the process is gone
+ * (or has just exec'd: the next call reads the new program); or another
+ * negative errno.
  */
 int py_symbols_resolve(struct py_symbols *s, pid_t pid,
 		       const struct py_target *t, uint64_t code, int32_t instr,

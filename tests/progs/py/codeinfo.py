@@ -1,16 +1,15 @@
 # Ground truth for tests/unit/test_python.c: what this interpreter itself
-# says about a set of code objects, printed for a C test to compare with
-# what it reads from this process's memory.
+# says about a set of code objects and threads, printed for a C test to
+# compare with what it reads from this process's memory.
 #
-# Output, one record a line (strings as hex of their expected UTF-8 bytes):
+# Output, one record a line (code and lines: see truth.py):
 #   version MAJOR MINOR MICRO HEXVERSION
 #   thread NAME NATIVE_ID
-#   code ID FIRSTLINENO QUALNAME_HEX FILENAME_HEX
-#   lines L0 L1 ...      line of each code unit, "None" where it has none
+#   code ... / lines ...
 #   wait ID LINE         the function now blocked reading stdin, and its line
+#   module ID LINE       the module's code, and the line calling that function
 #   ready
 # then waits for stdin to close.
-import ctypes
 import os
 import sys
 import threading
@@ -18,6 +17,7 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import módulo_ü  # noqa: E402
+import truth  # noqa: E402
 
 
 def plain(a, b):
@@ -89,52 +89,13 @@ wide = plain.__code__.replace(
     co_filename="/nowhere/\udcff-\U0001F40D-\u00fc.py")
 
 
-def expected_utf8(s):
-    out = bytearray()
-    for ch in s:
-        c = ord(ch)
-        if 0xDC80 <= c <= 0xDCFF:
-            out.append(c - 0xDC00)
-        elif 0xD800 <= c <= 0xDFFF:
-            out += "\ufffd".encode()
-        else:
-            out += ch.encode()
-    return out.hex()
+# Instances of str subclasses keep their characters out of line.
+class Str(str):
+    pass
 
 
-addr2line = ctypes.pythonapi.PyCode_Addr2Line
-addr2line.argtypes = [ctypes.py_object, ctypes.c_int]
-addr2line.restype = ctypes.c_int
-
-
-def code_lines(code):
-    # PyCode_Addr2Line is what tracebacks and f_lineno use; co_positions()
-    # and co_lines() must agree with it.
-    n = len(code.co_code) // 2
-    lines = [addr2line(code, 2 * i) for i in range(n)]
-    lines = [None if v < 0 else v for v in lines]
-    positions = [p[0] for p in code.co_positions()]
-    by_lines = [None] * n
-    for start, end, line in code.co_lines():
-        for b in range(start, end, 2):
-            by_lines[b // 2] = line
-    if positions != lines or by_lines != lines:
-        sys.exit(f"{code.co_qualname}: Addr2Line {lines} "
-                 f"co_positions {positions} co_lines {by_lines}")
-    return lines
-
-
-def all_codes(code):
-    yield code
-    for c in code.co_consts:
-        if isinstance(c, type(code)):
-            yield from all_codes(c)
-
-
-def report(code):
-    print("code", id(code), code.co_firstlineno,
-          expected_utf8(code.co_qualname), expected_utf8(code.co_filename))
-    print("lines", *("None" if v is None else v for v in code_lines(code)))
+subclassed = plain.__code__.replace(co_qualname=Str("sub.\u03a9"),
+                                    co_filename=Str("/sub/fil\xe9.py"))
 
 
 def wait_here(stop):
@@ -149,12 +110,15 @@ def worker(stop):
 
 
 codes = []
-codes += all_codes(sys._getframe().f_code)
-codes += all_codes(sys.modules["módulo_ü"].__loader__.get_code("módulo_ü"))
+codes += truth.all_codes(sys._getframe().f_code)
+codes += truth.all_codes(
+    sys.modules["módulo_ü"].__loader__.get_code("módulo_ü"))
 codes += [módulo_ü.función_ñandú.__code__, módulo_ü.Ωmega.méthode.__code__]
-codes += all_codes(generated)
-codes.append(wide)
+codes += truth.all_codes(generated)
+codes += [wide, subclassed]
 codes += [Klass.method.__code__, outer(1).__code__, square.__code__]
+# Frozen (3.11: deep-frozen, statically allocated) standard library code.
+codes += [os.path.join.__code__, threading.Event.wait.__code__]
 
 print("version", *sys.version_info[:3], hex(sys.hexversion))
 stop = threading.Event()
@@ -166,6 +130,7 @@ seen = set()
 for code in codes:
     if id(code) not in seen:
         seen.add(id(code))
-        report(code)
+        truth.report(code)
+print("module", id(sys._getframe().f_code), sys._getframe().f_lineno + 1)
 wait_here(stop)
 thread.join()
