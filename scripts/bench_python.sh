@@ -1,0 +1,47 @@
+#!/bin/sh
+# What tracing costs an allocation-heavy Python script (scripts/bench/
+# py_churn.py, timed inside the script), measured in one run, interleaved
+# round by round:
+#   alone                 the script by itself
+#   --python off          memtrace, native stacks only
+#   default               memtrace, Python frames merged into the stacks
+#   --python-objects      memtrace, and pymalloc's small objects traced too
+# Prints the median time per round of each and its ratio to alone.
+# Usage: scripts/bench_python.sh [PYTHON] [ROUNDS] [REPEATS]
+set -eu
+cd "$(dirname "$0")/.."
+PY=${1:-/usr/bin/python3.11}
+ROUNDS=${2:-5000}
+REPEATS=${3:-3}
+MT=${MEMTRACE:-build/memtrace}
+[ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
+
+us() { sed -n 's/^py_churn: \([0-9.]*\) us.*/\1/p'; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for r in $(seq "$REPEATS"); do
+	"$PY" scripts/bench/py_churn.py "$ROUNDS" | us >> "$tmp/alone"
+	"$MT" -q -o /dev/null --python off -- "$PY" scripts/bench/py_churn.py "$ROUNDS" \
+		2>/dev/null | us >> "$tmp/native"
+	"$MT" -q -o /dev/null -- "$PY" scripts/bench/py_churn.py "$ROUNDS" \
+		2>/dev/null | us >> "$tmp/python"
+	"$MT" -q -o /dev/null --python-objects -- "$PY" scripts/bench/py_churn.py \
+		"$ROUNDS" 2>/dev/null | us >> "$tmp/objects"
+done
+
+a=$(median < "$tmp/alone")
+echo "$PY scripts/bench/py_churn.py $ROUNDS, median of $REPEATS runs:"
+for run in alone native python objects; do
+	v=$(median < "$tmp/$run")
+	case $run in
+	alone) label="alone" ;;
+	native) label="memtrace --python off" ;;
+	python) label="memtrace (Python frames)" ;;
+	objects) label="memtrace --python-objects" ;;
+	esac
+	awk -v l="$label" -v v="$v" -v a="$a" \
+		'BEGIN { if (v == "") printf "  %-28s    (no result)\n", l;
+			 else printf "  %-28s %9.1f us/round  x%.1f\n", l, v, v / a }'
+done
