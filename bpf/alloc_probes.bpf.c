@@ -63,6 +63,8 @@ struct call_state {
 	__u64 size;
 	__u64 old_addr;		/* realloc: the block passed in */
 	__u64 out_ptr;		/* posix_memalign: where the result goes */
+	__u64 py_freeing;	/* block PyObject_Free is freeing: its free()
+				   of a large block is the same free */
 	struct mt_stack stack;	/* scratch for stack_capture() */
 	struct mt_frame_regs stop; /* where the unwind stopped */
 };
@@ -303,7 +305,15 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 		break;
 	case MT_FUNC_ALIGNED_ALLOC:
 	case MT_FUNC_MEMALIGN:
+	case MT_FUNC_PY_MALLOC:
 		st->size = a1;
+		break;
+	case MT_FUNC_PY_CALLOC:
+		st->size = a1 * a2;
+		break;
+	case MT_FUNC_PY_REALLOC:
+		st->old_addr = a1;
+		st->size = a2;
 		break;
 	default:		/* malloc, valloc, pvalloc */
 		st->size = a0;
@@ -371,8 +381,10 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(free_enter, __u64 ptr)
+int BPF_KPROBE(free_enter, __u64 a0, __u64 a1)
 {
+	__u32 func = bpf_get_attach_cookie(ctx);
+	__u64 ptr = func == MT_FUNC_PY_FREE ? a1 : a0;
 	struct call_state *st;
 
 	if (empty_probes || !ptr)
@@ -380,12 +392,22 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 
-	st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0, 0);
+	st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0,
+				  func == MT_FUNC_PY_FREE ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 	if (st && st->depth > 0 && PT_REGS_SP(ctx) < st->entry_sp) {
 		count(MT_CNT_NESTED);
 		return 0;	/* e.g. realloc(p, 0): realloc reports it */
 	}
-	emit(MT_EV_FREE, MT_FUNC_FREE, ptr, 0, 0, 0, 0);
+	if (st && func == MT_FUNC_PY_FREE) {
+		/* pymalloc hands a large block to free() right after: that
+		 * is this same free, not another one. */
+		st->py_freeing = ptr;
+	} else if (st && st->py_freeing == ptr) {
+		st->py_freeing = 0;
+		count(MT_CNT_NESTED);
+		return 0;
+	}
+	emit(MT_EV_FREE, func, ptr, 0, 0, 0, 0);
 	return 0;
 }
 

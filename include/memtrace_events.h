@@ -33,8 +33,18 @@ enum mt_func {
 	MT_FUNC_VALLOC,
 	MT_FUNC_PVALLOC,
 	MT_FUNC_FREE,
+	/* CPython's object allocator (pymalloc), --python-objects: its first
+	 * argument is the allocator's context, so sizes and pointers come one
+	 * argument later than in libc's. */
+	MT_FUNC_PY_MALLOC,
+	MT_FUNC_PY_CALLOC,
+	MT_FUNC_PY_REALLOC,
+	MT_FUNC_PY_FREE,
 	MT_FUNC_COUNT,
 };
+
+/* The functions probed in libc. */
+#define MT_FUNC_LIBC_COUNT (MT_FUNC_FREE + 1)
 
 enum mt_event_type {
 	/* A successful allocation: addr, size, func, stack_id. For realloc and

@@ -36,6 +36,10 @@ const char *const mt_func_names[MT_FUNC_COUNT] = {
 	[MT_FUNC_VALLOC] = "valloc",
 	[MT_FUNC_PVALLOC] = "pvalloc",
 	[MT_FUNC_FREE] = "free",
+	[MT_FUNC_PY_MALLOC] = "PyObject_Malloc",
+	[MT_FUNC_PY_CALLOC] = "PyObject_Calloc",
+	[MT_FUNC_PY_REALLOC] = "PyObject_Realloc",
+	[MT_FUNC_PY_FREE] = "PyObject_Free",
 };
 
 /* Length of an instruction that may be skipped before the probe (it
@@ -44,8 +48,8 @@ const char *const mt_func_names[MT_FUNC_COUNT] = {
  * keeps the probe at the function's first byte. */
 static size_t skippable_len(const uint8_t *c, size_t len)
 {
-	if (len >= 3 && c[0] == 0x48 && c[1] == 0x85 && c[2] == 0xff)
-		return 3;	/* test %rdi,%rdi */
+	if (len >= 3 && c[0] == 0x48 && c[1] == 0x85 && (c[2] == 0xff || c[2] == 0xf6))
+		return 3;	/* test %rdi,%rdi or test %rsi,%rsi */
 	if (len >= 4 && c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa)
 		return 4;	/* endbr64 */
 	return 0;
@@ -175,7 +179,7 @@ int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_l
 		goto out;
 	}
 
-	for (int f = 0; f < MT_FUNC_COUNT; f++) {
+	for (int f = 0; f < MT_FUNC_LIBC_COUNT; f++) {
 		uint64_t value, size, off;
 		uint8_t code[16];
 		ssize_t n;

@@ -32,6 +32,7 @@
 #include "probes.h"
 #include "python_detect.h"
 #include "python_symbols.h"
+#include "pymalloc_target.h"
 #include "report.h"
 #include "report_builder.h"
 #include "ringbuf_consumer.h"
@@ -680,6 +681,24 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 	return 0;
 }
 
+/* --python-objects: probe pymalloc too, where the interpreter lets us;
+ * where it does not, say so once and go on with the rest. */
+static void attach_pymalloc(struct memtrace *mt, struct traced *t)
+{
+	struct pymalloc_target pm;
+	char why[512];
+	int err;
+
+	err = pymalloc_target_find(t->pid, &t->py, &pm, why, sizeof(why));
+	if (!err)
+		err = probes_attach_pymalloc(mt->probes, t->pid, pm.path, pm.offset,
+					     pm.free_probe_offset, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "memtrace: PID %d: --python-objects: %s\n", t->pid, why);
+		warn_once(mt, "PID %d: --python-objects: %s", t->pid, why);
+	}
+}
+
 static int attach_process(struct memtrace *mt, struct traced *t)
 {
 	char why[512];
@@ -703,9 +722,13 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 		}
 	}
 	err = probes_attach(mt->probes, t->pid, &t->libc, why, sizeof(why));
-	if (err)
+	if (err) {
 		fprintf(stderr, "memtrace: %s\n", why);
-	return err;
+		return err;
+	}
+	if (t->python && mt->opt.python_objects)
+		attach_pymalloc(mt, t);
+	return 0;
 }
 
 static void cleanup(struct memtrace *mt)

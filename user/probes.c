@@ -18,7 +18,7 @@
 /* Links for one traced process: per function an entry and a return probe. */
 struct pid_links {
 	pid_t pid;
-	struct bpf_link *links[2 * MT_FUNC_COUNT + 1];
+	struct bpf_link *links[2 * MT_FUNC_COUNT + 1];	/* libc, ld.so, pymalloc */
 	size_t nlinks;
 };
 
@@ -165,6 +165,45 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 					    "cannot attach a uprobe to %s in %s for PID %d: %s",
 					    mt_func_names[f], lt->maps_path, pid,
 					    strerror(errno));
+			pl->links[pl->nlinks++] = link;
+		}
+	}
+	return 0;
+}
+
+int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
+			   const uint64_t offsets[MT_FUNC_COUNT], uint64_t free_probe_offset,
+			   char *why, size_t why_len)
+{
+	struct pid_links *pl = NULL;
+
+	for (size_t i = 0; i < p->npids; i++)
+		if (p->pids[i].pid == pid)
+			pl = &p->pids[i];
+	if (!pl)
+		return why_fail(-ENOENT, why, why_len, "PID %d is not traced", pid);
+
+	/* Return probes first, as for libc. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int f = MT_FUNC_PY_MALLOC; f <= MT_FUNC_PY_FREE; f++) {
+			struct bpf_link *link;
+			bool is_free = f == MT_FUNC_PY_FREE;
+
+			if (!offsets[f] || (pass == 0 && is_free))
+				continue;
+			if (pl->nlinks == sizeof(pl->links) / sizeof(pl->links[0]))
+				return why_fail(-E2BIG, why, why_len, "too many probes");
+			if (pass == 0)
+				link = attach_one(p->skel->progs.alloc_exit, pid, path, offsets[f],
+						  true, f);
+			else
+				link = attach_one(is_free ? p->skel->progs.free_enter :
+							    p->skel->progs.alloc_enter, pid, path,
+						  is_free ? free_probe_offset : offsets[f], false, f);
+			if (!link)
+				return why_fail(-errno, why, why_len,
+						"cannot attach a uprobe to %s in %s for PID %d: %s",
+						mt_func_names[f], path, pid, strerror(errno));
 			pl->links[pl->nlinks++] = link;
 		}
 	}

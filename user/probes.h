@@ -35,6 +35,14 @@ void probes_close(struct probes *p);
 int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 		  char *why, size_t why_len);
 
+/* Trace pid's Python object allocator too: entry and return probes on
+ * the functions of `path` (its libpython or executable) at the file
+ * offsets given per MT_FUNC_PY_* (0: absent), and an entry probe on
+ * PyObject_Free at free_probe_offset. */
+int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
+			   const uint64_t offsets[MT_FUNC_COUNT], uint64_t free_probe_offset,
+			   char *why, size_t why_len);
+
 /* Print each loaded program's size and the instructions the verifier
  * processed to accept it (its limit is 1 million). */
 int probes_print_stats(const struct probes *p, FILE *out);

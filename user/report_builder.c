@@ -53,13 +53,21 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+static const struct py_target *python_of(const struct report_inputs *in, uint32_t pid);
+
 static void allocator_frame(const struct report_inputs *in, uint32_t pid,
 			    uint32_t func, struct report_frame *f)
 {
 	const struct libc_target *lt = libc_of(in, pid);
+	const struct py_target *py;
 
 	memset(f, 0, sizeof(*f));
 	f->function = func < MT_FUNC_COUNT ? mt_func_names[func] : "?";
+	if (func >= MT_FUNC_PY_MALLOC && func <= MT_FUNC_PY_FREE) {
+		py = python_of(in, pid);
+		f->module = py ? base_name(py->lib_path) : "[python]";
+		return;
+	}
 	f->module = lt ? base_name(lt->maps_path) : "[unknown]";
 	if (lt && func < MT_FUNC_COUNT) {
 		f->address = lt->func_addr[func];

@@ -161,3 +161,30 @@ def test_unsupported_python_is_said_and_traced_natively(tmp_path):
     assert any("not supported" in w for w in report["warnings"])
     assert not [f for s in report["stacks"] for f in s["frames"] if f.get("python")]
     assert report["totals"]["outstanding_bytes"] >= 80 * 40000
+
+
+def python_object_blocks(report):
+    """Live blocks memtrace attributes to Python's object allocator."""
+    return sum(s["count"] for s in report["stacks"]
+               if s["allocator"].startswith("PyObject_"))
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_small_objects_with_python_objects(tmp_path, python):
+    """30 000 (int, str) tuples kept alive: with --python-objects, memtrace
+    must hold at least 90% of tracemalloc's count of live small blocks."""
+    need(python)
+    report, truth = trace_script(tmp_path, python, "small", "--python-objects")
+    unsupported = [w for w in report["warnings"] if "--python-objects" in w]
+    if unsupported:
+        # Said, not hidden: this build's allocator cannot be probed yet.
+        assert "not traced" in unsupported[0]
+        pytest.skip(f"{python}: {unsupported[0]}")
+    ours, theirs = python_object_blocks(report), truth["small_blocks"]
+    print(f"{python}: memtrace {ours} small blocks, tracemalloc {theirs}: "
+          f"{100.0 * ours / theirs:.1f}%")
+    assert theirs > 60000
+    # At least 90% caught, and nothing counted twice (an object pymalloc
+    # hands on to malloc is one block, not two).
+    assert 0.9 * theirs <= ours <= 1.1 * theirs, \
+        f"memtrace {ours} small blocks, tracemalloc {theirs}"
