@@ -188,3 +188,5 @@ def test_small_objects_with_python_objects(tmp_path, python):
     # hands on to malloc is one block, not two).
     assert 0.9 * theirs <= ours <= 1.1 * theirs, \
         f"memtrace {ours} small blocks, tracemalloc {theirs}"
+    # And by line, like the other leaks.
+    assert leak_line("small") in check_lines_within_10_percent(report, truth)
