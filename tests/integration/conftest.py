@@ -4,6 +4,7 @@ binary, which loads real BPF programs, against real test programs.
 Ground truth never comes from memtrace: the test programs write what they
 allocated and leaked themselves.
 """
+import glob
 import json
 import os
 import subprocess
@@ -48,16 +49,36 @@ def stacks_naming(report, function):
     return [s for s in report["stacks"] if function in functions(s)]
 
 
+def held_program_ids():
+    """IDs of BPF programs some live process holds an fd to (a program or
+    a link fd: both show prog_id in fdinfo)."""
+    held = set()
+    for fdinfo in glob.glob("/proc/[0-9]*/fdinfo/*"):
+        try:
+            with open(fdinfo) as f:
+                text = f.read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                held.add(int(line.split()[1]))
+    return held
+
+
 def memtrace_programs_loaded(grace_s=5):
-    """memtrace's BPF programs still loaded in the kernel. The kernel frees
-    a program asynchronously after its last fd closes, so allow a grace
-    period before calling one left behind."""
-    names = {"alloc_enter", "alloc_exit", "free_enter", "handle_exec"}
+    """memtrace's BPF programs still loaded in the kernel that no live
+    process holds: left behind. (Another memtrace running on the machine
+    holds its own.) The kernel frees a program asynchronously after its
+    last fd closes, so allow a grace period before calling one left."""
+    names = {"alloc_enter", "alloc_exit", "free_enter", "handle_exec", "maps_changed"}
     deadline = time.monotonic() + grace_s
     while True:
         out = subprocess.run(["bpftool", "-j", "prog", "list"],
                              capture_output=True, text=True, check=True).stdout
         left = [p for p in json.loads(out) if p.get("name") in names]
+        if left:
+            held = held_program_ids()
+            left = [p for p in left if p["id"] not in held]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
