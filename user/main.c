@@ -150,7 +150,7 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	symbolizer_reset_pid(mt->sym, pid);
 	symbolizer_add_pid(mt->sym, pid);
 	if (mt->unwind)
-		unwind_loader_sync(mt->unwind, pid);
+		unwind_loader_sync(mt->unwind, pid, false);
 	target_comm(pid, t->comm, sizeof(t->comm));
 	warn_once(mt, "PID %d exec'd (now %s): allocations from before the exec "
 		  "were dropped", pid, t->comm);
@@ -207,7 +207,7 @@ static void mappings_changed(struct memtrace *mt, uint32_t pid)
 	struct traced *t = find_traced(mt, pid);
 
 	if (mt->unwind)
-		unwind_loader_sync(mt->unwind, pid);
+		unwind_loader_sync(mt->unwind, pid, false);
 	symbolizer_add_pid(mt->sym, pid);
 	/* A program may load libpython only now (or exec'd into Python). */
 	if (t && !t->python)
@@ -264,6 +264,17 @@ static void finish_stack(struct memtrace *mt, struct mt_event *e)
 	if (unwind_loader_finish(mt->unwind, e->pid, snap, &whole)) {
 		mt->snapshots_failed++;
 		return;
+	}
+	if (whole.end != MT_END_COMPLETE) {
+		/* The mappings may have been read mid-change: read them
+		 * afresh and walk again once. */
+		unwind_loader_sync(mt->unwind, e->pid, true);
+		memcpy(&whole, partial, offsetof(struct mt_stack, pcs) +
+		       partial->len * sizeof(partial->pcs[0]));
+		if (unwind_loader_finish(mt->unwind, e->pid, snap, &whole)) {
+			mt->snapshots_failed++;
+			return;
+		}
 	}
 	id = stack_source_id(&whole);
 	stack_source_put(mt->stacks, id, &whole);	/* -EEXIST: already known */

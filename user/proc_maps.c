@@ -11,10 +11,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "proc_maps.h"
 
@@ -230,4 +233,53 @@ void proc_maps_free(struct proc_maps *m)
 	free(m->maps);
 	free(m->text);
 	memset(m, 0, sizeof(*m));
+}
+
+/* Device files can be mapped too; opening one may have side effects. */
+static int open_regular(const char *path, struct stat *st)
+{
+	int fd;
+
+	if (stat(path, st))
+		return -errno;
+	if (!S_ISREG(st->st_mode))
+		return -ENOEXEC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st)) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
+int proc_maps_open_file(pid_t pid, const struct proc_map *pm)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+	int fd = -ENOENT, fd2, n;
+
+	/* Through the process's root, so that a process in a container gets
+	 * its own files; a deleted file is no longer there at all. */
+	if (!pm->deleted) {
+		n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, pm->path);
+		fd = n < (int)sizeof(path) ? open_regular(path, &st) : -ENAMETOOLONG;
+		/* Another inode: the file was replaced since it was mapped
+		 * (a library upgraded under a running process). */
+		if (fd >= 0 && st.st_ino == pm->inode)
+			return fd;
+	}
+	/* The very file mapped, but only for CAP_SYS_ADMIN. */
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+		 (int)pid, pm->start, pm->end);
+	fd2 = open_regular(path, &st);
+	if (fd2 < 0) {
+		/* Overlay filesystems may show another inode than the
+		 * mapping: the file at the path is still the best guess. */
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	return fd2;
 }

@@ -51,4 +51,12 @@ const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr);
 /* Release what proc_maps_read/parse allocated; *m is then empty. */
 void proc_maps_free(struct proc_maps *m);
 
+/*
+ * An fd on the regular file behind a file mapping of pid, as the process
+ * sees it: through its root (a process in a container gets its own
+ * files), else through map_files (a deleted or replaced file; needs
+ * CAP_SYS_ADMIN). Returns the fd or a negative errno.
+ */
+int proc_maps_open_file(pid_t pid, const struct proc_map *m);
+
 #endif /* MEMTRACE_PROC_MAPS_H */

@@ -248,46 +248,7 @@ int python_read_mem(int memfd, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
-/* Device files can be mapped too; opening one may have side effects. */
-static int open_regular(const char *path, struct stat *st)
-{
-	int fd;
 
-	if (stat(path, st))
-		return -errno;
-	if (!S_ISREG(st->st_mode))
-		return -ENOEXEC;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st)) {
-		close(fd);
-		return -EIO;
-	}
-	return fd;
-}
-
-/* The file behind a mapping, as the process sees it: through its root
- * (containers), else through map_files (deleted or replaced files). */
-static int open_mapped_file(pid_t pid, const struct proc_map *pm)
-{
-	char path[PATH_MAX + 64];
-	struct stat st;
-	int fd = -ENOENT, n;
-
-	if (!pm->deleted) {
-		n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, pm->path);
-		fd = n < (int)sizeof(path) ? open_regular(path, &st) : -ENAMETOOLONG;
-		/* Another inode: replaced since it was mapped (an upgrade). */
-		if (fd >= 0 && st.st_ino == pm->inode)
-			return fd;
-		if (fd >= 0)
-			close(fd);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
-		 (int)pid, pm->start, pm->end);
-	return open_regular(path, &st);
-}
 
 /* Defined symbols of one symbol table section that this file wants. */
 static void scan_symbols(Elf *elf, Elf_Scn *scn, struct py_syms *syms)
@@ -404,7 +365,7 @@ static int find_interpreter(pid_t pid, const struct proc_maps *maps,
 			seen = same_file(&maps->maps[j], m);
 		if (seen)
 			continue;
-		fd = open_mapped_file(pid, m);
+		fd = proc_maps_open_file(pid, m);
 		if (fd < 0)
 			continue;
 		err = find_symbols(fd, syms);

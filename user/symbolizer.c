@@ -157,56 +157,7 @@ static struct sym_module *get_module(struct symbolizer *s, const struct proc_map
 	return m;
 }
 
-/* Device files can be mapped too; opening one may have side effects. */
-static int open_regular(const char *path, struct stat *st)
-{
-	int fd;
 
-	if (stat(path, st))
-		return -errno;
-	if (!S_ISREG(st->st_mode))
-		return -ENOEXEC;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st)) {
-		close(fd);
-		return -EIO;
-	}
-	return fd;
-}
-
-/* An fd on the file behind a mapping, as the process sees it, or a
- * negative errno. */
-static int open_mapped_file(pid_t pid, const struct proc_map *pm)
-{
-	char path[PATH_MAX + 64];
-	struct stat st;
-	int fd = -ENOENT, fd2, n;
-
-	/* Through the process's root, so that a process in a container gets
-	 * its own files; a deleted file is no longer there at all. */
-	if (!pm->deleted) {
-		n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, pm->path);
-		fd = n < (int)sizeof(path) ? open_regular(path, &st) : -ENAMETOOLONG;
-		/* Another inode: the file was replaced since it was mapped
-		 * (a library upgraded under a running process). */
-		if (fd >= 0 && st.st_ino == pm->inode)
-			return fd;
-	}
-	/* The very file mapped, but only for CAP_SYS_ADMIN. */
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
-		 (int)pid, pm->start, pm->end);
-	fd2 = open_regular(path, &st);
-	if (fd2 < 0) {
-		/* Overlay filesystems may show another inode than the
-		 * mapping: the file at the path is still the best guess. */
-		return fd;
-	}
-	if (fd >= 0)
-		close(fd);
-	return fd2;
-}
 
 static const char *base_name(const char *path, size_t *len)
 {
@@ -249,7 +200,7 @@ static int make_mapping(struct symbolizer *s, pid_t pid, const struct proc_map *
 	/* PCs are only ever in code: data files (locale archives, fonts)
 	 * need no fd. A failed open is retried at the next scan. */
 	if (pm->perms[2] == 'x' && !out->module->read && out->module->fd < 0) {
-		int fd = open_mapped_file(pid, pm);
+		int fd = proc_maps_open_file(pid, pm);
 
 		if (fd >= 0)
 			out->module->fd = fd;

@@ -110,23 +110,6 @@ static struct proc_state *find_proc(struct unwind_loader *ul, pid_t pid, bool ad
 	return &ul->procs[ul->nprocs++];
 }
 
-/* The file behind a mapping: map_files names exactly what is mapped, even
- * when the path was replaced since; the path through the process's root
- * is the fallback. */
-static int open_mapping(pid_t pid, const struct proc_map *m)
-{
-	char path[4200];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
-		 (unsigned long long)m->start, (unsigned long long)m->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 || m->deleted)
-		return fd < 0 ? -errno : fd;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
 
 static void hex(char *out, const uint8_t *id, size_t len)
 {
@@ -248,6 +231,7 @@ static uint64_t hash_text(const struct proc_maps *maps)
 static int scan(struct unwind_loader *ul, struct proc_state *ps)
 {
 	struct proc_maps maps = { 0 };
+	bool missing;
 	uint64_t h;
 	uint32_t n = 0;
 	int err;
@@ -265,6 +249,7 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps)
 		return 0;
 	}
 	ps->maps_hash = h;
+	missing = false;
 
 	for (size_t i = 0; i < maps.n; i++) {
 		const struct proc_map *m = &maps.maps[i];
@@ -279,11 +264,15 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps)
 			continue;
 		}
 		if (m->path[0] == '/') {
-			fd = open_mapping(ps->pid, m);
+			fd = proc_maps_open_file(ps->pid, m);
 			if (fd >= 0) {
 				obj = object_for(ul, ps->pid, fd, m, &bias);
 				close(fd);
 			}
+			/* Caught mid-load (a dlopen maps a library in steps):
+			 * look again next time, whatever the hash says. */
+			if (obj < 0)
+				missing = true;
 		}
 		mm = &ps->m.m[n];
 		memset(mm, 0, sizeof(*mm));
@@ -295,6 +284,8 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps)
 	}
 	ps->m.n = n;
 	ps->m.generation++;
+	if (missing)
+		ps->maps_hash = 0;
 	proc_maps_free(&maps);
 	return 1;
 }
@@ -393,13 +384,15 @@ int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_
 	return 0;
 }
 
-int unwind_loader_sync(struct unwind_loader *ul, pid_t pid)
+int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, bool force)
 {
 	struct proc_state *ps = find_proc(ul, pid, true);
 	int changed;
 
 	if (!ps)
 		return -ENOMEM;
+	if (force)
+		ps->maps_hash = 0;
 	changed = scan(ul, ps);
 	if (changed <= 0 || ul->maps_fd < 0)
 		return changed < 0 ? changed : 0;

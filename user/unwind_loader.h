@@ -8,6 +8,7 @@
 #ifndef MEMTRACE_UNWIND_LOADER_H
 #define MEMTRACE_UNWIND_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,8 +43,9 @@ int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_
 			 int mappings_map_fd);
 
 /* Reread pid's mappings; build and load the tables of new ones. Cheap
- * when nothing changed. Returns 0, -ESRCH if the process is gone. */
-int unwind_loader_sync(struct unwind_loader *ul, pid_t pid);
+ * when nothing changed, unless force. Returns 0, -ESRCH if the process
+ * is gone. */
+int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, bool force);
 
 /*
  * Finish a stack the BPF unwinder stopped at a PC in no mapping it knew:
