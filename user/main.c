@@ -259,22 +259,19 @@ static void finish_stack(struct memtrace *mt, struct mt_event *e)
 	}
 	snap->type = 0;		/* the slot is free again */
 	mappings_changed(mt, e->pid);
-	memcpy(&whole, partial, offsetof(struct mt_stack, pcs) +
-	       partial->len * sizeof(partial->pcs[0]));
-	if (unwind_loader_finish(mt->unwind, e->pid, snap, &whole)) {
-		mt->snapshots_failed++;
-		return;
-	}
-	if (whole.end != MT_END_COMPLETE) {
-		/* The mappings may have been read mid-change: read them
-		 * afresh and walk again once. */
-		unwind_loader_sync(mt->unwind, e->pid, true);
+	/* A walk that stops early may have met mappings read mid-change:
+	 * read them afresh and walk once more. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (attempt)
+			unwind_loader_sync(mt->unwind, e->pid, true);
 		memcpy(&whole, partial, offsetof(struct mt_stack, pcs) +
 		       partial->len * sizeof(partial->pcs[0]));
 		if (unwind_loader_finish(mt->unwind, e->pid, snap, &whole)) {
 			mt->snapshots_failed++;
 			return;
 		}
+		if (whole.end == MT_END_COMPLETE)
+			break;
 	}
 	id = stack_source_id(&whole);
 	stack_source_put(mt->stacks, id, &whole);	/* -EEXIST: already known */
@@ -372,9 +369,9 @@ static int write_folded(struct memtrace *mt, const struct report *r)
 }
 
 static int build(struct memtrace *mt, const struct report_process *procs,
-		 const struct libc_target *libcs, size_t top_n, uint64_t now,
-		 struct built_report *out)
+		 size_t top_n, uint64_t now, struct built_report *out)
 {
+	const struct libc_target *libcs[MT_MAX_PIDS];
 	const struct py_target *pythons[MT_MAX_PIDS];
 	struct report_inputs in = {
 		.agg = mt->agg,
@@ -393,15 +390,16 @@ static int build(struct memtrace *mt, const struct report_process *procs,
 		.py = mt->py,
 	};
 
-	for (size_t i = 0; i < mt->nprocs; i++)
+	for (size_t i = 0; i < mt->nprocs; i++) {
+		libcs[i] = &mt->procs[i].libc;
 		pythons[i] = mt->procs[i].python ? &mt->procs[i].py : NULL;
+	}
 	return report_build(&in, out);
 }
 
 static int report(struct memtrace *mt, bool final)
 {
 	struct report_process procs[MT_MAX_PIDS];
-	struct libc_target *libcs;
 	const char *warnings[MAX_WARNINGS];
 	uint64_t counters[MT_CNT_COUNT] = { 0 }, now = now_ns();
 	struct built_report b;
@@ -416,21 +414,19 @@ static int report(struct memtrace *mt, bool final)
 		warn_once(mt, "%llu ring buffer records were malformed and ignored",
 			  (unsigned long long)rb_consumer_malformed(mt->consumer));
 
-	libcs = calloc(mt->nprocs, sizeof(*libcs));
-	if (!libcs)
-		return -ENOMEM;
 	for (size_t i = 0; i < mt->nprocs; i++) {
 		procs[i] = (struct report_process){
 			.pid = mt->procs[i].pid,
 			.comm = mt->procs[i].comm,
 			.exited = mt->procs[i].exited,
 		};
-		libcs[i] = mt->procs[i].libc;
 	}
 
-	err = build(mt, procs, libcs, mt->opt.top_n, now, &b);
+	/* Flame graphs want every stack; the text and JSON reports show the
+	 * first top_n of the same, largest-first list. */
+	err = build(mt, procs, mt->opt.folded_path ? 0 : mt->opt.top_n, now, &b);
 	if (err)
-		goto out;
+		return err;
 
 	clock_gettime(CLOCK_REALTIME, &r->wall);
 	r->final = final;
@@ -470,7 +466,12 @@ static int report(struct memtrace *mt, bool final)
 	mt->last_allocs = r->allocs;
 	mt->last_frees = r->frees;
 
-	if (!mt->opt.quiet || final) {
+	if (mt->opt.folded_path)
+		err = write_folded(mt, r);
+	r->top_n = mt->opt.top_n;
+	if (r->top_n && r->nstacks > r->top_n)
+		r->nstacks = r->top_n;
+	if (!err && (!mt->opt.quiet || final)) {
 		err = report_write_text(mt->text, r);
 		fflush(mt->text);
 	}
@@ -478,21 +479,9 @@ static int report(struct memtrace *mt, bool final)
 		err = report_write_json(mt->json, r);
 		fflush(mt->json);
 	}
-	if (!err && mt->opt.folded_path) {
-		struct built_report all;
-
-		/* Flame graphs want every stack, not the top N. */
-		err = build(mt, procs, libcs, 0, now, &all);
-		if (!err) {
-			err = write_folded(mt, &all.r);
-			report_built_free(&all);
-		}
-	}
 	if (err)
 		fprintf(stderr, "memtrace: cannot write the report: %s\n", strerror(-err));
 	report_built_free(&b);
-out:
-	free(libcs);
 	return err;
 }
 

@@ -42,7 +42,7 @@ static const struct libc_target *libc_of(const struct report_inputs *in, uint32_
 {
 	for (size_t i = 0; i < in->nprocs; i++)
 		if (in->procs[i].pid == pid)
-			return &in->libcs[i];
+			return in->libcs[i];
 	return NULL;
 }
 

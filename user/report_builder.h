@@ -23,7 +23,7 @@ struct report_inputs {
 	/* Per traced process: its libc (for the allocation-function frame). */
 	size_t nprocs;
 	const struct report_process *procs;
-	const struct libc_target *libcs;	/* nprocs entries */
+	const struct libc_target *const *libcs;	/* nprocs entries */
 	/* Python: per process its interpreter (NULL: not Python), and the
 	 * resolver of code objects. */
 	const struct py_target *const *pythons;	/* nprocs entries, or NULL */
