@@ -28,6 +28,7 @@
 #include "elf_symbols.h"
 #include "proc_maps.h"
 #include "python_detect.h"
+#include "why.h"
 
 #define PY_RELEASE_ALPHA 0xa
 #define PY_RELEASE_BETA 0xb
@@ -198,21 +199,6 @@ static const struct py_layout layout_312 = {
 	.bytes_size = 16,
 	.bytes_data = 32,
 };
-
-static int unsupported(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int unsupported(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why_len) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return -ENOTSUP;
-}
 
 int python_open_mem(pid_t pid)
 {
@@ -413,15 +399,15 @@ static int offsets_from_debug(int memfd, uint64_t runtime, struct py_target *t,
 	if (err)
 		return err;
 	if (memcmp(d.cookie, "xdebugpy", sizeof(d.cookie)))
-		return unsupported(why, why_len,
+		return why_fail(-ENOTSUP, why, why_len,
 				   "Python %d.%d.%d: no _Py_DebugOffsets at _PyRuntime",
 				   t->major, t->minor, t->micro);
 	if (d.free_threaded)
-		return unsupported(why, why_len,
+		return why_fail(-ENOTSUP, why, why_len,
 				   "Python %d.%d.%d: free-threaded builds are not supported",
 				   t->major, t->minor, t->micro);
 	if (d.version != t->version_hex)
-		return unsupported(why, why_len,
+		return why_fail(-ENOTSUP, why, why_len,
 				   "Python %d.%d.%d: _Py_DebugOffsets is for version %#" PRIx64,
 				   t->major, t->minor, t->micro, d.version);
 	if (!field_ok(d.runtime_state.interpreters_head, d.runtime_state.size) ||
@@ -447,7 +433,7 @@ static int offsets_from_debug(int memfd, uint64_t runtime, struct py_target *t,
 	    !field_ok(d.unicode_object.state, d.unicode_object.size) ||
 	    !field_ok(d.unicode_object.length, d.unicode_object.size) ||
 	    !field_ok(d.unicode_object.asciiobject_size, d.unicode_object.size))
-		return unsupported(why, why_len,
+		return why_fail(-ENOTSUP, why, why_len,
 				   "Python %d.%d.%d: implausible _Py_DebugOffsets",
 				   t->major, t->minor, t->micro);
 
@@ -529,12 +515,12 @@ static int check_version(uint64_t version, struct py_target *t, char *why,
 	t->minor = (version >> 16) & 0xff;
 	t->micro = (version >> 8) & 0xff;
 	if (t->major != 3 || t->minor < 11 || t->minor > 13)
-		return unsupported(why, why_len,
+		return why_fail(-ENOTSUP, why, why_len,
 				   "Python %d.%d.%d is not supported (3.11 to 3.13 are)",
 				   t->major, t->minor, t->micro);
 	/* Layouts settle at the release candidates. */
 	if (level == PY_RELEASE_ALPHA || level == PY_RELEASE_BETA)
-		return unsupported(why, why_len,
+		return why_fail(-ENOTSUP, why, why_len,
 				   "Python %d.%d.%d%c%u is a pre-release: not supported",
 				   t->major, t->minor, t->micro,
 				   level == PY_RELEASE_ALPHA ? 'a' : 'b',
@@ -551,10 +537,10 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 
 	if (!syms->found[SYM_VERSION]) {
 		if (version_from_path(t->lib_path, &t->major, &t->minor))
-			return unsupported(why, why_len,
+			return why_fail(-ENOTSUP, why, why_len,
 					   "Python %d.%d is not supported (3.11 to 3.13 are)",
 					   t->major, t->minor);
-		return unsupported(why, why_len,
+		return why_fail(-ENOTSUP, why, why_len,
 				   "Python older than 3.11 is not supported (%s)",
 				   t->lib_path);
 	}
@@ -568,7 +554,7 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 		return err;
 	for (int k = 0; k < SYM_COUNT; k++)
 		if (!syms->found[k])
-			return unsupported(why, why_len,
+			return why_fail(-ENOTSUP, why, why_len,
 					   "Python %d.%d.%d: %s does not define %s",
 					   t->major, t->minor, t->micro,
 					   t->lib_path, sym_names[k]);
@@ -593,7 +579,7 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 	t->layout.unicode_type = bias + syms->value[SYM_UNICODE_TYPE];
 	t->layout.code_header = code_header(t);
 	if (!layout_ok(t))
-		return unsupported(why, why_len,
+		return why_fail(-ENOTSUP, why, why_len,
 				   "Python %d.%d.%d: implausible structure layout",
 				   t->major, t->minor, t->micro);
 
@@ -602,7 +588,7 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 	if (err)
 		return err;
 	if (basicsize != t->off.code_adaptive)
-		return unsupported(why, why_len,
+		return why_fail(-ENOTSUP, why, why_len,
 				   "Python %d.%d.%d: PyCode_Type.tp_basicsize is %" PRIu64
 				   ", not %u: a modified build?",
 				   t->major, t->minor, t->micro, basicsize,
