@@ -66,4 +66,34 @@ struct mt_py_frame {
  * outer call of the eval loop (the native frames in between are C code). */
 #define MT_PYF_ENTRY 0x1
 
+/*
+ * Probes inside pymalloc's inlined fast paths (builds without pymalloc
+ * symbols, like Debian's LTO+PGO python3.11; see user/pymalloc_sites.c).
+ * Each probe's attach cookie says what the probed instruction sees:
+ *   bits 0-7   enum mt_pysite_kind
+ *   bits 8-15  enum mt_reg: the register holding the block, or the pool
+ *   bit  16    MT_PYSITE_VIA_POOL: the register holds the block's pool
+ *              header and the block is pool->freeblock, *(reg + 8)
+ */
+enum mt_pysite_kind {
+	MT_PYSITE_ALLOC = 1,	/* a block was just taken off a free list */
+	MT_PYSITE_FREE = 2,	/* a block is being put back on one */
+};
+
+/* General-purpose registers, as sites name them. */
+enum mt_reg {
+	MT_REG_RAX = 0, MT_REG_RBX, MT_REG_RCX, MT_REG_RDX, MT_REG_RSI,
+	MT_REG_RDI, MT_REG_RBP, MT_REG_RSP, MT_REG_R8, MT_REG_R9, MT_REG_R10,
+	MT_REG_R11, MT_REG_R12, MT_REG_R13, MT_REG_R14, MT_REG_R15,
+	MT_REG_COUNT,
+};
+
+#define MT_PYSITE_VIA_POOL (1u << 16)
+
+/* pymalloc's pools (3.11-3.13, 64-bit): 16 KiB, aligned, with the size
+ * class index at this offset in the pool header; a block of class i
+ * holds (i + 1) * 16 bytes. */
+#define MT_PY_POOL_MASK (~0x3fffULL)
+#define MT_PY_POOL_SZIDX_OFFSET 0x24
+
 #endif /* MEMTRACE_PYTHON_H */
