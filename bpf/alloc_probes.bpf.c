@@ -241,6 +241,23 @@ static __always_inline void count_unwind_end(__u32 pid, const struct mt_stack *s
 	}
 }
 
+/* The allocation's stack, into the thread's scratch record; returns the
+ * event flags that say how it went. */
+static __always_inline __u16 take_stack(struct pt_regs *ctx, struct call_state *st,
+					__u32 func, __u32 pid, bool at_return,
+					__u64 *stack_id)
+{
+	if (stack_capture(ctx, &st->stack, func, pid, &st->stop, at_return,
+			  stack_id)) {
+		count(MT_CNT_STACK_FAILED);
+		return MT_EVF_NO_STACK;
+	}
+	count_unwind_end(pid, &st->stack);
+	if (st->stack.end == MT_END_NO_MAPPING && send_snapshot(&st->stop))
+		return MT_EVF_SNAPSHOT;
+	return 0;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 {
@@ -364,17 +381,8 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 		return 0;	/* failed: nothing was allocated */
 	}
 
-	if (stack_mode != MT_STACK_NONE) {
-		if (stack_capture(ctx, &st->stack, st->func, pid, &st->stop,
-				  &stack_id)) {
-			count(MT_CNT_STACK_FAILED);
-			flags |= MT_EVF_NO_STACK;
-		} else {
-			count_unwind_end(pid, &st->stack);
-			if (st->stack.end == MT_END_NO_MAPPING && send_snapshot(&st->stop))
-				flags |= MT_EVF_SNAPSHOT;
-		}
-	}
+	if (stack_mode != MT_STACK_NONE)
+		flags = take_stack(ctx, st, st->func, pid, true, &stack_id);
 	emit(MT_EV_ALLOC, st->func, addr, st->size, st->old_addr, stack_id,
 	     flags);
 	return 0;
@@ -408,6 +416,114 @@ int BPF_KPROBE(free_enter, __u64 a0, __u64 a1)
 		return 0;
 	}
 	emit(MT_EV_FREE, func, ptr, 0, 0, 0, 0);
+	return 0;
+}
+
+/* The value of a register the cookie of a pymalloc site names. From a
+ * copy of the registers: the verifier refuses a context read at an offset
+ * that is not a constant, which is what the compiler makes of this switch.
+ * Not inlined, so that the copy's stack is not added to the unwinder's. */
+static __noinline __u64 reg_value(const struct pt_regs *ctx, __u32 reg)
+{
+	struct pt_regs r;
+
+	if (bpf_probe_read_kernel(&r, sizeof(r), ctx))
+		return 0;
+	switch (reg) {
+	case MT_REG_RAX: return r.ax;
+	case MT_REG_RBX: return r.bx;
+	case MT_REG_RCX: return r.cx;
+	case MT_REG_RDX: return r.dx;
+	case MT_REG_RSI: return r.si;
+	case MT_REG_RDI: return r.di;
+	case MT_REG_RBP: return r.bp;
+	case MT_REG_RSP: return r.sp;
+	case MT_REG_R8: return r.r8;
+	case MT_REG_R9: return r.r9;
+	case MT_REG_R10: return r.r10;
+	case MT_REG_R11: return r.r11;
+	case MT_REG_R12: return r.r12;
+	case MT_REG_R13: return r.r13;
+	case MT_REG_R14: return r.r14;
+	case MT_REG_R15: return r.r15;
+	}
+	return 0;
+}
+
+/* Report a block pymalloc just handed out: its size is its pool's size
+ * class, read from the pool header (the request itself is not in any
+ * register at the inlined sites). */
+static __always_inline void pymalloc_alloc_event(struct pt_regs *ctx, __u64 block,
+						 bool at_return)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 stack_id = 0, size;
+	struct call_state *st;
+	__u32 szidx;
+	__u16 flags = 0;
+
+	if (bpf_probe_read_user(&szidx, sizeof(szidx),
+				(void *)((block & MT_PY_POOL_MASK) + MT_PY_POOL_SZIDX_OFFSET))) {
+		count(MT_CNT_PYMALLOC_BAD_READ);
+		return;
+	}
+	size = ((__u64)szidx + 1) * 16;
+	if (stack_mode != MT_STACK_NONE) {
+		st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!st) {
+			count(MT_CNT_STATE_FAILED);
+			flags = MT_EVF_NO_STACK;
+		} else {
+			flags = take_stack(ctx, st, MT_FUNC_PY_MALLOC, pid, at_return,
+					   &stack_id);
+		}
+	}
+	emit(MT_EV_ALLOC, MT_FUNC_PY_MALLOC, block, size, 0, stack_id, flags);
+}
+
+/*
+ * A probe inside one of pymalloc's inlined fast paths, on interpreters
+ * whose allocator has no function to probe (user/pymalloc_sites.c finds
+ * them). The cookie says whether a block was just taken off a free list or
+ * is being put back, and where the block is.
+ */
+SEC("uprobe")
+int pymalloc_site(struct pt_regs *ctx)
+{
+	__u32 cookie = bpf_get_attach_cookie(ctx);
+	__u64 block;
+
+	if (empty_probes)
+		return 0;
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+
+	block = reg_value(ctx, (cookie >> 8) & 0xff);
+	if ((cookie & MT_PYSITE_VIA_POOL) &&
+	    bpf_probe_read_user(&block, sizeof(block), (void *)(block + 8))) {
+		count(MT_CNT_PYMALLOC_BAD_READ);
+		return 0;
+	}
+	if (!block)
+		return 0;
+	if ((cookie & 0xff) == MT_PYSITE_FREE)
+		emit(MT_EV_FREE, MT_FUNC_PY_FREE, block, 0, 0, 0, 0);
+	else
+		pymalloc_alloc_event(ctx, block, false);
+	return 0;
+}
+
+/* pymalloc's allocate_from_new_pool returns the first block of a fresh
+ * pool, or NULL when it fell back to malloc (which the libc probes see). */
+SEC("uretprobe")
+int BPF_KRETPROBE(pymalloc_new_pool_exit, __u64 block)
+{
+	if (empty_probes || !block)
+		return 0;
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	pymalloc_alloc_event(ctx, block, true);
 	return 0;
 }
 

@@ -34,11 +34,12 @@ struct {
  * Capture the user stack of the current task into *scratch, which must
  * survive the call (a BPF program's own stack is 512 bytes, a stack record
  * is 1 KiB). `func` becomes part of the stack's identity, so a stack always
- * has one allocation function.
+ * has one allocation function. at_return: the registers are a return
+ * probe's (the PC is a return address), not those of a probed instruction.
  */
 static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *scratch,
 					 __u32 func, __u32 pid, struct mt_frame_regs *stop,
-					 __u64 *id)
+					 bool at_return, __u64 *id)
 {
 	__u32 n;
 	__u64 h;
@@ -47,7 +48,7 @@ static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *
 		return -ENOENT;
 
 	if (stack_mode == MT_STACK_DWARF) {
-		int err = unwind_dwarf(regs, scratch, pid, stop);
+		int err = unwind_dwarf(regs, scratch, pid, stop, at_return);
 
 		if (err)
 			return err;

@@ -302,10 +302,12 @@ static long unwind_frame(__u32 i, void *data)
  * Unwind the current task from the probe's registers into *out. Returns
  * 0 when at least one frame was recorded; out->end says how it stopped
  * (MT_END_NO_MAPPING: the last frame is a PC in no known mapping) and
- * *stop holds the registers of the frame where it stopped.
+ * *stop holds the registers of the frame where it stopped. at_return: the
+ * registers are those of a return probe, so the PC is a return address into
+ * the caller; otherwise the PC is the probed instruction itself.
  */
 static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *out,
-					__u32 pid, struct mt_frame_regs *stop)
+					__u32 pid, struct mt_frame_regs *stop, bool at_return)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct mt_unwind_state s = {};
@@ -319,9 +321,7 @@ static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *o
 	s.sp = PT_REGS_SP(regs);
 	s.bp = PT_REGS_FP(regs);
 	s.bp_valid = 1;
-	/* Taken as the allocation function returns: the PC is the return
-	 * address into its caller. */
-	s.pc_is_return = 1;
+	s.pc_is_return = at_return;
 	s.trampoline = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
 	s.ri = (__u64)BPF_CORE_READ(task, utask, return_instances);
 	out->len = 0;

@@ -170,6 +170,8 @@ enum mt_counter {
 	MT_CNT_UNWIND_FP_END,		/* frame pointers led nowhere valid */
 	MT_CNT_SNAPSHOTS,		/* stacks finished in user space */
 	MT_CNT_SNAPSHOTS_LOST,		/* ... that could not be sent */
+	MT_CNT_PYMALLOC_BAD_READ,	/* a pymalloc site's block or pool
+					   header could not be read */
 	MT_CNT_COUNT,
 };
 

@@ -690,9 +690,13 @@ static void attach_pymalloc(struct memtrace *mt, struct traced *t)
 	int err;
 
 	err = pymalloc_target_find(t->pid, &t->py, &pm, why, sizeof(why));
-	if (!err)
+	if (!err && pm.sites.n_sites)
+		err = probes_attach_pymalloc_sites(mt->probes, t->pid, pm.path, &pm.sites,
+						   why, sizeof(why));
+	else if (!err)
 		err = probes_attach_pymalloc(mt->probes, t->pid, pm.path, pm.offset,
 					     pm.free_probe_offset, why, sizeof(why));
+	pymalloc_target_free(&pm);
 	if (err) {
 		fprintf(stderr, "memtrace: PID %d: --python-objects: %s\n", t->pid, why);
 		warn_once(mt, "PID %d: --python-objects: %s", t->pid, why);

@@ -15,11 +15,12 @@
 #include "why.h"
 #include "alloc_probes.skel.h"
 
-/* Links for one traced process: per function an entry and a return probe. */
+/* Links for one traced process: per function an entry and a return probe,
+ * ld.so's hook, and pymalloc's (a few hundred where it is inlined). */
 struct pid_links {
 	pid_t pid;
-	struct bpf_link *links[2 * MT_FUNC_COUNT + 1];	/* libc, ld.so, pymalloc */
-	size_t nlinks;
+	struct bpf_link **links;
+	size_t nlinks, cap;
 };
 
 struct probes {
@@ -108,6 +109,32 @@ static struct bpf_link *attach_one(struct bpf_program *prog, pid_t pid,
 	return bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
 }
 
+/* Keep a link, or destroy it if it cannot be kept. */
+static int keep_link(struct pid_links *pl, struct bpf_link *link)
+{
+	if (pl->nlinks == pl->cap) {
+		size_t cap = pl->cap ? 2 * pl->cap : 32;
+		struct bpf_link **grown = realloc(pl->links, cap * sizeof(*grown));
+
+		if (!grown) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+		pl->links = grown;
+		pl->cap = cap;
+	}
+	pl->links[pl->nlinks++] = link;
+	return 0;
+}
+
+static struct pid_links *find_pid(struct probes *p, pid_t pid)
+{
+	for (size_t i = 0; i < p->npids; i++)
+		if (p->pids[i].pid == pid)
+			return &p->pids[i];
+	return NULL;
+}
+
 int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 		  char *why, size_t why_len)
 {
@@ -137,8 +164,8 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 						   lt->ldso_path,
 						   lt->dl_debug_state_offset, false, 0);
 
-		if (link)
-			pl->links[pl->nlinks++] = link;
+		if (link && keep_link(pl, link))
+			return -ENOMEM;
 	}
 
 	/* Pass 0 puts on the return probes, pass 1 the entry probes: a call
@@ -165,7 +192,8 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 					    "cannot attach a uprobe to %s in %s for PID %d: %s",
 					    mt_func_names[f], lt->maps_path, pid,
 					    strerror(errno));
-			pl->links[pl->nlinks++] = link;
+			if (keep_link(pl, link))
+				return -ENOMEM;
 		}
 	}
 	return 0;
@@ -175,11 +203,8 @@ int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
 			   const uint64_t offsets[MT_FUNC_COUNT], uint64_t free_probe_offset,
 			   char *why, size_t why_len)
 {
-	struct pid_links *pl = NULL;
+	struct pid_links *pl = find_pid(p, pid);
 
-	for (size_t i = 0; i < p->npids; i++)
-		if (p->pids[i].pid == pid)
-			pl = &p->pids[i];
 	if (!pl)
 		return why_fail(-ENOENT, why, why_len, "PID %d is not traced", pid);
 
@@ -191,8 +216,6 @@ int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
 
 			if (!offsets[f] || (pass == 0 && is_free))
 				continue;
-			if (pl->nlinks == sizeof(pl->links) / sizeof(pl->links[0]))
-				return why_fail(-E2BIG, why, why_len, "too many probes");
 			if (pass == 0)
 				link = attach_one(p->skel->progs.alloc_exit, pid, path, offsets[f],
 						  true, f);
@@ -204,7 +227,51 @@ int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
 				return why_fail(-errno, why, why_len,
 						"cannot attach a uprobe to %s in %s for PID %d: %s",
 						mt_func_names[f], path, pid, strerror(errno));
-			pl->links[pl->nlinks++] = link;
+			if (keep_link(pl, link))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
+				 const struct pymalloc_sites *ps, char *why, size_t why_len)
+{
+	struct pid_links *pl = find_pid(p, pid);
+
+	if (!pl)
+		return why_fail(-ENOENT, why, why_len, "PID %d is not traced", pid);
+
+	/* Frees first, then the pool refill, then allocations: a block whose
+	 * allocation is seen always has its free seen too (a free seen
+	 * without its allocation is merely counted as unknown). */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < (pass == 1 ? 1 : ps->n_sites); i++) {
+			const struct pymalloc_site *site = &ps->sites[i];
+			bool is_free = (site->cookie & 0xff) == MT_PYSITE_FREE;
+			struct bpf_link *link;
+			uint64_t offset;
+
+			if (pass == 1) {
+				if (!ps->new_pool_offset)
+					continue;
+				offset = ps->new_pool_offset;
+				link = attach_one(p->skel->progs.pymalloc_new_pool_exit, pid,
+						  path, offset, true, 0);
+			} else {
+				if (is_free != (pass == 0))
+					continue;
+				offset = site->offset;
+				link = attach_one(p->skel->progs.pymalloc_site, pid, path,
+						  offset, false, site->cookie);
+			}
+			if (!link)
+				return why_fail(-errno, why, why_len,
+						"cannot attach a uprobe at offset 0x%llx of %s "
+						"for PID %d: %s", (unsigned long long)offset,
+						path, pid, strerror(errno));
+			if (keep_link(pl, link))
+				return -ENOMEM;
 		}
 	}
 	return 0;
@@ -214,7 +281,7 @@ int probes_print_stats(const struct probes *p, FILE *out)
 {
 	struct bpf_program *prog;
 
-	fprintf(out, "%-14s %14s %12s %12s\n", "program", "verified insns",
+	fprintf(out, "%-24s %14s %12s %12s\n", "program", "verified insns",
 		"xlated B", "jited B");
 	bpf_object__for_each_program(prog, p->skel->obj) {
 		struct bpf_prog_info info = { 0 };
@@ -223,7 +290,7 @@ int probes_print_stats(const struct probes *p, FILE *out)
 
 		if (err)
 			return err;
-		fprintf(out, "%-14s %14u %12u %12u\n", bpf_program__name(prog),
+		fprintf(out, "%-24s %14u %12u %12u\n", bpf_program__name(prog),
 			info.verified_insns, info.xlated_prog_len, info.jited_prog_len);
 	}
 	return 0;
@@ -282,9 +349,11 @@ void probes_close(struct probes *p)
 		return;
 	/* Entry probes first (they were attached last), so that no call
 	 * enters with its return probe already gone. */
-	for (size_t i = 0; i < p->npids; i++)
+	for (size_t i = 0; i < p->npids; i++) {
 		for (size_t j = p->pids[i].nlinks; j-- > 0;)
 			bpf_link__destroy(p->pids[i].links[j]);
+		free(p->pids[i].links);
+	}
 	free(p->pids);
 	bpf_link__destroy(p->exec_link);
 	alloc_probes_bpf__destroy(p->skel);

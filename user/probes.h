@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "memtrace_events.h"
+#include "pymalloc_sites.h"
 #include "libc_target.h"
 
 struct probes;
@@ -42,6 +43,12 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
 			   const uint64_t offsets[MT_FUNC_COUNT], uint64_t free_probe_offset,
 			   char *why, size_t why_len);
+
+/* Trace pid's Python object allocator where it is inlined: a probe on
+ * each site of ps in `path` (see user/pymalloc_sites.h), and a return
+ * probe on its allocate_from_new_pool. */
+int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
+				 const struct pymalloc_sites *ps, char *why, size_t why_len);
 
 /* Print each loaded program's size and the instructions the verifier
  * processed to accept it (its limit is 1 million). */

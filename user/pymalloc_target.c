@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Finding pymalloc's functions. They are static, so only a symbol table
- * (.symtab) names them: pyenv's and most self-built interpreters keep one;
- * distribution builds are stripped, and Debian's LTO+PGO build has inlined
- * the allocator into its callers besides. Those get a clear message.
+ * (.symtab) names them: pyenv's and most self-built interpreters keep one.
+ * Distribution builds are stripped, and Debian's LTO+PGO build has inlined
+ * the allocator into its callers besides: there the inlined fast paths are
+ * found by their shape instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,23 @@ static const struct {
 	{ MT_FUNC_PY_FREE, "_PyObject_Free" },
 };
 
+/* No symbol for the allocator: look for its inlined fast paths. */
+static int find_sites(const struct py_target *py, struct pymalloc_target *out,
+		      const char *missing, char *why, size_t why_len)
+{
+	int err = pymalloc_sites_find(out->path, &out->sites);
+
+	if (err == -ENOENT)
+		return why_fail(err, why, why_len,
+				"%s has no %s symbol and no recognisable inlined copy of "
+				"it: objects of up to 512 B are not traced", py->lib_path,
+				missing);
+	if (err)
+		return why_fail(err, why, why_len, "cannot read the code of %s: %s",
+				py->lib_path, strerror(-err));
+	return 0;
+}
+
 int pymalloc_target_find(pid_t pid, const struct py_target *py,
 			 struct pymalloc_target *out, char *why, size_t why_len)
 {
@@ -45,11 +63,8 @@ int pymalloc_target_find(pid_t pid, const struct py_target *py,
 		if (elf_symbols_find(es, pymalloc_symbols[i].symbol, &value, NULL) ||
 		    elf_symbols_vaddr_to_offset(es, value, &off)) {
 			elf_symbols_close(es);
-			return why_fail(-ENOENT, why, why_len,
-					"%s has no %s symbol (a stripped build, or one whose "
-					"object allocator is inlined, like Debian's LTO build): "
-					"objects of up to 512 B are not traced", py->lib_path,
-					pymalloc_symbols[i].symbol);
+			memset(out->offset, 0, sizeof(out->offset));
+			return find_sites(py, out, pymalloc_symbols[i].symbol, why, why_len);
 		}
 		out->offset[pymalloc_symbols[i].func] = off;
 	}
@@ -67,4 +82,9 @@ int pymalloc_target_find(pid_t pid, const struct py_target *py,
 		close(fd);
 	}
 	return 0;
+}
+
+void pymalloc_target_free(struct pymalloc_target *pm)
+{
+	pymalloc_sites_free(&pm->sites);
 }

@@ -3,7 +3,9 @@
  * Where Python's object allocator (pymalloc) can be probed in a process:
  * _PyObject_Malloc, _PyObject_Calloc, _PyObject_Realloc and
  * _PyObject_Free, the functions behind PyObject_Malloc and friends, found
- * in the symbol table of the object that holds the interpreter.
+ * in the symbol table of the object that holds the interpreter; or, in a
+ * build that inlined them and kept no symbols, the inlined fast paths
+ * themselves (user/pymalloc_sites.h).
  */
 #ifndef MEMTRACE_PYMALLOC_TARGET_H
 #define MEMTRACE_PYMALLOC_TARGET_H
@@ -13,19 +15,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "memtrace_events.h"
+#include "pymalloc_sites.h"
 #include "python_detect.h"
 
 struct pymalloc_target {
 	char path[PATH_MAX + 32];		/* openable: /proc/PID/root/... */
 	uint64_t offset[MT_FUNC_COUNT];		/* per MT_FUNC_PY_*, 0: absent */
 	uint64_t free_probe_offset;		/* PyObject_Free's entry probe */
+	/* No symbols: sites.n_sites > 0 and offset[] is all 0. */
+	struct pymalloc_sites sites;
 };
 
 /*
- * -ENOENT when the interpreter has no such symbols: a build whose
- * allocator was inlined at its call sites (Debian's LTO+PGO python3.11).
+ * -ENOENT when the interpreter has neither the symbols nor recognisable
+ * inlined sites. Free with pymalloc_target_free().
  */
 int pymalloc_target_find(pid_t pid, const struct py_target *py,
 			 struct pymalloc_target *out, char *why, size_t why_len);
+void pymalloc_target_free(struct pymalloc_target *pm);
 
 #endif /* MEMTRACE_PYMALLOC_TARGET_H */
