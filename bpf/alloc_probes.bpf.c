@@ -402,9 +402,15 @@ int BPF_KPROBE(free_enter, __u64 a0, __u64 a1)
 
 	st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0,
 				  func == MT_FUNC_PY_FREE ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	if (st && st->depth > 0 && PT_REGS_SP(ctx) < st->entry_sp) {
+	/* Inside a probed call, only the free of the block the call was
+	 * given is the call's own business (realloc(p, 0) frees p; pymalloc's
+	 * realloc frees the old block): the call reports it. Any other block
+	 * freed in there is a free of its own, such as tracemalloc's hooks
+	 * dropping their bookkeeping inside PyObject_Realloc. */
+	if (st && st->depth > 0 && PT_REGS_SP(ctx) < st->entry_sp &&
+	    ptr == st->old_addr) {
 		count(MT_CNT_NESTED);
-		return 0;	/* e.g. realloc(p, 0): realloc reports it */
+		return 0;
 	}
 	if (st && func == MT_FUNC_PY_FREE) {
 		/* pymalloc hands a large block to free() right after: that
