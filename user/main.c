@@ -30,6 +30,7 @@
 #include "libc_target.h"
 #include "options.h"
 #include "probes.h"
+#include "proc_maps.h"
 #include "python_detect.h"
 #include "python_symbols.h"
 #include "pymalloc_target.h"
@@ -136,6 +137,27 @@ static struct traced *find_traced(struct memtrace *mt, uint32_t pid)
 	return NULL;
 }
 
+/*
+ * Read pid's mappings once for both that keep them: the unwind tables and
+ * the symbolizer. Events are handled after the fact, and a process may
+ * have exited meanwhile: a second read could find nothing where the
+ * first found a new library. A process already gone leaves what was read
+ * before as it is (the symbolizer notes that it is gone).
+ */
+static void read_mappings(struct memtrace *mt, uint32_t pid)
+{
+	struct proc_maps maps;
+	int err = proc_maps_read(pid, &maps);
+
+	/* -ESRCH leaves maps empty, which both take as "gone". */
+	if (err && err != -ESRCH)
+		return;
+	if (mt->unwind)
+		unwind_loader_sync(mt->unwind, pid, &maps);
+	symbolizer_add_maps(mt->sym, pid, &maps);
+	proc_maps_free(&maps);
+}
+
 /* After an exec the process is a new program: its allocations are gone,
  * and the probes only see it if it maps the same libc file again. */
 static void handle_exec(struct memtrace *mt, uint32_t pid)
@@ -148,9 +170,7 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 		return;
 	t->execd = true;
 	symbolizer_reset_pid(mt->sym, pid);
-	symbolizer_add_pid(mt->sym, pid);
-	if (mt->unwind)
-		unwind_loader_sync(mt->unwind, pid, false);
+	read_mappings(mt, pid);
 	target_comm(pid, t->comm, sizeof(t->comm));
 	warn_once(mt, "PID %d exec'd (now %s): allocations from before the exec "
 		  "were dropped", pid, t->comm);
@@ -206,9 +226,7 @@ static void mappings_changed(struct memtrace *mt, uint32_t pid)
 {
 	struct traced *t = find_traced(mt, pid);
 
-	if (mt->unwind)
-		unwind_loader_sync(mt->unwind, pid, false);
-	symbolizer_add_pid(mt->sym, pid);
+	read_mappings(mt, pid);
 	/* A program may load libpython only now (or exec'd into Python). */
 	if (t && !t->python)
 		detect_python(mt, t, true);
@@ -259,19 +277,11 @@ static void finish_stack(struct memtrace *mt, struct mt_event *e)
 	}
 	snap->type = 0;		/* the slot is free again */
 	mappings_changed(mt, e->pid);
-	/* A walk that stops early may have met mappings read mid-change:
-	 * read them afresh and walk once more. */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (attempt)
-			unwind_loader_sync(mt->unwind, e->pid, true);
-		memcpy(&whole, partial, offsetof(struct mt_stack, pcs) +
-		       partial->len * sizeof(partial->pcs[0]));
-		if (unwind_loader_finish(mt->unwind, e->pid, snap, &whole)) {
-			mt->snapshots_failed++;
-			return;
-		}
-		if (whole.end == MT_END_COMPLETE)
-			break;
+	memcpy(&whole, partial, offsetof(struct mt_stack, pcs) +
+	       partial->len * sizeof(partial->pcs[0]));
+	if (unwind_loader_finish(mt->unwind, e->pid, snap, &whole)) {
+		mt->snapshots_failed++;
+		return;
 	}
 	id = stack_source_id(&whole);
 	stack_source_put(mt->stacks, id, &whole);	/* -EEXIST: already known */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "proc_maps.h"
 
@@ -254,6 +255,28 @@ static int open_regular(const char *path, struct stat *st)
 	return fd;
 }
 
+/*
+ * The mapped file at its path as memtrace itself sees it, but only if it
+ * is that very file: same device and inode as the mapping. A process that
+ * has exited (or is exiting) has neither a root nor map_files to look
+ * through any more, while its maps, read a moment before, still name its
+ * files; events are handled after the fact, so this happens.
+ */
+static int open_same_file(const struct proc_map *pm)
+{
+	struct stat st;
+	int fd = open_regular(pm->path, &st);
+
+	if (fd < 0)
+		return fd;
+	if (st.st_ino != pm->inode || major(st.st_dev) != pm->dev_major ||
+	    minor(st.st_dev) != pm->dev_minor) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
 int proc_maps_open_file(pid_t pid, const struct proc_map *pm)
 {
 	char path[PATH_MAX + 64];
@@ -274,6 +297,8 @@ int proc_maps_open_file(pid_t pid, const struct proc_map *pm)
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
 		 (int)pid, pm->start, pm->end);
 	fd2 = open_regular(path, &st);
+	if (fd2 < 0 && !pm->deleted)
+		fd2 = open_same_file(pm);
 	if (fd2 < 0) {
 		/* Overlay filesystems may show another inode than the
 		 * mapping: the file at the path is still the best guess. */

@@ -55,7 +55,9 @@ void proc_maps_free(struct proc_maps *m);
  * An fd on the regular file behind a file mapping of pid, as the process
  * sees it: through its root (a process in a container gets its own
  * files), else through map_files (a deleted or replaced file; needs
- * CAP_SYS_ADMIN). Returns the fd or a negative errno.
+ * CAP_SYS_ADMIN), else, once the process has exited and both are gone,
+ * at the same path in memtrace's own view if that is the same device and
+ * inode. Returns the fd or a negative errno.
  */
 int proc_maps_open_file(pid_t pid, const struct proc_map *m);
 

@@ -234,50 +234,56 @@ static int by_start(const void *a, const void *b)
 }
 
 /*
- * Read the process's maps again. Old file mappings that no new one
- * overlaps are kept: they may be a library unloaded since, whose PCs are
- * still in stacks recorded before. Old anonymous ones are not: large
+ * Take in the process's maps as read again. Old file mappings that no new
+ * one overlaps are kept: they may be a library unloaded since, whose PCs
+ * are still in stacks recorded before. Old anonymous ones are not: large
  * allocations come and go as mappings, and would pile up.
  */
-static int scan(struct symbolizer *s, struct sym_proc *p)
+static int add_maps(struct symbolizer *s, struct sym_proc *p, const struct proc_maps *pm)
 {
-	struct proc_maps pm;
 	struct sym_mapping *maps;
 	size_t n = 0;
 	int err;
 
-	err = proc_maps_read(p->pid, &pm);
 	/* No mappings: an exited process not yet reaped. */
-	if (!err && !pm.n)
-		err = -ESRCH;
-	if (err) {
-		if (err == -ESRCH)
-			p->gone = true;
-		goto out;
+	if (!pm->n) {
+		p->gone = true;
+		return -ESRCH;
 	}
-	maps = calloc(pm.n + p->n, sizeof(*maps));
-	if (!maps) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < pm.n; i++) {
-		err = make_mapping(s, p->pid, &pm.maps[i], &maps[n]);
+	maps = calloc(pm->n + p->n, sizeof(*maps));
+	if (!maps)
+		return -ENOMEM;
+	for (size_t i = 0; i < pm->n; i++) {
+		err = make_mapping(s, p->pid, &pm->maps[i], &maps[n]);
 		if (err) {
 			free(maps);
-			goto out;
+			return err;
 		}
 		n++;
 	}
 	for (size_t i = 0; i < p->n; i++)
-		if (p->maps[i].module && !overlaps(maps, pm.n, &p->maps[i]))
+		if (p->maps[i].module && !overlaps(maps, pm->n, &p->maps[i]))
 			maps[n++] = p->maps[i];
-	if (n > pm.n)
+	if (n > pm->n)
 		qsort(maps, n, sizeof(*maps), by_start);
 	free(p->maps);
 	p->maps = maps;
 	p->n = n;
 	p->gone = false;
-out:
+	return 0;
+}
+
+/* Read the process's maps again. */
+static int scan(struct symbolizer *s, struct sym_proc *p)
+{
+	struct proc_maps pm;
+	int err;
+
+	err = proc_maps_read(p->pid, &pm);
+	if (err == -ESRCH)
+		p->gone = true;
+	if (!err)
+		err = add_maps(s, p, &pm);
 	proc_maps_free(&pm);
 	return err;
 }
@@ -373,6 +379,13 @@ int symbolizer_add_pid(struct symbolizer *s, pid_t pid)
 	struct sym_proc *p = get_proc(s, pid);
 
 	return p ? scan(s, p) : -ENOMEM;
+}
+
+int symbolizer_add_maps(struct symbolizer *s, pid_t pid, const struct proc_maps *maps)
+{
+	struct sym_proc *p = get_proc(s, pid);
+
+	return p ? add_maps(s, p, maps) : -ENOMEM;
 }
 
 int symbolizer_reset_pid(struct symbolizer *s, pid_t pid)

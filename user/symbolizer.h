@@ -48,6 +48,13 @@ void symbolizer_free(struct symbolizer *s);
  */
 int symbolizer_add_pid(struct symbolizer *s, pid_t pid);
 
+/* The same from pid's maps already read (by the caller, who shares one
+ * read between the symbolizer and the unwind tables: a process that
+ * exits in between would leave the second read empty). No mappings
+ * means the process is gone. */
+struct proc_maps;
+int symbolizer_add_maps(struct symbolizer *s, pid_t pid, const struct proc_maps *maps);
+
 /* The process exec'd: its old mappings are gone. */
 int symbolizer_reset_pid(struct symbolizer *s, pid_t pid);
 

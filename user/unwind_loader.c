@@ -40,11 +40,21 @@ struct object {
 	int err;			/* the build failed: no table */
 };
 
+/* What the mapping list does not say about an entry: enough to know the
+ * same mapping again at the next scan without opening its file. */
+struct mapping_src {
+	uint64_t pgoff;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor;
+	int obj;			/* its object, -1: none (anonymous memory,
+					   or its file could not be opened) */
+};
+
 struct proc_state {
 	pid_t pid;
 	uint64_t maps_hash;		/* of /proc/PID/maps, to skip rescans */
 	struct mt_proc_mappings m;
-	int obj[MT_MAX_MAPPINGS];	/* object of each mapping, -1: none */
+	struct mapping_src src[MT_MAX_MAPPINGS];	/* one per m.m[] */
 };
 
 struct unwind_loader {
@@ -226,36 +236,65 @@ static uint64_t hash_text(const struct proc_maps *maps)
 	return h;
 }
 
-/* Rebuild pid's mapping list from /proc/PID/maps. Returns 1 if it
- * changed, 0 if not, or a negative errno. */
-static int scan(struct unwind_loader *ul, struct proc_state *ps)
+/*
+ * The entry of ps's current list for the same mapping as m (same range,
+ * file, device and offset) whose file was opened, or -1. Such an entry
+ * is still right: its object and bias depend on nothing else.
+ */
+static int known_mapping(const struct proc_state *ps, const struct proc_map *m)
 {
-	struct proc_maps maps = { 0 };
-	bool missing;
+	uint32_t lo = 0, hi = ps->m.n;
+
+	/* The list is sorted by start and its ranges do not overlap. */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (ps->m.m[mid].start < m->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == ps->m.n || ps->m.m[lo].start != m->start ||
+	    ps->m.m[lo].end != m->end || ps->src[lo].obj < 0 ||
+	    ps->src[lo].pgoff != m->pgoff || ps->src[lo].inode != m->inode ||
+	    ps->src[lo].dev_major != m->dev_major || ps->src[lo].dev_minor != m->dev_minor)
+		return -1;
+	return (int)lo;
+}
+
+/*
+ * Rebuild pid's mapping list from maps (its /proc/PID/maps). Returns 1 if
+ * it changed, 0 if not, or a negative errno.
+ *
+ * Only mappings not in the current list have their file opened. The
+ * others keep their object: a rescan can come long after the mapping was
+ * made (events are handled after the fact), when the process may be
+ * exiting and its files no longer reachable through /proc, and must not
+ * then lose the tables it had.
+ */
+static int scan(struct unwind_loader *ul, struct proc_state *ps,
+		const struct proc_maps *maps)
+{
+	struct proc_state *next;
+	bool missing = false;
 	uint64_t h;
 	uint32_t n = 0;
-	int err;
 
-	err = proc_maps_read(ps->pid, &maps);
-	if (err)
-		return err;
-	if (maps.n == 0) {
-		proc_maps_free(&maps);
-		return -ESRCH;
-	}
-	h = hash_text(&maps);
-	if (h == ps->maps_hash) {
-		proc_maps_free(&maps);
+	if (maps->n == 0)
+		return -ESRCH;	/* exited, not yet reaped */
+	h = hash_text(maps);
+	if (h == ps->maps_hash)
 		return 0;
-	}
-	ps->maps_hash = h;
-	missing = false;
+	/* Built aside: known_mapping() reads the current list meanwhile. */
+	next = malloc(sizeof(*next));
+	if (!next)
+		return -ENOMEM;
 
-	for (size_t i = 0; i < maps.n; i++) {
-		const struct proc_map *m = &maps.maps[i];
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->maps[i];
 		struct mt_mapping *mm;
 		uint64_t bias = 0;
-		int obj = -1, fd;
+		int obj = -1, fd, known;
 
 		if (m->perms[2] != 'x')
 			continue;
@@ -263,30 +302,41 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps)
 			ul->stats.too_many_mappings++;
 			continue;
 		}
-		if (m->path[0] == '/') {
+		known = known_mapping(ps, m);
+		if (known >= 0) {
+			obj = ps->src[known].obj;
+			bias = ps->m.m[known].bias;
+		} else if (m->path[0] == '/') {
 			fd = proc_maps_open_file(ps->pid, m);
 			if (fd >= 0) {
 				obj = object_for(ul, ps->pid, fd, m, &bias);
 				close(fd);
 			}
-			/* Caught mid-load (a dlopen maps a library in steps):
-			 * look again next time, whatever the hash says. */
+			/* Not readable now: look again next time, whatever
+			 * the hash says. */
 			if (obj < 0)
 				missing = true;
 		}
-		mm = &ps->m.m[n];
+		mm = &next->m.m[n];
 		memset(mm, 0, sizeof(*mm));
 		mm->start = m->start;
 		mm->end = m->end;
 		mm->bias = obj >= 0 ? bias : 0;
-		ps->obj[n] = obj >= 0 && !ul->objs[obj].err ? obj : -1;
+		next->src[n] = (struct mapping_src){
+			.pgoff = m->pgoff,
+			.inode = m->inode,
+			.dev_major = m->dev_major,
+			.dev_minor = m->dev_minor,
+			.obj = obj < 0 ? -1 : obj,
+		};
 		n++;
 	}
 	ps->m.n = n;
 	ps->m.generation++;
-	if (missing)
-		ps->maps_hash = 0;
-	proc_maps_free(&maps);
+	memcpy(ps->m.m, next->m.m, n * sizeof(ps->m.m[0]));
+	memcpy(ps->src, next->src, n * sizeof(ps->src[0]));
+	ps->maps_hash = missing ? 0 : h;
+	free(next);
 	return 1;
 }
 
@@ -316,7 +366,8 @@ static int publish(struct unwind_loader *ul, struct proc_state *ps)
 
 	for (uint32_t i = 0; i < ps->m.n; i++) {
 		struct mt_mapping *mm = &ps->m.m[i];
-		struct object *o = ps->obj[i] >= 0 ? &ul->objs[ps->obj[i]] : NULL;
+		/* An object whose table could not be built has none. */
+		struct object *o = ps->src[i].obj >= 0 ? &ul->objs[ps->src[i].obj] : NULL;
 
 		if (o)
 			load_object(ul, o);
@@ -340,11 +391,16 @@ static int publish(struct unwind_loader *ul, struct proc_state *ps)
 int unwind_loader_prepare(struct unwind_loader *ul, pid_t pid)
 {
 	struct proc_state *ps = find_proc(ul, pid, true);
+	struct proc_maps maps;
 	int err;
 
 	if (!ps)
 		return -ENOMEM;
-	err = scan(ul, ps);
+	err = proc_maps_read(pid, &maps);
+	if (err)
+		return err;
+	err = scan(ul, ps, &maps);
+	proc_maps_free(&maps);
 	return err < 0 ? err : 0;
 }
 
@@ -384,16 +440,14 @@ int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_
 	return 0;
 }
 
-int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, bool force)
+int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, const struct proc_maps *maps)
 {
 	struct proc_state *ps = find_proc(ul, pid, true);
 	int changed;
 
 	if (!ps)
 		return -ENOMEM;
-	if (force)
-		ps->maps_hash = 0;
-	changed = scan(ul, ps);
+	changed = scan(ul, ps, maps);
 	if (changed <= 0 || ul->maps_fd < 0)
 		return changed < 0 ? changed : 0;
 	return publish(ul, ps);

@@ -8,7 +8,6 @@
 #ifndef MEMTRACE_UNWIND_LOADER_H
 #define MEMTRACE_UNWIND_LOADER_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,10 +41,15 @@ size_t unwind_loader_rows_needed(const struct unwind_loader *ul);
 int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_cap,
 			 int mappings_map_fd);
 
-/* Reread pid's mappings; build and load the tables of new ones. Cheap
- * when nothing changed, unless force. Returns 0, -ESRCH if the process
- * is gone. */
-int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, bool force);
+/*
+ * Bring pid's mapping list up to date with maps, its /proc/PID/maps as
+ * just read (the caller shares one read with the symbolizer); build and
+ * load the tables of new mappings. Mappings already known keep their
+ * tables without their files being opened again. Cheap when nothing
+ * changed. Returns 0, -ESRCH if the process is gone (no mappings).
+ */
+struct proc_maps;
+int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, const struct proc_maps *maps);
 
 /*
  * Finish a stack the BPF unwinder stopped at a PC in no mapping it knew:

@@ -34,10 +34,6 @@ def run_attached(tmp_path, argv):
     return lines, read_reports(out)[-1]
 
 
-def incomplete_reasons(stacks):
-    return sorted({s.get("stack_end") for s in stacks if not s["stack_complete"]})
-
-
 def functions(stack):
     return [f["function"] for f in stack["frames"]]
 
@@ -47,34 +43,30 @@ def test_dlopen_after_attach_gets_complete_stacks(tmp_path):
     lines, report = run_attached(tmp_path, [prog("dlopener"), prog("libplugin.so"),
                                             str(n), "--wait"])
     assert f"leaked {n}\n" in lines
-    plugin = [s for s in report["stacks"] if "plugin_store" in functions(s)]
+    leaks = [s for s in report["stacks"] if s["bytes"] == s["count"] * 50001]
     # Every leaked block is accounted for, whatever its stack says.
-    assert sum(s["count"] for s in report["stacks"] if s["bytes"] == s["count"] * 50001) == n
-    if sum(s["count"] for s in plugin) < n:
-        pytest.xfail("dlopen mid-load race: the library's file could not be opened "
-                     "when its mapping was first read, so some frames are unnamed")
+    assert sum(s["count"] for s in leaks) == n
+    # The program exits as soon as it has leaked. Should memtrace not get
+    # to read its mappings even once before that (only seen with memtrace
+    # starved of CPU), nothing can tell what the library was: its frames
+    # stay unknown, and the stacks say so.
+    if all(s.get("stack_end") == "a frame in no known mapping" and
+           s["frames"][-1]["module"] == "[unknown]" for s in leaks):
+        pytest.xfail("the process exited before memtrace read its mappings "
+                     "after the dlopen: " + str(report["accounting"]["unwind"]))
+    plugin = [s for s in leaks if "plugin_store" in functions(s)]
     # Every leaked block, all on complete stacks naming the library's
     # functions, from the very first one made after the dlopen.
-    assert sum(s["count"] for s in plugin) == n
+    assert sum(s["count"] for s in plugin) == n, \
+        [(s["count"], functions(s), s.get("stack_end")) for s in leaks]
     assert sum(s["bytes"] for s in plugin) == n * 50001
-    complete = [s for s in plugin if s["stack_complete"]]
-    assert complete, "no complete stack through the library"
     for s in plugin:
-        assert functions(s)[:2] == ["malloc", "plugin_store"]
-        assert s["frames"][1]["module"] == "libplugin.so"
-    for s in complete:
+        assert s["stack_complete"] is True, s.get("stack_end")
         names = functions(s)
         assert names[:4] == ["malloc", "plugin_store", "plugin_leak", "load_and_run"], names
         assert "main" in names and names[-1] == "_start"
+        assert s["frames"][1]["module"] == "libplugin.so"
     assert report["accounting"]["unwind"]["unsupported"] == 0
-    incomplete = sum(s["count"] for s in plugin if not s["stack_complete"])
-    if incomplete:
-        # Known race, not yet fixed: about one run in ten, memtrace reads
-        # the mappings while ld.so is still mapping the library and cannot
-        # open its file; the allocations finished from snapshots in that
-        # window keep only the library's frame.
-        pytest.xfail(f"{incomplete} of {n} leaks lost their outer frames "
-                     f"(dlopen mid-load race): {incomplete_reasons(plugin)}")
 
 
 def test_jit_code_walks_by_frame_pointers_and_never_invents_frames(tmp_path):

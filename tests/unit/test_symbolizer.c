@@ -554,35 +554,50 @@ static uint64_t libc_base_of(pid_t pid)
 	return base;
 }
 
-Test(symbolizer, resolves_after_exit)
+/* A child running sleep, once its loader has mapped libc (whose start
+ * comes back in *libc_base). */
+static pid_t sleeping_child(uint64_t *libc_base)
 {
-	uint64_t malloc_here = libc_malloc(), base_here = libc_base_of(getpid());
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	struct symbolizer *s = new_symbolizer();
-	uint64_t base_there = 0, pc;
-	struct sym_frame f;
-	pid_t child;
+	pid_t child = fork();
 
-	cr_assert(base_here);
-	cr_assert_eq(loader_view_of(malloc_here).base, base_here);
-	child = fork();
 	cr_assert(child >= 0);
 	if (child == 0) {
 		execl("/bin/sleep", "sleep", "30", (char *)NULL);
 		_exit(127);
 	}
+	*libc_base = 0;
 	/* Until the loader has mapped libc in the new program. */
-	for (int i = 0; i < 500 && !base_there; i++) {
+	for (int i = 0; i < 500 && !*libc_base; i++) {
 		nanosleep(&pause, NULL);
-		base_there = libc_base_of(child);
+		*libc_base = libc_base_of(child);
 	}
-	cr_assert(base_there, "no libc in the child");
-	pc = base_there + (malloc_here - base_here) + 2;
+	cr_assert(*libc_base, "no libc in the child");
+	return child;
+}
 
-	cr_assert_eq(symbolizer_add_pid(s, child), 0);
+static void kill_and_reap(pid_t child)
+{
 	kill(child, SIGKILL);
 	cr_assert_eq(waitpid(child, NULL, 0), child);
 	cr_assert_eq(kill(child, 0), -1);
+}
+
+Test(symbolizer, resolves_after_exit)
+{
+	uint64_t malloc_here = libc_malloc(), base_here = libc_base_of(getpid());
+	struct symbolizer *s = new_symbolizer();
+	uint64_t base_there, pc;
+	struct sym_frame f;
+	pid_t child;
+
+	cr_assert(base_here);
+	cr_assert_eq(loader_view_of(malloc_here).base, base_here);
+	child = sleeping_child(&base_there);
+	pc = base_there + (malloc_here - base_here) + 2;
+
+	cr_assert_eq(symbolizer_add_pid(s, child), 0);
+	kill_and_reap(child);
 
 	resolve_ok(s, child, pc, false, &f);
 	cr_assert(is_malloc_name(f.function), "got %s", f.function);
@@ -590,6 +605,35 @@ Test(symbolizer, resolves_after_exit)
 	cr_assert_str_eq(f.module, "libc.so.6");
 	/* And still nothing where nothing was mapped. */
 	cr_assert_eq(symbolizer_resolve(s, child, 0x10, false, &f), -ENOENT);
+	symbolizer_free(s);
+}
+
+/* Maps read while the process lived, taken in after it exited (events
+ * are handled late): its files are opened at the paths the maps name. */
+Test(symbolizer, maps_read_before_exit)
+{
+	uint64_t malloc_here = libc_malloc(), base_here = libc_base_of(getpid());
+	struct symbolizer *s = new_symbolizer();
+	struct proc_maps maps;
+	uint64_t base_there, pc;
+	struct sym_frame f;
+	pid_t child;
+
+	cr_assert(base_here);
+	child = sleeping_child(&base_there);
+	pc = base_there + (malloc_here - base_here) + 2;
+	cr_assert_eq(proc_maps_read(child, &maps), 0);
+	kill_and_reap(child);
+
+	cr_assert_eq(symbolizer_add_maps(s, child, &maps), 0);
+	proc_maps_free(&maps);
+	resolve_ok(s, child, pc, false, &f);
+	cr_assert(is_malloc_name(f.function), "got %s", f.function);
+	cr_assert_str_eq(f.module, "libc.so.6");
+	/* No mappings: the process is gone. */
+	cr_assert_eq(symbolizer_add_maps(s, child, &maps), -ESRCH);
+	resolve_ok(s, child, pc, false, &f);
+	cr_assert(is_malloc_name(f.function), "got %s", f.function);
 	symbolizer_free(s);
 }
 
@@ -918,5 +962,36 @@ Test(proc_maps, read_self)
 	cr_assert_eq(m->pgoff + (addr - m->start), loader_view_of(addr).file_offset);
 	for (size_t i = 1; i < maps.n; i++)
 		cr_assert(maps.maps[i - 1].end <= maps.maps[i].start);
+	proc_maps_free(&maps);
+}
+
+/* Neither the process's root nor map_files outlive it: the file at the
+ * path its maps named is taken if it has the mapping's device and inode,
+ * and refused if not. */
+Test(proc_maps, open_file_after_exit)
+{
+	struct proc_maps maps;
+	struct proc_map other;
+	const struct proc_map *m;
+	uint64_t base;
+	struct stat st;
+	pid_t child;
+	int fd;
+
+	child = sleeping_child(&base);
+	cr_assert_eq(proc_maps_read(child, &maps), 0);
+	kill_and_reap(child);
+
+	m = proc_maps_find(&maps, base);
+	cr_assert_not_null(m);
+	fd = proc_maps_open_file(child, m);
+	cr_assert(fd >= 0, "error %d", fd);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_ino, m->inode);
+	close(fd);
+
+	other = *m;
+	other.inode = m->inode + 1;
+	cr_assert_eq(proc_maps_open_file(child, &other), -ENOENT);
 	proc_maps_free(&maps);
 }
