@@ -12,14 +12,20 @@
 #include <bpf/libbpf.h>
 
 #include "probes.h"
+#include "uprobe_multi.h"
 #include "why.h"
 #include "alloc_probes.skel.h"
 
 /* Links for one traced process: per function an entry and a return probe,
  * ld.so's hook, and pymalloc's (a few hundred where it is inlined). */
+struct pid_link {
+	struct bpf_link *link;
+	int fd;			/* a multi-uprobe link (link == NULL) */
+};
+
 struct pid_links {
 	pid_t pid;
-	struct bpf_link **links;
+	struct pid_link *links;
 	size_t nlinks, cap;
 };
 
@@ -29,6 +35,7 @@ struct probes {
 	struct pid_links *pids;
 	size_t npids;
 	int ncpus;
+	bool sites_multi;	/* pymalloc_site attaches as a multi-uprobe */
 };
 
 /* libbpf's own messages would repeat, less clearly, what the caller prints;
@@ -38,6 +45,41 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (level == LIBBPF_DEBUG || !getenv("MEMTRACE_DEBUG"))
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+/* Open, size and load the BPF object into p->skel. sites_multi: load
+ * pymalloc_site for multi-uprobe links. */
+static int load_skel(struct probes *p, const struct probes_config *cfg, bool sites_multi,
+		     char *why, size_t why_len)
+{
+	int err;
+
+	p->skel = alloc_probes_bpf__open();
+	if (!p->skel)
+		return why_fail(-errno, why, why_len, "cannot open the BPF object: %s",
+				strerror(errno));
+	p->skel->rodata->stack_mode = cfg->stack_mode;
+	p->skel->rodata->empty_probes = cfg->empty_probes;
+	/* Wake the consumer at a quarter full: it also drains on a timer,
+	 * so this only matters in bursts. */
+	p->skel->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
+	err = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
+	if (err)
+		return why_fail(err, why, why_len, "ring buffer size: %s", strerror(-err));
+	err = bpf_map__set_max_entries(p->skel->maps.unwind_rows,
+				       cfg->unwind_rows ? cfg->unwind_rows : 1);
+	if (err)
+		return why_fail(err, why, why_len, "unwind table size: %s", strerror(-err));
+	if (sites_multi)
+		bpf_program__set_expected_attach_type(p->skel->progs.pymalloc_site,
+						      MT_BPF_TRACE_UPROBE_MULTI);
+	p->sites_multi = sites_multi;
+	err = alloc_probes_bpf__load(p->skel);
+	if (err)
+		return why_fail(err, why, why_len, "the kernel refused the BPF programs: %s "
+				"(run with MEMTRACE_DEBUG=1 for the verifier's log)",
+				strerror(-err));
+	return 0;
 }
 
 int probes_open(struct probes **out, const struct probes_config *cfg,
@@ -56,36 +98,16 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 		goto err;
 	}
 
-	p->skel = alloc_probes_bpf__open();
-	if (!p->skel) {
-		err = why_fail(-errno, why, why_len, "cannot open the BPF object: %s",
-			   strerror(errno));
-		goto err;
+	/* pymalloc's sites attach as one multi-uprobe link where the kernel
+	 * has them (6.6+; MEMTRACE_NO_UPROBE_MULTI=1 to test without), as
+	 * one uprobe each where it refuses the attach type. */
+	err = load_skel(p, cfg, !getenv("MEMTRACE_NO_UPROBE_MULTI"), why, why_len);
+	if (err && p->sites_multi) {
+		alloc_probes_bpf__destroy(p->skel);
+		err = load_skel(p, cfg, false, why, why_len);
 	}
-	p->skel->rodata->stack_mode = cfg->stack_mode;
-	p->skel->rodata->empty_probes = cfg->empty_probes;
-	/* Wake the consumer at a quarter full: it also drains on a timer,
-	 * so this only matters in bursts. */
-	p->skel->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
-	err = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
-	if (err) {
-		why_fail(err, why, why_len, "ring buffer size: %s", strerror(-err));
+	if (err)
 		goto err;
-	}
-
-	err = bpf_map__set_max_entries(p->skel->maps.unwind_rows,
-				       cfg->unwind_rows ? cfg->unwind_rows : 1);
-	if (err) {
-		why_fail(err, why, why_len, "unwind table size: %s", strerror(-err));
-		goto err;
-	}
-
-	err = alloc_probes_bpf__load(p->skel);
-	if (err) {
-		why_fail(err, why, why_len, "the kernel refused the BPF programs: %s "
-		     "(run with MEMTRACE_DEBUG=1 for the verifier's log)", strerror(-err));
-		goto err;
-	}
 
 	p->exec_link = bpf_program__attach(p->skel->progs.handle_exec);
 	if (!p->exec_link) {
@@ -109,21 +131,32 @@ static struct bpf_link *attach_one(struct bpf_program *prog, pid_t pid,
 	return bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
 }
 
-/* Keep a link, or destroy it if it cannot be kept. */
-static int keep_link(struct pid_links *pl, struct bpf_link *link)
+static void destroy_link(struct pid_link *l)
 {
+	if (l->link)
+		bpf_link__destroy(l->link);
+	else
+		close(l->fd);
+}
+
+/* Keep a link (a libbpf one, or else the fd of a multi-uprobe link), or
+ * destroy it if it cannot be kept. */
+static int keep_link(struct pid_links *pl, struct bpf_link *link, int fd)
+{
+	struct pid_link l = { .link = link, .fd = fd };
+
 	if (pl->nlinks == pl->cap) {
 		size_t cap = pl->cap ? 2 * pl->cap : 32;
-		struct bpf_link **grown = realloc(pl->links, cap * sizeof(*grown));
+		struct pid_link *grown = realloc(pl->links, cap * sizeof(*grown));
 
 		if (!grown) {
-			bpf_link__destroy(link);
+			destroy_link(&l);
 			return -ENOMEM;
 		}
 		pl->links = grown;
 		pl->cap = cap;
 	}
-	pl->links[pl->nlinks++] = link;
+	pl->links[pl->nlinks++] = l;
 	return 0;
 }
 
@@ -164,7 +197,7 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 						   lt->ldso_path,
 						   lt->dl_debug_state_offset, false, 0);
 
-		if (link && keep_link(pl, link))
+		if (link && keep_link(pl, link, -1))
 			return -ENOMEM;
 	}
 
@@ -192,7 +225,7 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 					    "cannot attach a uprobe to %s in %s for PID %d: %s",
 					    mt_func_names[f], lt->maps_path, pid,
 					    strerror(errno));
-			if (keep_link(pl, link))
+			if (keep_link(pl, link, -1))
 				return -ENOMEM;
 		}
 	}
@@ -227,11 +260,42 @@ int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
 				return why_fail(-errno, why, why_len,
 						"cannot attach a uprobe to %s in %s for PID %d: %s",
 						mt_func_names[f], path, pid, strerror(errno));
-			if (keep_link(pl, link))
+			if (keep_link(pl, link, -1))
 				return -ENOMEM;
 		}
 	}
 	return 0;
+}
+
+/* One multi-uprobe link for the sites of one kind. */
+static int attach_sites_multi(struct probes *p, struct pid_links *pl, const char *path,
+			      const struct pymalloc_sites *ps, bool frees)
+{
+	uint64_t *offsets = calloc(ps->n_sites, sizeof(*offsets));
+	uint64_t *cookies = calloc(ps->n_sites, sizeof(*cookies));
+	size_t n = 0;
+	int fd = 0;
+
+	if (!offsets || !cookies) {
+		fd = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < ps->n_sites; i++) {
+		if (((ps->sites[i].cookie & 0xff) == MT_PYSITE_FREE) != frees)
+			continue;
+		offsets[n] = ps->sites[i].offset;
+		cookies[n++] = ps->sites[i].cookie;
+	}
+	if (n == 0)
+		goto out;
+	fd = uprobe_multi_attach(bpf_program__fd(p->skel->progs.pymalloc_site), pl->pid,
+				 path, offsets, cookies, n);
+	if (fd >= 0)
+		fd = keep_link(pl, NULL, fd);
+out:
+	free(offsets);
+	free(cookies);
+	return fd < 0 ? fd : 0;
 }
 
 int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
@@ -246,6 +310,15 @@ int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
 	 * allocation is seen always has its free seen too (a free seen
 	 * without its allocation is merely counted as unknown). */
 	for (int pass = 0; pass < 3; pass++) {
+		if (pass != 1 && p->sites_multi) {
+			int err = attach_sites_multi(p, pl, path, ps, pass == 0);
+
+			if (err)
+				return why_fail(err, why, why_len,
+						"cannot attach uprobes to pymalloc's sites in %s "
+						"for PID %d: %s", path, pid, strerror(-err));
+			continue;
+		}
 		for (size_t i = 0; i < (pass == 1 ? 1 : ps->n_sites); i++) {
 			const struct pymalloc_site *site = &ps->sites[i];
 			bool is_free = (site->cookie & 0xff) == MT_PYSITE_FREE;
@@ -270,7 +343,7 @@ int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
 						"cannot attach a uprobe at offset 0x%llx of %s "
 						"for PID %d: %s", (unsigned long long)offset,
 						path, pid, strerror(errno));
-			if (keep_link(pl, link))
+			if (keep_link(pl, link, -1))
 				return -ENOMEM;
 		}
 	}
@@ -351,7 +424,7 @@ void probes_close(struct probes *p)
 	 * enters with its return probe already gone. */
 	for (size_t i = 0; i < p->npids; i++) {
 		for (size_t j = p->pids[i].nlinks; j-- > 0;)
-			bpf_link__destroy(p->pids[i].links[j]);
+			destroy_link(&p->pids[i].links[j]);
 		free(p->pids[i].links);
 	}
 	free(p->pids);
