@@ -35,7 +35,7 @@ struct probes {
 	struct pid_links *pids;
 	size_t npids;
 	int ncpus;
-	bool sites_multi;	/* pymalloc_site attaches as a multi-uprobe */
+	bool multi;		/* allocation probes attach as multi-uprobes */
 };
 
 /* libbpf's own messages would repeat, less clearly, what the caller prints;
@@ -47,9 +47,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Open, size and load the BPF object into p->skel. sites_multi: load
- * pymalloc_site for multi-uprobe links. */
-static int load_skel(struct probes *p, const struct probes_config *cfg, bool sites_multi,
+/* Open, size and load the BPF object into p->skel. multi: load the
+ * allocation probes for multi-uprobe links (see struct batch). */
+static int load_skel(struct probes *p, const struct probes_config *cfg, bool multi,
 		     char *why, size_t why_len)
 {
 	int err;
@@ -70,10 +70,18 @@ static int load_skel(struct probes *p, const struct probes_config *cfg, bool sit
 				       cfg->unwind_rows ? cfg->unwind_rows : 1);
 	if (err)
 		return why_fail(err, why, why_len, "unwind table size: %s", strerror(-err));
-	if (sites_multi)
-		bpf_program__set_expected_attach_type(p->skel->progs.pymalloc_site,
-						      MT_BPF_TRACE_UPROBE_MULTI);
-	p->sites_multi = sites_multi;
+	if (multi) {
+		struct bpf_program *progs[] = {
+			p->skel->progs.alloc_enter, p->skel->progs.alloc_exit,
+			p->skel->progs.free_enter, p->skel->progs.pymalloc_site,
+			p->skel->progs.pymalloc_new_pool_exit,
+		};
+
+		for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+			bpf_program__set_expected_attach_type(progs[i],
+							      MT_BPF_TRACE_UPROBE_MULTI);
+	}
+	p->multi = multi;
 	err = alloc_probes_bpf__load(p->skel);
 	if (err)
 		return why_fail(err, why, why_len, "the kernel refused the BPF programs: %s "
@@ -98,11 +106,11 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 		goto err;
 	}
 
-	/* pymalloc's sites attach as one multi-uprobe link where the kernel
+	/* The allocation probes attach as multi-uprobe links where the kernel
 	 * has them (6.6+; MEMTRACE_NO_UPROBE_MULTI=1 to test without), as
 	 * one uprobe each where it refuses the attach type. */
 	err = load_skel(p, cfg, !getenv("MEMTRACE_NO_UPROBE_MULTI"), why, why_len);
-	if (err && p->sites_multi) {
+	if (err && p->multi) {
 		alloc_probes_bpf__destroy(p->skel);
 		err = load_skel(p, cfg, false, why, why_len);
 	}
@@ -168,13 +176,114 @@ static struct pid_links *find_pid(struct probes *p, pid_t pid)
 	return NULL;
 }
 
+/*
+ * Probes of one program in one file, attached together: as one multi-uprobe
+ * link where the kernel has them, else one uprobe each. Detaching a uprobe
+ * waits for an RCU grace period (~0.1 s here) and the kernel does them one
+ * after another, so a link per probe costs a process 2 s to detach for
+ * libc alone and 26 s with Debian python3.11's 220 pymalloc sites; a
+ * multi-uprobe link waits once.
+ */
+struct batch {
+	struct bpf_program *prog;
+	bool ret;			/* return probes */
+	size_t n, cap;
+	uint64_t *offsets, *cookies;
+};
+
+static int batch_add(struct batch *b, uint64_t offset, uint64_t cookie)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 16;
+		uint64_t *o = realloc(b->offsets, cap * sizeof(*o));
+
+		if (!o)
+			return -ENOMEM;
+		b->offsets = o;
+		o = realloc(b->cookies, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		b->cookies = o;
+		b->cap = cap;
+	}
+	b->offsets[b->n] = offset;
+	b->cookies[b->n++] = cookie;
+	return 0;
+}
+
+/* Attach the batch's probes to pid and empty the batch. */
+static int batch_attach(struct probes *p, struct pid_links *pl, const char *path,
+			struct batch *b)
+{
+	int err = 0;
+
+	if (b->n && p->multi) {
+		int fd = uprobe_multi_attach(bpf_program__fd(b->prog), pl->pid, path,
+					     b->offsets, b->cookies, b->n, b->ret);
+
+		err = fd < 0 ? fd : keep_link(pl, NULL, fd);
+	}
+	for (size_t i = 0; b->n && !p->multi && !err && i < b->n; i++) {
+		struct bpf_link *link = attach_one(b->prog, pl->pid, path, b->offsets[i],
+						   b->ret, b->cookies[i]);
+
+		err = link ? keep_link(pl, link, -1) : -errno;
+	}
+	free(b->offsets);
+	free(b->cookies);
+	b->offsets = b->cookies = NULL;
+	b->n = b->cap = 0;
+	return err;
+}
+
+/*
+ * Entry and return probes on the allocation functions first..free_func (its
+ * last one, which only needs an entry probe): at func_offset[f] for the
+ * return probe, probe_offset[f] for the entry probe; 0: absent. Functions
+ * marked in skip (aliases of an earlier one) are left out.
+ */
+static int attach_functions(struct probes *p, struct pid_links *pl, const char *path,
+			    const uint64_t func_offset[MT_FUNC_COUNT],
+			    const uint64_t probe_offset[MT_FUNC_COUNT],
+			    const uint8_t *skip, int first, int free_func)
+{
+	struct batch rets = { .prog = p->skel->progs.alloc_exit, .ret = true };
+	struct batch entries = { .prog = p->skel->progs.alloc_enter };
+	struct batch frees = { .prog = p->skel->progs.free_enter };
+	int err = 0;
+
+	for (int f = first; f <= free_func && !err; f++) {
+		if (!func_offset[f] || (skip && skip[f]))
+			continue;
+		if (f == free_func) {
+			err = batch_add(&frees, probe_offset[f], f);
+			continue;
+		}
+		err = batch_add(&rets, func_offset[f], f);
+		if (!err)
+			err = batch_add(&entries, probe_offset[f], f);
+	}
+	if (!err)
+		err = batch_attach(p, pl, path, &rets);
+	if (!err)
+		err = batch_attach(p, pl, path, &entries);
+	if (!err)
+		err = batch_attach(p, pl, path, &frees);
+	/* On an error, what is left in a batch is freed by an empty attach. */
+	rets.n = entries.n = frees.n = 0;
+	batch_attach(p, pl, path, &rets);
+	batch_attach(p, pl, path, &entries);
+	batch_attach(p, pl, path, &frees);
+	return err;
+}
+
 int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 		  char *why, size_t why_len)
 {
 	struct pid_links *pl, *grown;
 	struct mt_target tv = { 0 };
 	__u32 key = pid;
-	int err, pass;
+	int err;
 
 	grown = realloc(p->pids, (p->npids + 1) * sizeof(*p->pids));
 	if (!grown)
@@ -201,34 +310,15 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 			return -ENOMEM;
 	}
 
-	/* Pass 0 puts on the return probes, pass 1 the entry probes: a call
-	 * entered after its entry probe is live then always has its return
-	 * probe too, so entry and return stay paired. */
-	for (pass = 0; pass < 2; pass++) {
-		for (int f = 0; f < MT_FUNC_COUNT; f++) {
-			struct bpf_link *link;
-			bool is_free = f == MT_FUNC_FREE;
-
-			if (!lt->func_offset[f] || lt->alias_of_earlier[f])
-				continue;
-			if (pass == 0 && is_free)
-				continue;	/* free's result is not needed */
-			if (pass == 0)
-				link = attach_one(p->skel->progs.alloc_exit, pid, lt->path,
-						  lt->func_offset[f], true, f);
-			else
-				link = attach_one(is_free ? p->skel->progs.free_enter :
-							    p->skel->progs.alloc_enter,
-						  pid, lt->path, lt->probe_offset[f], false, f);
-			if (!link)
-				return why_fail(-errno, why, why_len,
-					    "cannot attach a uprobe to %s in %s for PID %d: %s",
-					    mt_func_names[f], lt->maps_path, pid,
-					    strerror(errno));
-			if (keep_link(pl, link, -1))
-				return -ENOMEM;
-		}
-	}
+	/* Return probes first, then entry probes: a call entered after its
+	 * entry probe is live then always has its return probe too, so entry
+	 * and return stay paired. */
+	err = attach_functions(p, pl, lt->path, lt->func_offset, lt->probe_offset,
+			       lt->alias_of_earlier, 0, MT_FUNC_FREE);
+	if (err)
+		return why_fail(err, why, why_len,
+				"cannot attach uprobes to the allocation functions of %s "
+				"for PID %d: %s", lt->maps_path, pid, strerror(-err));
 	return 0;
 }
 
@@ -237,116 +327,60 @@ int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
 			   char *why, size_t why_len)
 {
 	struct pid_links *pl = find_pid(p, pid);
+	uint64_t probe_offsets[MT_FUNC_COUNT];
+	int err;
 
 	if (!pl)
 		return why_fail(-ENOENT, why, why_len, "PID %d is not traced", pid);
-
-	/* Return probes first, as for libc. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (int f = MT_FUNC_PY_MALLOC; f <= MT_FUNC_PY_FREE; f++) {
-			struct bpf_link *link;
-			bool is_free = f == MT_FUNC_PY_FREE;
-
-			if (!offsets[f] || (pass == 0 && is_free))
-				continue;
-			if (pass == 0)
-				link = attach_one(p->skel->progs.alloc_exit, pid, path, offsets[f],
-						  true, f);
-			else
-				link = attach_one(is_free ? p->skel->progs.free_enter :
-							    p->skel->progs.alloc_enter, pid, path,
-						  is_free ? free_probe_offset : offsets[f], false, f);
-			if (!link)
-				return why_fail(-errno, why, why_len,
-						"cannot attach a uprobe to %s in %s for PID %d: %s",
-						mt_func_names[f], path, pid, strerror(errno));
-			if (keep_link(pl, link, -1))
-				return -ENOMEM;
-		}
-	}
+	memcpy(probe_offsets, offsets, sizeof(probe_offsets));
+	probe_offsets[MT_FUNC_PY_FREE] = free_probe_offset;
+	err = attach_functions(p, pl, path, offsets, probe_offsets, NULL,
+			       MT_FUNC_PY_MALLOC, MT_FUNC_PY_FREE);
+	if (err)
+		return why_fail(err, why, why_len,
+				"cannot attach uprobes to pymalloc's functions in %s for "
+				"PID %d: %s", path, pid, strerror(-err));
 	return 0;
-}
-
-/* One multi-uprobe link for the sites of one kind. */
-static int attach_sites_multi(struct probes *p, struct pid_links *pl, const char *path,
-			      const struct pymalloc_sites *ps, bool frees)
-{
-	uint64_t *offsets = calloc(ps->n_sites, sizeof(*offsets));
-	uint64_t *cookies = calloc(ps->n_sites, sizeof(*cookies));
-	size_t n = 0;
-	int fd = 0;
-
-	if (!offsets || !cookies) {
-		fd = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < ps->n_sites; i++) {
-		if (((ps->sites[i].cookie & 0xff) == MT_PYSITE_FREE) != frees)
-			continue;
-		offsets[n] = ps->sites[i].offset;
-		cookies[n++] = ps->sites[i].cookie;
-	}
-	if (n == 0)
-		goto out;
-	fd = uprobe_multi_attach(bpf_program__fd(p->skel->progs.pymalloc_site), pl->pid,
-				 path, offsets, cookies, n);
-	if (fd >= 0)
-		fd = keep_link(pl, NULL, fd);
-out:
-	free(offsets);
-	free(cookies);
-	return fd < 0 ? fd : 0;
 }
 
 int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
 				 const struct pymalloc_sites *ps, char *why, size_t why_len)
 {
 	struct pid_links *pl = find_pid(p, pid);
+	struct batch frees = { .prog = p->skel->progs.pymalloc_site };
+	struct batch allocs = { .prog = p->skel->progs.pymalloc_site };
+	struct batch new_pool = { .prog = p->skel->progs.pymalloc_new_pool_exit,
+				  .ret = true };
+	int err = 0;
 
 	if (!pl)
 		return why_fail(-ENOENT, why, why_len, "PID %d is not traced", pid);
+	for (size_t i = 0; i < ps->n_sites && !err; i++) {
+		bool is_free = (ps->sites[i].cookie & 0xff) == MT_PYSITE_FREE;
+
+		err = batch_add(is_free ? &frees : &allocs, ps->sites[i].offset,
+				ps->sites[i].cookie);
+	}
+	if (!err && ps->new_pool_offset)
+		err = batch_add(&new_pool, ps->new_pool_offset, 0);
 
 	/* Frees first, then the pool refill, then allocations: a block whose
 	 * allocation is seen always has its free seen too (a free seen
 	 * without its allocation is merely counted as unknown). */
-	for (int pass = 0; pass < 3; pass++) {
-		if (pass != 1 && p->sites_multi) {
-			int err = attach_sites_multi(p, pl, path, ps, pass == 0);
-
-			if (err)
-				return why_fail(err, why, why_len,
-						"cannot attach uprobes to pymalloc's sites in %s "
-						"for PID %d: %s", path, pid, strerror(-err));
-			continue;
-		}
-		for (size_t i = 0; i < (pass == 1 ? 1 : ps->n_sites); i++) {
-			const struct pymalloc_site *site = &ps->sites[i];
-			bool is_free = (site->cookie & 0xff) == MT_PYSITE_FREE;
-			struct bpf_link *link;
-			uint64_t offset;
-
-			if (pass == 1) {
-				if (!ps->new_pool_offset)
-					continue;
-				offset = ps->new_pool_offset;
-				link = attach_one(p->skel->progs.pymalloc_new_pool_exit, pid,
-						  path, offset, true, 0);
-			} else {
-				if (is_free != (pass == 0))
-					continue;
-				offset = site->offset;
-				link = attach_one(p->skel->progs.pymalloc_site, pid, path,
-						  offset, false, site->cookie);
-			}
-			if (!link)
-				return why_fail(-errno, why, why_len,
-						"cannot attach a uprobe at offset 0x%llx of %s "
-						"for PID %d: %s", (unsigned long long)offset,
-						path, pid, strerror(errno));
-			if (keep_link(pl, link, -1))
-				return -ENOMEM;
-		}
-	}
+	if (!err)
+		err = batch_attach(p, pl, path, &frees);
+	if (!err)
+		err = batch_attach(p, pl, path, &new_pool);
+	if (!err)
+		err = batch_attach(p, pl, path, &allocs);
+	frees.n = allocs.n = new_pool.n = 0;	/* what is left: freed */
+	batch_attach(p, pl, path, &frees);
+	batch_attach(p, pl, path, &new_pool);
+	batch_attach(p, pl, path, &allocs);
+	if (err)
+		return why_fail(err, why, why_len,
+				"cannot attach uprobes to pymalloc's inlined sites in %s for "
+				"PID %d: %s", path, pid, strerror(-err));
 	return 0;
 }
 

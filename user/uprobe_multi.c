@@ -12,6 +12,8 @@
 
 #include "uprobe_multi.h"
 
+#define UPROBE_MULTI_RETURN 1u	/* BPF_F_UPROBE_MULTI_RETURN */
+
 struct link_create_uprobe_multi {
 	uint32_t prog_fd;
 	uint32_t target_fd;
@@ -22,13 +24,14 @@ struct link_create_uprobe_multi {
 	uint64_t ref_ctr_offsets;
 	uint64_t cookies;
 	uint32_t cnt;
-	uint32_t uprobe_flags;	/* BPF_F_UPROBE_MULTI_RETURN: not used */
+	uint32_t uprobe_flags;	/* UPROBE_MULTI_RETURN */
 	uint32_t pid;
 	uint32_t pad;
 };
 
 int uprobe_multi_attach(int prog_fd, pid_t pid, const char *path,
-			const uint64_t *offsets, const uint64_t *cookies, size_t n)
+			const uint64_t *offsets, const uint64_t *cookies, size_t n,
+			bool ret)
 {
 	struct link_create_uprobe_multi attr;
 	long fd;
@@ -42,6 +45,7 @@ int uprobe_multi_attach(int prog_fd, pid_t pid, const char *path,
 	attr.offsets = (uint64_t)(uintptr_t)offsets;
 	attr.cookies = (uint64_t)(uintptr_t)cookies;
 	attr.cnt = (uint32_t)n;
+	attr.uprobe_flags = ret ? UPROBE_MULTI_RETURN : 0;
 	attr.pid = (uint32_t)pid;
 	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
 	return fd < 0 ? -errno : (int)fd;

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Many uprobes in one file as one BPF link (Linux 6.6+), for the few
- * hundred probes on pymalloc's inlined sites. Closing one uprobe waits for
- * an RCU grace period (~0.1 s here), one close after another; a
- * multi-uprobe link waits once for all of its probes.
+ * Many uprobes in one file as one BPF link (Linux 6.6+). Closing one
+ * uprobe waits for an RCU grace period (~0.1 s here), one close after
+ * another; a multi-uprobe link waits once for all of its probes.
  */
 #ifndef MEMTRACE_UPROBE_MULTI_H
 #define MEMTRACE_UPROBE_MULTI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -17,10 +17,11 @@
 
 /*
  * Attach prog_fd at each offsets[i] of the file at path, for process pid
- * only, with attach cookie cookies[i]. Returns the link's fd (close it to
- * detach) or a negative errno.
+ * only, with attach cookie cookies[i]; ret: as return probes. Returns the
+ * link's fd (close it to detach) or a negative errno.
  */
 int uprobe_multi_attach(int prog_fd, pid_t pid, const char *path,
-			const uint64_t *offsets, const uint64_t *cookies, size_t n);
+			const uint64_t *offsets, const uint64_t *cookies, size_t n,
+			bool ret);
 
 #endif /* MEMTRACE_UPROBE_MULTI_H */

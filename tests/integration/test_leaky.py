@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 
+import pytest
+
 from conftest import (final_report, functions, memtrace_cmd,
                       memtrace_programs_loaded, prog, read_reports,
                       wait_for_line)
@@ -86,13 +88,18 @@ def check_leaks(report, truth, first_line_seen):
     assert report["may_be_wrong"] is False
 
 
-def test_launch_mode_exact(tmp_path):
-    """memtrace -- leaky: exact leaks, and main's first line is seen."""
+@pytest.mark.parametrize("links", ["multi-uprobe", "uprobe-each"])
+def test_launch_mode_exact(tmp_path, links):
+    """memtrace -- leaky: exact leaks, and main's first line is seen. Also
+    with one uprobe per probe, as on kernels without multi-uprobe links."""
     truth, out = tmp_path / "truth.json", tmp_path / "out.json"
+    env = dict(os.environ)
+    if links == "uprobe-each":
+        env["MEMTRACE_NO_UPROBE_MULTI"] = "1"
     res = subprocess.run(
         memtrace_cmd("-q", "-n", "0", "--json", str(out), "--",
                      prog("leaky"), str(truth)),
-        capture_output=True, text=True, timeout=120)
+        capture_output=True, text=True, timeout=120, env=env)
     assert res.returncode == 0, res.stderr
     report = final_report(out)
     check_leaks(report, load_truth(truth), first_line_seen=True)
