@@ -209,3 +209,51 @@ def test_small_objects_with_python_objects(tmp_path, python):
               f"{truth['lines'][str(line)]['bytes']} B requested, "
               f"{truth['lines'][str(line)]['pymalloc_bytes']} B as pymalloc blocks")
     assert line in check_lines_within_10_percent(report, truth)
+
+
+KINDS_SCRIPT = os.path.join(os.path.dirname(__file__), "py", "small_kinds.py")
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_small_objects_of_every_kind_without_tracemalloc(tmp_path, python):
+    """tracemalloc's hooks route every allocation through pymalloc's own
+    functions; without them, Debian's python3.11 runs the copies of pymalloc
+    inlined into its callers. Each line of small_kinds.py keeps 20 000
+    objects of one kind (int, str, tuple, float, list, dict, bytes, class
+    instance): memtrace must hold, on each line, what pymalloc's own count
+    (sys.getallocatedblocks()) says the line added, within 2%."""
+    need(python)
+    truth_path, out = tmp_path / "truth.json", tmp_path / "out.json"
+    script = subprocess.Popen([python, KINDS_SCRIPT, str(truth_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(script.stdout, "ready")
+        tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
+                                               "--python-objects", "-p", str(script.pid)),
+                                  stderr=subprocess.PIPE, text=True)
+        wait_for_line(tracer.stderr, "Ctrl-C to stop")
+        script.stdin.write("go\n")
+        script.stdin.flush()
+        wait_for_line(script.stdout, "done", timeout=120)
+        tracer.send_signal(signal.SIGINT)
+        _, err = tracer.communicate(timeout=60)
+        assert tracer.returncode == 0, err
+    finally:
+        script.kill()
+        script.wait()
+    with open(truth_path) as f:
+        truth = json.load(f)
+    report = read_reports(out)[-1]
+    assert not [w for w in report["warnings"] if "not traced" in w], report["warnings"]
+    ours = {}
+    for s in report["stacks"]:
+        f = innermost_python(s)
+        if s["allocator"].startswith("PyObject_") and f and f["file"] == truth["file"]:
+            ours[f["line"]] = ours.get(f["line"], 0) + s["count"]
+    for line, blocks in truth["lines"].items():
+        got = ours.get(int(line), 0)
+        print(f"{python}: line {line}: memtrace {got} blocks, pymalloc {blocks}")
+        assert blocks >= 19000, truth
+        assert abs(got - blocks) <= 0.02 * blocks, \
+            f"line {line}: memtrace {got} blocks, pymalloc {blocks}; all: {ours}"
+    assert report["accounting"]["replaced_live"] == 0, report["accounting"]
