@@ -66,6 +66,9 @@ struct traced {
 	struct libc_target libc;
 	bool python;			/* a supported CPython: Python frames */
 	struct py_target py;
+	/* --python-objects: the interpreter object whose pymalloc is probed
+	 * (its probes stay until memtrace exits, even past an exec) */
+	char pymalloc_probed[PATH_MAX];
 };
 
 struct memtrace {
@@ -169,6 +172,13 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	if (!t)
 		return;
 	t->execd = true;
+	if (t->python) {
+		/* Whatever runs now is detected afresh from its mappings. */
+		__u32 key = pid;
+
+		t->python = false;
+		bpf_map_delete_elem(probes_py_targets_map_fd(mt->probes), &key);
+	}
 	symbolizer_reset_pid(mt->sym, pid);
 	read_mappings(mt, pid);
 	target_comm(pid, t->comm, sizeof(t->comm));
@@ -219,6 +229,8 @@ static int detect_python(struct memtrace *mt, struct traced *t, bool quiet_if_ab
 	return 0;
 }
 
+static void attach_pymalloc(struct memtrace *mt, struct traced *t);
+
 /* Something was mapped since the mappings were read: a dlopen, a new
  * program after exec, JIT code. Load its table, and know its file for
  * symbols even if the process exits soon. */
@@ -228,8 +240,11 @@ static void mappings_changed(struct memtrace *mt, uint32_t pid)
 
 	read_mappings(mt, pid);
 	/* A program may load libpython only now (or exec'd into Python). */
-	if (t && !t->python)
+	if (t && !t->python) {
 		detect_python(mt, t, true);
+		if (t->python && mt->opt.python_objects)
+			attach_pymalloc(mt, t);
+	}
 }
 
 static void keep_snapshot(struct memtrace *mt, const struct mt_snapshot *snap)
@@ -698,6 +713,12 @@ static void attach_pymalloc(struct memtrace *mt, struct traced *t)
 	struct pymalloc_target pm;
 	char why[512];
 	int err;
+
+	/* Once per interpreter: probing it twice (a Python that exec'd the
+	 * same Python) would report every object twice. */
+	if (!strcmp(t->pymalloc_probed, t->py.lib_path))
+		return;
+	snprintf(t->pymalloc_probed, sizeof(t->pymalloc_probed), "%s", t->py.lib_path);
 
 	err = pymalloc_target_find(t->pid, &t->py, &pm, why, sizeof(why));
 	if (!err && pm.sites.n_sites)

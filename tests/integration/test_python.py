@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -214,6 +215,75 @@ def test_small_objects_with_python_objects(tmp_path, python):
 KINDS_SCRIPT = os.path.join(os.path.dirname(__file__), "py", "small_kinds.py")
 
 
+def count_kinds(report, truth):
+    """Live pymalloc blocks per line of small_kinds.py, checked against the
+    script's own count (sys.getallocatedblocks()) within 2%."""
+    ours = {}
+    for s in report["stacks"]:
+        f = innermost_python(s)
+        if s["allocator"].startswith("PyObject_") and f and f["file"] == truth["file"]:
+            ours[f["line"]] = ours.get(f["line"], 0) + s["count"]
+    for line, blocks in truth["lines"].items():
+        got = ours.get(int(line), 0)
+        print(f"line {line}: memtrace {got} blocks, pymalloc {blocks}")
+        assert blocks >= 19000, truth
+        assert abs(got - blocks) <= 0.02 * blocks, \
+            f"line {line}: memtrace {got} blocks, pymalloc {blocks}; all: {ours}"
+    assert report["accounting"]["replaced_live"] == 0, report["accounting"]
+
+
+def test_python_objects_after_exec_into_python(tmp_path):
+    """memtrace --python-objects -- env python3.11 SCRIPT: the traced
+    process becomes Python only at its exec; pymalloc is probed then (once
+    the probes are on, a periodic report says so), and small objects are
+    counted as when attaching to a running interpreter."""
+    truth_path, out = tmp_path / "truth.json", tmp_path / "out.json"
+    # The script talks through memtrace's stdout, which also gets the text
+    # report: a file, so that nothing blocks and the script's stdin (kept
+    # open until memtrace is done) holds it alive for the final report.
+    stdout_path = tmp_path / "stdout.txt"
+
+    def wait_for_stdout(expected, timeout):
+        deadline = time.monotonic() + timeout
+        while expected not in stdout_path.read_text():
+            assert time.monotonic() < deadline, f"never saw {expected!r}"
+            time.sleep(0.05)
+
+    with open(stdout_path, "w") as stdout:
+        tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "-i", "0.2", "--json",
+                                               str(out), "--python-objects", "--",
+                                               "/usr/bin/env", "/usr/bin/python3.11",
+                                               KINDS_SCRIPT, str(truth_path)),
+                                  stdin=subprocess.PIPE, stdout=stdout,
+                                  stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_stdout("ready", 30)
+        deadline = time.monotonic() + 30
+        while not any("probed at its" in w for r in read_reports_if_any(out)
+                      for w in r["warnings"]):
+            assert time.monotonic() < deadline, "pymalloc never probed after the exec"
+            time.sleep(0.1)
+        tracer.stdin.write("go\n")
+        tracer.stdin.flush()
+        wait_for_stdout("done", 120)
+        tracer.send_signal(signal.SIGINT)
+        assert tracer.wait(timeout=60) == 0, tracer.stderr.read()
+    finally:
+        tracer.kill()
+        tracer.wait()
+        tracer.stdin.close()	# the script's too: it ends
+    with open(truth_path) as f:
+        truth = json.load(f)
+    count_kinds(read_reports(out)[-1], truth)
+
+
+def read_reports_if_any(path):
+    try:
+        return read_reports(path)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+
+
 @pytest.mark.parametrize("python", INTERPRETERS)
 def test_small_objects_of_every_kind_without_tracemalloc(tmp_path, python):
     """tracemalloc's hooks route every allocation through pymalloc's own
@@ -245,15 +315,5 @@ def test_small_objects_of_every_kind_without_tracemalloc(tmp_path, python):
         truth = json.load(f)
     report = read_reports(out)[-1]
     assert not [w for w in report["warnings"] if "not traced" in w], report["warnings"]
-    ours = {}
-    for s in report["stacks"]:
-        f = innermost_python(s)
-        if s["allocator"].startswith("PyObject_") and f and f["file"] == truth["file"]:
-            ours[f["line"]] = ours.get(f["line"], 0) + s["count"]
-    for line, blocks in truth["lines"].items():
-        got = ours.get(int(line), 0)
-        print(f"{python}: line {line}: memtrace {got} blocks, pymalloc {blocks}")
-        assert blocks >= 19000, truth
-        assert abs(got - blocks) <= 0.02 * blocks, \
-            f"line {line}: memtrace {got} blocks, pymalloc {blocks}; all: {ours}"
-    assert report["accounting"]["replaced_live"] == 0, report["accounting"]
+    print(python)
+    count_kinds(report, truth)
