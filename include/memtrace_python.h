@@ -74,6 +74,11 @@ struct mt_py_frame {
  *   bits 8-15  enum mt_reg: the register holding the block, or the pool
  *   bit  16    MT_PYSITE_VIA_POOL: the register holds the block's pool
  *              header and the block is pool->freeblock, *(reg + 8)
+ *   bit  17    MT_PYSITE_SIZE_REG: (allocations) the requested size is in
+ *              register (cookie >> 20) & 0xf (enum mt_reg)
+ *   bit  18    MT_PYSITE_SIZE_CONST: (allocations) the requested size is
+ *              the constant (cookie >> 20) & 0x3ff
+ *   neither    the request is unknown: the block's size class is used
  */
 enum mt_pysite_kind {
 	MT_PYSITE_ALLOC = 1,	/* a block was just taken off a free list */
@@ -89,6 +94,9 @@ enum mt_reg {
 };
 
 #define MT_PYSITE_VIA_POOL (1u << 16)
+#define MT_PYSITE_SIZE_REG (1u << 17)
+#define MT_PYSITE_SIZE_CONST (1u << 18)
+#define MT_PYSITE_SIZE_SHIFT 20
 
 /* pymalloc's pools (3.11-3.13, 64-bit): 16 KiB, aligned, with the size
  * class index at this offset in the pool header; a block of class i
