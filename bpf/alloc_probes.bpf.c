@@ -456,11 +456,11 @@ static __noinline __u64 reg_value(const struct pt_regs *ctx, __u32 reg)
 	return 0;
 }
 
-/* Report a block pymalloc just handed out: its size is its pool's size
- * class, read from the pool header (the request itself is not in any
- * register at the inlined sites). */
+/* Report a block pymalloc just handed out. Its pool header says its size
+ * class; the request, where the site's code names it (0: unknown), must
+ * fall in that class, else the class's size is used. */
 static __always_inline void pymalloc_alloc_event(struct pt_regs *ctx, __u64 block,
-						 bool at_return)
+						 __u64 request, bool at_return)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	__u64 stack_id = 0, size;
@@ -474,6 +474,10 @@ static __always_inline void pymalloc_alloc_event(struct pt_regs *ctx, __u64 bloc
 		return;
 	}
 	size = ((__u64)szidx + 1) * 16;
+	if (request && request <= size && request > size - 16)
+		size = request;
+	else
+		count(MT_CNT_PYMALLOC_BLOCK_SIZE);
 	if (stack_mode != MT_STACK_NONE) {
 		st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0,
 					  BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -498,7 +502,7 @@ SEC("uprobe")
 int pymalloc_site(struct pt_regs *ctx)
 {
 	__u32 cookie = bpf_get_attach_cookie(ctx);
-	__u64 block;
+	__u64 block, request = 0;
 
 	if (empty_probes)
 		return 0;
@@ -513,10 +517,15 @@ int pymalloc_site(struct pt_regs *ctx)
 	}
 	if (!block)
 		return 0;
-	if ((cookie & 0xff) == MT_PYSITE_FREE)
+	if ((cookie & 0xff) == MT_PYSITE_FREE) {
 		emit(MT_EV_FREE, MT_FUNC_PY_FREE, block, 0, 0, 0, 0);
-	else
-		pymalloc_alloc_event(ctx, block, false);
+		return 0;
+	}
+	if (cookie & MT_PYSITE_SIZE_CONST)
+		request = (cookie >> MT_PYSITE_SIZE_SHIFT) & 0x3ff;
+	else if (cookie & MT_PYSITE_SIZE_REG)
+		request = reg_value(ctx, (cookie >> MT_PYSITE_SIZE_SHIFT) & 0xf);
+	pymalloc_alloc_event(ctx, block, request, false);
 	return 0;
 }
 
@@ -529,7 +538,7 @@ int BPF_KRETPROBE(pymalloc_new_pool_exit, __u64 block)
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	pymalloc_alloc_event(ctx, block, true);
+	pymalloc_alloc_event(ctx, block, 0, true);
 	return 0;
 }
 

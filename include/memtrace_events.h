@@ -172,6 +172,8 @@ enum mt_counter {
 	MT_CNT_SNAPSHOTS_LOST,		/* ... that could not be sent */
 	MT_CNT_PYMALLOC_BAD_READ,	/* a pymalloc site's block or pool
 					   header could not be read */
+	MT_CNT_PYMALLOC_BLOCK_SIZE,	/* a pymalloc allocation counted at its
+					   block size: request size unknown */
 	MT_CNT_COUNT,
 };
 

@@ -474,6 +474,8 @@ static int report(struct memtrace *mt, bool final)
 	r->acct.unwind.depth = counters[MT_CNT_UNWIND_DEPTH];
 	r->acct.unwind.fp_frames = counters[MT_CNT_UNWIND_FP_FRAMES];
 	r->acct.unwind.fp_end = counters[MT_CNT_UNWIND_FP_END];
+	r->acct.pymalloc.unreadable = counters[MT_CNT_PYMALLOC_BAD_READ];
+	r->acct.pymalloc.block_sizes = counters[MT_CNT_PYMALLOC_BLOCK_SIZE];
 	r->acct.unwind.finished = mt->snapshots_done;
 	r->acct.unwind.unfinished = mt->snapshots_failed + counters[MT_CNT_SNAPSHOTS_LOST];
 	if (counters[MT_CNT_STATE_FAILED])

@@ -70,6 +70,13 @@ struct report_accounting {
 					   snapshot (code mapped moments before) */
 		uint64_t unfinished;	/* ... that could not be */
 	} unwind;
+	/* pymalloc probed at its inlined sites (see user/pymalloc_sites.h). */
+	struct {
+		uint64_t unreadable;	/* block or pool header unreadable:
+					   an allocation or free missed */
+		uint64_t block_sizes;	/* allocations counted at their block
+					   size (request unknown at the site) */
+	} pymalloc;
 };
 
 struct report {

@@ -152,6 +152,16 @@ static void write_accounting(FILE *out, const struct report *r)
 	}
 	list_end(&l);
 
+	if (a->pymalloc.unreadable || a->pymalloc.block_sizes) {
+		list_start(&l, out, "pymalloc");
+		snprintf(item, sizeof(item), "unreadable %" PRIu64, a->pymalloc.unreadable);
+		list_add(&l, item);
+		snprintf(item, sizeof(item), "counted at block size %" PRIu64,
+			 a->pymalloc.block_sizes);
+		list_add(&l, item);
+		list_end(&l);
+	}
+
 	/* Each counter said with what it costs, since "lost events 3" alone
 	 * does not tell which figures to doubt. */
 	if (report_may_be_wrong(a))
@@ -173,6 +183,10 @@ static void write_accounting(FILE *out, const struct report *r)
 	if (a->replaced_live)
 		fprintf(out, "  %" PRIu64 " allocation%s over a live address: the free before "
 			"each was missed\n", a->replaced_live, plural(a->replaced_live));
+	if (a->pymalloc.unreadable)
+		fprintf(out, "  %" PRIu64 " pymalloc block%s unreadable at a probe: those "
+			"allocations or frees were missed\n", a->pymalloc.unreadable,
+			plural(a->pymalloc.unreadable));
 }
 
 static int write_warnings(FILE *out, const struct report *r)
