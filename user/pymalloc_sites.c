@@ -1238,7 +1238,8 @@ static bool walk_fallback(const struct scan *s, const struct nextpool_test *t,
 
 /*
  * The allocation site test t leads to: the first jcc on the straight line
- * from the nonempty branch, which nothing else enters, an allocation
+ * from the nonempty branch, which nothing else enters (by a direct jump or
+ * by running on into it), an allocation
  * site's (sites sorted by vaddr). Sets *regs to the registers written on
  * the way. NULL if there is none.
  */
@@ -1247,8 +1248,16 @@ static struct pymalloc_site *site_of(const struct scan *s,
 				     struct pymalloc_sites *out, uint16_t *regs)
 {
 	uint64_t from = s->v[t->jcc].addr;
+	const struct insn *before = &s->v[t->nonempty - 1];
 
 	*regs = 0;
+	/* A nonempty branch that is the test's jump target may also be
+	 * where the code before it runs on into (another copy's fall
+	 * through, with another size): only when that code cannot. */
+	if (t->nonempty != t->jcc + 1 && before->flow != FL_JMP &&
+	    before->id != X86_INS_RET && before->id != X86_INS_UD2 &&
+	    before->id != X86_INS_HLT && before->id != X86_INS_INT3)
+		return NULL;
 	for (size_t k = t->nonempty; k < t->nonempty + 4 + JCC_SEARCH && k < s->n;
 	     k++) {
 		const struct insn *in = &s->v[k];
