@@ -124,7 +124,7 @@ struct insn {
 	uint8_t base;		/* the memory operand's base (enum mt_reg), or
 				   the second register of SH_CMP_RR */
 	bool alloc_load;	/* bp = pool->freeblock of an allocation site */
-	bool stack_mem;		/* has a memory operand based on %rsp */
+	bool stack_write;	/* may write memory based on %rsp */
 };
 
 /* A direct jump or call: the code at target is entered from source. */
@@ -372,10 +372,13 @@ static void describe(csh cs, const cs_insn *ci, struct insn *in)
 	    x->op_count == 1 && x->operands[0].type == X86_OP_IMM)
 		in->target = (uint64_t)x->operands[0].imm;
 	in->writes = find_writes(cs, ci);
+	/* An access capstone does not qualify counts as a write. */
 	for (uint8_t k = 0; k < x->op_count; k++)
 		if (x->operands[k].type == X86_OP_MEM &&
-		    gpr(x->operands[k].mem.base, NULL) == MT_REG_RSP)
-			in->stack_mem = true;
+		    gpr(x->operands[k].mem.base, NULL) == MT_REG_RSP &&
+		    (!x->operands[k].access ||
+		     (x->operands[k].access & CS_AC_WRITE)))
+			in->stack_write = true;
 	find_shape(x, in);
 }
 
@@ -1064,12 +1067,15 @@ struct value {
 /* Spill slots, [%rsp + disp], the walk remembers. */
 #define MAX_SLOTS 8
 
+/* A 64-bit register stored at [%rsp + disp]. */
+struct spill {
+	int32_t disp;
+	struct value v;
+};
+
 struct machine {
 	struct value regs[MT_REG_COUNT];
-	struct {
-		int32_t disp;
-		struct value v;
-	} slots[MAX_SLOTS];
+	struct spill slots[MAX_SLOTS];
 	size_t n_slots;
 };
 
@@ -1089,6 +1095,31 @@ static void forget(struct machine *m, uint16_t regs)
 	for (uint8_t r = 0; r < MT_REG_COUNT; r++)
 		if (regs & (1u << r))
 			m->regs[r] = (struct value){ VAL_UNKNOWN, 0, 0 };
+}
+
+/* Forget the slots that bytes [disp, disp + len) of the stack overlap. */
+static void clobber(struct machine *m, int32_t disp, int32_t len)
+{
+	size_t kept = 0;
+
+	for (size_t k = 0; k < m->n_slots; k++)
+		if ((int64_t)m->slots[k].disp + 8 <= disp ||
+		    (int64_t)disp + len <= m->slots[k].disp)
+			m->slots[kept++] = m->slots[k];
+	m->n_slots = kept;
+}
+
+/* Instructions that leave the flags alone (moves, of any kind). */
+static bool keeps_flags(uint16_t id)
+{
+	switch (id) {
+	case X86_INS_MOV: case X86_INS_MOVABS: case X86_INS_MOVZX:
+	case X86_INS_MOVSX: case X86_INS_MOVSXD: case X86_INS_LEA:
+	case X86_INS_MOVAPS: case X86_INS_MOVUPS: case X86_INS_MOVDQA:
+	case X86_INS_MOVDQU: case X86_INS_MOVQ: case X86_INS_MOVD:
+		return true;
+	}
+	return false;
 }
 
 static struct value *slot(struct machine *m, int32_t disp)
@@ -1136,22 +1167,17 @@ static void step(struct machine *m, const struct insn *in, uint8_t *tested)
 	case SH_STORE:
 		if (in->base != MT_REG_RSP)
 			break;
-		sv = slot(m, in->disp);
-		if (!sv && m->n_slots < MAX_SLOTS) {
-			m->slots[m->n_slots].disp = in->disp;
-			sv = &m->slots[m->n_slots++].v;
-		}
-		if (sv)
-			*sv = in->reg_bytes == 8 ? m->regs[in->reg]
-						 : (struct value){ VAL_UNKNOWN, 0, 0 };
-		else
-			m->n_slots = 0;	/* no room: forget them all */
+		/* Whatever it overwrites, in whole or in part, is gone; a
+		 * full 64-bit spill is remembered. */
+		clobber(m, in->disp, in->reg_bytes);
+		if (in->reg_bytes == 8 && m->n_slots < MAX_SLOTS)
+			m->slots[m->n_slots++] = (struct spill){
+				in->disp, m->regs[in->reg] };
 		break;
 	default:
-		/* Any other access to the stack may write a slot (a
-		 * narrower store may write part of one); a new %rsp moves
-		 * them all. */
-		if (in->stack_mem || (in->writes & (1u << MT_REG_RSP)))
+		/* Any other write to the stack may write a slot; a new %rsp
+		 * moves them all. */
+		if (in->stack_write || (in->writes & (1u << MT_REG_RSP)))
 			m->n_slots = 0;
 		break;
 	}
@@ -1160,11 +1186,11 @@ static void step(struct machine *m, const struct insn *in, uint8_t *tested)
 	    in->shape == SH_CMOVNE_RR || in->shape == SH_LOAD)
 		m->regs[in->reg] = in->reg_bytes == 8 || in->shape == SH_MOV_IMM ?
 					   v : (struct value){ VAL_UNKNOWN, 0, 0 };
-	/* mov leaves the flags as they were; anything else may not. And
+	/* Moves leave the flags as they were; anything else may not. And
 	 * the flags say nothing of a register written since. */
 	if (in->shape == SH_TEST_RR)
 		*tested = in->reg;
-	else if (in->id != X86_INS_MOV ||
+	else if (!keeps_flags(in->id) ||
 		 (*tested != NO_REG && (in->writes & (1u << *tested))))
 		*tested = NO_REG;
 }
