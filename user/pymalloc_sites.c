@@ -27,6 +27,8 @@
  *     instructions are single-stepped out of line, which costs more;
  *  4. find allocate_from_new_pool, the function the other branch of the
  *     allocations' pool != pool->nextpool test calls (find_new_pool).
+ *  5. read the requested size of each allocation off the fallback to
+ *     malloc on that other branch (find_sizes).
  *
  * Where this differs from the scripts (none of it changes the research
  * list for Debian's python3.11, which the unit test checks):
@@ -1274,13 +1276,13 @@ static struct pymalloc_site *site_of(const struct scan *s,
 				     struct pymalloc_sites *out, uint16_t *regs)
 {
 	uint64_t from = s->v[t->jcc].addr;
-	const struct insn *before = &s->v[t->nonempty - 1];
+	const struct insn *before = t->nonempty ? &s->v[t->nonempty - 1] : NULL;
 
 	*regs = 0;
 	/* A nonempty branch that is the test's jump target may also be
 	 * where the code before it runs on into (another copy's fall
 	 * through, with another size): only when that code cannot. */
-	if (t->nonempty != t->jcc + 1 && before->flow != FL_JMP &&
+	if (t->nonempty != t->jcc + 1 && before && before->flow != FL_JMP &&
 	    before->id != X86_INS_RET && before->id != X86_INS_UD2 &&
 	    before->id != X86_INS_HLT && before->id != X86_INS_INT3)
 		return NULL;
