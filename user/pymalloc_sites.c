@@ -27,6 +27,8 @@
  *     instructions are single-stepped out of line, which costs more;
  *  4. find allocate_from_new_pool, the function the other branch of the
  *     allocations' pool != pool->nextpool test calls (find_new_pool).
+ *  5. read the requested size of each allocation off the fallback to
+ *     malloc on that other branch (find_sizes).
  *
  * Where this differs from the scripts (none of it changes the research
  * list for Debian's python3.11, which the unit test checks):
@@ -93,6 +95,12 @@ enum shape {
 	SH_POOL_MASK,	/* and $~0x3fff, reg (64-bit) */
 	SH_CMP_RR,	/* cmp between two 64-bit registers: reg and base */
 	SH_CMP_RM,	/* cmp between a 64-bit reg and mem, either order */
+	/* For the requested size (find_sizes): */
+	SH_MOV_IMM,	/* mov $imm, reg (32- or 64-bit reg, imm in imm) */
+	SH_MOV_RR,	/* mov reg, reg (64-bit): reg is the destination,
+			   base the source */
+	SH_CMOVNE_RR,	/* cmovne reg, reg (64-bit), as SH_MOV_RR */
+	SH_TEST_RR,	/* test %R,%R (64-bit): reg */
 };
 
 /* Where execution goes after an instruction. */
@@ -108,6 +116,7 @@ struct insn {
 	uint64_t addr;
 	uint64_t target;	/* of a direct jump or call, else 0 */
 	int32_t disp;		/* of the memory operand */
+	int32_t imm;		/* of SH_MOV_IMM */
 	uint16_t id;		/* enum x86_insn */
 	uint16_t writes;	/* 1 << enum mt_reg per register written, in any part */
 	uint8_t shape;		/* enum shape */
@@ -117,6 +126,7 @@ struct insn {
 	uint8_t base;		/* the memory operand's base (enum mt_reg), or
 				   the second register of SH_CMP_RR */
 	bool alloc_load;	/* bp = pool->freeblock of an allocation site */
+	bool stack_write;	/* may write memory based on %rsp */
 };
 
 /* A direct jump or call: the code at target is entered from source. */
@@ -235,7 +245,17 @@ static void find_shape(const cs_x86 *x, struct insn *in)
 		return;
 	switch (in->id) {
 	case X86_INS_MOV:
-		if (a->type == X86_OP_REG && gpr(a->reg, NULL) != NO_REG &&
+		if (is_reg64(a) && is_reg64(b)) {
+			in->shape = SH_MOV_RR;
+			set_reg(in, a);
+			in->base = gpr(b->reg, NULL);
+		} else if (a->type == X86_OP_REG && gpr(a->reg, NULL) != NO_REG &&
+			   b->type == X86_OP_IMM && b->imm >= INT32_MIN &&
+			   b->imm <= INT32_MAX) {
+			in->shape = SH_MOV_IMM;
+			set_reg(in, a);
+			in->imm = (int32_t)b->imm;
+		} else if (a->type == X86_OP_REG && gpr(a->reg, NULL) != NO_REG &&
 		    is_simple_mem(b)) {
 			in->shape = SH_LOAD;
 			set_reg(in, a);
@@ -258,6 +278,19 @@ static void find_shape(const cs_x86 *x, struct insn *in)
 	case X86_INS_AND:
 		if (is_reg64(a) && b->type == X86_OP_IMM && b->imm == POOL_MASK_IMM) {
 			in->shape = SH_POOL_MASK;
+			set_reg(in, a);
+		}
+		break;
+	case X86_INS_CMOVNE:
+		if (is_reg64(a) && is_reg64(b)) {
+			in->shape = SH_CMOVNE_RR;
+			set_reg(in, a);
+			in->base = gpr(b->reg, NULL);
+		}
+		break;
+	case X86_INS_TEST:
+		if (is_reg64(a) && is_reg64(b) && a->reg == b->reg) {
+			in->shape = SH_TEST_RR;
 			set_reg(in, a);
 		}
 		break;
@@ -341,6 +374,13 @@ static void describe(csh cs, const cs_insn *ci, struct insn *in)
 	    x->op_count == 1 && x->operands[0].type == X86_OP_IMM)
 		in->target = (uint64_t)x->operands[0].imm;
 	in->writes = find_writes(cs, ci);
+	/* An access capstone does not qualify counts as a write. */
+	for (uint8_t k = 0; k < x->op_count; k++)
+		if (x->operands[k].type == X86_OP_MEM &&
+		    gpr(x->operands[k].mem.base, NULL) == MT_REG_RSP &&
+		    (!x->operands[k].access ||
+		     (x->operands[k].access & CS_AC_WRITE)))
+			in->stack_write = true;
 	find_shape(x, in);
 }
 
@@ -890,71 +930,475 @@ static int by_value(const void *a, const void *b)
 	return *x < *y ? -1 : *x > *y;
 }
 
+/* The two branches of a pool != pool->nextpool test. */
+struct nextpool_test {
+	size_t jcc;		/* index of the je or jne */
+	size_t nonempty;	/* first instruction of the branch that pops */
+	size_t empty;		/* first instruction of the other one */
+	uint8_t pool;		/* register holding the pool */
+};
+
 /*
- * allocate_from_new_pool. pymalloc_alloc reads
+ * Is the instruction at i the je or jne of an inlined pymalloc_alloc's
  *     if (pool != pool->nextpool) { ++pool->ref.count; bp = pool->freeblock; ...
  *     } else { bp = allocate_from_new_pool(size); }
- * Every inlined copy tests pool->nextpool against pool with a je or jne
- * whose one branch starts with an allocation site's bp = pool->freeblock
- * (within 4 instructions) and whose other branch calls the function. It
- * is the call target most of these tests lead to: more than half of them,
- * and at least two. 0 if none is.
+ * that is, a jump after a nextpool test whose one branch starts with an
+ * allocation site's bp = pool->freeblock (within 4 instructions)?
  */
-static uint64_t find_new_pool(const struct scan *s)
+static bool is_pool_branch(const struct scan *s, size_t i, struct nextpool_test *t)
 {
-	size_t n_tests = 0, n_calls = 0, cap = 0, best = 0, run = 0;
-	uint64_t *calls = NULL, found = 0;
+	const struct insn *j = &s->v[i];
+	size_t taken, other;
+	uint8_t pool;
 
-	for (size_t i = 0; i < s->n; i++) {
-		const struct insn *j = &s->v[i];
-		size_t taken, other, nonempty, empty;
-		uint8_t pool;
-		bool leads = false;
-		uint64_t call;
+	if (j->flow != FL_JCC || (j->id != X86_INS_JE && j->id != X86_INS_JNE) ||
+	    !is_nextpool_test(s, i, &pool))
+		return false;
+	taken = index_of(s, j->target);
+	other = i + 1;
+	if (taken == SIZE_MAX || other >= s->n)
+		return false;
+	/* je: taken when pool == pool->nextpool, the list is empty */
+	*t = (struct nextpool_test){
+		.jcc = i,
+		.nonempty = j->id == X86_INS_JE ? other : taken,
+		.empty = j->id == X86_INS_JE ? taken : other,
+		.pool = pool,
+	};
+	for (size_t k = t->nonempty; k < t->nonempty + 4 && k < s->n; k++)
+		if (s->v[k].alloc_load && s->v[k].base == pool)
+			return true;
+	return false;
+}
 
-		if (j->flow != FL_JCC || (j->id != X86_INS_JE && j->id != X86_INS_JNE) ||
-		    !is_nextpool_test(s, i, &pool))
-			continue;
-		taken = index_of(s, j->target);
-		other = i + 1;
-		if (taken == SIZE_MAX || other >= s->n)
-			continue;
-		/* je: taken when pool == pool->nextpool, the list is empty */
-		nonempty = j->id == X86_INS_JE ? other : taken;
-		empty = j->id == X86_INS_JE ? taken : other;
-		for (size_t k = nonempty; k < nonempty + 4 && k < s->n; k++)
-			if (s->v[k].alloc_load && s->v[k].base == pool)
-				leads = true;
-		if (!leads)
-			continue;
-		n_tests++;
-		call = first_call(s, empty);
-		if (!call)
-			continue;
-		if (n_calls == cap) {
-			size_t c = cap ? cap * 2 : 256;
-			uint64_t *p = realloc(calls, c * sizeof(*p));
+/*
+ * The value most often found in v (sorted in place), if it is more than
+ * half of out_of and at least two of them; else 0.
+ */
+static uint64_t majority(uint64_t *v, size_t n, size_t out_of)
+{
+	size_t best = 0, run = 0;
+	uint64_t found = 0;
 
-			if (!p) {
-				free(calls);
-				return 0;	/* not found, as far as anyone knows */
-			}
-			calls = p;
-			cap = c;
-		}
-		calls[n_calls++] = call;
-	}
-	if (n_calls)
-		qsort(calls, n_calls, sizeof(*calls), by_value);
-	for (size_t i = 0; i < n_calls; i++) {
-		run = i && calls[i] == calls[i - 1] ? run + 1 : 1;
+	if (n)
+		qsort(v, n, sizeof(*v), by_value);
+	for (size_t i = 0; i < n; i++) {
+		run = i && v[i] == v[i - 1] ? run + 1 : 1;
 		if (run > best) {
 			best = run;
-			found = calls[i];
+			found = v[i];
 		}
 	}
+	return best >= 2 && best * 2 > out_of ? found : 0;
+}
+
+static int push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		uint64_t *p = realloc(*v, c * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*v = p;
+		*cap = c;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+/*
+ * allocate_from_new_pool: the function the empty branch of every inlined
+ * pool != pool->nextpool test calls (is_pool_branch). It is the call
+ * target most of these tests lead to: more than half of them, and at
+ * least two. Sets *found, 0 if none is.
+ */
+static int find_new_pool(const struct scan *s, uint64_t *found)
+{
+	size_t n_tests = 0, n_calls = 0, cap = 0;
+	uint64_t *calls = NULL;
+	int err = 0;
+
+	*found = 0;
+	for (size_t i = 0; i < s->n && !err; i++) {
+		struct nextpool_test t;
+		uint64_t call;
+
+		if (!is_pool_branch(s, i, &t))
+			continue;
+		n_tests++;
+		call = first_call(s, t.empty);
+		if (call)
+			err = push_u64(&calls, &n_calls, &cap, call);
+	}
+	if (!err)
+		*found = majority(calls, n_calls, n_tests);
 	free(calls);
-	return best >= 2 && best * 2 > n_tests ? found : 0;
+	return err;
+}
+
+/* ---- The requested size ------------------------------------------------
+ *
+ * At an allocation site the block is known, not the size asked for. But
+ * the empty branch of the same nextpool test, when allocate_from_new_pool
+ * returns NULL, falls back to the raw allocator with that size:
+ *
+ *     bp = allocate_from_new_pool(size_class);
+ *     if (bp == NULL) return PyMem_RawMalloc(nbytes);   (inlined: malloc)
+ *
+ * So whatever the fallback passes to malloc in %rdi, a constant or a
+ * register the fallback did not change since the test, is the request at
+ * the site too, if the pop path from the test to the site's jcc leaves
+ * that register alone. find_sizes walks the fallback with a tiny symbolic
+ * interpreter: what each register holds, in terms of the registers at the
+ * test (struct value).
+ */
+
+enum value_kind {
+	VAL_UNKNOWN,
+	VAL_CONST,	/* the constant c */
+	VAL_REG,	/* what register r held at the nextpool test */
+};
+
+struct value {
+	uint8_t kind;	/* enum value_kind */
+	uint8_t reg;
+	int32_t c;
+};
+
+/* Spill slots, [%rsp + disp], the walk remembers. */
+#define MAX_SLOTS 8
+
+/* A 64-bit register stored at [%rsp + disp]. */
+struct spill {
+	int32_t disp;
+	struct value v;
+};
+
+struct machine {
+	struct value regs[MT_REG_COUNT];
+	struct spill slots[MAX_SLOTS];
+	size_t n_slots;
+};
+
+/* How far the fallback is followed, in instructions, and through how
+ * many conditional jumps after the NULL test. */
+#define FALLBACK_STEPS 40
+#define FALLBACK_JCCS 4
+
+/* The System V caller-saved registers: what a call leaves unknown. */
+#define CALLER_SAVED ((1u << MT_REG_RAX) | (1u << MT_REG_RCX) | \
+		      (1u << MT_REG_RDX) | (1u << MT_REG_RSI) | \
+		      (1u << MT_REG_RDI) | (1u << MT_REG_R8) | \
+		      (1u << MT_REG_R9) | (1u << MT_REG_R10) | (1u << MT_REG_R11))
+
+static void forget(struct machine *m, uint16_t regs)
+{
+	for (uint8_t r = 0; r < MT_REG_COUNT; r++)
+		if (regs & (1u << r))
+			m->regs[r] = (struct value){ VAL_UNKNOWN, 0, 0 };
+}
+
+/* Forget the slots that bytes [disp, disp + len) of the stack overlap. */
+static void clobber(struct machine *m, int32_t disp, int32_t len)
+{
+	size_t kept = 0;
+
+	for (size_t k = 0; k < m->n_slots; k++)
+		if ((int64_t)m->slots[k].disp + 8 <= disp ||
+		    (int64_t)disp + len <= m->slots[k].disp)
+			m->slots[kept++] = m->slots[k];
+	m->n_slots = kept;
+}
+
+/* Instructions that leave the flags alone (moves, of any kind). */
+static bool keeps_flags(uint16_t id)
+{
+	switch (id) {
+	case X86_INS_MOV: case X86_INS_MOVABS: case X86_INS_MOVZX:
+	case X86_INS_MOVSX: case X86_INS_MOVSXD: case X86_INS_LEA:
+	case X86_INS_MOVAPS: case X86_INS_MOVUPS: case X86_INS_MOVDQA:
+	case X86_INS_MOVDQU: case X86_INS_MOVQ: case X86_INS_MOVD:
+		return true;
+	}
+	return false;
+}
+
+static struct value *slot(struct machine *m, int32_t disp)
+{
+	for (size_t k = 0; k < m->n_slots; k++)
+		if (m->slots[k].disp == disp)
+			return &m->slots[k].v;
+	return NULL;
+}
+
+/*
+ * One instruction that neither jumps nor calls. Only what is certain is
+ * kept: full 64-bit copies and spills, constants; anything else an
+ * instruction writes becomes unknown. tested is the register the last
+ * `test %R,%R` looked at, while the flags are still its (NO_REG else).
+ */
+static void step(struct machine *m, const struct insn *in, uint8_t *tested)
+{
+	struct value v = { VAL_UNKNOWN, 0, 0 }, *sv;
+
+	switch (in->shape) {
+	case SH_MOV_RR:
+		v = m->regs[in->base];
+		break;
+	case SH_MOV_IMM:
+		/* mov $imm,%r32 zero-extends: the same value for imm >= 0 */
+		if (in->imm >= 0 && (in->reg_bytes == 4 || in->reg_bytes == 8))
+			v = (struct value){ VAL_CONST, 0, in->imm };
+		break;
+	case SH_CMOVNE_RR:
+		/* test %R,%R; mov $1,%X; cmovne %R,%X: X = R ? R : 1, the
+		 * raw allocator's malloc(0) -> malloc(1). pymalloc only
+		 * serves requests of 1 byte or more, so at a site R != 0
+		 * and the request is R. */
+		if (*tested == in->base && m->regs[in->reg].kind == VAL_CONST &&
+		    m->regs[in->reg].c == 1)
+			v = m->regs[in->base];
+		break;
+	case SH_LOAD:
+		sv = in->base == MT_REG_RSP && in->reg_bytes == 8 ?
+			     slot(m, in->disp) : NULL;
+		if (sv)
+			v = *sv;
+		break;
+	case SH_STORE:
+		if (in->base != MT_REG_RSP)
+			break;
+		/* Whatever it overwrites, in whole or in part, is gone; a
+		 * full 64-bit spill is remembered. */
+		clobber(m, in->disp, in->reg_bytes);
+		if (in->reg_bytes == 8 && m->n_slots < MAX_SLOTS)
+			m->slots[m->n_slots++] = (struct spill){
+				in->disp, m->regs[in->reg] };
+		break;
+	default:
+		/* Any other write to the stack may write a slot; a new %rsp
+		 * moves them all. */
+		if (in->stack_write || (in->writes & (1u << MT_REG_RSP)))
+			m->n_slots = 0;
+		break;
+	}
+	forget(m, in->writes);
+	if (in->shape == SH_MOV_RR || in->shape == SH_MOV_IMM ||
+	    in->shape == SH_CMOVNE_RR || in->shape == SH_LOAD)
+		m->regs[in->reg] = in->reg_bytes == 8 || in->shape == SH_MOV_IMM ?
+					   v : (struct value){ VAL_UNKNOWN, 0, 0 };
+	/* Moves leave the flags as they were; anything else may not. And
+	 * the flags say nothing of a register written since. */
+	if (in->shape == SH_TEST_RR)
+		*tested = in->reg;
+	else if (!keeps_flags(in->id) ||
+		 (*tested != NO_REG && (in->writes & (1u << *tested))))
+		*tested = NO_REG;
+}
+
+/*
+ * Walk the empty branch of test t: the call to allocate_from_new_pool,
+ * `test %rax,%rax; jne` (a block: back to the pop path), then, on the
+ * NULL path, conditional jumps not taken, up to the next direct call,
+ * the raw allocator. Sets *raw_call to its target and *arg to what %rdi
+ * then holds. false if the branch has not this shape.
+ */
+static bool walk_fallback(const struct scan *s, const struct nextpool_test *t,
+			  uint64_t new_pool, uint64_t *raw_call, struct value *arg)
+{
+	struct machine m = { .n_slots = 0 };
+	bool called = false, null_tested = false;
+	uint8_t tested = NO_REG;
+	size_t i = t->empty;
+	int jccs = 0;
+
+	for (uint8_t r = 0; r < MT_REG_COUNT; r++)
+		m.regs[r] = (struct value){ VAL_REG, r, 0 };
+	for (int steps = 0; steps < FALLBACK_STEPS && i < s->n; steps++) {
+		const struct insn *in = &s->v[i];
+
+		switch (in->flow) {
+		case FL_NEXT:
+			step(&m, in, &tested);
+			i++;
+			break;
+		case FL_JMP:
+			i = in->target ? index_of(s, in->target) : SIZE_MAX;
+			break;
+		case FL_CALL:
+			if (!called) {
+				/* Nothing but allocate_from_new_pool first. */
+				if (in->target != new_pool)
+					return false;
+				called = true;
+				forget(&m, CALLER_SAVED);
+				tested = NO_REG;
+				i++;
+				break;
+			}
+			if (!null_tested || !in->target)
+				return false;
+			*raw_call = in->target;
+			*arg = m.regs[MT_REG_RDI];
+			return true;
+		case FL_JCC:
+			/* Before the call: not the shape; after it, first
+			 * the NULL test, which must fall through on NULL. */
+			if (!called)
+				return false;
+			if (!null_tested) {
+				if (in->id != X86_INS_JNE || tested != MT_REG_RAX)
+					return false;
+				null_tested = true;
+			} else if (++jccs > FALLBACK_JCCS) {
+				return false;
+			}
+			tested = NO_REG;
+			i++;
+			break;
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
+/*
+ * The allocation site test t leads to: the first jcc on the straight line
+ * from the nonempty branch, which nothing else enters (by a direct jump or
+ * by running on into it), an allocation
+ * site's (sites sorted by vaddr). Sets *regs to the registers written on
+ * the way. NULL if there is none.
+ */
+static struct pymalloc_site *site_of(const struct scan *s,
+				     const struct nextpool_test *t,
+				     struct pymalloc_sites *out, uint16_t *regs)
+{
+	uint64_t from = s->v[t->jcc].addr;
+	const struct insn *before = t->nonempty ? &s->v[t->nonempty - 1] : NULL;
+
+	*regs = 0;
+	/* A nonempty branch that is the test's jump target may also be
+	 * where the code before it runs on into (another copy's fall
+	 * through, with another size): only when that code cannot. */
+	if (t->nonempty != t->jcc + 1 && before && before->flow != FL_JMP &&
+	    before->id != X86_INS_RET && before->id != X86_INS_UD2 &&
+	    before->id != X86_INS_HLT && before->id != X86_INS_INT3)
+		return NULL;
+	for (size_t k = t->nonempty; k < t->nonempty + 4 + JCC_SEARCH && k < s->n;
+	     k++) {
+		const struct insn *in = &s->v[k];
+		size_t lo = 0, hi = out->n_sites;
+
+		/* The nonempty branch may be the test's own jump target. */
+		if (entered(s, in->addr, &from, k == t->nonempty ? 1 : 0))
+			return NULL;
+		if (in->flow == FL_JCC) {
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (out->sites[mid].vaddr < in->addr)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < out->n_sites && out->sites[lo].vaddr == in->addr &&
+			    (out->sites[lo].cookie & 0xff) == MT_PYSITE_ALLOC)
+				return &out->sites[lo];
+			return NULL;
+		}
+		if (in->flow != FL_NEXT)
+			return NULL;
+		*regs |= in->writes;
+	}
+	return NULL;
+}
+
+/* The size bits of a site's cookie for what the fallback passes, 0 when
+ * unsure. */
+static uint32_t size_bits(struct value arg, uint16_t written)
+{
+	if (arg.kind == VAL_CONST && arg.c >= 1 && arg.c <= 512)
+		return MT_PYSITE_SIZE_CONST | (uint32_t)arg.c << MT_PYSITE_SIZE_SHIFT;
+	if (arg.kind == VAL_REG && arg.reg != MT_REG_RSP &&
+	    !(written & (1u << arg.reg)))
+		return MT_PYSITE_SIZE_REG | (uint32_t)arg.reg << MT_PYSITE_SIZE_SHIFT;
+	return 0;
+}
+
+/* A cookie bit no probe sees: find_sizes marks sites with it while it
+ * works. */
+#define SIZE_CONFLICT (1u << 31)
+
+/* What one nextpool test says of its site. */
+struct fallback {
+	struct pymalloc_site *site;
+	uint64_t raw_call;
+	uint32_t bits;
+};
+
+/*
+ * The requested size at every allocation site that a fallback tells
+ * (see above), in the sites' cookies. The raw allocator is the call most
+ * fallbacks make (PyObject_Malloc's copies outnumber PyObject_Calloc's,
+ * whose calloc(nelem, elsize) is not a size): fallbacks calling anything
+ * else tell nothing. Neither does a site that two tests disagree on.
+ */
+static int find_sizes(const struct scan *s, uint64_t new_pool,
+		      struct pymalloc_sites *out)
+{
+	struct fallback *fb = NULL;
+	uint64_t *calls = NULL, raw = 0;
+	size_t n_fb = 0, cap_fb = 0, n_calls = 0, cap_calls = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < s->n && !err; i++) {
+		struct nextpool_test t;
+		struct value arg;
+		uint16_t written;
+		uint64_t call;
+
+		if (!is_pool_branch(s, i, &t) ||
+		    !walk_fallback(s, &t, new_pool, &call, &arg))
+			continue;
+		err = push_u64(&calls, &n_calls, &cap_calls, call);
+		if (err)
+			break;
+		if (n_fb == cap_fb) {
+			size_t c = cap_fb ? cap_fb * 2 : 256;
+			struct fallback *p = realloc(fb, c * sizeof(*p));
+
+			if (!p) {
+				err = -ENOMEM;
+				break;
+			}
+			fb = p;
+			cap_fb = c;
+		}
+		fb[n_fb].site = site_of(s, &t, out, &written);
+		fb[n_fb].raw_call = call;
+		fb[n_fb].bits = size_bits(arg, written);
+		n_fb += fb[n_fb].site != NULL;
+	}
+	if (!err)
+		raw = majority(calls, n_calls, n_calls);
+	for (size_t k = 0; k < n_fb; k++)
+		if (fb[k].raw_call != raw)
+			fb[k].bits = 0;
+	/* Two tests leading to one site with different answers: none. */
+	for (size_t k = 0; k < n_fb && !err; k++)
+		for (size_t j = 0; j < k; j++)
+			if (fb[j].site == fb[k].site && fb[j].bits != fb[k].bits)
+				fb[j].site->cookie |= SIZE_CONFLICT;
+	for (size_t k = 0; k < n_fb && !err; k++)
+		if (!(fb[k].site->cookie & SIZE_CONFLICT))
+			fb[k].site->cookie |= fb[k].bits;
+	for (size_t k = 0; k < n_fb; k++)
+		fb[k].site->cookie &= ~SIZE_CONFLICT;
+	free(fb);
+	free(calls);
+	return err;
 }
 
 int pymalloc_sites_find(const char *path, struct pymalloc_sites *out)
@@ -974,9 +1418,11 @@ int pymalloc_sites_find(const char *path, struct pymalloc_sites *out)
 		err = -ENOENT;
 		goto out;
 	}
-	new_pool = find_new_pool(&s);
-	if (new_pool && !offset_of(&s, new_pool, &out->new_pool_offset))
+	err = find_new_pool(&s, &new_pool);
+	if (!err && new_pool && !offset_of(&s, new_pool, &out->new_pool_offset))
 		out->new_pool_vaddr = new_pool;
+	if (!err && new_pool)
+		err = find_sizes(&s, new_pool, out);
 out:
 	scan_free(&s);
 	if (err)

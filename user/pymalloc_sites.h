@@ -16,7 +16,9 @@
 struct pymalloc_site {
 	uint64_t vaddr;		/* of the probed jcc, as in the ELF file */
 	uint64_t offset;	/* file offset of the same instruction */
-	uint32_t cookie;	/* kind | reg << 8 | MT_PYSITE_VIA_POOL */
+	uint32_t cookie;	/* kind | reg << 8 | MT_PYSITE_VIA_POOL, and
+				   for allocations MT_PYSITE_SIZE_* (see
+				   memtrace_python.h) */
 };
 
 struct pymalloc_sites {

@@ -32,6 +32,10 @@
 
 #define KIND(cookie) ((cookie) & 0xff)
 #define REG(cookie) (((cookie) >> 8) & 0xff)
+/* The requested size's bits (the research list has none of them). */
+#define SIZE_BITS (MT_PYSITE_SIZE_REG | MT_PYSITE_SIZE_CONST | \
+		   0x3ffu << MT_PYSITE_SIZE_SHIFT)
+#define SIZE_VALUE(cookie) (((cookie) >> MT_PYSITE_SIZE_SHIFT) & 0x3ff)
 
 /* In enum mt_reg order. */
 static const char *const reg_names[MT_REG_COUNT] = {
@@ -126,10 +130,23 @@ static void check_well_formed(const struct pymalloc_sites *s)
 
 		cr_assert(KIND(c) == MT_PYSITE_ALLOC || KIND(c) == MT_PYSITE_FREE);
 		cr_assert_lt(REG(c), MT_REG_COUNT);
-		cr_assert_eq(c & ~(MT_PYSITE_VIA_POOL | 0xffffu), 0);
+		cr_assert_eq(c & ~(MT_PYSITE_VIA_POOL | SIZE_BITS | 0xffffu), 0);
 		/* After an allocation, pool->freeblock is the next block. */
 		if (KIND(c) == MT_PYSITE_ALLOC)
 			cr_assert_eq(c & MT_PYSITE_VIA_POOL, 0);
+		/* A size only for allocations, one kind at a time, the
+		 * value in the bits that kind uses. */
+		if (KIND(c) == MT_PYSITE_FREE)
+			cr_assert_eq(c & SIZE_BITS, 0);
+		if (c & MT_PYSITE_SIZE_CONST) {
+			cr_assert_eq(c & MT_PYSITE_SIZE_REG, 0);
+			cr_assert(SIZE_VALUE(c) >= 1 && SIZE_VALUE(c) <= 512);
+		} else if (c & MT_PYSITE_SIZE_REG) {
+			cr_assert_lt(SIZE_VALUE(c), MT_REG_COUNT);
+			cr_assert_neq(SIZE_VALUE(c), MT_REG_RSP);
+		} else {
+			cr_assert_eq(c & SIZE_BITS, 0);
+		}
 		n_alloc += KIND(c) == MT_PYSITE_ALLOC;
 		n_free += KIND(c) == MT_PYSITE_FREE;
 		if (i)
@@ -174,9 +191,9 @@ Test(pymalloc_sites, debian_python311_is_the_research_list)
 
 		cr_assert_eq(got->vaddr, want->vaddr, "site %zu at %#" PRIx64
 			     ", expected %#" PRIx64, i, got->vaddr, want->vaddr);
-		cr_assert_eq(got->cookie, want->cookie, "site %#" PRIx64
-			     ": cookie %#x, expected %#x", got->vaddr,
-			     got->cookie, want->cookie);
+		cr_assert_eq(got->cookie & ~SIZE_BITS, want->cookie,
+			     "site %#" PRIx64 ": cookie %#x, expected %#x",
+			     got->vaddr, got->cookie, want->cookie);
 		cr_assert_eq(got->offset, want->offset);
 	}
 	cr_assert_eq(s.n_alloc, 171);
@@ -186,6 +203,58 @@ Test(pymalloc_sites, debian_python311_is_the_research_list)
 	cr_assert_eq(s.new_pool_offset, RESEARCH_NEW_POOL - RESEARCH_LOAD_BASE);
 	pymalloc_sites_free(&s);
 	free(r);
+}
+
+/* The cookie of the site at vaddr, which must be there. */
+static uint32_t cookie_at(const struct pymalloc_sites *s, uint64_t vaddr)
+{
+	for (size_t i = 0; i < s->n_sites; i++)
+		if (s->sites[i].vaddr == vaddr)
+			return s->sites[i].cookie;
+	cr_assert_fail("no site at %#" PRIx64, vaddr);
+	return 0;
+}
+
+/*
+ * The requested size at the allocation sites, as the fallback to the raw
+ * allocator next to each tells it (checked by hand against objdump, see
+ * find_sizes). The counts are lower bounds: a better rule may know more.
+ */
+Test(pymalloc_sites, debian_python311_requested_sizes)
+{
+	struct research *r = calloc(1, sizeof(*r));
+	struct pymalloc_sites s;
+	size_t n_const = 0, n_reg = 0;
+	char id[64];
+
+	if (access(DEBIAN_PYTHON, R_OK))
+		cr_skip_test("%s is not installed", DEBIAN_PYTHON);
+	cr_assert_not_null(r);
+	read_research(r);
+	build_id_of(DEBIAN_PYTHON, id, sizeof(id));
+	if (strcmp(id, r->build_id)) {
+		free(r);
+		cr_skip_test("%s is another build than the research list's",
+			     DEBIAN_PYTHON);
+	}
+	free(r);
+	cr_assert_eq(pymalloc_sites_find(DEBIAN_PYTHON, &s), 0);
+	/* _PyObject_Malloc: malloc(size ? size : 1), size in %rsi */
+	cr_assert_eq(cookie_at(&s, 0x4fb48f) & SIZE_BITS,
+		     MT_PYSITE_SIZE_REG | MT_REG_RSI << MT_PYSITE_SIZE_SHIFT);
+	/* PyLong_FromLong: malloc(0x20) */
+	cr_assert_eq(cookie_at(&s, 0x50d36a) & SIZE_BITS,
+		     MT_PYSITE_SIZE_CONST | 32u << MT_PYSITE_SIZE_SHIFT);
+	/* PyUnicode_FromString: %rsi spilled around the new pool call */
+	cr_assert_eq(cookie_at(&s, 0x4fbae3) & SIZE_BITS,
+		     MT_PYSITE_SIZE_REG | MT_REG_RSI << MT_PYSITE_SIZE_SHIFT);
+	for (size_t i = 0; i < s.n_sites; i++) {
+		n_const += !!(s.sites[i].cookie & MT_PYSITE_SIZE_CONST);
+		n_reg += !!(s.sites[i].cookie & MT_PYSITE_SIZE_REG);
+	}
+	cr_assert_geq(n_const, 47, "%zu sites with a constant size", n_const);
+	cr_assert_geq(n_reg, 95, "%zu sites with the size in a register", n_reg);
+	pymalloc_sites_free(&s);
 }
 
 /* An x86-64 program without pymalloc: nothing found, an empty result. */
