@@ -92,14 +92,6 @@ def main():
         if frame.filename == __file__:
             lines[str(frame.lineno)] = {"bytes": stat.size, "blocks": stat.count}
     small = sum(1 for t in snapshot.traces if t.size <= 512)
-    # The same bytes as pymalloc holds them: a small block is its request
-    # rounded up to pymalloc's 16-byte size classes.
-    for t in snapshot.traces:
-        frame = t.traceback[0]
-        if frame.filename == __file__:
-            held = (t.size + 15) // 16 * 16 if t.size <= 512 else t.size
-            line = lines[str(frame.lineno)]
-            line["pymalloc_bytes"] = line.get("pymalloc_bytes", 0) + held
     # The snapshot holds a tuple per trace: drop it, and tracemalloc's own
     # bookkeeping, so that only the workload's objects stay live.
     del snapshot
