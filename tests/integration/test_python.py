@@ -38,27 +38,28 @@ def need(python):
         pytest.skip(f"interpreter not installed: {python}")
 
 
-def trace_script(tmp_path, python, scenario, *options):
-    """Run leaks.py SCENARIO under python, attach memtrace -p once it is
-    ready, and return (final report, tracemalloc's truth)."""
+def trace_script(tmp_path, python, scenario, *options, script=SCRIPT):
+    """Run `script` [SCENARIO] TRUTH under python (leaks.py by default),
+    attach memtrace -p once it is ready, and return (final report, the
+    truth the script wrote)."""
     truth_path, out = tmp_path / "truth.json", tmp_path / "out.json"
-    script = subprocess.Popen([python, SCRIPT, scenario, str(truth_path)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    argv = [python, script] + ([scenario] if scenario else []) + [str(truth_path)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        wait_for_line(script.stdout, "ready")
+        wait_for_line(proc.stdout, "ready")
         tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
-                                               *options, "-p", str(script.pid)),
+                                               *options, "-p", str(proc.pid)),
                                   stderr=subprocess.PIPE, text=True)
         wait_for_line(tracer.stderr, "Ctrl-C to stop")
-        script.stdin.write("go\n")
-        script.stdin.flush()
-        wait_for_line(script.stdout, "done", timeout=120)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        wait_for_line(proc.stdout, "done", timeout=120)
         tracer.send_signal(signal.SIGINT)
         _, err = tracer.communicate(timeout=60)
         assert tracer.returncode == 0, err
     finally:
-        script.kill()
-        script.wait()
+        proc.kill()
+        proc.wait()
     with open(truth_path) as f:
         truth = json.load(f)
     return read_reports(out)[-1], truth
@@ -283,27 +284,8 @@ def test_small_objects_of_every_kind_without_tracemalloc(tmp_path, python):
     instance): memtrace must hold, on each line, what pymalloc's own count
     (sys.getallocatedblocks()) says the line added, within 2%."""
     need(python)
-    truth_path, out = tmp_path / "truth.json", tmp_path / "out.json"
-    script = subprocess.Popen([python, KINDS_SCRIPT, str(truth_path)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        wait_for_line(script.stdout, "ready")
-        tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
-                                               "--python-objects", "-p", str(script.pid)),
-                                  stderr=subprocess.PIPE, text=True)
-        wait_for_line(tracer.stderr, "Ctrl-C to stop")
-        script.stdin.write("go\n")
-        script.stdin.flush()
-        wait_for_line(script.stdout, "done", timeout=120)
-        tracer.send_signal(signal.SIGINT)
-        _, err = tracer.communicate(timeout=60)
-        assert tracer.returncode == 0, err
-    finally:
-        script.kill()
-        script.wait()
-    with open(truth_path) as f:
-        truth = json.load(f)
-    report = read_reports(out)[-1]
+    report, truth = trace_script(tmp_path, python, None, "--python-objects",
+                                 script=KINDS_SCRIPT)
     assert not [w for w in report["warnings"] if "not traced" in w], report["warnings"]
     print(python)
     count_kinds(report, truth)
