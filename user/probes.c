@@ -211,6 +211,14 @@ static int batch_add(struct batch *b, uint64_t offset, uint64_t cookie)
 	return 0;
 }
 
+static void batch_free(struct batch *b)
+{
+	free(b->offsets);
+	free(b->cookies);
+	b->offsets = b->cookies = NULL;
+	b->n = b->cap = 0;
+}
+
 /* Attach the batch's probes to pid and empty the batch. */
 static int batch_attach(struct probes *p, struct pid_links *pl, const char *path,
 			struct batch *b)
@@ -229,10 +237,7 @@ static int batch_attach(struct probes *p, struct pid_links *pl, const char *path
 
 		err = link ? keep_link(pl, link, -1) : -errno;
 	}
-	free(b->offsets);
-	free(b->cookies);
-	b->offsets = b->cookies = NULL;
-	b->n = b->cap = 0;
+	batch_free(b);
 	return err;
 }
 
@@ -269,11 +274,10 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
 		err = batch_attach(p, pl, path, &entries);
 	if (!err)
 		err = batch_attach(p, pl, path, &frees);
-	/* On an error, what is left in a batch is freed by an empty attach. */
-	rets.n = entries.n = frees.n = 0;
-	batch_attach(p, pl, path, &rets);
-	batch_attach(p, pl, path, &entries);
-	batch_attach(p, pl, path, &frees);
+	/* After an error, batches not attached yet are left to free. */
+	batch_free(&rets);
+	batch_free(&entries);
+	batch_free(&frees);
 	return err;
 }
 
@@ -373,10 +377,10 @@ int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
 		err = batch_attach(p, pl, path, &new_pool);
 	if (!err)
 		err = batch_attach(p, pl, path, &allocs);
-	frees.n = allocs.n = new_pool.n = 0;	/* what is left: freed */
-	batch_attach(p, pl, path, &frees);
-	batch_attach(p, pl, path, &new_pool);
-	batch_attach(p, pl, path, &allocs);
+	/* After an error, batches not attached yet are left to free. */
+	batch_free(&frees);
+	batch_free(&new_pool);
+	batch_free(&allocs);
 	if (err)
 		return why_fail(err, why, why_len,
 				"cannot attach uprobes to pymalloc's inlined sites in %s for "
