@@ -425,34 +425,46 @@ int BPF_KPROBE(free_enter, __u64 a0, __u64 a1)
 	return 0;
 }
 
-/* The value of a register the cookie of a pymalloc site names. From a
- * copy of the registers: the verifier refuses a context read at an offset
- * that is not a constant, which is what the compiler makes of this switch.
- * Not inlined, so that the copy's stack is not added to the unwinder's. */
-static __noinline __u64 reg_value(const struct pt_regs *ctx, __u32 reg)
+/* The register enum mt_reg names, in a copy of the registers. */
+static __always_inline __u64 reg_value(const struct pt_regs *r, __u32 reg)
+{
+	switch (reg) {
+	case MT_REG_RAX: return r->ax;
+	case MT_REG_RBX: return r->bx;
+	case MT_REG_RCX: return r->cx;
+	case MT_REG_RDX: return r->dx;
+	case MT_REG_RSI: return r->si;
+	case MT_REG_RDI: return r->di;
+	case MT_REG_RBP: return r->bp;
+	case MT_REG_RSP: return r->sp;
+	case MT_REG_R8: return r->r8;
+	case MT_REG_R9: return r->r9;
+	case MT_REG_R10: return r->r10;
+	case MT_REG_R11: return r->r11;
+	case MT_REG_R12: return r->r12;
+	case MT_REG_R13: return r->r13;
+	case MT_REG_R14: return r->r14;
+	case MT_REG_R15: return r->r15;
+	}
+	return 0;
+}
+
+/* The registers a pymalloc site's cookie names: the block's (or its
+ * pool's) and, if the site names it so, the request size's (else 0). From
+ * one copy of the registers: the verifier refuses a context read at an
+ * offset that is not a constant, which is what the compiler makes of the
+ * switch. Not inlined, so that the copy's stack is not added to the
+ * unwinder's. */
+static __noinline int site_registers(const struct pt_regs *ctx, __u32 cookie,
+				     __u64 *block, __u64 *request)
 {
 	struct pt_regs r;
 
 	if (bpf_probe_read_kernel(&r, sizeof(r), ctx))
-		return 0;
-	switch (reg) {
-	case MT_REG_RAX: return r.ax;
-	case MT_REG_RBX: return r.bx;
-	case MT_REG_RCX: return r.cx;
-	case MT_REG_RDX: return r.dx;
-	case MT_REG_RSI: return r.si;
-	case MT_REG_RDI: return r.di;
-	case MT_REG_RBP: return r.bp;
-	case MT_REG_RSP: return r.sp;
-	case MT_REG_R8: return r.r8;
-	case MT_REG_R9: return r.r9;
-	case MT_REG_R10: return r.r10;
-	case MT_REG_R11: return r.r11;
-	case MT_REG_R12: return r.r12;
-	case MT_REG_R13: return r.r13;
-	case MT_REG_R14: return r.r14;
-	case MT_REG_R15: return r.r15;
-	}
+		return -1;
+	*block = reg_value(&r, (cookie >> 8) & 0xff);
+	*request = cookie & MT_PYSITE_SIZE_REG ?
+		reg_value(&r, (cookie >> MT_PYSITE_SIZE_SHIFT) & 0xf) : 0;
 	return 0;
 }
 
@@ -502,14 +514,15 @@ SEC("uprobe")
 int pymalloc_site(struct pt_regs *ctx)
 {
 	__u32 cookie = bpf_get_attach_cookie(ctx);
-	__u64 block, request = 0;
+	__u64 block, request;
 
 	if (empty_probes)
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 
-	block = reg_value(ctx, (cookie >> 8) & 0xff);
+	if (site_registers(ctx, cookie, &block, &request))
+		return 0;
 	if ((cookie & MT_PYSITE_VIA_POOL) &&
 	    bpf_probe_read_user(&block, sizeof(block), (void *)(block + 8))) {
 		count(MT_CNT_PYMALLOC_BAD_READ);
@@ -523,8 +536,6 @@ int pymalloc_site(struct pt_regs *ctx)
 	}
 	if (cookie & MT_PYSITE_SIZE_CONST)
 		request = (cookie >> MT_PYSITE_SIZE_SHIFT) & 0x3ff;
-	else if (cookie & MT_PYSITE_SIZE_REG)
-		request = reg_value(ctx, (cookie >> MT_PYSITE_SIZE_SHIFT) & 0xf);
 	pymalloc_alloc_event(ctx, block, request, false);
 	return 0;
 }
