@@ -729,19 +729,13 @@ static void attach_pymalloc(struct memtrace *mt, struct traced *t)
 	else if (!err)
 		err = probes_attach_pymalloc(mt->probes, t->pid, pm.path, pm.offset,
 					     pm.free_probe_offset, why, sizeof(why));
-	if (!err && pm.sites.n_sites) {
-		size_t sized = 0;
-
-		for (size_t i = 0; i < pm.sites.n_sites; i++)
-			if (pm.sites.sites[i].cookie & (MT_PYSITE_SIZE_REG | MT_PYSITE_SIZE_CONST))
-				sized++;
+	if (!err && pm.sites.n_sites)
 		/* Not an error, but it says what the sizes mean. */
 		warn_once(mt, "PID %d: pymalloc is inlined in %s: probed at its %zu inlined "
 			  "sites; %zu of its %zu allocation sites name the requested size, "
 			  "objects from the others are counted at their pymalloc block size "
-			  "(see accounting)", t->pid, t->py.lib_path, pm.sites.n_sites, sized,
-			  pm.sites.n_alloc);
-	}
+			  "(see accounting)", t->pid, t->py.lib_path, pm.sites.n_sites,
+			  pm.sites.n_sized, pm.sites.n_alloc);
 	pymalloc_target_free(&pm);
 	if (err) {
 		fprintf(stderr, "memtrace: PID %d: --python-objects: %s\n", t->pid, why);

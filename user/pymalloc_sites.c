@@ -1423,6 +1423,9 @@ int pymalloc_sites_find(const char *path, struct pymalloc_sites *out)
 		out->new_pool_vaddr = new_pool;
 	if (!err && new_pool)
 		err = find_sizes(&s, new_pool, out);
+	for (size_t i = 0; !err && i < out->n_sites; i++)
+		if (out->sites[i].cookie & (MT_PYSITE_SIZE_REG | MT_PYSITE_SIZE_CONST))
+			out->n_sized++;
 out:
 	scan_free(&s);
 	if (err)

@@ -25,6 +25,7 @@ struct pymalloc_sites {
 	struct pymalloc_site *sites;	/* sorted by vaddr */
 	size_t n_sites;
 	size_t n_alloc, n_free;
+	size_t n_sized;		/* allocation sites that name the request */
 	/* allocate_from_new_pool: a function whose return value is a block
 	 * taken from a fresh pool (or NULL: it fell back to malloc) and whose
 	 * first argument is the size class index. 0 when not found. */

@@ -123,7 +123,7 @@ static void build_id_of(const char *path, char *hex, size_t len)
 /* What holds for any result. */
 static void check_well_formed(const struct pymalloc_sites *s)
 {
-	size_t n_alloc = 0, n_free = 0;
+	size_t n_alloc = 0, n_free = 0, n_sized = 0;
 
 	for (size_t i = 0; i < s->n_sites; i++) {
 		uint32_t c = s->sites[i].cookie;
@@ -149,6 +149,7 @@ static void check_well_formed(const struct pymalloc_sites *s)
 		}
 		n_alloc += KIND(c) == MT_PYSITE_ALLOC;
 		n_free += KIND(c) == MT_PYSITE_FREE;
+		n_sized += (c & SIZE_BITS) != 0;
 		if (i)
 			cr_assert_gt(s->sites[i].vaddr, s->sites[i - 1].vaddr,
 				     "not sorted or repeated at %#" PRIx64,
@@ -156,6 +157,7 @@ static void check_well_formed(const struct pymalloc_sites *s)
 	}
 	cr_assert_eq(s->n_alloc, n_alloc);
 	cr_assert_eq(s->n_free, n_free);
+	cr_assert_eq(s->n_sized, n_sized);
 }
 
 Test(pymalloc_sites, debian_python311_is_the_research_list)
