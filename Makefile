@@ -1,9 +1,15 @@
 # memtrace build.
 #   make            the memtrace binary (BPF objects, skeletons, user space)
 #   make asan       the same with AddressSanitizer and UBSan, as build/asan/memtrace
+#   make unit       the unit tests under ASan/UBSan: no root, no BPF, no packages installed
 #   make test       install what is missing, build, run every test (needs root)
 #   make demo       install what is missing, build, trace a small leaking program
 #   make deps       install the Debian packages the build and tests need
+#
+# Every object depends on the headers it includes, as the compiler saw them
+# (-MMD -MP writes build/**/*.d); a recipe that fails deletes its half-written
+# target (.DELETE_ON_ERROR), and skeletons are kept, not treated as
+# intermediates (.SECONDARY), so what is up to date really is.
 
 CC       ?= gcc
 CLANG    ?= clang
@@ -16,6 +22,7 @@ ARCH     := x86
 # CFLAGS is the user's to set (make asan sets it); the project's own flags
 # are always added.
 CFLAGS   ?= -O2 -g
+DEPFLAGS  = -MMD -MP
 MT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -D_GNU_SOURCE -DMEMTRACE_VERSION=\"$(VERSION)\"
 INCLUDES := -Iinclude -Iuser -I$(OUT)
@@ -29,11 +36,12 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 
 # Everything in user/ but main.c is a library the unit tests link against.
-USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_SRCS := $(filter-out user/main.c,$(shell find user -name '*.c' | sort))
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
-HEADERS   := $(wildcard include/*.h user/*.h)
 
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+# tests/unit/ mirrors user/: tests/unit/unwind/test_unwind_table.c tests
+# user/unwind/unwind_table.c and builds as build/tests/unwind/test_unwind_table.
+UNIT_SRCS := $(shell find tests/unit -name 'test_*.c' | sort)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 # Test programs: built as a distro would, and with frame pointers so that
@@ -49,6 +57,8 @@ NOFP_BINS := $(patsubst tests/progs/nofp/%,$(OUT)/progs/%,$(basename $(NOFP_SRCS
 NOFP_CFLAGS := -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror -pthread
 
 .PHONY: all asan test unit integration demo deps bench clean vmlinux
+.DELETE_ON_ERROR:
+.SECONDARY:
 
 all: memtrace $(PROG_BINS) $(NOFP_BINS) $(OUT)/progs/libplugin.so
 
@@ -58,18 +68,22 @@ memtrace: $(OUT)/memtrace
 $(OUT)/memtrace: $(OUT)/user/main.o $(USER_OBJS)
 	$(CC) $(CFLAGS) $(MT_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/memtrace_events.h vmlinux/$(ARCH)/vmlinux.h | $(OUT)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(OUT)/%.bpf.o: bpf/%.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 	llvm-strip -g $@ 2>/dev/null || true
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(OUT)/user/%.o: user/%.c $(HEADERS) $(SKELS) | $(OUT)/user
-	$(CC) $(CFLAGS) $(MT_CFLAGS) $(INCLUDES) -c $< -o $@
+# The skeletons must exist before the first compile; after it, the .d file
+# names the ones each object really includes.
+$(OUT)/user/%.o: user/%.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MT_CFLAGS) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(USER_OBJS) $(HEADERS) | $(OUT)/tests
-	$(CC) $(CFLAGS) $(MT_CFLAGS) $(LDFLAGS) $(INCLUDES) $< $(USER_OBJS) $(LDLIBS) -lcriterion -o $@
+$(OUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MT_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $(INCLUDES) $< $(USER_OBJS) $(LDLIBS) -lcriterion -o $@
 
 $(OUT)/progs/%: tests/progs/%.c | $(OUT)/progs
 	$(CC) $(PROG_CFLAGS) $< -o $@ -ldl
@@ -83,19 +97,25 @@ $(OUT)/progs/%: tests/progs/nofp/%.cc | $(OUT)/progs
 $(OUT)/progs/lib%.so: tests/progs/nofp/lib/%.c | $(OUT)/progs
 	$(CC) $(NOFP_CFLAGS) -shared -fPIC $< -o $@
 
-$(OUT) $(OUT)/user $(OUT)/tests $(OUT)/progs:
+$(OUT) $(OUT)/progs:
 	mkdir -p $@
 
+-include $(wildcard $(USER_OBJS:.o=.d) $(OUT)/user/main.d $(BPF_OBJS:.o=.d) $(UNIT_BINS:=.d))
+
 # Sanitizer build: a separate tree so it never mixes with the normal objects.
+ASAN_FLAGS := OUT=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	      LDFLAGS="-fsanitize=address,undefined"
 asan:
-	$(MAKE) OUT=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" build/asan/memtrace $(patsubst $(OUT)/%,build/asan/%,$(UNIT_BINS))
+	$(MAKE) $(ASAN_FLAGS) build/asan/memtrace $(patsubst $(OUT)/%,build/asan/%,$(UNIT_BINS))
 
 deps:
 	@scripts/install_deps.sh
 
-unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+# The unit tests read files and their own child processes only: they run as
+# any user, under the sanitizers.
+unit:
+	@$(MAKE) -s $(ASAN_FLAGS) $(patsubst $(OUT)/%,build/asan/%,$(UNIT_BINS))
+	@scripts/run_unit.sh build/asan/tests
 
 integration: all
 	python3 -m pytest -v tests/integration

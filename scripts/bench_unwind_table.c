@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "unwind_table.h"
+#include "unwind/unwind_table.h"
 
 #define RUNS 11
 

@@ -10,12 +10,11 @@ scripts/install_deps.sh "make test" || exit 1
 make -s all && make -s asan || { echo "tests: 0 passed, 1 failed (build)"; exit 1; }
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 status=0
-for t in build/asan/tests/test_*; do
-	echo "== unit: $t"
-	"$t" 2>&1 | tee -a "$log" || status=1
-done
+unit=$(mktemp)
+trap 'rm -f "$log" "$unit"' EXIT
+scripts/run_unit.sh build/asan/tests >"$unit" 2>&1 || status=1
+cat "$unit" | tee -a "$log"
 
 echo "== integration tests"
 MEMTRACE=./build/asan/memtrace

@@ -11,6 +11,8 @@
 
 #define MT_MAX_PIDS 64
 
+enum python_mode { PY_AUTO, PY_ON, PY_OFF };
+
 struct options {
 	pid_t pids[MT_MAX_PIDS];
 	size_t npids;
@@ -29,7 +31,7 @@ struct options {
 	bool empty_probes;	/* benchmarks: attach probes that do nothing */
 	bool quiet;		/* no periodic reports, only the final one */
 	bool bpf_stats;		/* load the programs, print their stats, exit */
-	enum { PY_AUTO, PY_ON, PY_OFF } python;
+	enum python_mode python;
 	bool python_objects;	/* also trace pymalloc (small objects) */
 };
 

@@ -13,7 +13,7 @@
 
 #include "probes.h"
 #include "uprobe_multi.h"
-#include "why.h"
+#include "util/why.h"
 #include "alloc_probes.skel.h"
 
 /* Links for one traced process: per function an entry and a return probe,
@@ -449,9 +449,19 @@ int probes_mappings_map_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.proc_mappings);
 }
 
-int probes_py_targets_map_fd(const struct probes *p)
+int probes_set_python(struct probes *p, uint32_t pid, const struct mt_py_offsets *off)
 {
-	return bpf_map__fd(p->skel->maps.py_targets);
+	__u32 key = pid;
+
+	return bpf_map_update_elem(bpf_map__fd(p->skel->maps.py_targets), &key, off,
+				   BPF_ANY) ? -errno : 0;
+}
+
+void probes_clear_python(struct probes *p, uint32_t pid)
+{
+	__u32 key = pid;
+
+	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.py_targets), &key);
 }
 
 void probes_close(struct probes *p)

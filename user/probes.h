@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "memtrace_events.h"
-#include "pymalloc_sites.h"
-#include "libc_target.h"
+#include "python/pymalloc_sites.h"
+#include "proc/libc_target.h"
 
 struct probes;
 
@@ -61,6 +61,12 @@ int probes_events_map_fd(const struct probes *p);
 int probes_stacks_map_fd(const struct probes *p);
 int probes_unwind_rows_map_fd(const struct probes *p);
 int probes_mappings_map_fd(const struct probes *p);
-int probes_py_targets_map_fd(const struct probes *p);
+
+struct mt_py_offsets;
+
+/* Walk pid's Python frames with these offsets (0 or a negative errno), or
+ * no longer (an exec: the process is detected afresh). */
+int probes_set_python(struct probes *p, uint32_t pid, const struct mt_py_offsets *off);
+void probes_clear_python(struct probes *p, uint32_t pid);
 
 #endif /* MEMTRACE_PROBES_H */

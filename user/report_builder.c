@@ -251,3 +251,24 @@ void report_built_free(struct built_report *b)
 	free(b->frames);
 	memset(b, 0, sizeof(*b));
 }
+
+void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT])
+{
+	struct report_accounting *a = &r->acct;
+
+	a->lost_events = counters[MT_CNT_EVENTS_LOST];
+	a->returns_without_entry = counters[MT_CNT_RET_WITHOUT_ENTRY];
+	a->entries_without_return = counters[MT_CNT_ENTRY_WITHOUT_RET];
+	a->stacks_not_captured = counters[MT_CNT_STACK_FAILED];
+	a->nested_calls = counters[MT_CNT_NESTED];
+	a->unwind.no_table = counters[MT_CNT_UNWIND_NO_TABLE];
+	a->unwind.no_mapping = counters[MT_CNT_UNWIND_NO_MAPPING];
+	a->unwind.unsupported = counters[MT_CNT_UNWIND_UNSUPPORTED];
+	a->unwind.bad_read = counters[MT_CNT_UNWIND_BAD_READ];
+	a->unwind.depth = counters[MT_CNT_UNWIND_DEPTH];
+	a->unwind.fp_frames = counters[MT_CNT_UNWIND_FP_FRAMES];
+	a->unwind.fp_end = counters[MT_CNT_UNWIND_FP_END];
+	a->unwind.unfinished += counters[MT_CNT_SNAPSHOTS_LOST];
+	a->pymalloc.unreadable = counters[MT_CNT_PYMALLOC_BAD_READ];
+	a->pymalloc.block_sizes = counters[MT_CNT_PYMALLOC_BLOCK_SIZE];
+}

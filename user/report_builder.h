@@ -8,12 +8,12 @@
 #define MEMTRACE_REPORT_BUILDER_H
 
 #include "aggregator.h"
-#include "python_detect.h"
-#include "python_symbols.h"
-#include "libc_target.h"
-#include "report.h"
+#include "python/python_detect.h"
+#include "python/python_symbols.h"
+#include "proc/libc_target.h"
+#include "report/report.h"
 #include "stack_source.h"
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 
 /* What the builder reads. */
 struct report_inputs {
@@ -46,5 +46,9 @@ struct built_report {
  * Returns 0 or -ENOMEM. */
 int report_build(const struct report_inputs *in, struct built_report *out);
 void report_built_free(struct built_report *b);
+
+/* Copy the probes' counters (enum mt_counter, summed over CPUs) into the
+ * accounting fields of r that they feed. */
+void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT]);
 
 #endif /* MEMTRACE_REPORT_BUILDER_H */

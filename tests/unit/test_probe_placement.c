@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "libc_target.h"
+#include "proc/libc_target.h"
 
 Test(probe_placement, emulated_first_instruction_stays_at_entry)
 {

@@ -25,10 +25,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "elf_symbols.h"
-#include "proc_maps.h"
+#include "symbols/elf_symbols.h"
+#include "proc/proc_maps.h"
 #include "python_detect.h"
-#include "why.h"
+#include "util/why.h"
 
 #define PY_RELEASE_ALPHA 0xa
 #define PY_RELEASE_BETA 0xb

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elf_symbols.h"
-#include "libc_target.h"
+#include "symbols/elf_symbols.h"
+#include "proc/libc_target.h"
 #include "pymalloc_target.h"
-#include "why.h"
+#include "util/why.h"
 
 static const struct {
 	int func;

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "elf_symbols.h"
-#include "proc_maps.h"
+#include "proc/proc_maps.h"
 #include "symbolizer.h"
 
 #define PROC_BUCKETS 256

@@ -20,10 +20,10 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
-#include "elf_symbols.h"
+#include "symbols/elf_symbols.h"
 #include "memtrace_events.h"
 #include "memtrace_unwind.h"
-#include "proc_maps.h"
+#include "proc/proc_maps.h"
 #include "unwind_loader.h"
 #include "unwind_table.h"
 
@@ -148,7 +148,7 @@ static int build_from_debug_file(pid_t pid, int fd, const struct proc_map *m,
 
 	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
 	snprintf(root, sizeof(root), "/proc/%d/root%s", pid, UNWIND_TABLE_DEBUG_ROOT);
-	err = unwind_table_find_debug_file(path, root, debug, sizeof(debug));
+	err = debug_file_find(path, root, debug, sizeof(debug));
 	if (err)
 		return err;
 	dfd = open(debug, O_RDONLY | O_CLOEXEC);

@@ -22,8 +22,8 @@
 #include <bpf/bpf.h>
 
 #include "memtrace_unwind.h"
-#include "proc_maps.h"
-#include "unwind_loader.h"
+#include "proc/proc_maps.h"
+#include "unwind/unwind_loader.h"
 
 #define ROWS_CAP (1 << 20)
 

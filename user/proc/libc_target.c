@@ -20,9 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elf_symbols.h"
+#include "symbols/elf_symbols.h"
 #include "libc_target.h"
-#include "why.h"
+#include "util/why.h"
 #include "proc_maps.h"
 
 const char *const mt_func_names[MT_FUNC_COUNT] = {

@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "elf_symbols.h"
-#include "proc_maps.h"
-#include "symbolizer.h"
+#include "symbols/elf_symbols.h"
+#include "proc/proc_maps.h"
+#include "symbols/symbolizer.h"
 
 /* A C function with at least a few bytes of code. */
 __attribute__((noinline)) void symbolizer_test_known_function(void)

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "unwind_table.h"
+#include "symbols/elf_file.h"
 
 /* x86-64 DWARF register numbers. */
 #define REG_RBP 6
@@ -827,39 +828,6 @@ static int walk_ranges(struct builder *b)
 
 /* ---- Files and sections ---- */
 
-static int open_elf(int fd, Elf **out)
-{
-	GElf_Ehdr ehdr;
-	struct stat st;
-	size_t nsec;
-	Elf *elf;
-
-	*out = NULL;
-	if (fstat(fd, &st))
-		return -errno;
-	/* Idempotent; libelf refuses to work until it has been called. */
-	elf_version(EV_CURRENT);
-	/* ELF_C_READ, not ELF_C_READ_MMAP: reading a mapping of a file that
-	 * shrinks meanwhile would be a SIGBUS, reading the file an error. */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf)
-		return -ENOEXEC;
-	/* The register numbers and the PLT rule are x86-64's. A file cut
-	 * short is refused here, rather than found to have no CFI: libelf
-	 * opens it, and simply sees no sections. */
-	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr) ||
-	    ehdr.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    ehdr.e_ident[EI_DATA] != ELFDATA2LSB ||
-	    ehdr.e_machine != EM_X86_64 || elf_getshdrnum(elf, &nsec) ||
-	    ehdr.e_shoff > (uint64_t)st.st_size ||
-	    nsec > ((uint64_t)st.st_size - ehdr.e_shoff) / sizeof(Elf64_Shdr)) {
-		elf_end(elf);
-		return -ENOEXEC;
-	}
-	*out = elf;
-	return 0;
-}
-
 static void close_cfi_file(struct cfi_file *f)
 {
 	if (f->eh_cfi)
@@ -971,18 +939,6 @@ static int list_debug_frame(struct builder *b, struct cfi_file *f,
 	return list_fdes(b, f->elf, scn, cfi, true, neh);
 }
 
-static void copy_build_id(Elf *elf, uint8_t *id, size_t *len)
-{
-	const void *p;
-	ssize_t n = dwelf_elf_gnu_build_id(elf, &p);
-
-	*len = 0;
-	if (n > 0 && (size_t)n <= 64) {
-		memcpy(id, p, n);
-		*len = n;
-	}
-}
-
 static void count_rows(struct unwind_table_stats *st,
 		       const struct mt_unwind_row *rows, size_t n)
 {
@@ -1016,20 +972,20 @@ static int build(int fd, int debug_fd, struct unwind_table *out)
 {
 	struct cfi_file file = { 0 }, debug = { 0 };
 	struct builder b = { 0 };
-	uint8_t debug_id[64];
+	uint8_t debug_id[ELF_FILE_BUILD_ID_MAX];
 	size_t debug_id_len, neh;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = open_elf(fd, &file.elf);
+	err = elf_file_open(fd, &file.elf);
 	if (err)
 		goto out;
-	copy_build_id(file.elf, out->build_id, &out->build_id_len);
+	elf_file_build_id(file.elf, out->build_id, &out->build_id_len);
 	if (debug_fd >= 0) {
-		err = open_elf(debug_fd, &debug.elf);
+		err = elf_file_open(debug_fd, &debug.elf);
 		if (err)
 			goto out;
-		copy_build_id(debug.elf, debug_id, &debug_id_len);
+		elf_file_build_id(debug.elf, debug_id, &debug_id_len);
 		if (out->build_id_len && debug_id_len &&
 		    (debug_id_len != out->build_id_len ||
 		     memcmp(debug_id, out->build_id, debug_id_len))) {
@@ -1102,7 +1058,7 @@ int unwind_table_build_path(const char *path, struct unwind_table *out)
 		return -errno;
 	err = build(fd, -1, out);
 	if (err == -ENODATA &&
-	    !unwind_table_find_debug_file(path, UNWIND_TABLE_DEBUG_ROOT,
+	    !debug_file_find(path, UNWIND_TABLE_DEBUG_ROOT,
 					  debug_path, sizeof(debug_path))) {
 		debug_fd = open(debug_path, O_RDONLY | O_CLOEXEC);
 		if (debug_fd >= 0) {
@@ -1111,148 +1067,6 @@ int unwind_table_build_path(const char *path, struct unwind_table *out)
 		}
 	}
 	close(fd);
-	return err;
-}
-
-/* ---- Separate debug files ---- */
-
-/* The CRC .gnu_debuglink records: zlib's crc32 of the whole file. */
-static int file_crc32(int fd, uint32_t *out)
-{
-	uint32_t table[256], crc = 0xffffffff;
-	unsigned char buf[16384];
-	off_t off = 0;
-	ssize_t n, i;
-	int k;
-
-	for (i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (k = 0; k < 8; k++)
-			c = c & 1 ? 0xedb88320 ^ (c >> 1) : c >> 1;
-		table[i] = c;
-	}
-	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
-		for (i = 0; i < n; i++)
-			crc = table[(crc ^ buf[i]) & 0xff] ^ (crc >> 8);
-		off += n;
-	}
-	if (n < 0)
-		return -errno;
-	*out = crc ^ 0xffffffff;
-	return 0;
-}
-
-/* What identifies the file whose debug file is looked for. */
-struct debug_want {
-	uint8_t build_id[64];
-	size_t build_id_len;
-	uint32_t crc;
-	struct stat st;		/* the file itself is no candidate */
-};
-
-static bool debug_file_matches(const char *path, const struct debug_want *w)
-{
-	uint8_t id[64];
-	struct stat st;
-	size_t len;
-	uint32_t crc;
-	bool ok = false;
-	Elf *elf;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	if (fstat(fd, &st) ||
-	    (st.st_dev == w->st.st_dev && st.st_ino == w->st.st_ino))
-		goto out;
-	if (w->build_id_len) {
-		if (open_elf(fd, &elf))
-			goto out;
-		copy_build_id(elf, id, &len);
-		elf_end(elf);
-		ok = len == w->build_id_len && !memcmp(id, w->build_id, len);
-	} else {
-		ok = !file_crc32(fd, &crc) && crc == w->crc;
-	}
-out:
-	close(fd);
-	return ok;
-}
-
-/* Format a candidate into buf; 0 when it is the debug file. */
-static int try_debug_file(char *buf, size_t size,
-			  const struct debug_want *w, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int try_debug_file(char *buf, size_t size,
-			  const struct debug_want *w, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size)
-		return -ENAMETOOLONG;
-	return debug_file_matches(buf, w) ? 0 : -ENOENT;
-}
-
-int unwind_table_find_debug_file(const char *path, const char *debug_root,
-				 char *buf, size_t size)
-{
-	struct debug_want w = { 0 };
-	char hex[2 * 64 + 1], link[256] = "";
-	const char *name, *slash;
-	GElf_Word crc;
-	int fd, err, dirlen;
-	Elf *elf;
-	size_t i;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = fstat(fd, &w.st) ? -errno : open_elf(fd, &elf);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	copy_build_id(elf, w.build_id, &w.build_id_len);
-	name = dwelf_elf_gnu_debuglink(elf, &crc);
-	/* A name with a slash could point anywhere. */
-	if (name && !strchr(name, '/') && strlen(name) < sizeof(link)) {
-		strcpy(link, name);
-		w.crc = crc;
-	}
-	elf_end(elf);
-	close(fd);
-
-	err = -ENOENT;
-	if (w.build_id_len >= 2) {
-		for (i = 0; i < w.build_id_len; i++)
-			sprintf(hex + 2 * i, "%02x", w.build_id[i]);
-		err = try_debug_file(buf, size, &w, "%s/.build-id/%.2s/%s.debug",
-				     debug_root, hex, hex + 2);
-		if (err != -ENOENT)
-			return err;
-	}
-	if (!link[0])
-		return err;
-
-	slash = strrchr(path, '/');
-	dirlen = slash ? (int)(slash - path) : 1;
-	if (!slash)
-		path = ".";
-	err = try_debug_file(buf, size, &w, "%.*s/%s", dirlen, path, link);
-	if (err == -ENOENT)
-		err = try_debug_file(buf, size, &w, "%.*s/.debug/%s", dirlen,
-				     path, link);
-	if (err == -ENOENT)
-		err = try_debug_file(buf, size, &w, "%s%s%.*s/%s", debug_root,
-				     path[0] == '/' ? "" : "/", dirlen, path,
-				     link);
 	return err;
 }
 

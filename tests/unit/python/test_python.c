@@ -20,14 +20,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proc_maps.h"
-#include "python_detect.h"
-#include "python_symbols.h"
+#include "proc/proc_maps.h"
+#include "python/python_detect.h"
+#include "python/python_symbols.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Scripts, relative to this file (tests run from the repo root). */
-#define PY_PROGS_DIR "/../progs/py/"
+#define PY_PROGS_DIR "/../../progs/py/"
 
 /* Arrays, not pointers: Criterion runs each test in a new process, where
  * pointers into this one's memory mean nothing. */

@@ -18,8 +18,9 @@
 
 #include "memtrace_unwind.h"
 
-/* Where distributions install separate debug files. */
-#define UNWIND_TABLE_DEBUG_ROOT "/usr/lib/debug"
+#include "symbols/debug_file.h"
+
+#define UNWIND_TABLE_DEBUG_ROOT DEBUG_FILE_ROOT
 
 /*
  * What a build found. The *_rows counts are of the final (merged) rows:
@@ -79,25 +80,10 @@ int unwind_table_build_debug(int fd, int debug_fd, struct unwind_table *out);
 /*
  * Open path and build its table; when the file has no call frame
  * information of its own, look for its separate debug file under
- * UNWIND_TABLE_DEBUG_ROOT with unwind_table_find_debug_file().
+ * UNWIND_TABLE_DEBUG_ROOT with debug_file_find() (symbols/debug_file.h).
  * Returns as unwind_table_build(), or -ENOENT etc. from open().
  */
 int unwind_table_build_path(const char *path, struct unwind_table *out);
-
-/*
- * Find the separate debug file of the ELF file at path, the way gdb does:
- *   DEBUG_ROOT/.build-id/xx/yyyy.debug     (from its build ID), then,
- * from its .gnu_debuglink name,
- *   DIR/name, DIR/.debug/name, DEBUG_ROOT/DIR/name
- * where DIR is the directory of path. A candidate is accepted when its
- * build ID equals the file's or, if the file has none, when its CRC equals
- * the one .gnu_debuglink records.
- * Returns 0 with the path in buf, -ENOENT when there is none,
- * -ENAMETOOLONG when a candidate does not fit in size bytes, -ENOEXEC when
- * path is not an ELF file, or another negative errno.
- */
-int unwind_table_find_debug_file(const char *path, const char *debug_root,
-				 char *buf, size_t size);
 
 /* Release the rows; *t is then empty. NULL is fine. */
 void unwind_table_free(struct unwind_table *t);

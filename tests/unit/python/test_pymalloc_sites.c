@@ -18,13 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "elf_symbols.h"
+#include "symbols/elf_symbols.h"
 #include "memtrace_python.h"
-#include "pymalloc_sites.h"
+#include "python/pymalloc_sites.h"
 
 #define DEBIAN_PYTHON "/usr/bin/python3.11"
 /* Relative to the repo root, where tests run. */
-#define RESEARCH_LIST "scripts/research/sites_python3.11_deb12u6.txt"
+#define RESEARCH_LIST "tests/unit/python/data/sites_python3.11_deb12u6.txt"
 /* allocate_from_new_pool in that build. */
 #define RESEARCH_NEW_POOL 0x4fb540
 /* The build is not PIE: file offset = vaddr - this. */

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "report.h"
+#include "report/format.h"
+#include "report/report.h"
 
 #define WALL_2026_11_21_04_55_01_UTC 1795236901
 

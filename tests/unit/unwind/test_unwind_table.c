@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "unwind_table.h"
+#include "unwind/unwind_table.h"
 
 #define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6"
 #define LIBSTDCXX "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
@@ -996,7 +996,7 @@ Test(unwind_table, libc_debug_file_by_build_id)
 		unwind_table_free(&t);
 		cr_skip_test("libc6-dbg is not installed");
 	}
-	cr_assert_eq(unwind_table_find_debug_file(LIBC, UNWIND_TABLE_DEBUG_ROOT,
+	cr_assert_eq(debug_file_find(LIBC, UNWIND_TABLE_DEBUG_ROOT,
 						  found, sizeof(found)),
 		     0);
 	cr_expect_str_eq(found, debug);
@@ -1013,7 +1013,7 @@ Test(unwind_table, libc_debug_file_by_build_id)
 	/* Its .eh_frame is a SHT_NOBITS header only. */
 	cr_expect_eq(unwind_table_build(dfd, &with_debug), -ENODATA);
 	/* Too short a buffer. */
-	cr_expect_eq(unwind_table_find_debug_file(LIBC, UNWIND_TABLE_DEBUG_ROOT,
+	cr_expect_eq(debug_file_find(LIBC, UNWIND_TABLE_DEBUG_ROOT,
 						  found, 10),
 		     -ENAMETOOLONG);
 	close(fd);
@@ -1110,7 +1110,7 @@ Test(unwind_table, debug_frame_in_debug_file)
 	close(fd);
 
 	/* Found next to it through .gnu_debuglink. */
-	cr_assert_eq(unwind_table_find_debug_file(stripped, root, found,
+	cr_assert_eq(debug_file_find(stripped, root, found,
 						  sizeof(found)),
 		     0);
 	cr_expect_str_eq(found, debug);
@@ -1156,7 +1156,7 @@ Test(unwind_table, debug_frame_in_debug_file)
 			 "%s%02x", i == 1 ? "/" : "", t.build_id[i]);
 	strcat(moved, ".debug");
 	run("mv %s %s", debug, moved);
-	cr_assert_eq(unwind_table_find_debug_file(stripped, root, found,
+	cr_assert_eq(debug_file_find(stripped, root, found,
 						  sizeof(found)),
 		     0);
 	cr_expect_str_eq(found, moved);
@@ -1164,20 +1164,20 @@ Test(unwind_table, debug_frame_in_debug_file)
 	/* In .debug/ beside it, and under the root by directory. */
 	run("mkdir -p %s/.debug && cp %s %s/.debug/prog.debug", s.dir, moved,
 	    s.dir);
-	cr_assert_eq(unwind_table_find_debug_file(stripped, "/nonexistent",
+	cr_assert_eq(debug_file_find(stripped, "/nonexistent",
 						  found, sizeof(found)),
 		     0);
 	snprintf(expected, sizeof(expected), "%s/.debug/prog.debug", s.dir);
 	cr_expect_str_eq(found, expected);
 	run("rm -rf %s/.build-id && mkdir -p %s%s && mv %s/.debug/prog.debug %s%s/",
 	    root, root, s.dir, s.dir, root, s.dir);
-	cr_assert_eq(unwind_table_find_debug_file(stripped, root, found,
+	cr_assert_eq(debug_file_find(stripped, root, found,
 						  sizeof(found)),
 		     0);
 	snprintf(expected, sizeof(expected), "%s%s/prog.debug", root, s.dir);
 	cr_expect_str_eq(found, expected);
 	run("rm -rf %s", root);
-	cr_expect_eq(unwind_table_find_debug_file(stripped, root, found,
+	cr_expect_eq(debug_file_find(stripped, root, found,
 						  sizeof(found)),
 		     -ENOENT);
 	unwind_table_free(&t);
@@ -1198,7 +1198,7 @@ Test(unwind_table, debug_file_must_match)
 
 	/* Another program's debug file under the linked name. */
 	run("cp %s %s/prog.debug", other_debug, s.dir);
-	cr_expect_eq(unwind_table_find_debug_file(stripped, "/nonexistent",
+	cr_expect_eq(debug_file_find(stripped, "/nonexistent",
 						  found, sizeof(found)),
 		     -ENOENT);
 	fd = open(stripped, O_RDONLY);
@@ -1222,7 +1222,7 @@ Test(unwind_table, debug_file_by_crc)
 	make_prog(&s, "-Wl,--build-id=none", 0);
 	scratch_path(stripped, &s, "prog.stripped");
 	scratch_path(debug, &s, "prog.debug");
-	cr_assert_eq(unwind_table_find_debug_file(stripped, "/nonexistent",
+	cr_assert_eq(debug_file_find(stripped, "/nonexistent",
 						  found, sizeof(found)),
 		     0);
 	cr_expect_str_eq(found, debug);
@@ -1232,7 +1232,7 @@ Test(unwind_table, debug_file_by_crc)
 	unwind_table_free(&t);
 
 	run("printf x >> %s", debug);
-	cr_expect_eq(unwind_table_find_debug_file(stripped, "/nonexistent",
+	cr_expect_eq(debug_file_find(stripped, "/nonexistent",
 						  found, sizeof(found)),
 		     -ENOENT);
 	cr_expect_eq(unwind_table_build_path(stripped, &t), -ENODATA);

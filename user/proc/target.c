@@ -29,7 +29,7 @@
 #include <linux/capability.h>
 
 #include "target.h"
-#include "why.h"
+#include "util/why.h"
 
 #define PF_KTHREAD 0x00200000
 

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "python_process.h"
+#include "pymalloc_target.h"
+#include "probes.h"
+#include "report/warnings.h"
+
+int python_process_detect(const struct python_env *env, struct python_process *pp,
+			  pid_t pid, const char *comm, bool quiet_if_absent)
+{
+	char why[512];
+	int err;
+
+	if (env->mode == PY_OFF)
+		return 0;
+	err = python_detect(pid, &pp->py, why, sizeof(why));
+	if (!err) {
+		pp->python = true;
+		if (env->probes)
+			probes_set_python(env->probes, pid, &pp->py.off);
+		return 0;
+	}
+	if (err == -ENOENT && env->mode == PY_ON && !quiet_if_absent) {
+		fprintf(stderr, "memtrace: PID %d (%s) is not a Python process (no "
+			"_PyRuntime in its mappings); use --python auto or off\n",
+			pid, comm);
+		return err;
+	}
+	if (err == -ENOTSUP) {
+		/* Said now, and in every report. */
+		fprintf(stderr, "memtrace: PID %d: %s: tracing its native allocations "
+			"only\n", pid, why);
+		warnings_add(env->warnings, "PID %d: %s: tracing its native allocations only",
+			     pid, why);
+	}
+	return 0;
+}
+
+/* --python-objects: probe pymalloc too, where the interpreter lets us;
+ * where it does not, say so once and go on with the rest. */
+static void attach_pymalloc(const struct python_env *env, struct python_process *pp,
+			    pid_t pid)
+{
+	struct pymalloc_target pm;
+	char why[512];
+	int err;
+
+	/* Once per interpreter: probing it twice (a Python that exec'd the
+	 * same Python) would report every object twice. */
+	if (!strcmp(pp->pymalloc_probed, pp->py.lib_path))
+		return;
+	snprintf(pp->pymalloc_probed, sizeof(pp->pymalloc_probed), "%s", pp->py.lib_path);
+
+	err = pymalloc_target_find(pid, &pp->py, &pm, why, sizeof(why));
+	if (!err && pm.sites.n_sites)
+		err = probes_attach_pymalloc_sites(env->probes, pid, pm.path, &pm.sites,
+						   why, sizeof(why));
+	else if (!err)
+		err = probes_attach_pymalloc(env->probes, pid, pm.path, pm.offset,
+					     pm.free_probe_offset, why, sizeof(why));
+	if (!err && pm.sites.n_sites)
+		/* Not an error, but it says what the sizes mean. */
+		warnings_add(env->warnings, "PID %d: pymalloc is inlined in %s: probed at its "
+			     "%zu inlined sites; %zu of its %zu allocation sites name the "
+			     "requested size, objects from the others are counted at their "
+			     "pymalloc block size (see accounting)", pid, pp->py.lib_path,
+			     pm.sites.n_sites, pm.sites.n_sized, pm.sites.n_alloc);
+	pymalloc_target_free(&pm);
+	if (err) {
+		fprintf(stderr, "memtrace: PID %d: --python-objects: %s\n", pid, why);
+		warnings_add(env->warnings, "PID %d: --python-objects: %s", pid, why);
+	}
+}
+
+int python_process_attach(const struct python_env *env, struct python_process *pp,
+			  pid_t pid)
+{
+	int err;
+
+	if (!pp->python)
+		return 0;
+	err = probes_set_python(env->probes, pid, &pp->py.off);
+	if (err) {
+		fprintf(stderr, "memtrace: PID %d: cannot load its Python offsets: %s\n",
+			pid, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+void python_process_probe_objects(const struct python_env *env, struct python_process *pp,
+				  pid_t pid)
+{
+	if (pp->python && env->objects)
+		attach_pymalloc(env, pp, pid);
+}
+
+void python_process_mapped(const struct python_env *env, struct python_process *pp,
+			   pid_t pid, const char *comm)
+{
+	if (pp->python)
+		return;
+	python_process_detect(env, pp, pid, comm, true);
+	python_process_probe_objects(env, pp, pid);
+}
+
+void python_process_exec(const struct python_env *env, struct python_process *pp,
+			 pid_t pid)
+{
+	if (!pp->python)
+		return;
+	pp->python = false;
+	probes_clear_python(env->probes, pid);
+}

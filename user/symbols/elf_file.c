@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#include <elfutils/libdwelf.h>
+#include <errno.h>
+#include <gelf.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "elf_file.h"
+
+int elf_file_open(int fd, Elf **out)
+{
+	GElf_Ehdr ehdr;
+	struct stat st;
+	size_t nsec;
+	Elf *elf;
+
+	*out = NULL;
+	if (fstat(fd, &st))
+		return -errno;
+	/* Idempotent; libelf refuses to work until it has been called. */
+	elf_version(EV_CURRENT);
+	/* ELF_C_READ, not ELF_C_READ_MMAP: reading a mapping of a file that
+	 * shrinks meanwhile would be a SIGBUS, reading the file an error. */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf)
+		return -ENOEXEC;
+	/* The register numbers and the PLT rule are x86-64's. A file cut
+	 * short is refused here, rather than found to have no CFI: libelf
+	 * opens it, and simply sees no sections. */
+	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr) ||
+	    ehdr.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    ehdr.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    ehdr.e_machine != EM_X86_64 || elf_getshdrnum(elf, &nsec) ||
+	    ehdr.e_shoff > (uint64_t)st.st_size ||
+	    nsec > ((uint64_t)st.st_size - ehdr.e_shoff) / sizeof(Elf64_Shdr)) {
+		elf_end(elf);
+		return -ENOEXEC;
+	}
+	*out = elf;
+	return 0;
+}
+
+
+void elf_file_build_id(Elf *elf, uint8_t *id, size_t *len)
+{
+	const void *p;
+	ssize_t n = dwelf_elf_gnu_build_id(elf, &p);
+
+	*len = 0;
+	if (n > 0 && (size_t)n <= ELF_FILE_BUILD_ID_MAX) {
+		memcpy(id, p, n);
+		*len = n;
+	}
+}
+
