@@ -290,6 +290,7 @@ static int report(struct memtrace *mt, bool final)
 		.top_n = mt->opt.folded_path ? 0 : mt->opt.top_n,
 		.pythons = rp.pythons,
 		.py = mt->py,
+		.per_process = mt->opt.per_process,
 	};
 	err = report_build(&in, &b);
 	if (err) {

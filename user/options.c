@@ -43,6 +43,8 @@ void options_usage(FILE *out)
 "                          processes), on (refuse other processes), off\n"
 "      --python-objects    also trace Python's small-object allocator\n"
 "                          (objects up to 512 B); every such call traps\n"
+"      --per-process       keep the same stack in different processes apart\n"
+"                          (default: one stack, with each process's share)\n"
 "  -q, --quiet             print only the final report\n"
 "      --empty-probes      attach probes that do nothing (benchmarks)\n"
 "      --bpf-stats         load the BPF programs, print what the verifier\n"
@@ -132,6 +134,7 @@ enum {
 	OPT_BPF_STATS,
 	OPT_PYTHON,
 	OPT_PYTHON_OBJECTS,
+	OPT_PER_PROCESS,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -152,6 +155,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "bpf-stats", no_argument, NULL, OPT_BPF_STATS },
 		{ "python", required_argument, NULL, OPT_PYTHON },
 		{ "python-objects", no_argument, NULL, OPT_PYTHON_OBJECTS },
+		{ "per-process", no_argument, NULL, OPT_PER_PROCESS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -243,6 +247,9 @@ int options_parse(struct options *o, int argc, char **argv)
 			break;
 		case OPT_PYTHON_OBJECTS:
 			o->python_objects = true;
+			break;
+		case OPT_PER_PROCESS:
+			o->per_process = true;
 			break;
 		case 'q':
 			o->quiet = true;

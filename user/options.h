@@ -33,6 +33,7 @@ struct options {
 	bool bpf_stats;		/* load the programs, print their stats, exit */
 	enum python_mode python;
 	bool python_objects;	/* also trace pymalloc (small objects) */
+	bool per_process;	/* do not merge stacks across processes */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "report_builder.h"
+#include "memtrace_stack_hash.h"
 
 #define MT_STR_(x) #x
 #define MT_STR(x) MT_STR_(x)
@@ -161,29 +162,232 @@ static size_t merge_frames(const struct report_inputs *in, uint32_t pid,
 	return n;
 }
 
+/* ---- One stack across processes ---- */
+
+static uint64_t hash_str(uint64_t h, const char *str)
+{
+	uint64_t chunk = 0;
+	size_t k = 0;
+
+	if (!str)
+		return mt_stack_hash_mix(h, 0);
+	for (; *str; str++) {
+		chunk = chunk << 8 | (unsigned char)*str;
+		if (++k == 8) {
+			h = mt_stack_hash_mix(h, chunk);
+			chunk = k = 0;
+		}
+	}
+	return mt_stack_hash_mix(h, chunk ^ (uint64_t)k << 56);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Frames are the same code when Python frames name the same function and
+ * line, and native ones the same offset in the same module; a frame of no
+ * known module is only itself. */
+static bool same_frame(const struct report_frame *a, const struct report_frame *b)
+{
+	if (a->python != b->python)
+		return false;
+	if (a->python)
+		return a->line == b->line && same_str(a->function, b->function) &&
+		       same_str(a->file, b->file);
+	if (!same_str(a->module, b->module))
+		return false;
+	if (!strcmp(a->module, "[unknown]"))
+		return a->address == b->address;
+	return a->module_offset == b->module_offset && same_str(a->function, b->function);
+}
+
+static uint64_t frame_hash(uint64_t h, const struct report_frame *f)
+{
+	if (f->python)
+		return mt_stack_hash_mix(hash_str(hash_str(h, f->function), f->file),
+					 (uint64_t)f->line);
+	h = hash_str(hash_str(h, f->module), f->function);
+	return mt_stack_hash_mix(h, !strcmp(f->module, "[unknown]") ? f->address :
+				 f->module_offset);
+}
+
+/* The identity of a stack for merging: per_process keeps processes apart. */
+static bool same_stack(const struct report_stack *a, const struct report_stack *b,
+		       bool per_process)
+{
+	if ((per_process && a->pid != b->pid) || a->no_stack != b->no_stack ||
+	    a->nframes != b->nframes || !same_str(a->allocator, b->allocator) ||
+	    !same_str(a->stack_end, b->stack_end))
+		return false;
+	for (size_t i = 0; i < a->nframes; i++)
+		if (!same_frame(&a->frames[i], &b->frames[i]))
+			return false;
+	return true;
+}
+
+static uint64_t stack_hash(const struct report_stack *s, bool per_process)
+{
+	uint64_t h = mt_stack_hash_mix(per_process ? s->pid : 0, s->no_stack);
+
+	h = hash_str(hash_str(h, s->allocator), s->stack_end);
+	for (size_t i = 0; i < s->nframes; i++)
+		h = frame_hash(h, &s->frames[i]);
+	return h;
+}
+
+struct keyed { uint64_t hash; size_t index; };
+
+static int cmp_keyed(const void *pa, const void *pb)
+{
+	const struct keyed *a = pa, *b = pb;
+
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Largest first; ties: larger count, then lower PID: a stable order. */
+static int cmp_bytes(const void *pa, const void *pb)
+{
+	const struct report_stack *a = pa, *b = pb;
+
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+static int cmp_share(const void *pa, const void *pb)
+{
+	const struct report_pid_share *a = pa, *b = pb;
+
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+/*
+ * Merge out->stacks[0..n) (one per process and stack, largest first) into
+ * one per identity, each with its processes' shares, and sort them by
+ * bytes. Returns the number of merged stacks, or -ENOMEM.
+ */
+static long merge_stacks(struct built_report *out, size_t n, bool per_process)
+{
+	struct report_stack *merged = calloc(n ? n : 1, sizeof(*merged));
+	struct report_pid_share *shares = calloc(n ? n : 1, sizeof(*shares));
+	struct keyed *keys = calloc(n ? n : 1, sizeof(*keys));
+	bool *taken = calloc(n ? n : 1, sizeof(*taken));
+	size_t nmerged = 0, nshares = 0;
+
+	if (!merged || !shares || !keys || !taken) {
+		free(merged);
+		free(shares);
+		free(keys);
+		free(taken);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		keys[i] = (struct keyed){ stack_hash(&out->stacks[i], per_process), i };
+	qsort(keys, n, sizeof(*keys), cmp_keyed);
+
+	/* Within a run of equal hashes, each untaken stack starts a group
+	 * of the ones equal to it (a hash collision makes two groups). */
+	for (size_t run = 0, end; run < n; run = end) {
+		for (end = run + 1; end < n && keys[end].hash == keys[run].hash; end++)
+			;
+		for (size_t a = run; a < end; a++) {
+			const struct report_stack *first = &out->stacks[keys[a].index];
+			struct report_stack *m;
+
+			if (taken[a])
+				continue;
+			m = &merged[nmerged++];
+			*m = *first;
+			m->bytes = m->count = m->allocs = m->frees = m->peak_bytes = 0;
+			m->growth_bytes = 0;
+			m->oldest_age_s = 0;
+			m->pids = &shares[nshares];
+			m->npids = 0;
+			for (size_t b = a; b < end; b++) {
+				const struct report_stack *s = &out->stacks[keys[b].index];
+
+				if (taken[b] || !same_stack(first, s, per_process))
+					continue;
+				taken[b] = true;
+				m->bytes += s->bytes;
+				m->count += s->count;
+				m->allocs += s->allocs;
+				m->frees += s->frees;
+				m->peak_bytes += s->peak_bytes;
+				m->growth_bytes += s->growth_bytes;
+				if (s->oldest_age_s > m->oldest_age_s)
+					m->oldest_age_s = s->oldest_age_s;
+				shares[nshares++] = (struct report_pid_share){
+					s->pid, s->bytes, s->count };
+				m->npids++;
+			}
+		}
+	}
+	/* Shares in input order are largest first already; one process may
+	 * have several stacks of one identity (Python frames that differ
+	 * only below the line): fold those into one share. */
+	for (size_t i = 0; i < nmerged; i++) {
+		struct report_pid_share *p = (struct report_pid_share *)merged[i].pids;
+		size_t k = 0;
+
+		for (size_t j = 0; j < merged[i].npids; j++) {
+			size_t d;
+
+			for (d = 0; d < k && p[d].pid != p[j].pid; d++)
+				;
+			if (d < k) {
+				p[d].bytes += p[j].bytes;
+				p[d].count += p[j].count;
+			} else {
+				p[k++] = p[j];
+			}
+		}
+		merged[i].npids = k;
+		qsort(p, k, sizeof(*p), cmp_share);
+		merged[i].pid = p[0].pid;
+	}
+	qsort(merged, nmerged, sizeof(*merged), cmp_bytes);
+	free(keys);
+	free(taken);
+	free(out->stacks);
+	out->stacks = merged;
+	out->shares = shares;
+	return (long)nmerged;
+}
+
 int report_build(const struct report_inputs *in, struct built_report *out)
 {
 	struct agg_stack_view *views = NULL;
 	const struct mt_stack **pcs = NULL;
 	struct agg_totals t;
 	size_t nviews, nshow, nframes = 0, fi = 0;
+	long nmerged;
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	err = agg_collect(in->agg, &in->filter, &views, &nviews);
 	if (err)
 		return err;
-	nshow = in->top_n && in->top_n < nviews ? in->top_n : nviews;
 
-	pcs = calloc(nshow ? nshow : 1, sizeof(*pcs));
-	out->stacks = calloc(nshow ? nshow : 1, sizeof(*out->stacks));
+	/* Every stack is built: which are the top N is known only once
+	 * the same stack in several processes is one. */
+	pcs = calloc(nviews ? nviews : 1, sizeof(*pcs));
+	out->stacks = calloc(nviews ? nviews : 1, sizeof(*out->stacks));
 	if (!pcs || !out->stacks) {
 		err = -ENOMEM;
 		goto out;
 	}
 
 	/* Count the frames first, so they fit in one array. */
-	for (size_t i = 0; i < nshow; i++) {
+	for (size_t i = 0; i < nviews; i++) {
 		if (views[i].stack_id &&
 		    stack_source_get(in->stacks, views[i].stack_id, &pcs[i]))
 			pcs[i] = NULL;
@@ -195,7 +399,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		goto out;
 	}
 
-	for (size_t i = 0; i < nshow; i++) {
+	for (size_t i = 0; i < nviews; i++) {
 		const struct agg_stack_view *v = &views[i];
 		struct report_stack *s = &out->stacks[i];
 		struct report_frame *frames = &out->frames[fi];
@@ -221,6 +425,13 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		fi += s->nframes;
 	}
 
+	nmerged = merge_stacks(out, nviews, in->per_process);
+	if (nmerged < 0) {
+		err = (int)nmerged;
+		goto out;
+	}
+	nshow = in->top_n && in->top_n < (size_t)nmerged ? in->top_n : (size_t)nmerged;
+
 	agg_totals(in->agg, &t);
 	out->r.outstanding_bytes = t.live_bytes;
 	out->r.live_allocations = t.live_count;
@@ -231,7 +442,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	out->r.acct.replaced_live = t.replaced_live;
 	out->r.acct.exec_dropped = t.exec_dropped;
 	out->r.top_n = in->top_n;
-	out->r.nstacks_total = nviews;
+	out->r.nstacks_total = (size_t)nmerged;
 	out->r.nstacks = nshow;
 	out->r.stacks = out->stacks;
 	out->r.nprocs = in->nprocs;
@@ -249,6 +460,7 @@ void report_built_free(struct built_report *b)
 {
 	free(b->stacks);
 	free(b->frames);
+	free(b->shares);
 	memset(b, 0, sizeof(*b));
 }
 

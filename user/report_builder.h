@@ -30,6 +30,8 @@ struct report_inputs {
 	struct py_symbols *py;
 	struct agg_filter filter;
 	size_t top_n;				/* 0: every stack */
+	bool per_process;			/* do not merge stacks across
+						   processes */
 };
 
 /* A built report and the memory behind it. */
@@ -37,6 +39,7 @@ struct built_report {
 	struct report r;
 	struct report_stack *stacks;
 	struct report_frame *frames;
+	struct report_pid_share *shares;
 };
 
 /* Fill out->r's stacks (and the totals the aggregator knows: outstanding

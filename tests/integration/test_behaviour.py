@@ -6,6 +6,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import (final_report, functions, memtrace_cmd, prog,
                       read_reports, wait_for_line)
 
@@ -173,12 +175,18 @@ def test_periodic_reports_show_growth(tmp_path):
     assert growth == 1000 * 4096
 
 
-def test_several_processes(tmp_path):
+@pytest.mark.parametrize("per_process", [False, True],
+                         ids=["merged", "per-process"])
+def test_several_processes(tmp_path, per_process):
+    """Two processes of one program leaking the same: by default each leak
+    is one stack "in 2 processes" whose per-PID shares are each process's
+    own truth; with --per-process, one stack per process."""
     truths = [tmp_path / "a.json", tmp_path / "b.json"]
-    out = tmp_path / "out.json"
+    out, text = tmp_path / "out.json", tmp_path / "out.txt"
     procs = [start_leaky(t) for t in truths]
     try:
-        tracer = start_tracer("-q", "-n", "0", "--json", str(out), "-p",
+        tracer = start_tracer("-q", "-n", "0", "--json", str(out), "-o", str(text),
+                              *(["--per-process"] if per_process else []), "-p",
                               ",".join(str(p.pid) for p in procs))
         for p in procs:
             go(p, expect=None)
@@ -192,14 +200,29 @@ def test_several_processes(tmp_path):
     assert sorted(p["pid"] for p in report["processes"]) == \
         sorted(p.pid for p in procs)
     for p, truth in zip(procs, truths):
-        per_pid = dict(report, stacks=[s for s in report["stacks"]
-                                       if s["pid"] == p.pid])
         expected = load_truth(truth)
         for leak in expected["leaks"]:
-            got = [s for s in per_pid["stacks"]
-                   if direct_caller(s) == leak["function"]]
-            assert sum(s["bytes"] for s in got) == leak["bytes"]
-            assert sum(s["count"] for s in got) == leak["count"]
+            got = [share for s in report["stacks"]
+                   if direct_caller(s) == leak["function"]
+                   for share in s["pids"] if share["pid"] == p.pid]
+            assert sum(g["bytes"] for g in got) == leak["bytes"]
+            assert sum(g["count"] for g in got) == leak["count"]
+    for leak in load_truth(truths[0])["leaks"]:
+        stacks = [s for s in report["stacks"]
+                  if direct_caller(s) == leak["function"]]
+        if per_process:
+            assert all(len(s["pids"]) == 1 and s["pids"][0]["pid"] == s["pid"]
+                       for s in stacks)
+            assert {s["pid"] for s in stacks} == {p.pid for p in procs}
+        else:
+            # The same code in both: one stack carries both processes.
+            both = [s for s in stacks if len(s["pids"]) == 2]
+            assert both, f"{leak['function']} is not merged: {stacks}"
+            for s in both:
+                assert s["bytes"] == sum(x["bytes"] for x in s["pids"])
+                assert s["count"] == sum(x["count"] for x in s["pids"])
+    if not per_process:
+        assert "in 2 processes" in text.read_text()
 
 
 def test_full_ring_buffer_is_counted_not_hidden(tmp_path):

@@ -24,8 +24,24 @@ struct report_frame {
 	bool python;		/* reserved for Python frames */
 };
 
-struct report_stack {
+/* One process's share of a stack merged across processes. */
+struct report_pid_share {
 	uint32_t pid;
+	uint64_t bytes;		/* outstanding (as filtered) */
+	uint64_t count;		/* live allocations (as filtered) */
+};
+
+/*
+ * A stack: by default, the same stack in every process of the same program
+ * (same allocator, same modules and offsets, same Python functions and
+ * lines) is one, with each process's share in pids[]; with --per-process,
+ * one per process (npids 1). Figures are sums over the processes; peak is
+ * the sum of each process's peak (an upper bound of the merged peak).
+ */
+struct report_stack {
+	uint32_t pid;		/* the process with the largest share */
+	size_t npids;		/* >= 1 */
+	const struct report_pid_share *pids;	/* largest share first */
 	const char *allocator;	/* "malloc", "calloc", ... */
 	uint64_t bytes;		/* outstanding (as filtered) */
 	uint64_t count;		/* live allocations (as filtered) */

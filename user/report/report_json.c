@@ -110,6 +110,12 @@ static void write_frame(FILE *out, const struct report_frame *f)
 	fputc('}', out);
 }
 
+static void write_share(FILE *out, const struct report_pid_share *p, size_t i)
+{
+	fprintf(out, "%s{\"pid\":%" PRIu32 ",\"bytes\":%" PRIu64 ",\"count\":%" PRIu64 "}",
+		i ? "," : "", p->pid, p->bytes, p->count);
+}
+
 static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 {
 	fprintf(out, "{\"rank\":%zu,\"pid\":%" PRIu32 ",\"allocator\":", rank, s->pid);
@@ -133,6 +139,13 @@ static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 			fputc(',', out);
 		write_frame(out, &s->frames[i]);
 	}
+	/* Every stack names its processes; a model without shares is the
+	 * stack's own process alone. */
+	fputs("],\"pids\":[", out);
+	if (!s->npids)
+		write_share(out, &(struct report_pid_share){ s->pid, s->bytes, s->count }, 0);
+	for (size_t i = 0; i < s->npids; i++)
+		write_share(out, &s->pids[i], i);
 	fputs("]}", out);
 }
 

@@ -223,13 +223,25 @@ static int write_stack(FILE *out, const struct report *r, size_t rank, int rank_
 	fprintf(out, "#%-*zu %10s in %" PRIu64 " allocation%s, oldest %s, %s",
 		rank_width, rank, fmt_bytes(b, sizeof(b), s->bytes), s->count, plural(s->count),
 		fmt_age(age, sizeof(age), s->oldest_age_s), s->allocator ? s->allocator : "?");
-	if (r->nprocs > 1)
+	if (s->npids > 1)
+		fprintf(out, ", in %zu processes", s->npids);
+	else if (r->nprocs > 1)
 		fprintf(out, ", PID %" PRIu32, s->pid);
 	fprintf(out, "\n    growth %s, peak %s; since start %" PRIu64 " alloc%s, %" PRIu64
 		" free%s\n", fmt_growth(g, sizeof(g), s->growth_bytes),
 		fmt_bytes(peak, sizeof(peak), s->peak_bytes), s->allocs, plural(s->allocs),
 		s->frees, plural(s->frees));
 
+	if (s->npids > 1) {
+		/* Each process's share, largest first; the rest counted. */
+		fputs("    processes", out);
+		for (size_t i = 0; i < s->npids && i < 4; i++)
+			fprintf(out, "%s %" PRIu32 ": %s", i ? "," : "", s->pids[i].pid,
+				fmt_bytes(b, sizeof(b), s->pids[i].bytes));
+		if (s->npids > 4)
+			fprintf(out, ", and %zu more", s->npids - 4);
+		fputc('\n', out);
+	}
 	if (s->no_stack) {
 		fputs("      [stack not captured]\n", out);
 		return 0;

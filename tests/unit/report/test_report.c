@@ -470,7 +470,8 @@ static const char small_json[] =
 	"\"address\":\"0x55d4c3a1b1c9\",\"module_offset\":\"0x11c9\"},"
 	"{\"function\":\"main\",\"offset\":85,\"module\":\"leaky\","
 	"\"address\":\"0x55d4c3a1b2a5\",\"module_offset\":\"0x12a5\","
-	"\"file\":\"leaky.c\",\"line\":88}]}]}\n";
+	"\"file\":\"leaky.c\",\"line\":88}],"
+	"\"pids\":[{\"pid\":4242,\"bytes\":4096,\"count\":1}]}]}\n";
 
 Test(json, checker_is_strict)
 {
