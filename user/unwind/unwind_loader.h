@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Feeding the BPF unwinder: for each traced process, the unwind table of
- * every executable mapping (built once per object file, shared by every
- * process that maps it, keyed by build ID) and the list of its mappings
- * with their load biases.
+ * every executable mapping (built once per object file by the cache in
+ * unwind_objects.h, shared by every process that maps it) and the list of
+ * its mappings with their load biases, published into the BPF maps. Also
+ * the entry to the user-space walk (unwind_walk.h) over what it published.
  */
 #ifndef MEMTRACE_UNWIND_LOADER_H
 #define MEMTRACE_UNWIND_LOADER_H
