@@ -35,6 +35,9 @@ const volatile bool empty_probes = false;
 /* Wake the consumer only once this many bytes wait in the ring; user space
  * also polls on a short timer, so nothing waits long. */
 const volatile __u64 wakeup_bytes = 1 << 20;
+/* --sample-bytes: the mean interval of the sampling (0: every allocation
+ * is traced). See include/memtrace_events.h. */
+const volatile __u64 sample_bytes = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -47,6 +50,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct mt_target);
 } targets SEC(".maps");
+
+/* Sampling: the intervals to draw from, and the live sampled blocks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MT_SAMPLE_INTERVALS);
+	__type(key, __u32);
+	__type(value, __u64);
+} sample_intervals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MT_SAMPLED_MAX);
+	__type(key, struct mt_sampled_key);
+	__type(value, __u8);
+} sampled SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -65,6 +84,9 @@ struct call_state {
 	__u64 out_ptr;		/* posix_memalign: where the result goes */
 	__u64 py_freeing;	/* block PyObject_Free is freeing: its free()
 				   of a large block is the same free */
+	__u64 sample_left;	/* bytes to this thread's next sample point */
+	__u8 sample_ready;	/* sample_left has been drawn */
+	__u8 old_sampled;	/* realloc: the block passed in was sampled */
 	struct mt_stack stack;	/* scratch for stack_capture() */
 	struct mt_frame_regs stop; /* where the unwind stopped */
 };
@@ -258,6 +280,44 @@ static __always_inline __u16 take_stack(struct pt_regs *ctx, struct call_state *
 	return 0;
 }
 
+static __always_inline __u64 sample_interval(void)
+{
+	__u32 i = bpf_get_prandom_u32() & (MT_SAMPLE_INTERVALS - 1);
+	__u64 *v = bpf_map_lookup_elem(&sample_intervals, &i);
+
+	return v && *v ? *v : sample_bytes;
+}
+
+/* Does this allocation of size bytes reach the thread's sample point? */
+static __always_inline bool sample_take(struct call_state *st, __u64 size)
+{
+	if (!st->sample_ready) {
+		st->sample_left = sample_interval();
+		st->sample_ready = 1;
+	}
+	if (size < st->sample_left) {
+		st->sample_left -= size;
+		return false;
+	}
+	st->sample_left = sample_interval();
+	return true;
+}
+
+static __always_inline bool sampled_forget(__u32 pid, __u64 addr)
+{
+	struct mt_sampled_key k = { .pid = pid, .addr = addr };
+
+	return bpf_map_delete_elem(&sampled, &k) == 0;
+}
+
+static __always_inline int sampled_remember(__u32 pid, __u64 addr)
+{
+	struct mt_sampled_key k = { .pid = pid, .addr = addr };
+	__u8 one = 1;
+
+	return bpf_map_update_elem(&sampled, &k, &one, BPF_ANY);
+}
+
 SEC("uprobe")
 int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 {
@@ -301,6 +361,7 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 	st->func = func;
 	st->entry_sp = sp;
 	st->old_addr = 0;
+	st->old_sampled = 0;
 	st->out_ptr = 0;
 
 	switch (func) {
@@ -337,9 +398,48 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 		break;
 	}
 
-	if (st->old_addr)
-		emit(MT_EV_REALLOC_BEGIN, func, 0, st->size, st->old_addr, 0, 0);
+	if (!st->old_addr)
+		return 0;
+	/* Sampling: only a sampled block is user space's business. It
+	 * leaves the sampled set now, before the realloc can free it and
+	 * another thread's sampled allocation take its address. */
+	if (sample_bytes) {
+		st->old_sampled = sampled_forget(bpf_get_current_pid_tgid() >> 32,
+						 st->old_addr);
+		if (!st->old_sampled)
+			return 0;
+	}
+	emit(MT_EV_REALLOC_BEGIN, func, 0, st->size, st->old_addr, 0, 0);
 	return 0;
+}
+
+/* The return of a call while sampling: true when the allocation is to be
+ * reported (sampled and remembered); otherwise what the caller would
+ * report of the realloc's old block is reported here. */
+static __always_inline bool sample_return(struct call_state *st, __u32 pid, __u64 addr)
+{
+	bool old = st->old_addr && st->old_sampled;
+
+	if (!addr) {
+		/* Failed (the old block is still live) or realloc(p, 0)
+		 * (the old block is gone): REALLOC_DONE says which. */
+		if (old) {
+			if (st->size)
+				sampled_remember(pid, st->old_addr);
+			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size, st->old_addr, 0, 0);
+		}
+		return false;
+	}
+	if (sample_take(st, st->size)) {
+		if (!sampled_remember(pid, addr))
+			return true;
+		count(MT_CNT_SAMPLES_DROPPED);
+	}
+	/* Not reported: a sampled old block moved to an unsampled one is
+	 * gone, as realloc(p, 0) says it. */
+	if (old)
+		emit(MT_EV_REALLOC_DONE, st->func, 0, 0, st->old_addr, 0, 0);
+	return false;
 }
 
 SEC("uretprobe")
@@ -374,6 +474,8 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 			addr = 0;
 	}
 
+	if (sample_bytes && !sample_return(st, pid, addr))
+		return 0;	/* not sampled: no stack, no event */
 	if (!addr) {
 		if (st->old_addr)
 			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size,
@@ -383,8 +485,8 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 
 	if (stack_mode != MT_STACK_NONE)
 		flags = take_stack(ctx, st, st->func, pid, true, &stack_id);
-	emit(MT_EV_ALLOC, st->func, addr, st->size, st->old_addr, stack_id,
-	     flags);
+	emit(MT_EV_ALLOC, st->func, addr, st->size,
+	     sample_bytes && !st->old_sampled ? 0 : st->old_addr, stack_id, flags);
 	return 0;
 }
 
@@ -396,6 +498,9 @@ int BPF_KPROBE(free_enter, __u64 a0, __u64 a1)
 	struct call_state *st;
 
 	if (empty_probes || !ptr)
+		return 0;
+	/* Sampling: a block not sampled costs this one map operation. */
+	if (sample_bytes && !sampled_forget(bpf_get_current_pid_tgid() >> 32, ptr))
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;

@@ -174,6 +174,8 @@ enum mt_counter {
 					   header could not be read */
 	MT_CNT_PYMALLOC_BLOCK_SIZE,	/* a pymalloc allocation counted at its
 					   block size: request size unknown */
+	MT_CNT_SAMPLES_DROPPED,		/* sampled, but the map of sampled
+					   blocks was full: not counted */
 	MT_CNT_COUNT,
 };
 
@@ -188,6 +190,28 @@ enum mt_stack_mode {
 struct mt_target {
 	__u32 flags;
 	__u32 pad;
+};
+
+/*
+ * Sampling (--sample-bytes R). Allocated bytes are sampled as a Poisson
+ * process of mean interval R: each thread counts down the bytes to its
+ * next sample point, and an allocation that reaches it is sampled; the
+ * countdown then restarts from a fresh interval. By memorylessness, an
+ * allocation of s bytes is sampled with probability 1 - exp(-s / R)
+ * whatever came before it, so user space weighs each sampled allocation
+ * by the inverse of that. Intervals come from a table of MT_SAMPLE_INTERVALS
+ * exponential variates of mean R that user space fills (from a seed), and
+ * each draw takes a random entry. The sampled blocks are kept in a BPF
+ * hash (key struct mt_sampled_key) so that a free of any other block ends
+ * at one map operation, with no event.
+ */
+#define MT_SAMPLE_INTERVALS (1u << 16)
+#define MT_SAMPLED_MAX (1u << 20)
+
+struct mt_sampled_key {
+	__u32 pid;		/* tgid */
+	__u32 pad;
+	__u64 addr;
 };
 
 #endif /* MEMTRACE_EVENTS_H */

@@ -1,47 +1,72 @@
 #!/bin/sh
-# What tracing costs an allocation-heavy program, measured in one run,
-# interleaved round by round so that drift on this noisy machine hits all
-# alike:
-#   alone           build/progs/churn by itself
-#   empty probes    memtrace --empty-probes: the same uprobes and uretprobes
-#                   with programs that return at once (the cost of the traps)
+# What tracing costs an allocation-heavy program, measured in one run.
+#
+# The program is tests/progs/churn.c (a loop of malloc/free pairs, 1 in 16
+# a realloc, timed inside the program so that a tracer's start-up is not
+# counted), built here against a private copy of libc so that uprobes any
+# other tracer put on the system libc do not slow it.
+#
+# Configurations, run round-robin (A B C ... A B C ...) so that drift on
+# this noisy machine hits all alike; each run ends (tracer included) before
+# the next starts:
+#   alone           churn by itself
+#   floor           memtrace --empty-probes: the same uprobes and uretprobes
+#                   on memtrace's own sites, with programs that return at
+#                   once: what the kernel's traps cost, the floor of exact
+#                   tracing
 #   --stack none    full tracing without stacks
 #   --stack fp      full tracing, frame-pointer stacks
 #   --stack dwarf   full tracing, DWARF stacks (the default)
-# churn times its own loop, so memtrace's start-up is not counted.
-# Prints the median ns per malloc+free pair of each, and its ratio to alone.
+#   --sample-bytes  DWARF stacks, one allocation per 512 KiB sampled
+#                   (only where this memtrace has the option)
+# Prints, for each, the median ns per malloc+free pair with the min-max of
+# the rounds, and its ratio to the floor.
+#
 # Usage: scripts/bench_overhead.sh [PAIRS] [ROUNDS]
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/bench/lib.sh
 PAIRS=${1:-300000}
 ROUNDS=${2:-5}
 MT=${MEMTRACE:-build/memtrace}
-CHURN=build/progs/churn
-[ -x "$MT" ] && [ -x "$CHURN" ] || { echo "run make first" >&2; exit 1; }
+[ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
 
-ns() { sed -n 's/^churn: \([0-9.]*\) ns.*/\1/p'; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"' EXIT INT TERM
+CHURN=build/bench/churn
+bench_private_libc tests/progs/churn.c "$CHURN"
+
+configs="alone floor none fp dwarf"
+"$MT" --help 2>&1 | grep -q -- --sample-bytes && configs="$configs sampled"
+
+run() {
+	case $1 in
+	alone) "$CHURN" "$PAIRS" ;;
+	floor) "$MT" -q -o /dev/null --empty-probes -- "$CHURN" "$PAIRS" ;;
+	sampled) "$MT" -q -o /dev/null --sample-bytes 524288 -- "$CHURN" "$PAIRS" ;;
+	*) "$MT" -q -o /dev/null --stack "$1" -- "$CHURN" "$PAIRS" ;;
+	esac
+}
 
 for r in $(seq "$ROUNDS"); do
-	"$CHURN" "$PAIRS" | ns >> "$tmp/alone"
-	"$MT" -q -o /dev/null --empty-probes -- "$CHURN" "$PAIRS" 2>/dev/null | ns >> "$tmp/empty"
-	for mode in none fp dwarf; do
-		"$MT" -q -o /dev/null --stack $mode -- "$CHURN" "$PAIRS" 2>/dev/null |
-			ns >> "$tmp/$mode"
+	for c in $configs; do
+		# memtrace -- CMD returns once CMD and memtrace have exited.
+		run "$c" 2>/dev/null | sed -n 's/^churn: \([0-9.]*\) ns.*/\1/p' >> "$tmp/$c"
 	done
 done
 
-a=$(median < "$tmp/alone")
-echo "churn, $PAIRS malloc+free pairs (1 in 16 a realloc), median of $ROUNDS rounds:"
-for run in alone empty none fp dwarf; do
-	v=$(median < "$tmp/$run")
-	case $run in
+set -- $(stats "$tmp/floor")
+floor=$1
+echo "churn, $PAIRS malloc+free pairs (1 in 16 a realloc), private libc,"
+echo "$ROUNDS interleaved rounds: median ns per pair [min-max], ratio to the floor"
+for c in $configs; do
+	case $c in
 	alone) label="alone" ;;
-	empty) label="empty probes" ;;
-	*) label="memtrace --stack $run" ;;
+	floor) label="floor (empty probes)" ;;
+	sampled) label="--sample-bytes 524288" ;;
+	*) label="memtrace --stack $c" ;;
 	esac
-	awk -v l="$label" -v v="$v" -v a="$a" \
-		'BEGIN { printf "  %-22s %9.1f ns/pair  x%.1f\n", l, v, v / a }'
+	set -- $(stats "$tmp/$c")
+	awk -v l="$label" -v m="$1" -v lo="$2" -v hi="$3" -v f="$floor" \
+		'BEGIN { printf "  %-24s %9.1f  [%.1f-%.1f]  x%.2f\n", l, m, lo, hi, m / f }'
 done

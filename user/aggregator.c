@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "aggregator.h"
+#include "sampling.h"
 #include "live_table.h"
 
 #define AGG_STACK_INDEX_MIN 256
@@ -37,6 +38,7 @@ struct agg_stack {
 	uint64_t frees;
 	uint64_t peak_bytes;
 	uint64_t collected_bytes;	/* bytes at the previous agg_collect() */
+	double est_allocs, est_frees;	/* sampling: estimates */
 };
 
 /* The block a thread's realloc has set aside until the realloc's outcome
@@ -66,6 +68,7 @@ struct aggregator {
 	size_t pending_mask, npending;
 
 	struct agg_totals totals;
+	uint64_t sample_bytes;		/* 0: not sampling */
 };
 
 int agg_new(struct aggregator **out)
@@ -232,6 +235,18 @@ static void agg_live_put(struct aggregator *agg, const struct live_alloc *a)
 	agg_outstanding_add(agg, a->stack, a->size);
 }
 
+/* Sampling: one more free of a sampled block of size bytes. */
+static void agg_est_free(struct aggregator *agg, uint32_t stack, uint64_t size)
+{
+	double w;
+
+	if (!agg->sample_bytes)
+		return;
+	w = sampling_weight(size, agg->sample_bytes);
+	agg->stacks[stack].est_frees += w;
+	agg->totals.est_frees += w;
+}
+
 static void agg_live_free(struct aggregator *agg, uint32_t pid, uint64_t addr)
 {
 	struct live_alloc *slot = live_table_find(&agg->live, pid, addr);
@@ -243,6 +258,7 @@ static void agg_live_free(struct aggregator *agg, uint32_t pid, uint64_t addr)
 	agg_outstanding_sub(agg, slot->stack, slot->size);
 	agg->stacks[slot->stack].frees++;
 	agg->totals.frees++;
+	agg_est_free(agg, slot->stack, slot->size);
 	live_table_remove(&agg->live, slot);
 }
 
@@ -354,6 +370,7 @@ static void agg_pending_drop_as_free(struct aggregator *agg,
 	if (p->known) {
 		agg->stacks[p->block.stack].frees++;
 		agg->totals.frees++;
+		agg_est_free(agg, p->block.stack, p->block.size);
 	} else {
 		/* A block allocated before tracing began, or whose allocation
 		 * was lost: like a free() of it, an unknown free. */
@@ -462,6 +479,12 @@ static void agg_on_alloc(struct aggregator *agg, const struct mt_event *e)
 	if (agg_stack_get(agg, e->pid, e->stack_id, e->func, &a.stack))
 		return;
 	agg->stacks[a.stack].allocs++;
+	if (agg->sample_bytes) {
+		double w = sampling_weight(e->size, agg->sample_bytes);
+
+		agg->stacks[a.stack].est_allocs += w;
+		agg->totals.est_allocs += w;
+	}
 	agg_live_put(agg, &a);
 }
 
@@ -516,6 +539,11 @@ void agg_drop_pid(struct aggregator *agg, uint32_t pid)
 	agg->totals.exec_dropped += dropped;
 }
 
+void agg_set_sampling(struct aggregator *agg, uint64_t sample_bytes)
+{
+	agg->sample_bytes = sample_bytes;
+}
+
 void agg_totals(const struct aggregator *agg, struct agg_totals *out)
 {
 	*out = agg->totals;
@@ -528,6 +556,7 @@ struct agg_acc {
 	uint64_t bytes;
 	uint64_t count;
 	uint64_t oldest_ts_ns;
+	double est_bytes, est_count, est_total_bytes;
 };
 
 static bool agg_filter_pass(const struct agg_filter *f, uint64_t ts_ns)
@@ -564,6 +593,7 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 	static const struct agg_filter no_filter;
 	const struct live_alloc *slots = agg->live.slots;
 	size_t cap = live_table_capacity(&agg->live), nviews = 0;
+	double est_bytes = 0, est_count = 0;
 	struct agg_stack_view *views;
 	struct agg_acc *acc;
 
@@ -581,9 +611,21 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 		const struct live_alloc *a = &slots[i];
 		struct agg_acc *c;
 
-		if (!a->addr || !agg_filter_pass(f, a->ts_ns))
+		double w = 1;
+
+		if (!a->addr)
 			continue;
 		c = &acc[a->stack];
+		if (agg->sample_bytes) {
+			w = sampling_weight(a->size, agg->sample_bytes);
+			est_bytes += w * a->size;
+			est_count += w;
+			c->est_total_bytes += w * a->size;
+		}
+		if (!agg_filter_pass(f, a->ts_ns))
+			continue;
+		c->est_bytes += w * a->size;
+		c->est_count += w;
 		if (!c->count || a->ts_ns < c->oldest_ts_ns)
 			c->oldest_ts_ns = a->ts_ns;
 		c->bytes += a->size;
@@ -620,10 +662,17 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			 * since the previous one, 0 is recorded: it grew by
 			 * all it holds. */
 			v->growth_bytes = (int64_t)(s->bytes - s->collected_bytes);
+			v->est_bytes = acc[k].est_bytes;
+			v->est_count = acc[k].est_count;
+			v->est_allocs = s->est_allocs;
+			v->est_frees = s->est_frees;
+			v->est_total_bytes = acc[k].est_total_bytes;
 		}
 		s->collected_bytes = s->bytes;
 	}
 	free(acc);
+	agg->totals.est_live_bytes = est_bytes;
+	agg->totals.est_live_count = est_count;
 
 	qsort(views, nviews, sizeof(*views), agg_view_cmp);
 	*out = views;

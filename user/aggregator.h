@@ -33,6 +33,9 @@ struct agg_totals {
 	uint64_t no_stack;		/* allocations whose stack was not captured */
 	uint64_t stacks;		/* distinct (pid, stack) seen */
 	uint64_t events;		/* events handled */
+	/* Sampling (agg_set_sampling): estimates of live bytes and count
+	 * (as of the last agg_collect()), allocations and frees. */
+	double est_live_bytes, est_live_count, est_allocs, est_frees;
 };
 
 /* One stack as a report sees it. */
@@ -50,6 +53,9 @@ struct agg_stack_view {
 	int64_t growth_bytes;		/* total_bytes now minus at the previous
 					   agg_collect() call (at the first call,
 					   or for a stack new since, all of it) */
+	/* Sampling: estimates of bytes and count (as filtered), of
+	 * allocations and frees since start, and of total_bytes. */
+	double est_bytes, est_count, est_allocs, est_frees, est_total_bytes;
 };
 
 /* Which live allocations a view counts. Times are CLOCK_MONOTONIC ns. */
@@ -62,6 +68,11 @@ struct agg_filter {
 
 int agg_new(struct aggregator **out);
 void agg_free(struct aggregator *agg);
+
+/* The events are of allocations sampled at mean interval sample_bytes
+ * (--sample-bytes; 0: every allocation): keep the est_* figures, each
+ * sampled allocation weighed by 1 / P(sampled). Set before any event. */
+void agg_set_sampling(struct aggregator *agg, uint64_t sample_bytes);
 
 /* Apply one event. Never fails: an event that contradicts the state is
  * counted in the totals, and the state stays consistent. */

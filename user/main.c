@@ -291,6 +291,7 @@ static int report(struct memtrace *mt, bool final)
 		.pythons = rp.pythons,
 		.py = mt->py,
 		.per_process = mt->opt.per_process,
+		.sample_bytes = mt->opt.sample_bytes,
 	};
 	err = report_build(&in, &b);
 	if (err) {
@@ -649,6 +650,8 @@ int main(int argc, char **argv)
 		.stack_mode = mt.opt.stack_mode,
 		.ringbuf_bytes = mt.opt.ringbuf_bytes,
 		.empty_probes = mt.opt.empty_probes,
+		.sample_bytes = mt.opt.sample_bytes,
+		.sample_seed = mt.opt.sample_seed,
 	};
 	if (mt.unwind) {
 		size_t need = unwind_loader_rows_needed(mt.unwind) * UNWIND_ROWS_FACTOR;
@@ -660,7 +663,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memtrace: %s\n", why);
 		goto fail;
 	}
-	if ((err = agg_new(&mt.agg)) || (err = symbolizer_new(&mt.sym)) ||
+	if (!(err = agg_new(&mt.agg)))
+		agg_set_sampling(mt.agg, mt.opt.sample_bytes);
+	if (err || (err = symbolizer_new(&mt.sym)) ||
 	    (err = py_symbols_new(&mt.py)) ||
 	    (err = stack_source_new(&mt.stacks, probes_stacks_map_fd(mt.probes))) ||
 	    (err = rb_consumer_new(&mt.consumer, probes_events_map_fd(mt.probes),

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "sampling.h"
 
 void options_usage(FILE *out)
 {
@@ -43,6 +44,11 @@ void options_usage(FILE *out)
 "                          processes), on (refuse other processes), off\n"
 "      --python-objects    also trace Python's small-object allocator\n"
 "                          (objects up to 512 B); every such call traps\n"
+"      --sample-bytes N    sample: one allocation per N allocated bytes on\n"
+"                          average (a Poisson process); figures become\n"
+"                          unbiased estimates, and unsampled calls cost\n"
+"                          no stack walk and no event\n"
+"      --sample-seed N     seed of the sampling (reproducible runs)\n"
 "      --per-process       keep the same stack in different processes apart\n"
 "                          (default: one stack, with each process's share)\n"
 "  -q, --quiet             print only the final report\n"
@@ -135,6 +141,8 @@ enum {
 	OPT_PYTHON,
 	OPT_PYTHON_OBJECTS,
 	OPT_PER_PROCESS,
+	OPT_SAMPLE_BYTES,
+	OPT_SAMPLE_SEED,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -156,6 +164,8 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "python", required_argument, NULL, OPT_PYTHON },
 		{ "python-objects", no_argument, NULL, OPT_PYTHON_OBJECTS },
 		{ "per-process", no_argument, NULL, OPT_PER_PROCESS },
+		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
+		{ "sample-seed", required_argument, NULL, OPT_SAMPLE_SEED },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -169,6 +179,7 @@ int options_parse(struct options *o, int argc, char **argv)
 	o->top_n = 10;
 	o->stack_mode = MT_STACK_DWARF;
 	o->ringbuf_bytes = 32u << 20;
+	o->sample_seed = SAMPLING_DEFAULT_SEED;
 
 	/* "+": stop at the first non-option, which starts COMMAND. */
 	opterr = 0;
@@ -251,6 +262,20 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_PER_PROCESS:
 			o->per_process = true;
 			break;
+		case OPT_SAMPLE_BYTES:
+			/* 1 TiB: past any heap, and exp() stays exact. */
+			err = parse_count("--sample-bytes", optarg, 1UL << 40, &v);
+			if (!err && v == 0) {
+				fprintf(stderr, "memtrace: --sample-bytes '%s': expected a mean "
+					"interval of at least 1 byte\n", optarg);
+				err = -EINVAL;
+			}
+			o->sample_bytes = v;
+			break;
+		case OPT_SAMPLE_SEED:
+			err = parse_count("--sample-seed", optarg, ULONG_MAX, &v);
+			o->sample_seed = v;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -282,6 +307,13 @@ int options_parse(struct options *o, int argc, char **argv)
 	}
 	if (o->python_objects && o->python == PY_OFF) {
 		fprintf(stderr, "memtrace: --python-objects needs --python auto or on\n");
+		return -EINVAL;
+	}
+	if (o->sample_bytes && o->python_objects) {
+		/* pymalloc's inlined sites free without a probe memtrace
+		 * could make sample-aware. */
+		fprintf(stderr, "memtrace: --sample-bytes cannot be combined with "
+			"--python-objects\n");
 		return -EINVAL;
 	}
 	if (o->command && o->npids) {

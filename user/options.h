@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include "memtrace_events.h"
@@ -34,6 +35,8 @@ struct options {
 	enum python_mode python;
 	bool python_objects;	/* also trace pymalloc (small objects) */
 	bool per_process;	/* do not merge stacks across processes */
+	uint64_t sample_bytes;	/* --sample-bytes (0: trace every call) */
+	uint64_t sample_seed;
 };
 
 /*

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "probes.h"
+#include "sampling.h"
 #include "uprobe_multi.h"
 #include "util/why.h"
 #include "alloc_probes.skel.h"
@@ -60,6 +61,7 @@ static int load_skel(struct probes *p, const struct probes_config *cfg, bool mul
 				strerror(errno));
 	p->skel->rodata->stack_mode = cfg->stack_mode;
 	p->skel->rodata->empty_probes = cfg->empty_probes;
+	p->skel->rodata->sample_bytes = cfg->sample_bytes;
 	/* Wake the consumer at a quarter full: it also drains on a timer,
 	 * so this only matters in bursts. */
 	p->skel->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
@@ -117,6 +119,13 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 	if (err)
 		goto err;
 
+	if (cfg->sample_bytes &&
+	    (err = sampling_fill_intervals(bpf_map__fd(p->skel->maps.sample_intervals),
+					   cfg->sample_bytes, cfg->sample_seed))) {
+		why_fail(err, why, why_len, "cannot fill the sampling intervals: %s",
+			 strerror(-err));
+		goto err;
+	}
 	p->exec_link = bpf_program__attach(p->skel->progs.handle_exec);
 	if (!p->exec_link) {
 		err = why_fail(-errno, why, why_len, "cannot attach the exec tracepoint: %s",

@@ -23,6 +23,8 @@ struct probes_config {
 	size_t ringbuf_bytes;		/* power of two */
 	bool empty_probes;		/* programs return at once (benchmarks) */
 	size_t unwind_rows;		/* rows the unwind table array holds */
+	uint64_t sample_bytes;		/* --sample-bytes (0: trace every call) */
+	uint64_t sample_seed;		/* seed of the sampling intervals */
 };
 
 /* Load and verify the BPF programs. why: one line for a person. */

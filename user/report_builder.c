@@ -7,6 +7,7 @@
  * counters, innermost first, each a return address.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +163,22 @@ static size_t merge_frames(const struct report_inputs *in, uint32_t pid,
 	return n;
 }
 
+/* Sampling: the view's estimates in place of its sampled figures. Growth
+ * and peak are kept per stack as sampled bytes only: they are scaled by
+ * the stack's own ratio of estimated to sampled bytes. */
+static void use_estimates(struct report_stack *s, const struct agg_stack_view *v)
+{
+	double ratio = v->total_bytes ? v->est_total_bytes / v->total_bytes : 1;
+
+	s->samples = v->count;
+	s->bytes = llround(v->est_bytes);
+	s->count = llround(v->est_count);
+	s->allocs = llround(v->est_allocs);
+	s->frees = llround(v->est_frees);
+	s->peak_bytes = llround(v->peak_bytes * ratio);
+	s->growth_bytes = llround(v->growth_bytes * ratio);
+}
+
 /* ---- One stack across processes ---- */
 
 static uint64_t hash_str(uint64_t h, const char *str)
@@ -307,6 +324,7 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 			m = &merged[nmerged++];
 			*m = *first;
 			m->bytes = m->count = m->allocs = m->frees = m->peak_bytes = 0;
+			m->samples = 0;
 			m->growth_bytes = 0;
 			m->oldest_age_s = 0;
 			m->pids = &shares[nshares];
@@ -323,6 +341,7 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 				m->frees += s->frees;
 				m->peak_bytes += s->peak_bytes;
 				m->growth_bytes += s->growth_bytes;
+				m->samples += s->samples;
 				if (s->oldest_age_s > m->oldest_age_s)
 					m->oldest_age_s = s->oldest_age_s;
 				shares[nshares++] = (struct report_pid_share){
@@ -416,6 +435,8 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		s->growth_bytes = v->growth_bytes;
 		s->no_stack = pcs[i] == NULL;
 		s->stack_end = pcs[i] ? stack_end_text(pcs[i]->end) : NULL;
+		if (in->sample_bytes)
+			use_estimates(s, v);
 
 		allocator_frame(in, v->pid, v->func, &frames[0]);
 		s->nframes = 1;
@@ -437,6 +458,13 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	out->r.live_allocations = t.live_count;
 	out->r.allocs = t.allocs;
 	out->r.frees = t.frees;
+	out->r.sample_bytes = in->sample_bytes;
+	if (in->sample_bytes) {
+		out->r.outstanding_bytes = llround(t.est_live_bytes);
+		out->r.live_allocations = llround(t.est_live_count);
+		out->r.allocs = llround(t.est_allocs);
+		out->r.frees = llround(t.est_frees);
+	}
 	out->r.distinct_stacks = t.stacks;
 	out->r.acct.unknown_frees = t.unknown_frees;
 	out->r.acct.replaced_live = t.replaced_live;
@@ -483,4 +511,5 @@ void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT
 	a->unwind.unfinished += counters[MT_CNT_SNAPSHOTS_LOST];
 	a->pymalloc.unreadable = counters[MT_CNT_PYMALLOC_BAD_READ];
 	a->pymalloc.block_sizes = counters[MT_CNT_PYMALLOC_BLOCK_SIZE];
+	a->samples_dropped = counters[MT_CNT_SAMPLES_DROPPED];
 }

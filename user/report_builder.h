@@ -32,6 +32,8 @@ struct report_inputs {
 	size_t top_n;				/* 0: every stack */
 	bool per_process;			/* do not merge stacks across
 						   processes */
+	uint64_t sample_bytes;			/* --sample-bytes: figures are
+						   the aggregator's estimates */
 };
 
 /* A built report and the memory behind it. */

@@ -50,6 +50,8 @@ struct report_stack {
 	uint64_t frees;		/* since start */
 	uint64_t peak_bytes;
 	int64_t growth_bytes;	/* since the previous report */
+	uint64_t samples;	/* sampling: live sampled allocations behind
+				   the estimates (0 when not sampling) */
 	bool no_stack;		/* allocations whose stack was not captured */
 	const char *stack_end;	/* NULL: the walk reached the outermost frame;
 				   else why it stopped ("no unwind table", ...) */
@@ -73,6 +75,8 @@ struct report_accounting {
 	uint64_t replaced_live;		/* allocation over a live address */
 	uint64_t exec_dropped;		/* live allocations dropped by exec */
 	uint64_t nested_calls;		/* probed calls inside probed calls */
+	uint64_t samples_dropped;	/* sampled, but not counted: the map of
+					   sampled blocks was full */
 	/* Stack walks that stopped before the outermost frame, by reason. */
 	struct {
 		uint64_t no_table;	/* a PC in a gap of its table */
@@ -116,6 +120,11 @@ struct report {
 	/* The filter, as the user gave it (0: none). */
 	double min_age_s;
 	double window_s;
+
+	/* --sample-bytes: bytes, counts, allocs and frees are unbiased
+	 * estimates from allocations sampled one per sample_bytes on
+	 * average (0: exact). */
+	uint64_t sample_bytes;
 
 	/* Stacks, largest first: the top N (all if top_n is 0). */
 	size_t top_n;

@@ -129,6 +129,8 @@ static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 	json_bool(out, !s->no_stack);
 	fputs(",\"stack_complete\":", out);
 	json_bool(out, !s->no_stack && !s->stack_end);
+	if (s->samples)
+		fprintf(out, ",\"samples\":%" PRIu64, s->samples);
 	if (s->stack_end) {
 		fputs(",\"stack_end\":", out);
 		json_str(out, s->stack_end);
@@ -182,6 +184,13 @@ int report_write_json(FILE *out, const struct report *r)
 	fputs(",\"free_rate\":", out);
 	json_num(out, r->free_rate);
 	fprintf(out, ",\"distinct_stacks\":%" PRIu64 "}", r->distinct_stacks);
+	/* Sampled: every bytes, count, allocs and frees figure is an
+	 * estimate (see the README's "Sampling"). */
+	fputs(",\"sampled\":", out);
+	json_bool(out, r->sample_bytes != 0);
+	if (r->sample_bytes)
+		fprintf(out, ",\"sample_bytes\":%" PRIu64 ",\"samples_dropped\":%" PRIu64,
+			r->sample_bytes, a->samples_dropped);
 
 	fprintf(out, ",\"accounting\":{\"lost_events\":%" PRIu64 ",\"returns_without_entry\":%" PRIu64
 		",\"entries_without_return\":%" PRIu64 ",\"unknown_frees\":%" PRIu64

@@ -99,6 +99,12 @@ static int write_header(FILE *out, const struct report *r)
 	fprintf(out, "%-*s%" PRIu64 " allocs, %" PRIu64 " frees, %" PRIu64 " distinct stack%s\n",
 		LABEL_WIDTH, "since start", r->allocs, r->frees, r->distinct_stacks,
 		plural(r->distinct_stacks));
+	if (r->sample_bytes)
+		fprintf(out, "%-*sone allocation per %s allocated on average: bytes and "
+			"counts are estimates%s\n", LABEL_WIDTH, "sampled",
+			fmt_bytes(b, sizeof(b), r->sample_bytes),
+			r->acct.samples_dropped ? " (some samples were dropped: see "
+			"may be wrong)" : "");
 	return 0;
 }
 

@@ -453,7 +453,7 @@ static const char small_json[] =
 	"\"elapsed_s\":90.000,\"interval_s\":10.000,"
 	"\"processes\":[{\"pid\":4242,\"comm\":\"leaky\",\"exited\":false}],"
 	"\"totals\":{\"outstanding_bytes\":4194916,\"live_allocations\":1027,\"allocs\":123456,"
-	"\"frees\":122429,\"alloc_rate\":123.400,\"free_rate\":120.000,\"distinct_stacks\":57},"
+	"\"frees\":122429,\"alloc_rate\":123.400,\"free_rate\":120.000,\"distinct_stacks\":57},\"sampled\":false,"
 	"\"accounting\":{\"lost_events\":0,\"returns_without_entry\":0,"
 	"\"entries_without_return\":0,\"unknown_frees\":3,\"stacks_not_captured\":0,"
 	"\"replaced_live\":0,\"exec_dropped\":0,\"nested_calls\":2,"
