@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc/proc_mem.h"
 #include "python_symbols.h"
 
 /* Bounds on what garbage could make us allocate. */
@@ -276,7 +277,7 @@ static int proc_memfd(struct py_symbols *s, pid_t pid)
 		s->procs = p;
 		s->procs_cap = cap;
 	}
-	fd = python_open_mem(pid);
+	fd = proc_mem_open(pid);
 	if (fd < 0)
 		return fd;
 	s->procs[s->nprocs++] = (struct py_proc){ .pid = pid, .memfd = fd };
@@ -320,7 +321,7 @@ static int read_fingerprint(int memfd, const struct py_target *t, uint64_t addr,
 	    !inside(l->code_linetable, 8, l->code_header) ||
 	    !inside(t->off.code_firstlineno, 4, l->code_header))
 		return -EINVAL;
-	err = python_read_mem(memfd, addr, hdr, l->code_header);
+	err = proc_mem_read(memfd, addr, hdr, l->code_header);
 	if (err)
 		return err;
 	if (get_u64(hdr, l->ob_type) != l->code_type)
@@ -380,7 +381,7 @@ static int check_str_type(int memfd, const struct py_layout *l, uint64_t type)
 
 	if (type == l->unicode_type)
 		return 0;
-	err = python_read_mem(memfd, type + l->type_flags, &flags, sizeof(flags));
+	err = proc_mem_read(memfd, type + l->type_flags, &flags, sizeof(flags));
 	if (err)
 		return err == -ESRCH ? err : -EINVAL;
 	return flags & TPFLAGS_UNICODE_SUBCLASS ? 0 : -EINVAL;
@@ -403,7 +404,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 	    !inside(l->unicode_length, 8, l->unicode_ascii_data) ||
 	    !inside(l->unicode_state, 4, l->unicode_ascii_data))
 		return -EINVAL;
-	err = python_read_mem(memfd, addr, hdr, l->unicode_ascii_data);
+	err = proc_mem_read(memfd, addr, hdr, l->unicode_ascii_data);
 	if (err)
 		return err;
 	err = check_str_type(memfd, l, get_u64(hdr, l->ob_type));
@@ -416,7 +417,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 		return -EINVAL;
 	if (!(state & STATE_COMPACT)) {
 		/* Not compact (a str subclass): the characters are elsewhere. */
-		err = python_read_mem(memfd, addr + l->unicode_compact_data,
+		err = proc_mem_read(memfd, addr + l->unicode_compact_data,
 				      &data, sizeof(data));
 		if (err)
 			return err;
@@ -434,7 +435,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 		err = -ENOMEM;
 		goto out;
 	}
-	err = python_read_mem(memfd, data, chars, length * kind);
+	err = proc_mem_read(memfd, data, chars, length * kind);
 	if (err)
 		goto out;
 	for (uint64_t i = 0; i < length; i++) {
@@ -469,7 +470,7 @@ static int read_bytes(int memfd, const struct py_layout *l, uint64_t addr,
 	uint8_t *buf;
 	int err;
 
-	err = python_read_mem(memfd, addr + l->bytes_size, &size, sizeof(size));
+	err = proc_mem_read(memfd, addr + l->bytes_size, &size, sizeof(size));
 	if (err)
 		return err;
 	if (size < 0 || size > LINETABLE_MAX)
@@ -477,7 +478,7 @@ static int read_bytes(int memfd, const struct py_layout *l, uint64_t addr,
 	buf = malloc(size ? size : 1);
 	if (!buf)
 		return -ENOMEM;
-	err = python_read_mem(memfd, addr + l->bytes_data, buf, size);
+	err = proc_mem_read(memfd, addr + l->bytes_data, buf, size);
 	if (err) {
 		free(buf);
 		return err;
