@@ -21,6 +21,7 @@
 #include <sys/sysmacros.h>
 
 #include "proc_maps.h"
+#include "util/vec.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
@@ -166,7 +167,7 @@ int proc_maps_parse(const char *text, size_t len, struct proc_maps *out)
 int proc_maps_read(pid_t pid, struct proc_maps *out)
 {
 	size_t len = 0, cap = 16384;
-	char path[64], *buf, *bigger;
+	char path[64], *buf;
 	ssize_t got;
 	int fd, err;
 
@@ -182,14 +183,9 @@ int proc_maps_read(pid_t pid, struct proc_maps *out)
 	}
 	/* The size of a /proc file is unknown until read() returns 0. */
 	for (;;) {
-		if (cap - len < 4096) {
-			bigger = realloc(buf, cap * 2);
-			if (!bigger) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			buf = bigger;
-			cap *= 2;
+		if (vec_reserve(&buf, &cap, len + 4096, 1)) {
+			err = -ENOMEM;
+			goto fail;
 		}
 		got = read(fd, buf + len, cap - len - 1);
 		if (got < 0 && errno == EINTR)

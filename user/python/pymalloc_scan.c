@@ -24,6 +24,7 @@
 
 #include "memtrace_python.h"
 #include "pymalloc_scan.h"
+#include "util/vec.h"
 
 /* The pool address mask, ~(16 KiB - 1), as an and's immediate. */
 #define POOL_MASK_IMM (-0x4000LL)
@@ -257,15 +258,8 @@ static void describe(csh cs, const cs_insn *ci, struct insn *in)
 
 static int push_insn(struct scan *s, const struct insn *in)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4096;
-		struct insn *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (vec_reserve(&s->v, &s->cap, s->n + 1, sizeof(*s->v)))
+		return -ENOMEM;
 	s->v[s->n++] = *in;
 	return 0;
 }

@@ -55,6 +55,7 @@
 #include "pymalloc_fallback.h"
 #include "pymalloc_scan.h"
 #include "pymalloc_sites.h"
+#include "util/vec.h"
 
 /* How far a site may be from its jcc, in instructions counting the site
  * itself (cheap_points.py). */
@@ -231,15 +232,8 @@ static size_t cheap_point(const struct scan *s, size_t at, uint8_t block,
 static int push_raw(struct raw_site **v, size_t *n, size_t *cap,
 		    const struct raw_site *r)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 256;
-		struct raw_site *p = realloc(*v, c * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		*v = p;
-		*cap = c;
-	}
+	if (vec_reserve(v, cap, *n + 1, sizeof(**v)))
+		return -ENOMEM;
 	(*v)[(*n)++] = *r;
 	return 0;
 }
@@ -453,15 +447,8 @@ static uint64_t majority(uint64_t *v, size_t n, size_t out_of)
 
 static int push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 256;
-		uint64_t *p = realloc(*v, c * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		*v = p;
-		*cap = c;
-	}
+	if (vec_reserve(v, cap, *n + 1, sizeof(**v)))
+		return -ENOMEM;
 	(*v)[(*n)++] = x;
 	return 0;
 }
@@ -614,17 +601,9 @@ static int find_sizes(const struct scan *s, uint64_t new_pool,
 		err = push_u64(&calls, &n_calls, &cap_calls, call);
 		if (err)
 			break;
-		if (n_fb == cap_fb) {
-			size_t c = cap_fb ? cap_fb * 2 : 256;
-			struct fallback *p = realloc(fb, c * sizeof(*p));
-
-			if (!p) {
-				err = -ENOMEM;
-				break;
-			}
-			fb = p;
-			cap_fb = c;
-		}
+		err = vec_reserve(&fb, &cap_fb, n_fb + 1, sizeof(*fb));
+		if (err)
+			break;
 		fb[n_fb].site = site_of(s, &t, out, &written);
 		fb[n_fb].raw_call = call;
 		fb[n_fb].bits = size_bits(arg, written);

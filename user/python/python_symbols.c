@@ -35,6 +35,7 @@
 
 #include "proc/proc_mem.h"
 #include "python_symbols.h"
+#include "util/vec.h"
 
 /* Bounds on what garbage could make us allocate. */
 #define CODE_HEADER_MAX 512
@@ -268,15 +269,9 @@ static int proc_memfd(struct py_symbols *s, pid_t pid)
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (s->procs[i].pid == pid)
 			return s->procs[i].memfd;
-	if (s->nprocs == s->procs_cap) {
-		size_t cap = s->procs_cap ? s->procs_cap * 2 : 8;
-		struct py_proc *p = realloc(s->procs, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		s->procs = p;
-		s->procs_cap = cap;
-	}
+	if (vec_reserve(&s->procs, &s->procs_cap, s->nprocs + 1,
+			sizeof(*s->procs)))
+		return -ENOMEM;
 	fd = proc_mem_open(pid);
 	if (fd < 0)
 		return fd;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "elf_symbols.h"
+#include "util/vec.h"
 
 struct sym_entry {
 	struct elf_symbol sym;
@@ -71,15 +72,8 @@ static void libelf_init(void)
 
 static int vec_push(struct sym_vec *vec, const struct sym_entry *e)
 {
-	if (vec->n == vec->cap) {
-		size_t cap = vec->cap ? vec->cap * 2 : 256;
-		struct sym_entry *v = realloc(vec->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		vec->v = v;
-		vec->cap = cap;
-	}
+	if (vec_reserve(&vec->v, &vec->cap, vec->n + 1, sizeof(*vec->v)))
+		return -ENOMEM;
 	vec->v[vec->n++] = *e;
 	return 0;
 }
