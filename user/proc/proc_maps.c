@@ -21,6 +21,7 @@
 #include <sys/sysmacros.h>
 
 #include "proc_maps.h"
+#include "util/search.h"
 #include "util/vec.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -209,17 +210,9 @@ fail:
 
 const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr)
 {
-	size_t lo = 0, hi = m->n;
+	/* The first mapping starting after addr. */
+	size_t lo = FIRST_ABOVE(m->maps, m->n, start, addr);
 
-	/* lo ends at the first mapping starting after addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0 || addr >= m->maps[lo - 1].end)
 		return NULL;
 	return &m->maps[lo - 1];

@@ -24,6 +24,7 @@
 
 #include "memtrace_python.h"
 #include "pymalloc_scan.h"
+#include "util/search.h"
 #include "util/vec.h"
 
 /* The pool address mask, ~(16 KiB - 1), as an and's immediate. */
@@ -435,16 +436,8 @@ void scan_free(struct scan *s)
 
 size_t scan_index_of(const struct scan *s, uint64_t addr)
 {
-	size_t lo = 0, hi = s->n;
+	size_t lo = FIRST_AT_LEAST(s->v, s->n, addr, addr);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->v[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo < s->n && s->v[lo].addr == addr ? lo : SIZE_MAX;
 }
 
@@ -464,16 +457,8 @@ int scan_offset_of(const struct scan *s, uint64_t vaddr, uint64_t *offset)
 bool scan_entered(const struct scan *s, uint64_t addr, const uint64_t *allowed,
 		  size_t n_allowed)
 {
-	size_t lo = 0, hi = s->n_edges;
+	size_t lo = FIRST_AT_LEAST(s->edges, s->n_edges, target, addr);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->edges[mid].target < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	for (; lo < s->n_edges && s->edges[lo].target == addr; lo++) {
 		size_t k = 0;
 

@@ -55,6 +55,7 @@
 #include "pymalloc_fallback.h"
 #include "pymalloc_scan.h"
 #include "pymalloc_sites.h"
+#include "util/search.h"
 #include "util/vec.h"
 
 /* How far a site may be from its jcc, in instructions counting the site
@@ -525,20 +526,13 @@ static struct pymalloc_site *site_of(const struct scan *s,
 	for (size_t k = t->nonempty; k < t->nonempty + 4 + JCC_SEARCH && k < s->n;
 	     k++) {
 		const struct insn *in = &s->v[k];
-		size_t lo = 0, hi = out->n_sites;
+		size_t lo;
 
 		/* The nonempty branch may be the test's own jump target. */
 		if (scan_entered(s, in->addr, &from, k == t->nonempty ? 1 : 0))
 			return NULL;
 		if (in->flow == FL_JCC) {
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-
-				if (out->sites[mid].vaddr < in->addr)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
+			lo = FIRST_AT_LEAST(out->sites, out->n_sites, vaddr, in->addr);
 			if (lo < out->n_sites && out->sites[lo].vaddr == in->addr &&
 			    (out->sites[lo].cookie & 0xff) == MT_PYSITE_ALLOC)
 				return &out->sites[lo];

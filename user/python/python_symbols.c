@@ -35,6 +35,7 @@
 
 #include "proc/proc_mem.h"
 #include "python_symbols.h"
+#include "util/search.h"
 #include "util/vec.h"
 
 /* Bounds on what garbage could make us allocate. */
@@ -560,20 +561,13 @@ static int decode_linetable(const uint8_t *p, size_t len, int32_t firstlineno,
 
 static int line_of(const struct py_code *c, int32_t instr)
 {
-	size_t lo = 0, hi = c->nranges;
+	size_t lo;
 	int32_t line;
 
 	if (instr < 0 || (uint32_t)instr >= c->ncodeunits)
 		return c->fp.firstlineno;
-	/* lo ends at the first range starting after instr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->ranges[mid].start <= (uint32_t)instr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/* The first range starting after instr. */
+	lo = FIRST_ABOVE(c->ranges, c->nranges, start, (uint32_t)instr);
 	line = c->ranges[lo - 1].line;
 	return line == NO_LINE ? 0 : line;
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "elf_symbols.h"
+#include "util/search.h"
 #include "util/vec.h"
 
 struct sym_entry {
@@ -424,17 +425,9 @@ const struct elf_symbol *elf_symbols_lookup(const struct elf_symbols *es,
 					    uint64_t vaddr)
 {
 	const struct sym_entry *t = es->table.v, *unsized = NULL;
-	size_t lo = 0, hi = es->table.n;
+	/* The first symbol starting after vaddr. */
+	size_t lo = FIRST_ABOVE(t, es->table.n, sym.value, vaddr);
 
-	/* lo ends at the first symbol starting after vaddr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t[mid].sym.value <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	/*
 	 * The nearest symbol before vaddr may not cover it while an earlier,
 	 * larger one does (a function with an inner entry point): walk back

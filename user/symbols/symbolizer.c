@@ -26,6 +26,7 @@
 #include "elf_symbols.h"
 #include "proc/proc_maps.h"
 #include "symbolizer.h"
+#include "util/search.h"
 
 #define PROC_BUCKETS 256
 #define MODULE_BUCKETS 256
@@ -212,17 +213,9 @@ static int make_mapping(struct symbolizer *s, pid_t pid, const struct proc_map *
 static bool overlaps(const struct sym_mapping *maps, size_t n,
 		     const struct sym_mapping *m)
 {
-	size_t lo = 0, hi = n;
+	/* The first mapping ending after m starts. */
+	size_t lo = FIRST_ABOVE(maps, n, end, m->start);
 
-	/* lo ends at the first mapping ending after m starts. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (maps[mid].end <= m->start)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo < n && maps[lo].start < m->end;
 }
 
@@ -290,17 +283,9 @@ static int scan(struct symbolizer *s, struct sym_proc *p)
 
 static const struct sym_mapping *find_mapping(const struct sym_proc *p, uint64_t addr)
 {
-	size_t lo = 0, hi = p->n;
+	/* The first mapping starting after addr. */
+	size_t lo = FIRST_ABOVE(p->maps, p->n, start, addr);
 
-	/* lo ends at the first mapping starting after addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (p->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0 || addr >= p->maps[lo - 1].end)
 		return NULL;
 	return &p->maps[lo - 1];

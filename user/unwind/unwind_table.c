@@ -40,6 +40,7 @@
 
 #include "unwind_table.h"
 #include "symbols/elf_file.h"
+#include "util/search.h"
 #include "util/vec.h"
 
 /* x86-64 DWARF register numbers. */
@@ -293,18 +294,10 @@ static bool in_code(const struct builder *b, uint64_t start, uint64_t end)
 static bool overlaps(const struct range *r, size_t n, uint64_t start,
 		     uint64_t end)
 {
-	size_t lo = 0, hi = n;
-
 	/* The last range starting below end is the only candidate: sorted
 	 * disjoint ranges also end in increasing order. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t lo = FIRST_AT_LEAST(r, n, start, end);
 
-		if (r[mid].start < end)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo > 0 && r[lo - 1].end > start;
 }
 
@@ -1064,16 +1057,8 @@ void unwind_table_free(struct unwind_table *t)
 const struct mt_unwind_row *unwind_table_lookup(const struct unwind_table *t,
 						uint64_t pc)
 {
-	size_t lo = 0, hi = t->n;
+	/* The first row above pc; the one before it covers pc. */
+	size_t lo = FIRST_ABOVE(t->rows, t->n, pc, pc);
 
-	/* Find the first row above pc; the one before it covers pc. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->rows[mid].pc <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo ? &t->rows[lo - 1] : NULL;
 }
