@@ -36,6 +36,7 @@
 #include "proc/proc_mem.h"
 #include "python_symbols.h"
 #include "util/search.h"
+#include "util/strpool.h"
 #include "util/vec.h"
 
 /* Bounds on what garbage could make us allocate. */
@@ -58,14 +59,6 @@
 #define LOC_NONE 15
 
 #define NO_LINE (-1)
-
-/* One interned UTF-8 string; never freed before the py_symbols. */
-struct py_string {
-	struct py_string *next;
-	uint64_t hash;
-	size_t len;
-	char text[];
-};
 
 /* Code units from start up to the next range's start have this line. */
 struct py_range {
@@ -101,50 +94,20 @@ struct py_proc {
 struct py_symbols {
 	struct py_code **codes;		/* hash buckets */
 	size_t ncode_buckets, ncodes;
-	struct py_string **strings;	/* hash buckets */
-	size_t nstring_buckets, nstrings;
+	/* The one copy of each name. Interned because callers keep the
+	 * strings after the entry that gave them is replaced or forgotten,
+	 * and because file names repeat across every code object of a
+	 * module. */
+	struct strpool strings;
 	struct py_proc *procs;		/* few: a linear search */
 	size_t nprocs, procs_cap;
 };
-
-static uint64_t hash_bytes(const void *p, size_t len)
-{
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
 
 static uint64_t hash_code(pid_t pid, uint64_t addr)
 {
 	uint64_t h = addr ^ ((uint64_t)(uint32_t)pid << 40);
 
 	return (h ^ (h >> 29)) * 0x9e3779b97f4a7c15ull;
-}
-
-/* Twice the buckets, when there are as many entries as buckets. */
-static int grow_strings(struct py_symbols *s)
-{
-	size_t n = s->nstring_buckets ? s->nstring_buckets * 2 : 256;
-	struct py_string **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nstring_buckets; i++) {
-		struct py_string *e, *next;
-
-		for (e = s->strings[i]; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (n - 1)];
-			b[e->hash & (n - 1)] = e;
-		}
-	}
-	free(s->strings);
-	s->strings = b;
-	s->nstring_buckets = n;
-	return 0;
 }
 
 static int grow_codes(struct py_symbols *s)
@@ -171,37 +134,6 @@ static int grow_codes(struct py_symbols *s)
 	return 0;
 }
 
-/*
- * The one copy of text. Interned because callers keep the strings after
- * the entry that gave them is replaced or forgotten, and because file
- * names repeat across every code object of a module.
- */
-static const char *intern(struct py_symbols *s, const char *text, size_t len)
-{
-	uint64_t h = hash_bytes(text, len);
-	struct py_string *e, **bucket;
-
-	if (s->nstring_buckets) {
-		for (e = s->strings[h & (s->nstring_buckets - 1)]; e; e = e->next)
-			if (e->hash == h && e->len == len && !memcmp(e->text, text, len))
-				return e->text;
-	}
-	if (s->nstrings >= s->nstring_buckets && grow_strings(s))
-		return NULL;
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
-		return NULL;
-	e->hash = h;
-	e->len = len;
-	memcpy(e->text, text, len);
-	e->text[len] = '\0';
-	bucket = &s->strings[h & (s->nstring_buckets - 1)];
-	e->next = *bucket;
-	*bucket = e;
-	s->nstrings++;
-	return e->text;
-}
-
 int py_symbols_new(struct py_symbols **out)
 {
 	*out = calloc(1, sizeof(**out));
@@ -221,18 +153,10 @@ void py_symbols_free(struct py_symbols *s)
 			free(c);
 		}
 	}
-	for (size_t i = 0; i < s->nstring_buckets; i++) {
-		struct py_string *e, *next;
-
-		for (e = s->strings[i]; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	}
 	for (size_t i = 0; i < s->nprocs; i++)
 		close(s->procs[i].memfd);
 	free(s->codes);
-	free(s->strings);
+	strpool_free(&s->strings);
 	free(s->procs);
 	free(s);
 }
@@ -449,7 +373,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 		}
 		n += put_utf8(utf8 + n, c);
 	}
-	*out = intern(s, utf8, n);
+	*out = strpool_intern(&s->strings, utf8, n);
 	if (!*out)
 		err = -ENOMEM;
 out:

@@ -27,10 +27,10 @@
 #include "proc/proc_maps.h"
 #include "symbolizer.h"
 #include "util/search.h"
+#include "util/strpool.h"
 
 #define PROC_BUCKETS 256
 #define MODULE_BUCKETS 256
-#define STRING_BUCKETS 1024
 
 /* An address outside every known mapping is usually a garbage return
  * address from a frame-pointer walk, not a new mapping: rereading the
@@ -68,16 +68,10 @@ struct sym_proc {
 	uint64_t last_rescan_ns;
 };
 
-struct sym_string {
-	struct sym_string *next;	/* hash chain */
-	size_t len;
-	char str[];
-};
-
 struct symbolizer {
 	struct sym_proc *procs[PROC_BUCKETS];
 	struct sym_module *modules[MODULE_BUCKETS];
-	struct sym_string *strings[STRING_BUCKETS];
+	struct strpool strings;
 };
 
 static uint64_t hash_bytes(const void *p, size_t len)
@@ -93,21 +87,7 @@ static uint64_t hash_bytes(const void *p, size_t len)
 /* The symbolizer's copy of str[0..len), made once per distinct string. */
 static const char *intern(struct symbolizer *s, const char *str, size_t len)
 {
-	struct sym_string **bucket = &s->strings[hash_bytes(str, len) % STRING_BUCKETS];
-	struct sym_string *e;
-
-	for (e = *bucket; e; e = e->next)
-		if (e->len == len && !memcmp(e->str, str, len))
-			return e->str;
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
-		return NULL;
-	e->len = len;
-	memcpy(e->str, str, len);
-	e->str[len] = '\0';
-	e->next = *bucket;
-	*bucket = e;
-	return e->str;
+	return strpool_intern(&s->strings, str, len);
 }
 
 static struct sym_proc *find_proc(struct symbolizer *s, pid_t pid)
@@ -350,12 +330,7 @@ void symbolizer_free(struct symbolizer *s)
 			free(m);
 		}
 	}
-	for (size_t i = 0; i < STRING_BUCKETS; i++) {
-		for (struct sym_string *e = s->strings[i], *next; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	}
+	strpool_free(&s->strings);
 	free(s);
 }
 
