@@ -24,6 +24,7 @@
 #include "aggregator.h"
 #include "sampling.h"
 #include "live_table.h"
+#include "util/vec.h"
 
 #define AGG_STACK_INDEX_MIN 256
 #define AGG_PENDING_MIN 64
@@ -163,15 +164,9 @@ static int agg_stack_get(struct aggregator *agg, uint32_t pid,
 	/* Index values are index + 1 in 32 bits. */
 	if (agg->nstacks >= UINT32_MAX - 1)
 		return -ENOMEM;
-	if (agg->nstacks == agg->stacks_cap) {
-		size_t cap = agg->stacks_cap ? agg->stacks_cap * 2 : 64;
-
-		s = realloc(agg->stacks, cap * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		agg->stacks = s;
-		agg->stacks_cap = cap;
-	}
+	if (vec_reserve(&agg->stacks, &agg->stacks_cap, agg->nstacks + 1,
+			sizeof(*agg->stacks)))
+		return -ENOMEM;
 	if ((agg->nstacks + 1) * 2 > agg->stack_index_mask + 1) {
 		if (agg_stack_index_grow(agg))
 			return -ENOMEM;

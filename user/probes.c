@@ -14,6 +14,7 @@
 #include "probes.h"
 #include "sampling.h"
 #include "uprobe_multi.h"
+#include "util/vec.h"
 #include "util/why.h"
 #include "alloc_probes.skel.h"
 
@@ -34,7 +35,7 @@ struct probes {
 	struct alloc_probes_bpf *skel;
 	struct bpf_link *exec_link;
 	struct pid_links *pids;
-	size_t npids;
+	size_t npids, pids_cap;
 	int ncpus;
 	bool multi;		/* allocation probes attach as multi-uprobes */
 };
@@ -162,16 +163,9 @@ static int keep_link(struct pid_links *pl, struct bpf_link *link, int fd)
 {
 	struct pid_link l = { .link = link, .fd = fd };
 
-	if (pl->nlinks == pl->cap) {
-		size_t cap = pl->cap ? 2 * pl->cap : 32;
-		struct pid_link *grown = realloc(pl->links, cap * sizeof(*grown));
-
-		if (!grown) {
-			destroy_link(&l);
-			return -ENOMEM;
-		}
-		pl->links = grown;
-		pl->cap = cap;
+	if (vec_reserve(&pl->links, &pl->cap, pl->nlinks + 1, sizeof(*pl->links))) {
+		destroy_link(&l);
+		return -ENOMEM;
 	}
 	pl->links[pl->nlinks++] = l;
 	return 0;
@@ -202,19 +196,13 @@ struct batch {
 
 static int batch_add(struct batch *b, uint64_t offset, uint64_t cookie)
 {
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 16;
-		uint64_t *o = realloc(b->offsets, cap * sizeof(*o));
+	size_t cookies_cap = b->cap;
 
-		if (!o)
-			return -ENOMEM;
-		b->offsets = o;
-		o = realloc(b->cookies, cap * sizeof(*o));
-		if (!o)
-			return -ENOMEM;
-		b->cookies = o;
-		b->cap = cap;
-	}
+	/* One capacity for both: the cookies grow first, so that b->cap
+	 * (the offsets') never claims more than either array holds. */
+	if (vec_reserve(&b->cookies, &cookies_cap, b->n + 1, sizeof(*b->cookies)) ||
+	    vec_reserve(&b->offsets, &b->cap, b->n + 1, sizeof(*b->offsets)))
+		return -ENOMEM;
 	b->offsets[b->n] = offset;
 	b->cookies[b->n++] = cookie;
 	return 0;
@@ -293,15 +281,13 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
 int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 		  char *why, size_t why_len)
 {
-	struct pid_links *pl, *grown;
+	struct pid_links *pl;
 	struct mt_target tv = { 0 };
 	__u32 key = pid;
 	int err;
 
-	grown = realloc(p->pids, (p->npids + 1) * sizeof(*p->pids));
-	if (!grown)
+	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
 		return -ENOMEM;
-	p->pids = grown;
 	pl = &p->pids[p->npids++];
 	memset(pl, 0, sizeof(*pl));
 	pl->pid = pid;

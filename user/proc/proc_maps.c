@@ -21,6 +21,8 @@
 #include <sys/sysmacros.h>
 
 #include "proc_maps.h"
+#include "util/search.h"
+#include "util/vec.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
@@ -166,7 +168,7 @@ int proc_maps_parse(const char *text, size_t len, struct proc_maps *out)
 int proc_maps_read(pid_t pid, struct proc_maps *out)
 {
 	size_t len = 0, cap = 16384;
-	char path[64], *buf, *bigger;
+	char path[64], *buf;
 	ssize_t got;
 	int fd, err;
 
@@ -182,14 +184,9 @@ int proc_maps_read(pid_t pid, struct proc_maps *out)
 	}
 	/* The size of a /proc file is unknown until read() returns 0. */
 	for (;;) {
-		if (cap - len < 4096) {
-			bigger = realloc(buf, cap * 2);
-			if (!bigger) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			buf = bigger;
-			cap *= 2;
+		if (vec_reserve(&buf, &cap, len + 4096, 1)) {
+			err = -ENOMEM;
+			goto fail;
 		}
 		got = read(fd, buf + len, cap - len - 1);
 		if (got < 0 && errno == EINTR)
@@ -213,17 +210,9 @@ fail:
 
 const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr)
 {
-	size_t lo = 0, hi = m->n;
+	/* The first mapping starting after addr. */
+	size_t lo = FIRST_ABOVE(m->maps, m->n, start, addr);
 
-	/* lo ends at the first mapping starting after addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0 || addr >= m->maps[lo - 1].end)
 		return NULL;
 	return &m->maps[lo - 1];

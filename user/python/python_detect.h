@@ -66,16 +66,4 @@ struct py_target {
  */
 int python_detect(pid_t pid, struct py_target *out, char *why, size_t why_len);
 
-/* An fd reading the memory of process pid (/proc/PID/mem), or a negative
- * errno: -ESRCH when there is no such process. */
-int python_open_mem(pid_t pid);
-
-/*
- * Read len bytes at addr of the process whose memory fd is memfd.
- * Returns 0, -EFAULT when any of the range is not mapped (or addr is not
- * a user address), -ESRCH when the process has exited, or another
- * negative errno.
- */
-int python_read_mem(int memfd, uint64_t addr, void *buf, size_t len);
-
 #endif /* MEMTRACE_PYTHON_DETECT_H */

@@ -33,7 +33,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc/proc_mem.h"
 #include "python_symbols.h"
+#include "util/search.h"
+#include "util/strpool.h"
+#include "util/vec.h"
 
 /* Bounds on what garbage could make us allocate. */
 #define CODE_HEADER_MAX 512
@@ -55,14 +59,6 @@
 #define LOC_NONE 15
 
 #define NO_LINE (-1)
-
-/* One interned UTF-8 string; never freed before the py_symbols. */
-struct py_string {
-	struct py_string *next;
-	uint64_t hash;
-	size_t len;
-	char text[];
-};
 
 /* Code units from start up to the next range's start have this line. */
 struct py_range {
@@ -98,50 +94,20 @@ struct py_proc {
 struct py_symbols {
 	struct py_code **codes;		/* hash buckets */
 	size_t ncode_buckets, ncodes;
-	struct py_string **strings;	/* hash buckets */
-	size_t nstring_buckets, nstrings;
+	/* The one copy of each name. Interned because callers keep the
+	 * strings after the entry that gave them is replaced or forgotten,
+	 * and because file names repeat across every code object of a
+	 * module. */
+	struct strpool strings;
 	struct py_proc *procs;		/* few: a linear search */
 	size_t nprocs, procs_cap;
 };
-
-static uint64_t hash_bytes(const void *p, size_t len)
-{
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
 
 static uint64_t hash_code(pid_t pid, uint64_t addr)
 {
 	uint64_t h = addr ^ ((uint64_t)(uint32_t)pid << 40);
 
 	return (h ^ (h >> 29)) * 0x9e3779b97f4a7c15ull;
-}
-
-/* Twice the buckets, when there are as many entries as buckets. */
-static int grow_strings(struct py_symbols *s)
-{
-	size_t n = s->nstring_buckets ? s->nstring_buckets * 2 : 256;
-	struct py_string **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nstring_buckets; i++) {
-		struct py_string *e, *next;
-
-		for (e = s->strings[i]; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (n - 1)];
-			b[e->hash & (n - 1)] = e;
-		}
-	}
-	free(s->strings);
-	s->strings = b;
-	s->nstring_buckets = n;
-	return 0;
 }
 
 static int grow_codes(struct py_symbols *s)
@@ -168,37 +134,6 @@ static int grow_codes(struct py_symbols *s)
 	return 0;
 }
 
-/*
- * The one copy of text. Interned because callers keep the strings after
- * the entry that gave them is replaced or forgotten, and because file
- * names repeat across every code object of a module.
- */
-static const char *intern(struct py_symbols *s, const char *text, size_t len)
-{
-	uint64_t h = hash_bytes(text, len);
-	struct py_string *e, **bucket;
-
-	if (s->nstring_buckets) {
-		for (e = s->strings[h & (s->nstring_buckets - 1)]; e; e = e->next)
-			if (e->hash == h && e->len == len && !memcmp(e->text, text, len))
-				return e->text;
-	}
-	if (s->nstrings >= s->nstring_buckets && grow_strings(s))
-		return NULL;
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
-		return NULL;
-	e->hash = h;
-	e->len = len;
-	memcpy(e->text, text, len);
-	e->text[len] = '\0';
-	bucket = &s->strings[h & (s->nstring_buckets - 1)];
-	e->next = *bucket;
-	*bucket = e;
-	s->nstrings++;
-	return e->text;
-}
-
 int py_symbols_new(struct py_symbols **out)
 {
 	*out = calloc(1, sizeof(**out));
@@ -218,18 +153,10 @@ void py_symbols_free(struct py_symbols *s)
 			free(c);
 		}
 	}
-	for (size_t i = 0; i < s->nstring_buckets; i++) {
-		struct py_string *e, *next;
-
-		for (e = s->strings[i]; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	}
 	for (size_t i = 0; i < s->nprocs; i++)
 		close(s->procs[i].memfd);
 	free(s->codes);
-	free(s->strings);
+	strpool_free(&s->strings);
 	free(s->procs);
 	free(s);
 }
@@ -267,16 +194,10 @@ static int proc_memfd(struct py_symbols *s, pid_t pid)
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (s->procs[i].pid == pid)
 			return s->procs[i].memfd;
-	if (s->nprocs == s->procs_cap) {
-		size_t cap = s->procs_cap ? s->procs_cap * 2 : 8;
-		struct py_proc *p = realloc(s->procs, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		s->procs = p;
-		s->procs_cap = cap;
-	}
-	fd = python_open_mem(pid);
+	if (vec_reserve(&s->procs, &s->procs_cap, s->nprocs + 1,
+			sizeof(*s->procs)))
+		return -ENOMEM;
+	fd = proc_mem_open(pid);
 	if (fd < 0)
 		return fd;
 	s->procs[s->nprocs++] = (struct py_proc){ .pid = pid, .memfd = fd };
@@ -320,7 +241,7 @@ static int read_fingerprint(int memfd, const struct py_target *t, uint64_t addr,
 	    !inside(l->code_linetable, 8, l->code_header) ||
 	    !inside(t->off.code_firstlineno, 4, l->code_header))
 		return -EINVAL;
-	err = python_read_mem(memfd, addr, hdr, l->code_header);
+	err = proc_mem_read(memfd, addr, hdr, l->code_header);
 	if (err)
 		return err;
 	if (get_u64(hdr, l->ob_type) != l->code_type)
@@ -380,7 +301,7 @@ static int check_str_type(int memfd, const struct py_layout *l, uint64_t type)
 
 	if (type == l->unicode_type)
 		return 0;
-	err = python_read_mem(memfd, type + l->type_flags, &flags, sizeof(flags));
+	err = proc_mem_read(memfd, type + l->type_flags, &flags, sizeof(flags));
 	if (err)
 		return err == -ESRCH ? err : -EINVAL;
 	return flags & TPFLAGS_UNICODE_SUBCLASS ? 0 : -EINVAL;
@@ -403,7 +324,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 	    !inside(l->unicode_length, 8, l->unicode_ascii_data) ||
 	    !inside(l->unicode_state, 4, l->unicode_ascii_data))
 		return -EINVAL;
-	err = python_read_mem(memfd, addr, hdr, l->unicode_ascii_data);
+	err = proc_mem_read(memfd, addr, hdr, l->unicode_ascii_data);
 	if (err)
 		return err;
 	err = check_str_type(memfd, l, get_u64(hdr, l->ob_type));
@@ -416,7 +337,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 		return -EINVAL;
 	if (!(state & STATE_COMPACT)) {
 		/* Not compact (a str subclass): the characters are elsewhere. */
-		err = python_read_mem(memfd, addr + l->unicode_compact_data,
+		err = proc_mem_read(memfd, addr + l->unicode_compact_data,
 				      &data, sizeof(data));
 		if (err)
 			return err;
@@ -434,7 +355,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 		err = -ENOMEM;
 		goto out;
 	}
-	err = python_read_mem(memfd, data, chars, length * kind);
+	err = proc_mem_read(memfd, data, chars, length * kind);
 	if (err)
 		goto out;
 	for (uint64_t i = 0; i < length; i++) {
@@ -452,7 +373,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 		}
 		n += put_utf8(utf8 + n, c);
 	}
-	*out = intern(s, utf8, n);
+	*out = strpool_intern(&s->strings, utf8, n);
 	if (!*out)
 		err = -ENOMEM;
 out:
@@ -469,7 +390,7 @@ static int read_bytes(int memfd, const struct py_layout *l, uint64_t addr,
 	uint8_t *buf;
 	int err;
 
-	err = python_read_mem(memfd, addr + l->bytes_size, &size, sizeof(size));
+	err = proc_mem_read(memfd, addr + l->bytes_size, &size, sizeof(size));
 	if (err)
 		return err;
 	if (size < 0 || size > LINETABLE_MAX)
@@ -477,7 +398,7 @@ static int read_bytes(int memfd, const struct py_layout *l, uint64_t addr,
 	buf = malloc(size ? size : 1);
 	if (!buf)
 		return -ENOMEM;
-	err = python_read_mem(memfd, addr + l->bytes_data, buf, size);
+	err = proc_mem_read(memfd, addr + l->bytes_data, buf, size);
 	if (err) {
 		free(buf);
 		return err;
@@ -564,20 +485,13 @@ static int decode_linetable(const uint8_t *p, size_t len, int32_t firstlineno,
 
 static int line_of(const struct py_code *c, int32_t instr)
 {
-	size_t lo = 0, hi = c->nranges;
+	size_t lo;
 	int32_t line;
 
 	if (instr < 0 || (uint32_t)instr >= c->ncodeunits)
 		return c->fp.firstlineno;
-	/* lo ends at the first range starting after instr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->ranges[mid].start <= (uint32_t)instr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/* The first range starting after instr. */
+	lo = FIRST_ABOVE(c->ranges, c->nranges, start, (uint32_t)instr);
 	line = c->ranges[lo - 1].line;
 	return line == NO_LINE ? 0 : line;
 }

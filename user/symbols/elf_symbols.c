@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include "elf_symbols.h"
+#include "util/search.h"
+#include "util/vec.h"
 
 struct sym_entry {
 	struct elf_symbol sym;
@@ -71,15 +73,8 @@ static void libelf_init(void)
 
 static int vec_push(struct sym_vec *vec, const struct sym_entry *e)
 {
-	if (vec->n == vec->cap) {
-		size_t cap = vec->cap ? vec->cap * 2 : 256;
-		struct sym_entry *v = realloc(vec->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		vec->v = v;
-		vec->cap = cap;
-	}
+	if (vec_reserve(&vec->v, &vec->cap, vec->n + 1, sizeof(*vec->v)))
+		return -ENOMEM;
 	vec->v[vec->n++] = *e;
 	return 0;
 }
@@ -430,17 +425,9 @@ const struct elf_symbol *elf_symbols_lookup(const struct elf_symbols *es,
 					    uint64_t vaddr)
 {
 	const struct sym_entry *t = es->table.v, *unsized = NULL;
-	size_t lo = 0, hi = es->table.n;
+	/* The first symbol starting after vaddr. */
+	size_t lo = FIRST_ABOVE(t, es->table.n, sym.value, vaddr);
 
-	/* lo ends at the first symbol starting after vaddr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t[mid].sym.value <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	/*
 	 * The nearest symbol before vaddr may not cover it while an earlier,
 	 * larger one does (a function with an inner entry point): walk back

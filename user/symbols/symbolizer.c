@@ -26,10 +26,11 @@
 #include "elf_symbols.h"
 #include "proc/proc_maps.h"
 #include "symbolizer.h"
+#include "util/search.h"
+#include "util/strpool.h"
 
 #define PROC_BUCKETS 256
 #define MODULE_BUCKETS 256
-#define STRING_BUCKETS 1024
 
 /* An address outside every known mapping is usually a garbage return
  * address from a frame-pointer walk, not a new mapping: rereading the
@@ -67,16 +68,10 @@ struct sym_proc {
 	uint64_t last_rescan_ns;
 };
 
-struct sym_string {
-	struct sym_string *next;	/* hash chain */
-	size_t len;
-	char str[];
-};
-
 struct symbolizer {
 	struct sym_proc *procs[PROC_BUCKETS];
 	struct sym_module *modules[MODULE_BUCKETS];
-	struct sym_string *strings[STRING_BUCKETS];
+	struct strpool strings;
 };
 
 static uint64_t hash_bytes(const void *p, size_t len)
@@ -92,21 +87,7 @@ static uint64_t hash_bytes(const void *p, size_t len)
 /* The symbolizer's copy of str[0..len), made once per distinct string. */
 static const char *intern(struct symbolizer *s, const char *str, size_t len)
 {
-	struct sym_string **bucket = &s->strings[hash_bytes(str, len) % STRING_BUCKETS];
-	struct sym_string *e;
-
-	for (e = *bucket; e; e = e->next)
-		if (e->len == len && !memcmp(e->str, str, len))
-			return e->str;
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
-		return NULL;
-	e->len = len;
-	memcpy(e->str, str, len);
-	e->str[len] = '\0';
-	e->next = *bucket;
-	*bucket = e;
-	return e->str;
+	return strpool_intern(&s->strings, str, len);
 }
 
 static struct sym_proc *find_proc(struct symbolizer *s, pid_t pid)
@@ -212,17 +193,9 @@ static int make_mapping(struct symbolizer *s, pid_t pid, const struct proc_map *
 static bool overlaps(const struct sym_mapping *maps, size_t n,
 		     const struct sym_mapping *m)
 {
-	size_t lo = 0, hi = n;
+	/* The first mapping ending after m starts. */
+	size_t lo = FIRST_ABOVE(maps, n, end, m->start);
 
-	/* lo ends at the first mapping ending after m starts. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (maps[mid].end <= m->start)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo < n && maps[lo].start < m->end;
 }
 
@@ -290,17 +263,9 @@ static int scan(struct symbolizer *s, struct sym_proc *p)
 
 static const struct sym_mapping *find_mapping(const struct sym_proc *p, uint64_t addr)
 {
-	size_t lo = 0, hi = p->n;
+	/* The first mapping starting after addr. */
+	size_t lo = FIRST_ABOVE(p->maps, p->n, start, addr);
 
-	/* lo ends at the first mapping starting after addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (p->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0 || addr >= p->maps[lo - 1].end)
 		return NULL;
 	return &p->maps[lo - 1];
@@ -365,12 +330,7 @@ void symbolizer_free(struct symbolizer *s)
 			free(m);
 		}
 	}
-	for (size_t i = 0; i < STRING_BUCKETS; i++) {
-		for (struct sym_string *e = s->strings[i], *next; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	}
+	strpool_free(&s->strings);
 	free(s);
 }
 

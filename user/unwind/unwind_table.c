@@ -40,6 +40,8 @@
 
 #include "unwind_table.h"
 #include "symbols/elf_file.h"
+#include "util/search.h"
+#include "util/vec.h"
 
 /* x86-64 DWARF register numbers. */
 #define REG_RBP 6
@@ -292,32 +294,18 @@ static bool in_code(const struct builder *b, uint64_t start, uint64_t end)
 static bool overlaps(const struct range *r, size_t n, uint64_t start,
 		     uint64_t end)
 {
-	size_t lo = 0, hi = n;
-
 	/* The last range starting below end is the only candidate: sorted
 	 * disjoint ranges also end in increasing order. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t lo = FIRST_AT_LEAST(r, n, start, end);
 
-		if (r[mid].start < end)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo > 0 && r[lo - 1].end > start;
 }
 
 static int add_range(struct builder *b, const struct range *r)
 {
-	if (b->nranges == b->ranges_cap) {
-		size_t cap = b->ranges_cap ? b->ranges_cap * 2 : 1024;
-		struct range *v = realloc(b->ranges, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		b->ranges = v;
-		b->ranges_cap = cap;
-	}
+	if (vec_reserve(&b->ranges, &b->ranges_cap, b->nranges + 1,
+			sizeof(*b->ranges)))
+		return -ENOMEM;
 	b->ranges[b->nranges++] = *r;
 	return 0;
 }
@@ -365,15 +353,8 @@ static int collect_cie(const Dwarf_CFI_Entry *entry, uint64_t offset,
 
 	if (!dwarf_cfi_cie_p(entry))
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct cie_info *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)))
+		return -ENOMEM;
 	/* Offsets only grow along the section: the list stays sorted. */
 	read_cie(&entry->cie, offset, &l->v[l->n++]);
 	return 0;
@@ -731,15 +712,8 @@ static int add_row(struct builder *b, const struct mt_unwind_row *row)
 	b->stats.rows_before_merge++;
 	if (b->nrows && same_rule(&b->rows[b->nrows - 1], row))
 		return 0;
-	if (b->nrows == b->rows_cap) {
-		size_t cap = b->rows_cap ? b->rows_cap * 2 : 4096;
-		struct mt_unwind_row *v = realloc(b->rows, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		b->rows = v;
-		b->rows_cap = cap;
-	}
+	if (vec_reserve(&b->rows, &b->rows_cap, b->nrows + 1, sizeof(*b->rows)))
+		return -ENOMEM;
 	b->rows[b->nrows++] = *row;
 	return 0;
 }
@@ -1083,16 +1057,8 @@ void unwind_table_free(struct unwind_table *t)
 const struct mt_unwind_row *unwind_table_lookup(const struct unwind_table *t,
 						uint64_t pc)
 {
-	size_t lo = 0, hi = t->n;
+	/* The first row above pc; the one before it covers pc. */
+	size_t lo = FIRST_ABOVE(t->rows, t->n, pc, pc);
 
-	/* Find the first row above pc; the one before it covers pc. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->rows[mid].pc <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo ? &t->rows[lo - 1] : NULL;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "proc/proc_maps.h"
+#include "proc/proc_mem.h"
 #include "python/python_detect.h"
 #include "python/python_symbols.h"
 
@@ -387,14 +388,14 @@ struct frame {
 
 static bool read_u64(int fd, uint64_t addr, uint64_t *v)
 {
-	return python_read_mem(fd, addr, v, sizeof(*v)) == 0;
+	return proc_mem_read(fd, addr, v, sizeof(*v)) == 0;
 }
 
 static bool read_u8(int fd, uint64_t addr, int *v)
 {
 	uint8_t b;
 
-	if (python_read_mem(fd, addr, &b, 1))
+	if (proc_mem_read(fd, addr, &b, 1))
 		return false;
 	*v = b;
 	return true;
@@ -573,7 +574,7 @@ ParameterizedTest(struct interp *ip, python, thread_states_and_frames)
 	start(ip, "codeinfo.py", &c, &truth);
 	detect_ok(c.pid, &t);
 	cr_assert_eq(py_symbols_new(&s), 0);
-	fd = python_open_mem(c.pid);
+	fd = proc_mem_open(c.pid);
 	cr_assert_geq(fd, 0);
 	for (int tries = 0; tries < 500 && !ok; tries++) {
 		ok = check_threads(fd, s, c.pid, &t, &truth, why, sizeof(why));
