@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "elf_symbols.h"
+#include "memtrace_mix.h"
 #include "proc/proc_maps.h"
 #include "symbolizer.h"
 #include "util/search.h"
@@ -74,16 +75,6 @@ struct symbolizer {
 	struct strpool strings;
 };
 
-static uint64_t hash_bytes(const void *p, size_t len)
-{
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 /* The symbolizer's copy of str[0..len), made once per distinct string. */
 static const char *intern(struct symbolizer *s, const char *str, size_t len)
 {
@@ -118,8 +109,9 @@ static struct sym_proc *get_proc(struct symbolizer *s, pid_t pid)
 
 static struct sym_module *get_module(struct symbolizer *s, const struct proc_map *pm)
 {
-	uint64_t key[2] = { (uint64_t)pm->dev_major << 32 | pm->dev_minor, pm->inode };
-	struct sym_module **bucket = &s->modules[hash_bytes(key, sizeof(key)) % MODULE_BUCKETS];
+	uint64_t dev = (uint64_t)pm->dev_major << 32 | pm->dev_minor;
+	struct sym_module **bucket =
+		&s->modules[mt_mix64(mt_mix64(pm->inode) ^ dev) % MODULE_BUCKETS];
 	struct sym_module *m;
 
 	for (m = *bucket; m; m = m->next)
