@@ -24,6 +24,7 @@
 #include "aggregator.h"
 #include "sampling.h"
 #include "live_table.h"
+#include "util/open_addr.h"
 #include "util/vec.h"
 
 #define AGG_STACK_INDEX_MIN 256
@@ -62,9 +63,10 @@ struct aggregator {
 	uint32_t *stack_index;
 	size_t stack_index_mask;
 
-	/* Open addressing keyed by (pid, tid), same scheme as live_table.c.
-	 * Tiny: one slot per thread inside realloc, plus leftovers of lost
-	 * events until their process execs. */
+	/* Open addressing keyed by (pid, tid), on util/open_addr.h as
+	 * live_table.c is; at most half full. Tiny: one slot per thread
+	 * inside realloc, plus leftovers of lost events until their process
+	 * execs. */
 	struct agg_pending *pending;
 	size_t pending_mask, npending;
 
@@ -259,33 +261,51 @@ static void agg_live_free(struct aggregator *agg, uint32_t pid, uint64_t addr)
 
 /* ---- reallocs in flight ---- */
 
-static size_t agg_pending_home(size_t mask, uint32_t pid, uint32_t tid)
+static bool agg_pending_empty(const void *slot)
 {
-	return live_table_hash(pid, tid) & mask;
+	return !((const struct agg_pending *)slot)->block.addr;
+}
+
+static uint64_t agg_pending_hash(const void *slot)
+{
+	const struct agg_pending *p = slot;
+
+	return live_table_hash(p->block.pid, p->tid);
+}
+
+static const struct oa_type agg_pending_slots = {
+	.size = sizeof(struct agg_pending),
+	.empty = agg_pending_empty,
+	.hash = agg_pending_hash,
+};
+
+/* What a lookup compares: the thread, (pid, tid), or for a removal by
+ * process, the pid alone. */
+struct agg_thread {
+	uint32_t pid, tid;
+};
+
+static bool agg_pending_is(const void *slot, const void *key)
+{
+	const struct agg_pending *p = slot;
+	const struct agg_thread *k = key;
+
+	return p->block.pid == k->pid && p->tid == k->tid;
+}
+
+static bool agg_pending_of_pid(const void *slot, const void *key)
+{
+	return ((const struct agg_pending *)slot)->block.pid ==
+	       ((const struct agg_thread *)key)->pid;
 }
 
 static struct agg_pending *agg_pending_find(struct aggregator *agg,
 					    uint32_t pid, uint32_t tid)
 {
-	size_t i = agg_pending_home(agg->pending_mask, pid, tid);
+	struct agg_thread k = { .pid = pid, .tid = tid };
 
-	for (; agg->pending[i].block.addr; i = (i + 1) & agg->pending_mask) {
-		struct agg_pending *p = &agg->pending[i];
-
-		if (p->block.pid == pid && p->tid == tid)
-			return p;
-	}
-	return NULL;
-}
-
-static void agg_pending_place(struct agg_pending *table, size_t mask,
-			      const struct agg_pending *p)
-{
-	size_t i = agg_pending_home(mask, p->block.pid, p->tid);
-
-	while (table[i].block.addr)
-		i = (i + 1) & mask;
-	table[i] = *p;
+	return oa_find(agg->pending, agg->pending_mask, live_table_hash(pid, tid),
+		       agg_pending_is, &k, &agg_pending_slots);
 }
 
 /* Add p, whose (pid, tid) has no slot. Returns 0 or -ENOMEM. */
@@ -298,63 +318,38 @@ static int agg_pending_insert(struct aggregator *agg, const struct agg_pending *
 
 		if (!table)
 			return -ENOMEM;
-		for (size_t i = 0; i < cap; i++)
-			if (agg->pending[i].block.addr)
-				agg_pending_place(table, cap * 2 - 1, &agg->pending[i]);
+		oa_place_all(table, cap * 2 - 1, agg->pending, cap, &agg_pending_slots);
 		free(agg->pending);
 		agg->pending = table;
 		agg->pending_mask = cap * 2 - 1;
 	}
-	agg_pending_place(agg->pending, agg->pending_mask, p);
+	oa_place(agg->pending, agg->pending_mask, p, &agg_pending_slots);
 	agg->npending++;
 	return 0;
 }
 
-/* Backward-shift deletion, as in live_table.c. */
-static void agg_pending_remove_at(struct aggregator *agg, size_t hole)
+static void agg_pending_remove(struct aggregator *agg, struct agg_pending *p)
 {
-	size_t mask = agg->pending_mask, i = hole;
-
-	for (;;) {
-		struct agg_pending *p;
-		size_t home;
-
-		i = (i + 1) & mask;
-		p = &agg->pending[i];
-		if (!p->block.addr)
-			break;
-		home = agg_pending_home(mask, p->block.pid, p->tid);
-		if (((i - home) & mask) >= ((i - hole) & mask)) {
-			agg->pending[hole] = *p;
-			hole = i;
-		}
-	}
-	memset(&agg->pending[hole], 0, sizeof(agg->pending[hole]));
+	oa_remove_at(agg->pending, agg->pending_mask, p - agg->pending,
+		     &agg_pending_slots);
 	agg->npending--;
 }
 
-static void agg_pending_remove(struct aggregator *agg, struct agg_pending *p)
+static void agg_pending_count_known(const void *slot, void *arg)
 {
-	agg_pending_remove_at(agg, p - agg->pending);
+	*(size_t *)arg += ((const struct agg_pending *)slot)->known;
 }
 
-/* Forget pid's parked blocks; returns how many were real allocations. The
- * scan starts after an empty slot for the reason live_table_remove_pid()
- * gives. */
+/* Forget pid's parked blocks; returns how many were real allocations. */
 static size_t agg_pending_remove_pid(struct aggregator *agg, uint32_t pid)
 {
-	size_t start = 0, known = 0;
+	struct agg_thread k = { .pid = pid };
+	size_t known = 0;
 
-	while (agg->pending[start].block.addr)
-		start++;
-	for (size_t n = 1; n <= agg->pending_mask + 1; n++) {
-		size_t i = (start + n) & agg->pending_mask;
-
-		while (agg->pending[i].block.addr && agg->pending[i].block.pid == pid) {
-			known += agg->pending[i].known;
-			agg_pending_remove_at(agg, i);
-		}
-	}
+	agg->npending -= oa_remove_matching(agg->pending, agg->pending_mask,
+					    agg_pending_of_pid, &k,
+					    agg_pending_count_known, &known,
+					    &agg_pending_slots);
 	return known;
 }
 

@@ -797,6 +797,48 @@ Test(aggregator, exec_drops_pid)
 	agg_free(agg);
 }
 
+/* Hundreds of threads inside realloc at once: the table of parked blocks
+ * grows well past its first size, and an exec in the middle takes one
+ * process's parked blocks out of it, the others' staying findable. */
+Test(aggregator, many_threads_in_realloc)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	for (uint32_t pid = 1; pid <= 3; pid++)
+		for (uint32_t k = 0; k < 200; k++)
+			ta_alloc(agg, pid, A(pid * 1000 + k), 10, 1, 1);
+	for (uint32_t pid = 1; pid <= 3; pid++)
+		for (uint32_t k = 0; k < 200; k++)
+			ta_begin(agg, pid, 100 + k, A(pid * 1000 + k), 20);
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_count, 0, "all parked");
+	ta_event(agg, MT_EV_EXEC, 0, 2, 2, 5, 0, 0, 0, 0, 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.exec_dropped, 200);
+	/* Even threads' reallocs succeed (moved), odd ones fail (restored). */
+	for (uint32_t pid = 1; pid <= 3; pid += 2)
+		for (uint32_t k = 0; k < 200; k++) {
+			if (k % 2 == 0)
+				ta_realloced(agg, pid, 100 + k, A(pid * 1000 + k),
+					     A(pid * 1000 + 500 + k), 20, 2, 3);
+			else
+				ta_done(agg, pid, 100 + k, A(pid * 1000 + k), 20);
+		}
+	/* pid 2's threads report too: their blocks were already dropped. */
+	for (uint32_t k = 0; k < 200; k++)
+		ta_done(agg, 2, 100 + k, A(2000 + k), 20);
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_count, 400);
+	cr_assert_eq(t.live_bytes, 200 * 20 + 200 * 10);
+	cr_assert_eq(t.allocs, 600 + 200);
+	cr_assert_eq(t.frees, 200);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.exec_dropped, 200);
+	ta_check_sums(agg);
+	agg_free(agg);
+}
+
 Test(aggregator, drop_pid_direct)
 {
 	struct aggregator *agg = ta_new();
