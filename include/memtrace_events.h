@@ -21,7 +21,7 @@
 
 /* Allocation functions, in the order the probes know them. The value is the
  * attach cookie of the entry/return probes, so it also says which argument
- * holds what. Keep mt_func_names[] in user/alloc_funcs.c in this order. */
+ * holds what. Keep mt_func_names[] in user/proc/libc_target.c in this order. */
 enum mt_func {
 	MT_FUNC_MALLOC = 0,
 	MT_FUNC_CALLOC,

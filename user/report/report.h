@@ -14,14 +14,18 @@
 #include <time.h>
 
 struct report_frame {
-	const char *function;	/* NULL: unknown */
+	const char *function;	/* NULL: unknown; a Python frame's qualname */
 	uint64_t offset;	/* from the function's start */
-	const char *module;	/* never NULL */
-	uint64_t address;	/* PC in the process */
+	const char *module;	/* never NULL ("python" for Python frames) */
+	uint64_t address;	/* PC in the process; the allocation function's
+				   address for frames[0]; a Python frame's
+				   code object */
 	uint64_t module_offset;	/* file offset within module */
-	const char *file;	/* NULL until DWARF lines exist */
-	int line;
-	bool python;		/* reserved for Python frames */
+	const char *file;	/* source file, NULL when unknown (native
+				   frames have none: no DWARF lines yet) */
+	int line;		/* 0 when unknown */
+	bool python;		/* a Python frame, from the interpreter's own
+				   frame list */
 };
 
 /* One process's share of a stack merged across processes. */
@@ -90,7 +94,8 @@ struct report_accounting {
 					   snapshot (code mapped moments before) */
 		uint64_t unfinished;	/* ... that could not be */
 	} unwind;
-	/* pymalloc probed at its inlined sites (see user/pymalloc_sites.h). */
+	/* pymalloc probed at its inlined sites (see
+	 * user/python/pymalloc_sites.h). */
 	struct {
 		uint64_t unreadable;	/* block or pool header unreadable:
 					   an allocation or free missed */

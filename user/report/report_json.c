@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The report for programs: one JSON object per line (JSON Lines), the same
- * figures as the text report, unrounded. docs/json-schema.md describes it.
+ * figures as the text report, unrounded. The README's "JSON output
+ * (--json)" section describes it.
  *
  * Addresses are hex strings: JSON readers commonly hold numbers as doubles,
  * which lose precision past 2^53.
