@@ -94,6 +94,28 @@ static int parse_count(const char *opt, const char *arg, unsigned long max,
 	return 0;
 }
 
+/*
+ * arg as one of the n words of names: *out is the value at the same index
+ * of values. Else -EINVAL, with one line listing the words ("expected
+ * dwarf, fp or none").
+ */
+static int parse_choice(const char *opt, const char *arg,
+			const char *const *names, const int *values, size_t n,
+			int *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(arg, names[i])) {
+			*out = values[i];
+			return 0;
+		}
+	}
+	fprintf(stderr, "memtrace: %s '%s': expected ", opt, arg);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "%s%s", names[i],
+			i + 2 < n ? ", " : i + 1 < n ? " or " : "\n");
+	return -EINVAL;
+}
+
 static int parse_pids(struct options *o, const char *arg)
 {
 	char *copy = strdup(arg), *save = NULL, *tok;
@@ -215,19 +237,17 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_FOLDED:
 			o->folded_path = optarg;
 			break;
-		case OPT_STACK:
-			if (!strcmp(optarg, "dwarf")) {
-				o->stack_mode = MT_STACK_DWARF;
-			} else if (!strcmp(optarg, "fp")) {
-				o->stack_mode = MT_STACK_FP;
-			} else if (!strcmp(optarg, "none")) {
-				o->stack_mode = MT_STACK_NONE;
-			} else {
-				fprintf(stderr, "memtrace: --stack '%s': expected dwarf, fp or none\n",
-					optarg);
-				err = -EINVAL;
-			}
+		case OPT_STACK: {
+			static const char *const names[] = { "dwarf", "fp", "none" };
+			static const int values[] = { MT_STACK_DWARF, MT_STACK_FP,
+						      MT_STACK_NONE };
+			int mode;
+
+			err = parse_choice("--stack", optarg, names, values, 3, &mode);
+			if (!err)
+				o->stack_mode = mode;
 			break;
+		}
 		case OPT_RINGBUF:
 			err = parse_count("--ringbuf-mb", optarg, 1024, &v);
 			if (!err && (v == 0 || (v & (v - 1)))) {
@@ -243,19 +263,16 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_BPF_STATS:
 			o->bpf_stats = true;
 			break;
-		case OPT_PYTHON:
-			if (!strcmp(optarg, "auto")) {
-				o->python = PY_AUTO;
-			} else if (!strcmp(optarg, "on")) {
-				o->python = PY_ON;
-			} else if (!strcmp(optarg, "off")) {
-				o->python = PY_OFF;
-			} else {
-				fprintf(stderr, "memtrace: --python '%s': expected auto, on "
-					"or off\n", optarg);
-				err = -EINVAL;
-			}
+		case OPT_PYTHON: {
+			static const char *const names[] = { "auto", "on", "off" };
+			static const int values[] = { PY_AUTO, PY_ON, PY_OFF };
+			int mode;
+
+			err = parse_choice("--python", optarg, names, values, 3, &mode);
+			if (!err)
+				o->python = mode;
 			break;
+		}
 		case OPT_PYTHON_OBJECTS:
 			o->python_objects = true;
 			break;
