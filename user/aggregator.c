@@ -37,10 +37,15 @@ struct agg_stack {
 	uint64_t bytes;			/* outstanding */
 	uint64_t count;
 	uint64_t allocs;
+	uint64_t alloc_bytes;
 	uint64_t frees;
 	uint64_t peak_bytes;
 	uint64_t collected_bytes;	/* bytes at the previous agg_collect() */
 	double est_allocs, est_frees;	/* sampling: estimates */
+	double est_alloc_bytes;
+	/* Sampling: estimated outstanding bytes and count, unfiltered, as of
+	 * the previous agg_collect() (for agg_pid_totals()). */
+	double collected_est_bytes, collected_est_count;
 };
 
 /* The block a thread's realloc has set aside until the realloc's outcome
@@ -446,6 +451,7 @@ static void agg_on_alloc(struct aggregator *agg, const struct mt_event *e)
 	};
 
 	agg->totals.allocs++;
+	agg->totals.alloc_bytes += e->size;
 	if (e->flags & MT_EVF_NO_STACK)
 		agg->totals.no_stack++;
 
@@ -469,11 +475,14 @@ static void agg_on_alloc(struct aggregator *agg, const struct mt_event *e)
 	if (agg_stack_get(agg, e->pid, e->stack_id, e->func, &a.stack))
 		return;
 	agg->stacks[a.stack].allocs++;
+	agg->stacks[a.stack].alloc_bytes += e->size;
 	if (agg->sample_bytes) {
 		double w = sampling_weight(e->size, agg->sample_bytes);
 
 		agg->stacks[a.stack].est_allocs += w;
+		agg->stacks[a.stack].est_alloc_bytes += w * e->size;
 		agg->totals.est_allocs += w;
+		agg->totals.est_alloc_bytes += w * e->size;
 	}
 	agg_live_put(agg, &a);
 }
@@ -546,7 +555,7 @@ struct agg_acc {
 	uint64_t bytes;
 	uint64_t count;
 	uint64_t oldest_ts_ns;
-	double est_bytes, est_count, est_total_bytes;
+	double est_bytes, est_count, est_total_bytes, est_total_count;
 };
 
 static bool agg_filter_pass(const struct agg_filter *f, uint64_t ts_ns)
@@ -611,6 +620,7 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			est_bytes += w * a->size;
 			est_count += w;
 			c->est_total_bytes += w * a->size;
+			c->est_total_count += w;
 		}
 		if (!agg_filter_pass(f, a->ts_ns))
 			continue;
@@ -623,7 +633,7 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 	}
 
 	for (size_t k = 0; k < agg->nstacks; k++)
-		nviews += acc[k].count > 0;
+		nviews += acc[k].count > 0 || f->all_stacks;
 	/* Never NULL on success, so NULL always means an error. */
 	views = malloc((nviews ? nviews : 1) * sizeof(*views));
 	if (!views) {
@@ -635,7 +645,7 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 	for (size_t k = 0; k < agg->nstacks; k++) {
 		struct agg_stack *s = &agg->stacks[k];
 
-		if (acc[k].count) {
+		if (acc[k].count || f->all_stacks) {
 			struct agg_stack_view *v = &views[nviews++];
 
 			v->pid = s->pid;
@@ -645,6 +655,7 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			v->count = acc[k].count;
 			v->oldest_ts_ns = acc[k].oldest_ts_ns;
 			v->allocs = s->allocs;
+			v->alloc_bytes = s->alloc_bytes;
 			v->frees = s->frees;
 			v->peak_bytes = s->peak_bytes;
 			v->total_bytes = s->bytes;
@@ -657,8 +668,11 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			v->est_allocs = s->est_allocs;
 			v->est_frees = s->est_frees;
 			v->est_total_bytes = acc[k].est_total_bytes;
+			v->est_alloc_bytes = s->est_alloc_bytes;
 		}
 		s->collected_bytes = s->bytes;
+		s->collected_est_bytes = acc[k].est_total_bytes;
+		s->collected_est_count = acc[k].est_total_count;
 	}
 	free(acc);
 	agg->totals.est_live_bytes = est_bytes;
@@ -668,6 +682,31 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 	*out = views;
 	*n = nviews;
 	return 0;
+}
+
+void agg_pid_totals(const struct aggregator *agg, struct agg_pid_totals *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		p[i].bytes = p[i].count = 0;
+		p[i].est_bytes = p[i].est_count = 0;
+	}
+	/* A process has few stacks next to all of them, and reports are
+	 * seconds apart: a pass over the stacks per report is cheap. */
+	for (size_t k = 0; k < agg->nstacks; k++) {
+		const struct agg_stack *s = &agg->stacks[k];
+
+		if (!s->count)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (p[i].pid == s->pid) {
+				p[i].bytes += s->bytes;
+				p[i].count += s->count;
+				p[i].est_bytes += s->collected_est_bytes;
+				p[i].est_count += s->collected_est_count;
+				break;
+			}
+		}
+	}
 }
 
 size_t agg_memory_bytes(const struct aggregator *agg)

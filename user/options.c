@@ -37,6 +37,17 @@ void options_usage(FILE *out)
 "      --folded FILE       write outstanding bytes as folded stacks to FILE\n"
 "                          (flamegraph.pl, inferno, speedscope), rewritten\n"
 "                          at every report\n"
+"      --flamegraph FILE   write an interactive flame graph (SVG) of the\n"
+"                          outstanding bytes to FILE, rewritten at every report\n"
+"      --flamegraph-diff FILE  the same, coloured by growth since the\n"
+"                          baseline: red grew, blue shrank\n"
+"      --folded-diff FILE  folded stacks with two columns, bytes at the\n"
+"                          baseline and now (flamegraph.pl's diff input)\n"
+"      --baseline SECONDS  the diffs compare with the first report made at\n"
+"                          least SECONDS after the start (default: the first)\n"
+"      --html FILE         write a self-contained HTML page: memory over time,\n"
+"                          top stacks with their trend, flame graph, accounting\n"
+"      --pprof FILE        write a gzipped pprof profile (go tool pprof FILE)\n"
 "      --stack MODE        how native stacks are walked: dwarf (.eh_frame\n"
 "                          tables, default), fp (frame pointers) or none\n"
 "      --ringbuf-mb MB     ring buffer size (default 32, a power of two)\n"
@@ -165,6 +176,12 @@ enum {
 	OPT_PER_PROCESS,
 	OPT_SAMPLE_BYTES,
 	OPT_SAMPLE_SEED,
+	OPT_PPROF,
+	OPT_FLAMEGRAPH,
+	OPT_FLAMEGRAPH_DIFF,
+	OPT_HTML,
+	OPT_FOLDED_DIFF,
+	OPT_BASELINE,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -179,6 +196,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "folded", required_argument, NULL, OPT_FOLDED },
+		{ "pprof", required_argument, NULL, OPT_PPROF },
+		{ "flamegraph", required_argument, NULL, OPT_FLAMEGRAPH },
+		{ "flamegraph-diff", required_argument, NULL, OPT_FLAMEGRAPH_DIFF },
+		{ "html", required_argument, NULL, OPT_HTML },
+		{ "folded-diff", required_argument, NULL, OPT_FOLDED_DIFF },
+		{ "baseline", required_argument, NULL, OPT_BASELINE },
 		{ "stack", required_argument, NULL, OPT_STACK },
 		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
 		{ "empty-probes", no_argument, NULL, OPT_EMPTY },
@@ -193,6 +216,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	bool baseline = false;
 	unsigned long v;
 	int c, err;
 
@@ -236,6 +260,25 @@ int options_parse(struct options *o, int argc, char **argv)
 			break;
 		case OPT_FOLDED:
 			o->folded_path = optarg;
+			break;
+		case OPT_PPROF:
+			o->pprof_path = optarg;
+			break;
+		case OPT_FLAMEGRAPH:
+			o->flamegraph_path = optarg;
+			break;
+		case OPT_FLAMEGRAPH_DIFF:
+			o->flamegraph_diff_path = optarg;
+			break;
+		case OPT_HTML:
+			o->html_path = optarg;
+			break;
+		case OPT_FOLDED_DIFF:
+			o->folded_diff_path = optarg;
+			break;
+		case OPT_BASELINE:
+			err = parse_seconds("--baseline", optarg, 0, 1e9, &o->baseline_s);
+			baseline = true;
 			break;
 		case OPT_STACK: {
 			static const char *const names[] = { "dwarf", "fp", "none" };
@@ -331,6 +374,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		 * could make sample-aware. */
 		fprintf(stderr, "memtrace: --sample-bytes cannot be combined with "
 			"--python-objects\n");
+		return -EINVAL;
+	}
+	if (baseline && !o->flamegraph_diff_path && !o->folded_diff_path && !o->html_path &&
+	    !o->flamegraph_path) {
+		fprintf(stderr, "memtrace: --baseline sets what --flamegraph-diff, --folded-diff, "
+			"--flamegraph and --html compare with: give one of them\n");
 		return -EINVAL;
 	}
 	if (o->command && o->npids) {
