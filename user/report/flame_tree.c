@@ -176,6 +176,15 @@ static int add_stack(struct flame_tree *t, const struct report_stack *s)
 		t->nodes[at].bytes += s->bytes;
 		t->nodes[at].count += s->count;
 	}
+	if (!s->nframes) {
+		/* No frame at all: the allocator's name, as the folded output
+		 * writes it. */
+		at = child(t, at, s->allocator ? s->allocator : "?", NULL, FLAME_NATIVE);
+		if (at == FLAME_NONE)
+			return -ENOMEM;
+		t->nodes[at].bytes += s->bytes;
+		t->nodes[at].count += s->count;
+	}
 	for (size_t i = s->nframes; i > 0; i--) {
 		const struct report_frame *f = &s->frames[i - 1];
 		enum flame_kind kind = frame_kind(f);

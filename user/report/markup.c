@@ -26,7 +26,7 @@ size_t markup_chars(const char *str)
 	size_t chars = 0;
 
 	while (*s) {
-		size_t n = usable(s);
+		size_t n = utf8_len(s);
 
 		s += n ? n : 1;
 		chars++;
@@ -62,11 +62,13 @@ static int put(FILE *out, const unsigned char **ps, size_t max)
 		case '"': fputs("&quot;", out); break;
 		case '\'': fputs("&#39;", out); break;
 		default:
-			n = usable(s);
+			n = utf8_len(s);
 			if (n == 1) {
 				fputc('?', out);	/* a control character */
 			} else {
-				fputs("\xef\xbf\xbd", out);	/* U+FFFD */
+				/* Not UTF-8 (one byte at a time), or U+FFFE/U+FFFF
+				 * (the whole sequence): U+FFFD. */
+				fputs("\xef\xbf\xbd", out);
 				s += n ? n - 1 : 0;
 			}
 			break;

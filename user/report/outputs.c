@@ -198,8 +198,7 @@ static void say(FILE *out, bool *any, const char *what, const char *how, const c
 	*any = true;
 	fprintf(out, "  %-13s %s: ", what, path);
 	if (!strncmp(how, "file://", 7))
-		fprintf(out, "open file://%s in a web browser\n",
-			realpath(path, abs) ? abs : path);
+		fprintf(out, "open file://%s in a web browser", realpath(path, abs) ? abs : path);
 	else
 		fprintf(out, how, path);
 	fputc('\n', out);

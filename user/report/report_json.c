@@ -141,7 +141,12 @@ int report_write_json(FILE *out, const struct report *r)
 		json_str(out, r->procs[i].comm ? r->procs[i].comm : "");
 		fputs(",\"exited\":", out);
 		json_bool(out, r->procs[i].exited);
-		fputc('}', out);
+		fprintf(out, ",\"outstanding_bytes\":%" PRIu64 ",\"live_allocations\":%" PRIu64
+			",\"rss_bytes\":", r->procs[i].outstanding_bytes, r->procs[i].live_allocations);
+		if (r->procs[i].rss_known)
+			fprintf(out, "%" PRIu64 "}", r->procs[i].rss_bytes);
+		else
+			fputs("null}", out);
 	}
 
 	fprintf(out, "],\"totals\":{\"outstanding_bytes\":%" PRIu64 ",\"live_allocations\":%" PRIu64

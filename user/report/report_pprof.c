@@ -220,6 +220,11 @@ struct pprof {
 	struct pb_buf msg, sub;	/* scratch for nested messages */
 	uint64_t *ids;		/* a sample's location ids */
 	size_t ids_cap;
+	/* pprof takes the first mapping for the program ("File:"): the one
+	 * that holds a function called main, else the outermost frame of the
+	 * first whole stack. 0: none yet, else its id. */
+	uint64_t main_mapping;
+	bool main_named;	/* main_mapping holds main */
 	bool failed;
 };
 
@@ -462,8 +467,18 @@ static void write_sample(struct pprof *pp, const struct report *r, const struct 
 		pp->ids = ids;
 		pp->ids_cap = need;
 	}
-	for (size_t i = 0; i < s->nframes; i++)
-		pp->ids[n++] = frame_location(pp, s->pid, &s->frames[i]);
+	for (size_t i = 0; i < s->nframes; i++) {
+		const struct report_frame *f = &s->frames[i];
+
+		pp->ids[n++] = frame_location(pp, s->pid, f);
+		if (!pp->main_named && !pp->failed && !f->python && f->function &&
+		    !strcmp(f->function, "main") &&
+		    (pp->main_mapping = pp->locations[pp->ids[n - 1] - 1].mapping_id))
+			pp->main_named = true;
+	}
+	if (!pp->main_mapping && !pp->failed && !s->no_stack && !s->stack_end && n &&
+	    !s->frames[n - 1].python)
+		pp->main_mapping = pp->locations[pp->ids[n - 1] - 1].mapping_id;
 	if (s->no_stack) {
 		pp->ids[n++] = mark_location(pp, s->pid, "[stack not captured]");
 	} else if (s->stack_end) {
@@ -494,13 +509,26 @@ static void value_type(struct pprof *pp, uint32_t field, const char *type, const
 	pb_message(&pp->out, field, &pp->msg);
 }
 
+/* Mapping ids as written: the main mapping takes id 1, and the one that
+ * had id 1 takes its place. */
+static uint64_t written_mapping_id(const struct pprof *pp, uint64_t id)
+{
+	if (!pp->main_mapping || !id)
+		return id;
+	if (id == pp->main_mapping)
+		return 1;
+	return id == 1 ? pp->main_mapping : id;
+}
+
 static void write_tables(struct pprof *pp)
 {
-	for (size_t i = 0; i < pp->nmappings; i++) {
+	for (size_t k = 0; k < pp->nmappings; k++) {
+		/* In id order as written. */
+		size_t i = written_mapping_id(pp, k + 1) - 1;
 		const struct mapping *m = &pp->mappings[i];
 
 		pb_reset(&pp->msg);
-		pb_varint(&pp->msg, MAPPING_ID, i + 1);
+		pb_varint(&pp->msg, MAPPING_ID, k + 1);
 		pb_varint(&pp->msg, MAPPING_MEMORY_START, m->start);
 		pb_varint(&pp->msg, MAPPING_MEMORY_LIMIT, m->limit);
 		pb_varint_nz(&pp->msg, MAPPING_FILE_OFFSET, m->offset);
@@ -516,7 +544,7 @@ static void write_tables(struct pprof *pp)
 
 		pb_reset(&pp->msg);
 		pb_varint(&pp->msg, LOCATION_ID, i + 1);
-		pb_varint_nz(&pp->msg, LOCATION_MAPPING_ID, l->mapping_id);
+		pb_varint_nz(&pp->msg, LOCATION_MAPPING_ID, written_mapping_id(pp, l->mapping_id));
 		pb_varint_nz(&pp->msg, LOCATION_ADDRESS, l->address);
 		if (l->function_id) {
 			pb_reset(&pp->sub);

@@ -26,7 +26,6 @@ static const char flame_js[] =
 #define TOP		84	/* title, subtitle, note, buttons */
 #define BOTTOM		30	/* details line */
 #define CHAR_W		7.2	/* 12 px monospace, for the labels drawn here */
-#define MIN_PX		0.1	/* narrower frames are left out */
 
 /* Two numbers in [0, 1) that stay the same for a name, so that a
  * function keeps its colour from one report to the next. */
@@ -106,31 +105,30 @@ static int cmp_desc(const void *pa, const void *pb)
 	return a > b ? -1 : a < b;
 }
 
-/* The fewest bytes a frame must hold to be drawn: 0.1 px wide, and within
- * the budget of frames. */
+/* The fewest bytes a frame must hold to be drawn: every frame while they
+ * fit in the budget (a frame narrower than a pixel still counts in a
+ * search, and shows when zoomed), else the widest ones that fit. */
 static uint64_t threshold(const struct flame_tree *t, size_t max_frames)
 {
-	uint64_t total = t->nodes[0].bytes, min = (uint64_t)ceil(total * MIN_PX / WIDTH);
-	size_t above = 0;
+	size_t nonzero = 0;
 	uint64_t *v, k;
 
-	if (min < 1)
-		min = 1;
 	for (size_t i = 0; i < t->n; i++)
-		above += t->nodes[i].bytes >= min;
-	if (above <= max_frames)
-		return min;
+		nonzero += t->nodes[i].bytes > 0;
+	if (nonzero <= max_frames)
+		return 1;
 	v = malloc(t->n * sizeof(*v));
 	if (!v)
-		return total ? total : 1;	/* out of memory: the root only */
+		return t->nodes[0].bytes;	/* out of memory: the root only */
 	for (size_t i = 0; i < t->n; i++)
 		v[i] = t->nodes[i].bytes;
 	qsort(v, t->n, sizeof(*v), cmp_desc);
-	/* Strictly more than the first frame left out, so ties do not
-	 * break the budget. */
+	/* Strictly more than the first frame left out, so that ties do not
+	 * break the budget; a child is never wider than its parent, so the
+	 * frames drawn always reach down to the root. */
 	k = v[max_frames] + 1;
 	free(v);
-	return k > min ? k : min;
+	return k;
 }
 
 static void write_tooltip(FILE *out, const struct flame_tree *t, const struct flame_node *n,

@@ -28,8 +28,8 @@
 #include "flame_tree.h"
 #include "report.h"
 
-/* Frames drawn at most: beyond that (and below 0.1 px) the narrowest are
- * left out, and the picture says how many. */
+/* Frames drawn at most: beyond that the narrowest are left out, and the
+ * picture says how many. */
 #define FLAME_SVG_MAX_FRAMES 30000
 
 struct flame_svg_options {
