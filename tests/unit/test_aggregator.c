@@ -1222,3 +1222,82 @@ Test(aggregator, million_allocations, .timeout = 120)
 	cr_assert_eq(ta_totals(agg).unknown_frees, N / 1000);
 	agg_free(agg);
 }
+
+/* ---- figures since start, for pprof's alloc_* ---- */
+
+Test(aggregator, alloc_bytes_count_every_allocation)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view s;
+
+	ta_alloc(agg, 1, A(1), 100, 7, 1);
+	ta_alloc(agg, 1, A(2), 50, 7, 2);
+	ta_free(agg, 1, A(1));
+	/* A realloc allocates its new size (the old block is freed). */
+	ta_begin(agg, 1, 1, A(2), 300);
+	ta_realloced(agg, 1, 1, A(2), A(3), 300, 8, 3);
+	ta_alloc(agg, 1, A(4), 0, 7, 4);
+	s = ta_stack(agg, 1, 7);
+	cr_assert_eq(s.allocs, 3);
+	cr_assert_eq(s.alloc_bytes, 150);
+	cr_assert_eq(s.bytes, 0);
+	cr_assert_eq(s.count, 1, "malloc(0) is live");
+	cr_assert_eq(ta_stack(agg, 1, 8).alloc_bytes, 300);
+	cr_assert_eq(ta_totals(agg).alloc_bytes, 450);
+	agg_free(agg);
+}
+
+Test(aggregator, all_stacks_lists_the_empty_ones_last)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_filter f = { .all_stacks = true };
+	struct agg_stack_view *v;
+	size_t n;
+
+	ta_alloc(agg, 1, A(1), 100, 7, 1);
+	ta_alloc(agg, 1, A(2), 50, 8, 2);
+	ta_alloc(agg, 2, A(3), 10, 9, 3);
+	ta_free(agg, 1, A(1));
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 2, "by default only stacks holding something");
+	free(v);
+	v = ta_collect(agg, &f, &n);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(v[0].stack_id, 8);
+	cr_assert_eq(v[1].stack_id, 9);
+	cr_assert_eq(v[2].stack_id, 7);
+	cr_assert_eq(v[2].count, 0);
+	cr_assert_eq(v[2].alloc_bytes, 100);
+	cr_assert_eq(v[2].frees, 1);
+	free(v);
+	/* With a filter, a stack whose blocks all fail it is listed too
+	 * (at 3 ns, nothing is 2 ns old). */
+	f.now_ns = 3;
+	f.min_age_ns = 2;
+	v = ta_collect(agg, &f, &n);
+	cr_assert_eq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(v[i].count, 0);
+	cr_assert_eq(v[0].stack_id, 7);
+	cr_assert_eq(v[1].total_bytes, 50, "total_bytes ignores the filter");
+	free(v);
+	agg_free(agg);
+}
+
+Test(aggregator, pid_totals)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_pid_totals p[] = { { .pid = 1 }, { .pid = 2 }, { .pid = 3 } };
+
+	ta_alloc(agg, 1, A(1), 100, 7, 1);
+	ta_alloc(agg, 1, A(2), 50, 8, 2);
+	ta_alloc(agg, 2, A(3), 10, 7, 3);
+	ta_free(agg, 1, A(2));
+	agg_pid_totals(agg, p, 3);
+	cr_assert_eq(p[0].bytes, 100);
+	cr_assert_eq(p[0].count, 1);
+	cr_assert_eq(p[1].bytes, 10);
+	cr_assert_eq(p[2].bytes, 0);
+	cr_assert_eq(p[2].count, 0);
+	agg_free(agg);
+}

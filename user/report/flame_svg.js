@@ -155,8 +155,11 @@
   svg.addEventListener('mouseover', function (e) {
     var g = e.target.closest ? e.target.closest('g.f') : null;
     if (!g || !details) return;
-    for (var i = 0; i < frames.length; i++)
-      if (frames[i].g === g) details.textContent = frames[i].info.split(NL).join(' | ');
+    for (var i = 0; i < frames.length; i++) {
+      if (frames[i].g !== g) continue;
+      var d = frames[i].info.split(NL).join(' | '), n = Math.floor(W / cw);
+      details.textContent = d.length > n ? d.slice(0, n - 2) + '..' : d;
+    }
   });
   svg.addEventListener('mouseout', function () { if (details) details.textContent = ' '; });
   window.addEventListener('keydown', function (e) {

@@ -312,8 +312,9 @@ int flame_svg_write(FILE *out, const struct flame_tree *t, const struct flame_sv
 	}
 	fprintf(out, "<text id=\"%s-details\" x=\"%.0f\" y=\"%.0f\"> </text>\n", id, PAD,
 		height - 10);
-	fprintf(out, "<text id=\"%s-matched\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\"></text>\n",
-		id, PAD + WIDTH, height - 10);
+	/* On the buttons' line: the details line below can be as wide as
+	 * the picture. */
+	fprintf(out, "<text id=\"%s-matched\" x=\"%.0f\" y=\"76\"></text>\n", id, PAD + 110);
 	/* CDATA: the script has < and &. It has no "]]>" (a unit test
 	 * checks). */
 	fprintf(out, "<script type=\"text/javascript\"><![CDATA[\n%s(document.getElementById('%s'));\n"
