@@ -420,10 +420,12 @@ static int build_procs(const struct report_inputs *in, struct built_report *out)
 	agg_pid_totals(in->agg, t, in->nprocs);
 	for (size_t i = 0; i < in->nprocs; i++) {
 		out->procs[i] = in->procs[i];
-		out->procs[i].outstanding_bytes = in->sample_bytes ? llround(t[i].est_bytes) :
-						  t[i].bytes;
-		out->procs[i].live_allocations = in->sample_bytes ? llround(t[i].est_count) :
-						 t[i].count;
+		out->procs[i].outstanding_bytes = t[i].bytes;
+		out->procs[i].live_allocations = t[i].count;
+		if (in->sample_bytes) {
+			out->procs[i].outstanding_bytes = llround(t[i].est_bytes);
+			out->procs[i].live_allocations = llround(t[i].est_count);
+		}
 	}
 	free(t);
 	return 0;

@@ -511,6 +511,10 @@ static void write_summary(FILE *out, const struct report *r)
 	    finite_or_zero(r->alloc_rate), finite_or_zero(r->free_rate),
 	    fmt_age(b, sizeof(b), r->interval_s));
 	row(out, "distinct stacks", "%" PRIu64, r->distinct_stacks);
+	if (r->sample_bytes)
+		row(out, "sampled", "one allocation per %s allocated on average: bytes and "
+		    "counts are estimates%s", fmt_bytes(b, sizeof(b), r->sample_bytes),
+		    r->acct.samples_dropped ? " (some samples were dropped)" : "");
 	fputs("</table>\n<table class=\"procs\"><tr><th>PID</th><th>command</th>"
 	      "<th class=\"n\">outstanding</th><th class=\"n\">live allocations</th>"
 	      "<th class=\"n\">RSS</th><th></th></tr>\n", out);

@@ -340,9 +340,13 @@ static void describe(const struct report *r, char *buf, size_t len)
 	if (!gmtime_r(&r->wall.tv_sec, &tm))
 		memset(&tm, 0, sizeof(tm));
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	snprintf(buf + at, len - at, "%s, %s since start%s: %s in %" PRIu64 " live allocations",
-		 when, fmt_age(age, sizeof(age), r->elapsed_s), r->final ? " (final)" : "",
-		 fmt_bytes(b, sizeof(b), r->outstanding_bytes), r->live_allocations);
+	at += snprintf(buf + at, len - at, "%s, %s since start%s: %s in %" PRIu64
+		       " live allocations", when, fmt_age(age, sizeof(age), r->elapsed_s),
+		       r->final ? " (final)" : "", fmt_bytes(b, sizeof(b), r->outstanding_bytes),
+		       r->live_allocations);
+	if (r->sample_bytes && at < len)
+		snprintf(buf + at, len - at, " (estimates: sampled one per %s)",
+			 fmt_bytes(b, sizeof(b), r->sample_bytes));
 }
 
 int report_write_flamegraph(FILE *out, const struct report *r, const struct flame_tree *t,
