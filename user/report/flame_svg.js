@@ -12,17 +12,19 @@
   var id = svg.id;
   var W = +svg.getAttribute('data-w'), PAD = +svg.getAttribute('data-pad');
   var frames = [], byPath = {};
-  var gs = svg.querySelectorAll('g.f');
+  var gs = svg.querySelectorAll('g.f'), growthFirst = svg.getAttribute('data-color') === 'g';
   for (var i = 0; i < gs.length; i++) {
     var g = gs[i], t = g.querySelector('title');
+    // The fill is the first colour; data-c, with a baseline, the other.
+    var fill = g.querySelector('rect').getAttribute('fill'), other = g.getAttribute('data-c');
     var f = {
       g: g, rect: g.querySelector('rect'), text: g.querySelector('text'),
       v: +g.getAttribute('data-v'), o: +g.getAttribute('data-o'),
       d: +g.getAttribute('data-d'), p: g.getAttribute('data-p'),
       name: t ? t.textContent.split(NL)[0] : '',
       info: t ? t.textContent : '',
-      cm: g.getAttribute('data-m') || g.querySelector('rect').getAttribute('fill'),
-      cg: g.getAttribute('data-g')
+      cm: growthFirst ? other : fill,
+      cg: growthFirst ? fill : other
     };
     frames.push(f);
     byPath[f.p] = f;

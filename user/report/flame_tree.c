@@ -228,28 +228,43 @@ static int cmp_nodes(const void *pa, const void *pb, void *ctx)
 }
 
 /* Link every node's children, sorted by name, as flamegraph.pl orders
- * them: a frame keeps its place from one report to the next. */
+ * them: a frame keeps its place from one report to the next. Siblings are
+ * grouped by parent first (a counting sort), so that only siblings are
+ * compared: names often share long prefixes (C++ namespaces). */
 static int link_children(struct flame_tree *t)
 {
 	uint32_t *order = malloc((t->n ? t->n : 1) * sizeof(*order));
+	uint32_t *start = calloc(t->n + 1, sizeof(*start));
 
-	if (!order)
+	if (!order || !start) {
+		free(order);
+		free(start);
 		return -ENOMEM;
-	for (size_t k = 0; k < t->n; k++) {
-		order[k] = k;
-		t->nodes[k].first_child = FLAME_NONE;
-		t->nodes[k].next_sibling = FLAME_NONE;
 	}
-	/* Sorted by name, then linked from the last so each list comes
-	 * out in order. */
-	qsort_r(order + 1, t->n - 1, sizeof(*order), cmp_nodes, t->nodes);
-	for (size_t k = t->n; k > 1; k--) {
-		struct flame_node *n = &t->nodes[order[k - 1]];
+	for (size_t k = 1; k < t->n; k++)
+		start[t->nodes[k].parent + 1]++;
+	for (size_t k = 0; k < t->n; k++)
+		start[k + 1] += start[k];
+	/* start[p] is where p's children go; fill, moving it on. */
+	for (size_t k = 1; k < t->n; k++)
+		order[start[t->nodes[k].parent]++] = k;
+	/* Each start[p] now ends p's run; the run began at start[p - 1]. */
+	for (size_t p = 0, from = 0; p < t->n; from = start[p++]) {
+		size_t n = start[p] - from;
 
-		n->next_sibling = t->nodes[n->parent].first_child;
-		t->nodes[n->parent].first_child = order[k - 1];
+		t->nodes[p].first_child = FLAME_NONE;
+		if (n > 1)
+			qsort_r(order + from, n, sizeof(*order), cmp_nodes, t->nodes);
+		/* Linked from the last, so that each list comes out in order. */
+		for (size_t i = n; i > 0; i--) {
+			struct flame_node *c = &t->nodes[order[from + i - 1]];
+
+			c->next_sibling = t->nodes[p].first_child;
+			t->nodes[p].first_child = order[from + i - 1];
+		}
 	}
 	free(order);
+	free(start);
 	return 0;
 }
 
@@ -271,6 +286,7 @@ static int tree_new(struct flame_tree **out)
 	memset(t->index, 0xff, (t->index_mask + 1) * sizeof(*t->index));
 	t->nodes[0].kind = FLAME_ROOT;
 	t->nodes[0].parent = FLAME_NONE;
+	t->nodes[0].first_child = t->nodes[0].next_sibling = FLAME_NONE;
 	t->nodes[0].path_id = FNV_START;
 	t->n = 1;
 	*out = t;

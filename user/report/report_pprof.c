@@ -187,11 +187,14 @@ struct mapping {
 };
 
 struct location {
+	/* The key: a frame is the same location when these are. */
 	uint32_t pid;
 	uint64_t address;
+	int64_t line;
+	uint64_t name_hash;	/* of the function's name as given; 0: none */
+	/* What it says. */
 	uint64_t mapping_id;	/* 0: none */
 	uint64_t function_id;	/* 0: no line */
-	int64_t line;
 };
 
 struct function {
@@ -380,18 +383,25 @@ static bool location_eq(const void *ctx, uint32_t id, const void *key)
 	const struct pprof *pp = ctx;
 	const struct location *a = &pp->locations[id], *b = key;
 
-	return a->pid == b->pid && a->address == b->address &&
-	       a->function_id == b->function_id && a->line == b->line;
+	return a->pid == b->pid && a->address == b->address && a->line == b->line &&
+	       a->name_hash == b->name_hash;
 }
 
-/* The location id of a frame: one per (process, address) for native code;
- * for Python code, per (process, code object, function, line). */
-static uint64_t location_of(struct pprof *pp, uint32_t pid, uint64_t address,
-			    uint64_t mapping, uint64_t function, int64_t line)
+/*
+ * The location id of a frame: one per process, address, line and name.
+ * For native code that is one per return address; a Python frame's
+ * address is its code object's, whose lines differ, and the name guards
+ * against a code object freed and another made at its address. The
+ * mapping and function are looked up only for a new location: most frames
+ * of a report are the same few thousand locations.
+ */
+static uint64_t location_of(struct pprof *pp, uint32_t pid, const struct report_frame *f,
+			    const char *name)
 {
 	struct location key = {
-		.pid = pid, .address = address, .mapping_id = mapping,
-		.function_id = function, .line = line,
+		.pid = pid, .address = f ? f->address : 0,
+		.line = f && f->line > 0 ? f->line : 0,
+		.name_hash = name ? hash_str(name) : 0,
 	};
 	size_t slot;
 	uint64_t h;
@@ -399,11 +409,15 @@ static uint64_t location_of(struct pprof *pp, uint32_t pid, uint64_t address,
 
 	if (pp->failed)
 		return 0;
-	h = hash_mix(hash_mix(hash_mix(hash_mix(0xcbf29ce484222325ULL, pid), address),
-			      function), (uint64_t)line);
+	h = hash_mix(hash_mix(hash_mix(hash_mix(0xcbf29ce484222325ULL, pid), key.address),
+			      (uint64_t)key.line), key.name_hash);
 	id = index_find(&pp->location_ix, h, location_eq, pp, &key, &slot);
 	if (id >= 0)
 		return id + 1;
+	key.mapping_id = f ? mapping_id(pp, pid, f) : 0;
+	key.function_id = function_id(pp, name, f ? f->file : NULL);
+	if (pp->failed)
+		return 0;
 	if (!grow((void **)&pp->locations, pp->nlocations, &pp->locations_cap,
 		  sizeof(*pp->locations))) {
 		pp->failed = true;
@@ -418,16 +432,13 @@ static uint64_t location_of(struct pprof *pp, uint32_t pid, uint64_t address,
 
 static uint64_t frame_location(struct pprof *pp, uint32_t pid, const struct report_frame *f)
 {
-	uint64_t mapping = mapping_id(pp, pid, f);
-	uint64_t function = function_id(pp, f->function, f->file);
-
-	return location_of(pp, pid, f->address, mapping, function, f->line > 0 ? f->line : 0);
+	return location_of(pp, pid, f, f->function);
 }
 
 /* A frame that is no code: why a stack ends where it does. */
 static uint64_t mark_location(struct pprof *pp, uint32_t pid, const char *what)
 {
-	return location_of(pp, pid, 0, 0, function_id(pp, what, NULL), 0);
+	return location_of(pp, pid, NULL, what);
 }
 
 static const char *comm_of(const struct report *r, uint32_t pid)

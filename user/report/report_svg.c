@@ -131,8 +131,9 @@ static uint64_t threshold(const struct flame_tree *t, size_t max_frames)
 	return k;
 }
 
-static void write_tooltip(FILE *out, const struct flame_tree *t, const struct flame_node *n,
-			  const char *baseline)
+/* The frame's <title>: its name (the first line, which the script reads),
+ * then its figures. What the baseline is, the legend says once. */
+static void write_tooltip(FILE *out, const struct flame_tree *t, const struct flame_node *n)
 {
 	uint64_t total = t->nodes[0].bytes;
 	char b[32], g[40];
@@ -152,9 +153,8 @@ static void write_tooltip(FILE *out, const struct flame_tree *t, const struct fl
 		int64_t gr = d > (double)INT64_MAX ? INT64_MAX : d < (double)INT64_MIN ? INT64_MIN :
 			     (int64_t)n->bytes - (int64_t)n->before;
 
-		fprintf(out, "\n%s since ", fmt_growth(g, sizeof(g), gr));
-		fput_markup(out, baseline ? baseline : "the baseline");
-		fprintf(out, " (%s then)", fmt_bytes(b, sizeof(b), n->before));
+		fprintf(out, "\n%s since the baseline (%s then)", fmt_growth(g, sizeof(g), gr),
+			fmt_bytes(b, sizeof(b), n->before));
 	}
 }
 
@@ -173,11 +173,12 @@ static void write_frame(FILE *out, const struct flame_tree *t, uint32_t k, uint6
 		growth_color(n, max_change, gro, sizeof(gro));
 	fprintf(out, "<g class=\"f\" data-v=\"%" PRIu64 "\" data-o=\"%" PRIu64 "\" data-d=\"%u\" "
 		"data-p=\"%016" PRIx64 "\"", n->bytes, offset, n->depth, n->path_id);
+	/* The colour not shown, for the script's Colour switch. */
 	if (t->has_baseline)
-		fprintf(out, " data-m=\"%s\" data-g=\"%s\" data-b=\"%" PRIu64 "\"", mem, gro,
+		fprintf(out, " data-c=\"%s\" data-b=\"%" PRIu64 "\"", o->diff ? mem : gro,
 			n->before);
 	fputs("><title>", out);
-	write_tooltip(out, t, n, o->baseline);
+	write_tooltip(out, t, n);
 	fprintf(out, "</title><rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" height=\"%d\" "
 		"fill=\"%s\" rx=\"2\"/><text x=\"%.2f\" y=\"%.1f\">", x, y, w, FRAME_H - 1,
 		o->diff && t->has_baseline ? gro : mem, x + 3, y + 11.5);
@@ -253,7 +254,7 @@ static void write_note(FILE *out, const struct flame_tree *t, const struct flame
 		return;
 	fprintf(out, "<text class=\"sub\" x=\"%.0f\" y=\"58\" text-anchor=\"middle\">", width / 2);
 	if (t->has_baseline) {
-		fputs("growth colours: red grew, blue shrank since ", out);
+		fputs("growth colours: red grew, blue shrank since the baseline, ", out);
 		fput_markup(out, o->baseline ? o->baseline : "the baseline");
 	}
 	if (left_out)

@@ -15,9 +15,10 @@
  * white did not change, the strongest colour for the largest change.
  *
  * Each frame is a <g class="f"> whose data-v is its bytes, data-o the
- * bytes to its left (its offset from the left edge), data-d its depth and
- * data-p its path id (flame_tree.h), so that a test or a script can read
- * the figures without parsing the tooltips.
+ * bytes to its left (its offset from the left edge), data-d its depth,
+ * data-p its path id (flame_tree.h) and, with a baseline, data-b its bytes
+ * then, so that a test or a script can read the figures without parsing
+ * the tooltips.
  */
 #ifndef MEMTRACE_REPORT_SVG_H
 #define MEMTRACE_REPORT_SVG_H
@@ -30,7 +31,7 @@
 
 /* Frames drawn at most: beyond that the narrowest are left out, and the
  * picture says how many. */
-#define FLAME_SVG_MAX_FRAMES 30000
+#define FLAME_SVG_MAX_FRAMES 20000
 
 struct flame_svg_options {
 	const char *id;		/* the <svg>'s id, [A-Za-z0-9_-]; NULL: "fg" */

@@ -235,7 +235,7 @@ Test(flame_tree, deep_stacks)
 				  .frames = frames };
 	struct report r = { .nstacks = 1, .stacks = &s };
 	struct flame_tree *t;
-	char names[300][8];
+	char names[300][16];
 
 	for (int i = 0; i < 300; i++) {
 		snprintf(names[i], sizeof(names[i]), "f%d", i);

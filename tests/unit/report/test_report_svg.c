@@ -244,8 +244,8 @@ Test(svg, diff_colours_growth_red_and_shrinkage_blue)
 	/* Width is still the bytes now. */
 	cr_assert_eq(find_frame(l, n, "leak_pages")->bytes, pic_bytes[PIC_LEAK]);
 	cr_assert(strstr(svg, "memtrace: growth of outstanding memory"));
-	cr_assert(strstr(svg, "+2.0 MiB since the first report (10.0s) (2.0 MiB then)"));
-	cr_assert(strstr(svg, "red grew, blue shrank"));
+	cr_assert(strstr(svg, "+2.0 MiB since the baseline (2.0 MiB then)"));
+	cr_assert(strstr(svg, "red grew, blue shrank since the baseline, the first report (10.0s)"));
 	free(svg);
 	free(out);
 }
