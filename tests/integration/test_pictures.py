@@ -426,3 +426,50 @@ def test_svg_state_in_the_url(service_pages):
         assert share > 0.05 and colours > 3
     finally:
         b.close()
+
+
+# ---- Python frames ----
+
+def test_python_frames_in_the_pictures(tmp_path):
+    """A Python service's flame graph tells its Python frames apart by
+    colour, and its pprof profile has them as functions of their .py files
+    at the JSON's lines."""
+    from test_python import trace_script, SCRIPT
+    python = "/usr/bin/python3.11"
+    if not os.path.exists(python):
+        pytest.skip(f"interpreter not installed: {python}")
+    svg, pb = tmp_path / "py.svg", tmp_path / "py.pb.gz"
+    report, _ = trace_script(tmp_path, python, "cache", "--flamegraph", str(svg),
+                             "--pprof", str(pb))
+    want = {(f["function"], f["file"], f["line"]) for s in report["stacks"]
+            for f in s["frames"] if f.get("python")}
+    assert ("handle_request", SCRIPT, 26) in want, sorted(want)[:20]
+
+    root = ET.parse(str(svg)).getroot()
+    python_fills, native_fills = set(), set()
+    for g in root.iter(NS + "g"):
+        if g.get("class") != "f":
+            continue
+        # name; figures; "Python" or "in MODULE" (none for the root and
+        # marks); the growth.
+        lines = g.find(NS + "title").text.split("\n")
+        kind = lines[2] if len(lines) > 2 else ""
+        fill = g.find(NS + "rect").get("fill")
+        if kind == "Python":
+            python_fills.add(fill)
+        elif kind.startswith("in "):
+            native_fills.add(fill)
+        if lines[0] == f"handle_request ({SCRIPT}:26)":
+            assert kind == "Python", lines
+    assert python_fills and native_fills
+    assert not python_fills & native_fills, "Python and native frames share a colour"
+
+    if GO is None:
+        pytest.skip("go (golang-go) is not installed: scripts/install_deps.sh installs it")
+    out = pprof("-raw", str(pb))
+    got = set()
+    # "ID: ADDRESS [M=MAPPING] FUNCTION FILE:LINE s=START"; Python frames
+    # have no mapping, and files like "<frozen codecs>" have spaces.
+    for m in re.finditer(r"^\s+\d+: 0x[0-9a-f]+ (\S+) (.+):(\d+) s=\d+$", out, re.M):
+        got.add((m.group(1), m.group(2), int(m.group(3))))
+    assert want <= got, sorted(want - got)[:10]
