@@ -473,3 +473,47 @@ def test_python_frames_in_the_pictures(tmp_path):
     for m in re.finditer(r"^\s+\d+: 0x[0-9a-f]+ (\S+) (.+):(\d+) s=\d+$", out, re.M):
         got.add((m.group(1), m.group(2), int(m.group(3))))
     assert want <= got, sorted(want - got)[:10]
+
+
+# ---- several processes ----
+
+@needs_go
+def test_two_processes(tmp_path):
+    """Two demo_service processes traced at once: the same stack in both is
+    one stack (the services merge) with both PIDs in pprof, and the page's
+    timeline has a line per process and one for both."""
+    procs = [subprocess.Popen([prog("demo_service"), "3"], stdout=subprocess.DEVNULL)
+             for _ in range(2)]
+    paths = {"json": tmp_path / "out.json", "pprof": tmp_path / "out.pb.gz",
+             "html": tmp_path / "page.html", "flamegraph": tmp_path / "flame.svg"}
+    args = [a for k, v in paths.items() for a in ("--" + k, str(v))]
+    try:
+        res = subprocess.run(memtrace_cmd("-q", "-n", "0", "-i", "1", *args, "-p",
+                                          ",".join(str(p.pid) for p in procs)),
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    final = read_reports(paths["json"])[-1]
+    pids = sorted(p.pid for p in procs)
+    merged = [s for s in final["stacks"] if "session_new" in functions(s)]
+    assert merged and sorted(p["pid"] for p in merged[0]["pids"]) == pids
+
+    _, rows = top(str(paths["pprof"]))
+    assert rows["session_new"][1] == sum(s["bytes"] for s in merged)
+    # A merged stack is one sample with a pid label per process: either
+    # PID selects it whole.
+    for pid in pids:
+        _, one = top(str(paths["pprof"]), f"-tagfocus=pid={pid}")
+        assert one["session_new"][1] == rows["session_new"][1]
+    _, none = top(str(paths["pprof"]), "-tagfocus=pid=1")
+    assert "session_new" not in none
+
+    res = subprocess.run(["python3", CHECK_HTML, str(paths["html"])], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"^timeline \d+ 5$", res.stdout, re.M), res.stdout
+    _, frames = svg_frames(str(paths["flamegraph"]))
+    assert frames[0]["v"] == final["totals"]["outstanding_bytes"]
