@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "unwind_table.h"
+#include "proc/target_file.h"
 #include "symbols/elf_file.h"
 #include "util/search.h"
 #include "util/vec.h"
@@ -1017,14 +1018,15 @@ int unwind_table_build_path(const char *path, struct unwind_table *out)
 	int fd, debug_fd, err;
 
 	memset(out, 0, sizeof(*out));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = target_file_open_at(TARGET_FILE_OWN_ROOT, path, TARGET_FILE_FOLLOW);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = build(fd, -1, out);
 	if (err == -ENODATA &&
 	    !debug_file_find(path, UNWIND_TABLE_DEBUG_ROOT,
 					  debug_path, sizeof(debug_path))) {
-		debug_fd = open(debug_path, O_RDONLY | O_CLOEXEC);
+		debug_fd = target_file_open_at(TARGET_FILE_OWN_ROOT, debug_path,
+					       TARGET_FILE_FOLLOW);
 		if (debug_fd >= 0) {
 			err = build(fd, debug_fd, out);
 			close(debug_fd);
