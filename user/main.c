@@ -38,11 +38,13 @@
 #include "python/fresh_stacks.h"
 #include "python/python_process.h"
 #include "python/python_symbols.h"
+#include "report/out_file.h"
 #include "report/report.h"
 #include "report/warnings.h"
 #include "symbols/symbolizer.h"
 #include "unwind/snapshots.h"
 #include "unwind/unwind_loader.h"
+#include "util/why.h"
 
 /* How often the ring is drained when the probes have not woken us. */
 #define DRAIN_MS 100
@@ -72,8 +74,9 @@ struct memtrace {
 	struct snapshots snapshots;
 	struct warnings warnings;
 
-	FILE *text;			/* stdout or -o FILE */
-	FILE *json;			/* --json FILE, or NULL */
+	/* Output files (report/out_file.h): stdout or -o FILE; --json FILE
+	 * and --folded FILE, or NULL. */
+	struct out_file *text, *json, *folded;
 
 	int epfd, sigfd, timerfd;
 	uint64_t start_ns, last_report_ns, last_maps_ns;
@@ -130,10 +133,13 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	/* The new program has not mapped its libc yet when the exec is
 	 * seen; a program with another libc (or none) is noticed when its
 	 * mappings are next read. */
-	if (!libc_target_find(pid, &lt, why, sizeof(why)) &&
-	    strcmp(lt.maps_path, t->libc.maps_path))
-		warnings_add(&mt->warnings, "PID %d exec'd into a program that uses another "
-			     "libc (%s): its allocations are not traced", pid, lt.maps_path);
+	if (!libc_target_find(pid, &lt, why, sizeof(why))) {
+		if (strcmp(lt.maps_path, t->libc.maps_path))
+			warnings_add(&mt->warnings, "PID %d exec'd into a program that uses "
+				     "another libc (%s): its allocations are not traced", pid,
+				     lt.maps_path);
+		libc_target_release(&lt);
+	}
 }
 
 /* Something was mapped since the mappings were read: a dlopen, a new
@@ -188,25 +194,23 @@ static void on_event(void *ctx, const void *rec, size_t size)
 	agg_handle(mt->agg, &e);
 }
 
-static int write_folded(struct memtrace *mt, const struct report *r)
+/*
+ * Write r to one output file with fn. A file that fails keeps the others
+ * going: its first error is remembered, said once here, and makes
+ * memtrace exit non-zero at the end.
+ */
+static void write_output(struct out_file *f, int (*fn)(FILE *, const struct report *),
+			 const struct report *r)
 {
-	char tmp[4096];
-	FILE *f;
-	int err;
+	int before = out_file_error(f);
+	FILE *fp = out_file_begin(f);
 
-	/* Write aside and rename, so a reader never sees half a file. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", mt->opt.folded_path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	err = report_write_folded(f, r);
-	if (fclose(f) && !err)
-		err = -errno;
-	if (!err && rename(tmp, mt->opt.folded_path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
+	if (fp)
+		out_file_fail(f, fn(fp, r));
+	out_file_commit(f);
+	if (!before && out_file_error(f))
+		fprintf(stderr, "memtrace: cannot write %s: %s\n", out_file_name(f),
+			strerror(-out_file_error(f)));
 }
 
 /* Per-process inputs of the report builder, in the order of mt->procs. */
@@ -320,21 +324,17 @@ static int report(struct memtrace *mt, bool final)
 	mt->last_allocs = r->allocs;
 	mt->last_frees = r->frees;
 
-	if (mt->opt.folded_path)
-		err = write_folded(mt, r);
+	if (mt->folded)
+		write_output(mt->folded, report_write_folded, r);
 	r->top_n = mt->opt.top_n;
 	if (r->top_n && r->nstacks > r->top_n)
 		r->nstacks = r->top_n;
-	if (!err && (!mt->opt.quiet || final)) {
-		err = report_write_text(mt->text, r);
-		fflush(mt->text);
-	}
-	if (!err && mt->json) {
-		err = report_write_json(mt->json, r);
-		fflush(mt->json);
-	}
-	if (err)
-		fprintf(stderr, "memtrace: cannot write the report: %s\n", strerror(-err));
+	if (!mt->opt.quiet || final)
+		write_output(mt->text, report_write_text, r);
+	if (mt->json)
+		write_output(mt->json, report_write_json, r);
+	err = out_file_error(mt->text) ? out_file_error(mt->text) :
+	      out_file_error(mt->json) ? out_file_error(mt->json) : out_file_error(mt->folded);
 	report_built_free(&b);
 	report_procs_free(&rp);
 	return err;
@@ -428,39 +428,65 @@ static int add_fd(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/* The output files, ready to be written; nothing at their paths changes
+ * until publish_outputs(). */
 static int open_outputs(struct memtrace *mt)
 {
 	const struct options *o = &mt->opt;
+	char why[512];
+	int err = 0;
 
-	mt->text = stdout;
-	if (o->output_path) {
-		mt->text = fopen(o->output_path, "w");
-		if (!mt->text) {
-			fprintf(stderr, "memtrace: cannot write -o '%s': %s\n",
-				o->output_path, strerror(errno));
-			return -errno;
-		}
-	}
-	if (o->json_path) {
-		mt->json = fopen(o->json_path, "w");
-		if (!mt->json) {
-			fprintf(stderr, "memtrace: cannot write --json '%s': %s\n",
-				o->json_path, strerror(errno));
-			return -errno;
-		}
-	}
-	if (o->folded_path) {
-		/* Written only at report time: check now that it can be. */
-		FILE *f = fopen(o->folded_path, "w");
+	if (o->output_path)
+		err = out_file_open(&mt->text, o->output_path, "-o", OUT_FILE_STREAM, why,
+				    sizeof(why));
+	else if (!(mt->text = out_file_wrap(stdout, "standard output")))
+		err = why_fail(-ENOMEM, why, sizeof(why), "out of memory");
+	if (!err && o->json_path)
+		err = out_file_open(&mt->json, o->json_path, "--json", OUT_FILE_STREAM, why,
+				    sizeof(why));
+	if (!err && o->folded_path)
+		err = out_file_open(&mt->folded, o->folded_path, "--folded", OUT_FILE_REWRITE,
+				    why, sizeof(why));
+	if (err)
+		fprintf(stderr, "memtrace: %s\n", why);
+	return err;
+}
 
-		if (!f) {
-			fprintf(stderr, "memtrace: cannot write --folded '%s': %s\n",
-				o->folded_path, strerror(errno));
-			return -errno;
-		}
-		fclose(f);
+/* Tracing has started: the output files take their names. */
+static void publish_outputs(struct memtrace *mt)
+{
+	struct out_file *files[] = { mt->text, mt->json, mt->folded };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i] && out_file_publish(files[i]))
+			fprintf(stderr, "memtrace: cannot write %s: %s\n",
+				out_file_name(files[i]), strerror(-out_file_error(files[i])));
+}
+
+/* Close the output files (removing what was never published): the
+ * number that failed at some point, each said once. */
+static int close_outputs(struct memtrace *mt)
+{
+	struct out_file *files[] = { mt->text, mt->json, mt->folded };
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct out_file *f = files[i];
+		int before = out_file_error(f), err;
+
+		if (!f)
+			continue;
+		out_file_commit(f);	/* the last bytes, which may not fit */
+		err = out_file_error(f);
+		if (!before && err)
+			fprintf(stderr, "memtrace: cannot write %s: %s\n", out_file_name(f),
+				strerror(-err));
+		if (out_file_close(f) && !err)
+			fprintf(stderr, "memtrace: cannot close an output file\n");
+		failed += err != 0;
 	}
-	return 0;
+	mt->text = mt->json = mt->folded = NULL;
+	return failed;
 }
 
 static int setup_loop(struct memtrace *mt)
@@ -574,10 +600,7 @@ static void cleanup(struct memtrace *mt)
 	snapshots_free(&mt->snapshots);
 	agg_free(mt->agg);
 	processes_free(&mt->procs);
-	if (mt->text && mt->text != stdout)
-		fclose(mt->text);
-	if (mt->json)
-		fclose(mt->json);
+	close_outputs(mt);
 	if (mt->epfd > 0)
 		close(mt->epfd);
 	if (mt->sigfd > 0)
@@ -591,7 +614,7 @@ int main(int argc, char **argv)
 	struct memtrace mt = { .epfd = -1, .sigfd = -1, .timerfd = -1 };
 	struct probes_config pc;
 	char why[512];
-	int err;
+	int err, failed;
 
 	err = options_parse(&mt.opt, argc, argv);
 	if (err)
@@ -699,13 +722,17 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "memtrace: tracing %zu process%s (%s); Ctrl-C to stop\n",
 		mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->libc.maps_path);
+	publish_outputs(&mt);
 
 	err = run(&mt);
 	if (err)
 		fprintf(stderr, "memtrace: event loop failed: %s\n", strerror(-err));
 	report(&mt, true);
+	/* The final report went wherever it still could; a file that
+	 * failed makes the exit status say so. */
+	failed = close_outputs(&mt);
 	cleanup(&mt);
-	return err ? 1 : 0;
+	return err || failed ? 1 : 0;
 fail:
 	/* A launched command never ran a line of its own: end it. */
 	if (mt.child) {
