@@ -9,43 +9,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 #include <time.h>
 
 #include "format.h"
-
-/* Length of the valid UTF-8 sequence at s, or 0. Overlong forms,
- * surrogates and code points past U+10FFFF are invalid (RFC 3629). Stops
- * at the first byte that does not fit, so never reads past a NUL. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
+#include "util/escape.h"
 
 /*
  * A JSON string, or null. The traced program chooses its comm and symbol
@@ -55,29 +23,40 @@ static size_t utf8_len(const unsigned char *s)
 static void json_str(FILE *out, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, n, len;
 
 	if (!s) {
 		fputs("null", out);
 		return;
 	}
+	n = strlen(str);
 	fputc('"', out);
-	while (*s) {
-		size_t n = 0, len;
+	while (i < n) {
+		size_t run = 0;
 
 		/* Write plain runs whole. */
-		while (s[n] >= 0x20 && s[n] != '"' && s[n] != '\\' && (len = utf8_len(s + n)))
-			n += len;
-		fwrite(s, 1, n, out);
-		s += n;
-		if (!*s)
+		while (i + run < n && s[i + run] >= 0x20 && s[i + run] != '"' &&
+		       s[i + run] != '\\' && (len = utf8_seq_len(s + i + run, n - i - run)) &&
+		       !utf8_is_c1(s + i + run, len))
+			run += len;
+		fwrite(s + i, 1, run, out);
+		i += run;
+		if (i == n)
 			break;
-		if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if (*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
-		else
+		len = utf8_seq_len(s + i, n - i);
+		if (s[i] == '"' || s[i] == '\\') {
+			fprintf(out, "\\%c", s[i]);
+		} else if (s[i] < 0x20) {
+			fprintf(out, "\\u%04x", s[i]);
+		} else if (utf8_is_c1(s + i, len)) {
+			/* Valid JSON raw, but a terminal acts on it. */
+			fprintf(out, "\\u%04x", s[i + 1]);
+			i += len;
+			continue;
+		} else {
 			fputs("\\ufffd", out);
-		s++;
+		}
+		i++;
 	}
 	fputc('"', out);
 }

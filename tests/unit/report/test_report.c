@@ -389,7 +389,7 @@ Test(text, names_from_the_target_cannot_drive_the_terminal)
 	r.stacks = stacks;
 	r.nstacks = r.nstacks_total = 1;
 	out = capture_text(&r);
-	ASSERT_IN_ORDER(out, "processes    7 ev?[2Jil\n", "  bad?name+0x1 [m]\n");
+	ASSERT_IN_ORDER(out, "processes    7 ev\\x1b[2Jil\n", "  bad\\x0aname+0x1 [m]\n");
 	free(out);
 }
 
@@ -502,6 +502,22 @@ Test(json, sample_is_one_valid_line)
 			"\"stack_captured\":false,\"stack_complete\":false,\"frames\":[{\"function\":\"malloc\"");
 	ASSERT_IN_ORDER(out, "{\"function\":null,\"offset\":0,\"module\":\"libc.so.6\","
 			"\"address\":\"0x7f3a2c029d90\",\"module_offset\":\"0x29d90\"}");
+	cr_assert(json_parses(out));
+	free(out);
+}
+
+/* C1 controls are valid JSON, but a terminal showing the file (jq, less
+ * -r, cat) would act on U+009B: escaped as \u009b. */
+Test(json, c1_controls_escaped)
+{
+	static const struct report_process procs[] = { { .pid = 1, .comm = "a\xc2\x9b" "31mX\xc2\xa0" } };
+	struct report r = sample_report();
+	char *out;
+
+	r.procs = procs;
+	r.nprocs = 1;
+	out = capture(report_write_json, &r);
+	ASSERT_IN_ORDER(out, "\"comm\":\"a\\u009b31mX\xc2\xa0\"");
 	cr_assert(json_parses(out));
 	free(out);
 }
@@ -633,7 +649,7 @@ Test(folded, sanitized_and_zero_skipped)
 	r.nstacks = 3;
 	out = capture(report_write_folded, &r);
 	cr_assert_str_eq(out,
-			 "[vdso];line?break;handle (app.py:12);std::map<a:b>::insert;malloc 7\n"
+			 "[vdso];line\\x0abreak;handle (app.py:12);std::map<a:b>::insert;malloc 7\n"
 			 "ma:lloc 3\n");
 	free(out);
 }
