@@ -209,7 +209,7 @@ static void write_output(struct out_file *f, int (*fn)(FILE *, const struct repo
 		out_file_fail(f, fn(fp, r));
 	out_file_commit(f);
 	if (!before && out_file_error(f))
-		fprintf(stderr, "memtrace: cannot write %s: %s\n", out_file_name(f),
+		why_say("cannot write %s: %s", out_file_name(f),
 			strerror(-out_file_error(f)));
 }
 
@@ -448,7 +448,7 @@ static int open_outputs(struct memtrace *mt)
 		err = out_file_open(&mt->folded, o->folded_path, "--folded", OUT_FILE_REWRITE,
 				    why, sizeof(why));
 	if (err)
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 	return err;
 }
 
@@ -459,8 +459,8 @@ static void publish_outputs(struct memtrace *mt)
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (files[i] && out_file_publish(files[i]))
-			fprintf(stderr, "memtrace: cannot write %s: %s\n",
-				out_file_name(files[i]), strerror(-out_file_error(files[i])));
+			why_say("cannot write %s: %s", out_file_name(files[i]),
+				strerror(-out_file_error(files[i])));
 }
 
 /* Close the output files (removing what was never published): the
@@ -479,7 +479,7 @@ static int close_outputs(struct memtrace *mt)
 		out_file_commit(f);	/* the last bytes, which may not fit */
 		err = out_file_error(f);
 		if (!before && err)
-			fprintf(stderr, "memtrace: cannot write %s: %s\n", out_file_name(f),
+			why_say("cannot write %s: %s", out_file_name(f),
 				strerror(-err));
 		if (out_file_close(f) && !err)
 			fprintf(stderr, "memtrace: cannot close an output file\n");
@@ -530,7 +530,7 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 
 	err = target_check_pid(pid, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		return err;
 	}
 	err = processes_add(&mt->procs, pid, &t);
@@ -540,7 +540,7 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 	}
 	err = libc_target_find(pid, &t->libc, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		return err;
 	}
 	target_comm(pid, t->comm, sizeof(t->comm));
@@ -580,7 +580,7 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 		return err;
 	err = probes_attach(mt->probes, t->pid, &t->libc, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		return err;
 	}
 	python_process_probe_objects(&mt->py_env, &t->py, t->pid);
@@ -626,7 +626,7 @@ int main(int argc, char **argv)
 	};
 	err = target_check_privileges(why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		return 1;
 	}
 	if (open_outputs(&mt))
@@ -640,7 +640,7 @@ int main(int argc, char **argv)
 		};
 		err = probes_open(&mt.probes, &pc, why, sizeof(why));
 		if (err) {
-			fprintf(stderr, "memtrace: %s\n", why);
+			why_say("%s", why);
 			goto fail;
 		}
 		err = probes_print_stats(mt.probes, stdout);
@@ -658,7 +658,7 @@ int main(int argc, char **argv)
 	if (mt.opt.command) {
 		err = target_launch(mt.opt.command, &mt.child, why, sizeof(why));
 		if (err) {
-			fprintf(stderr, "memtrace: %s\n", why);
+			why_say("%s", why);
 			goto fail;
 		}
 		if (prepare_process(&mt, mt.child))
@@ -683,7 +683,7 @@ int main(int argc, char **argv)
 	}
 	err = probes_open(&mt.probes, &pc, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		goto fail;
 	}
 	if (!(err = agg_new(&mt.agg)))
@@ -720,7 +720,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memtrace: cannot start the command: %s\n", strerror(-err));
 		goto fail;
 	}
-	fprintf(stderr, "memtrace: tracing %zu process%s (%s); Ctrl-C to stop\n",
+	why_say("tracing %zu process%s (%s); Ctrl-C to stop",
 		mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->libc.maps_path);
 	publish_outputs(&mt);
 
