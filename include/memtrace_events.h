@@ -123,7 +123,9 @@ enum mt_stack_end {
 	MT_END_NO_TABLE,	/* a PC in a gap of a table */
 	MT_END_NO_MAPPING,	/* a PC in no known mapping */
 	MT_END_UNSUPPORTED,	/* an unwind rule the table cannot express */
-	MT_END_BAD_READ,	/* the stack could not be read */
+	MT_END_BAD_READ,	/* the stack could not be read, or held no
+				   valid frame there (a return address of 0,
+				   a CFA not above the stack pointer) */
 	MT_END_DEPTH,		/* MT_MAX_FRAMES reached */
 	MT_END_FP,		/* frame pointers: nothing tells where it ends */
 	MT_END_COUNT,
