@@ -173,7 +173,7 @@ int report_write_json(FILE *out, const struct report *r)
 			r->sample_bytes, a->samples_dropped);
 
 	fprintf(out, ",\"accounting\":{\"lost_events\":%" PRIu64 ",\"returns_without_entry\":%" PRIu64
-		",\"entries_without_return\":%" PRIu64 ",\"unknown_frees\":%" PRIu64
+		",\"returns_in_flight_at_attach\":%" PRIu64 ",\"entries_without_return\":%" PRIu64 ",\"unknown_frees\":%" PRIu64
 		",\"stacks_not_captured\":%" PRIu64 ",\"replaced_live\":%" PRIu64
 		",\"exec_dropped\":%" PRIu64 ",\"nested_calls\":%" PRIu64
 		",\"unwind\":{\"no_table\":%" PRIu64 ",\"no_mapping\":%" PRIu64
@@ -181,7 +181,8 @@ int report_write_json(FILE *out, const struct report *r)
 		",\"fp_frames\":%" PRIu64 ",\"fp_end\":%" PRIu64 ",\"finished\":%" PRIu64
 		",\"unfinished\":%" PRIu64 "},\"pymalloc\":{\"unreadable\":%" PRIu64
 		",\"block_sizes\":%" PRIu64 "}},\"may_be_wrong\":",
-		a->lost_events, a->returns_without_entry, a->entries_without_return,
+		a->lost_events, a->returns_without_entry, a->returns_in_flight,
+		a->entries_without_return,
 		a->unknown_frees, a->stacks_not_captured, a->replaced_live, a->exec_dropped,
 		a->nested_calls, a->unwind.no_table, a->unwind.no_mapping,
 		a->unwind.unsupported, a->unwind.bad_read, a->unwind.depth,

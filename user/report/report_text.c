@@ -117,6 +117,7 @@ static void write_accounting(FILE *out, const struct report *r)
 	} counters[] = {
 		{ "lost events", a->lost_events },
 		{ "returns without entry", a->returns_without_entry },
+		{ "returns in flight at attach", a->returns_in_flight },
 		{ "entries without return", a->entries_without_return },
 		{ "unknown frees", a->unknown_frees },
 		{ "stacks not captured", a->stacks_not_captured },
