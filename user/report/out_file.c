@@ -33,6 +33,7 @@ struct out_file {
 	bool regular_in_place;	/* ... that is a regular file: truncated when published */
 	bool wrapped;		/* a stream memtrace does not own */
 	bool published;
+	bool begun;		/* a version was begun (REWRITE) */
 	mode_t perms;		/* of the temporaries: the replaced file's */
 	int err;
 };
@@ -295,6 +296,7 @@ FILE *out_file_begin(struct out_file *f)
 
 	if (!f || f->err)
 		return NULL;
+	f->begun = true;
 	if (f->mode == OUT_FILE_STREAM || f->fp) {
 		if (f->mode == OUT_FILE_REWRITE && f->regular_in_place &&
 		    (fseek(f->fp, 0, SEEK_SET) || ftruncate(fileno(f->fp), 0))) {
@@ -317,8 +319,11 @@ int out_file_commit(struct out_file *f)
 
 	if (!f)
 		return 0;
-	if (!f->fp)
+	/* Only a version begun is put in place: the temporary made at open
+	 * stays aside until a report is written to it. */
+	if (!f->fp || (f->mode == OUT_FILE_REWRITE && !f->begun))
 		return f->err;
+	f->begun = false;
 	err = flush_error(f->fp);
 	out_file_fail(f, err);
 	if (f->mode == OUT_FILE_STREAM || f->in_place)

@@ -164,13 +164,18 @@ int debug_file_find(const char *path, const char *debug_root,
 	return 0;
 }
 
-/* Is root (a target_file_root() fd) memtrace's own root directory? */
-static bool is_own_root(int root)
+/* Does pid see the same files as memtrace: the same root directory, in
+ * the same mount namespace? */
+static bool same_view(pid_t pid, int root)
 {
 	struct stat a, b;
+	char ns[64];
 
-	return !fstat(root, &a) && !stat("/", &b) && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
+	if (fstat(root, &a) || stat("/", &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return false;
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", (int)pid);
+	return !stat(ns, &a) && !stat("/proc/self/ns/mnt", &b) && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
 }
 
 int debug_file_open(pid_t pid, const struct proc_map *m, int fd)
@@ -187,7 +192,7 @@ int debug_file_open(pid_t pid, const struct proc_map *m, int fd)
 		return dfd;
 	root = target_file_root(pid);
 	if (root >= 0) {
-		if (!is_own_root(root))
+		if (!same_view(pid, root))
 			dfd = by_build_id(root, DEBUG_FILE_ROOT, &w, buf, sizeof(buf));
 		close(root);
 		if (dfd != -ENOENT)
