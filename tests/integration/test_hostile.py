@@ -191,8 +191,8 @@ def plant(path, kind, tmp_path):
         raise ValueError(kind)
 
 
+@pytest.mark.parametrize("build_id", [True, False], ids=["build_id", "crc"])
 @pytest.mark.parametrize("kind", ["fifo", "dev_zero", "symlink_to_fifo"])
-@pytest.mark.parametrize("build_id", [True, False], ids=["build-id", "crc"])
 def test_hostile_debuglink_at_start_up(tmp_path, kind, build_id):
     """A FIFO, /dev/zero or a symlink to a FIFO at the name the program's
     .gnu_debuglink gives (any user can put one next to their program)."""
@@ -227,19 +227,31 @@ def test_fifo_at_build_id_paths_in_the_process_mount_namespace(tmp_path):
     check_leaks(report, t, first_line_seen=False)
 
 
-def bind_in_namespace(pid, pairs):
-    """Bind-mount each source over each target in pid's mount namespace,
-    from one process that has loaded everything it needs before entering
-    it (the namespace's libc may be a FIFO by the second mount)."""
+def in_namespace(pid, ops):
+    """Do ops in pid's mount namespace, from one process that has loaded
+    everything it needs before entering it (the namespace's libc may be a
+    FIFO by the second step): ("bind", src, dst) bind-mounts src over dst,
+    ("tmpfs", dir) mounts an empty tmpfs there, ("fifo", path) makes a FIFO
+    (and its directories)."""
     code = (
         "import ctypes, os, sys\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         f"fd = os.open('/proc/{pid}/ns/mnt', os.O_RDONLY)\n"
         "assert libc.setns(fd, 0x20000) == 0, os.strerror(ctypes.get_errno())\n"
-        f"for src, dst in {pairs!r}:\n"
-        "    r = libc.mount(src.encode(), dst.encode(), None, 4096, None)\n"
+        f"for op, *args in {ops!r}:\n"
+        "    if op == 'fifo':\n"
+        "        os.makedirs(os.path.dirname(args[0]), exist_ok=True)\n"
+        "        os.mkfifo(args[0])\n"
+        "        continue\n"
+        "    src, dst, fs, flags = (args[0], args[1], None, 4096) if op == 'bind' else \\\n"
+        "        ('none', args[0], b'tmpfs', 0)\n"
+        "    r = libc.mount(src.encode(), dst.encode(), fs, flags, None)\n"
         "    assert r == 0, (dst, os.strerror(ctypes.get_errno()))\n")
     subprocess.run(["/usr/bin/python3", "-c", code], check=True, timeout=BOUND_S)
+
+
+def bind_in_namespace(pid, pairs):
+    in_namespace(pid, [("bind", src, dst) for src, dst in pairs])
 
 
 def test_fifo_bind_mounted_over_libc_and_ldso_at_start_up(tmp_path):
@@ -335,18 +347,22 @@ def test_library_with_hostile_debuglink_loaded_mid_trace(tmp_path, kind):
     assert leaked(report) == 200
 
 
-def test_fifo_bind_mounted_over_libc_mid_trace(tmp_path):
-    """After attach, the target's namespace gets a FIFO over libc and ld.so,
-    then it loads a library: every file memtrace opens for the new mappings
-    (and for Python detection, which reads every mapped object) is the one
-    mapped."""
+def test_fifos_in_the_mount_namespace_mid_trace(tmp_path):
+    """After attach, the target's namespace gets FIFOs over libc and ld.so
+    and at the build-ID debug path of the library it then loads: every file
+    memtrace opens for the new mapping (its table, its debug file, its
+    symbols, Python detection, which reads every mapped object) is either
+    the one mapped or refused without being opened."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    report = trace_dlopener(
-        tmp_path, os.path.join(ROOT, "build/progs/libplugin.so"),
-        wrapper=("unshare", "-m", "--propagation", "private"),
-        after_attach=lambda pid: bind_in_namespace(pid, [(str(fifo), LIBC),
-                                                         (str(fifo), LDSO)]))
+    lib = os.path.join(ROOT, "build/progs/libplugin.so")
+    bid = build_id_of(lib)
+    ops = [("tmpfs", "/usr/lib/debug"),
+           ("fifo", f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"),
+           ("bind", str(fifo), LIBC), ("bind", str(fifo), LDSO)]
+    report = trace_dlopener(tmp_path, lib,
+                            wrapper=("unshare", "-m", "--propagation", "private"),
+                            after_attach=lambda pid: in_namespace(pid, ops))
     assert leaked(report) == 200
 
 
