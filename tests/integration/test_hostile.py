@@ -103,6 +103,16 @@ def wait_started(tracer):
     raise AssertionError(f"memtrace did not start within {BOUND_S} s: {seen} {err}")
 
 
+def kill_all(*procs):
+    """After a failure too: nothing a test started outlives it (a memtrace
+    stuck in open() of a FIFO only dies of SIGKILL)."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.kill()
+        if p is not None:
+            p.wait()
+
+
 def pid_inside(wrapper_pid, name):
     """The PID of the process called name that wrapper_pid runs (itself, or
     a descendant: in_container forks into its PID namespace)."""
@@ -129,6 +139,7 @@ def trace_leaky(tmp_path, argv, truth, name="leaky", after_ready=None, extra=())
     that it ends, that nothing is left in leaky's code or in the kernel, and
     return (memtrace's final report, leaky's truth, memtrace's stderr)."""
     out = tmp_path / "out.json"
+    tracer = None
     target = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     try:
@@ -151,8 +162,7 @@ def trace_leaky(tmp_path, argv, truth, name="leaky", after_ready=None, extra=())
         target.stdin.flush()
         assert target.wait(timeout=BOUND_S) == 0
     finally:
-        target.kill()
-        target.wait()
+        kill_all(tracer, target)
     assert memtrace_programs_loaded() == []
     return read_reports(out)[-1], load_truth(truth), "".join(started) + err
 
@@ -286,6 +296,7 @@ def plugin_with_debuglink(tmp_path, kind):
 
 def trace_dlopener(tmp_path, lib, wrapper=(), after_attach=None):
     out = tmp_path / "out.json"
+    tracer = None
     target = subprocess.Popen([*wrapper, prog("dlopener"), lib, "200", "--wait"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -318,8 +329,7 @@ def trace_dlopener(tmp_path, lib, wrapper=(), after_attach=None):
         target.stdin.flush()
         assert target.wait(timeout=BOUND_S) == 0
     finally:
-        target.kill()
-        target.wait()
+        kill_all(tracer, target)
     assert memtrace_programs_loaded() == []
     assert "leaked 200" in "".join(lines)
     return read_reports(out)[-1]
@@ -531,6 +541,7 @@ def test_calls_in_flight_at_attach_are_not_missed_allocations():
 def run_simple(tmp_path, exe):
     """exe prints "ready", waits, allocates, prints "done", waits."""
     out = tmp_path / "out.json"
+    tracer = None
     target = subprocess.Popen([exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     try:
@@ -550,8 +561,7 @@ def run_simple(tmp_path, exe):
         target.stdin.flush()
         target.wait(timeout=BOUND_S)
     finally:
-        target.kill()
-        target.wait()
+        kill_all(tracer, target)
     return read_reports(out)[-1]
 
 
