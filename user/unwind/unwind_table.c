@@ -480,20 +480,22 @@ static int add_plt_ranges(struct builder *b)
 		struct range r = { .fixed = plt_sections[i].type };
 
 		for (j = 0; j < nfde && pos < end; j++) {
-			const struct range *f = &b->ranges[j];
+			/* A copy: add_range() may move the array (found by
+			 * tests/fuzz/fuzz_unwind_table.c, a use after free). */
+			const struct range f = b->ranges[j];
 
-			if (f->end <= pos)
+			if (f.end <= pos)
 				continue;
-			if (f->start >= end)
+			if (f.start >= end)
 				break;
-			if (f->start > pos) {
+			if (f.start > pos) {
 				r.start = pos;
-				r.end = f->start;
+				r.end = f.start;
 				err = add_range(b, &r);
 				if (err)
 					return err;
 			}
-			pos = f->end;
+			pos = f.end;
 		}
 		if (pos < end) {
 			r.start = pos;
