@@ -8,7 +8,7 @@ set -eu
 
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev pkg-config \
 libcriterion-dev python3 python3-pytest gdb libc6-dbg binutils libcapstone-dev \
-golang-go chromium"
+golang-go chromium libclang-rt-14-dev util-linux"
 
 if [ "$(id -u)" != 0 ]; then
 	what=${1:-make test}

@@ -24,6 +24,7 @@
 #include "libc_target.h"
 #include "util/why.h"
 #include "proc_maps.h"
+#include "target_file.h"
 
 const char *const mt_func_names[MT_FUNC_COUNT] = {
 	[MT_FUNC_MALLOC] = "malloc",
@@ -102,38 +103,63 @@ static bool is_ldso_name(const char *path)
 	       !strcmp(base, "ld.so") || !strncmp(base, "ld-2.", 5);
 }
 
+/* The first executable mapping whose file name says what it is: a
+ * read-only mapping of a file with the same name could be anything (a
+ * process may map a decoy of its own). */
+static const struct proc_map *find_mapped(const struct proc_maps *maps,
+					  bool (*is_name)(const char *))
+{
+	const struct proc_map *any = NULL;
+
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->maps[i];
+
+		if (!m->inode || !is_name(m->path))
+			continue;
+		if (m->perms[2] == 'x')
+			return m;
+		if (!any)
+			any = m;
+	}
+	return any;
+}
+
 /* The loader's debugger hook: optional, so failures leave it unset. */
 static void find_ldso_hook(pid_t pid, const struct proc_maps *maps,
 			   struct libc_target *out)
 {
+	const struct proc_map *m = find_mapped(maps, is_ldso_name);
 	struct elf_symbols *es = NULL;
 	uint64_t value, off;
-	char *path = out->ldso_path;
+	int fd;
 
-	for (size_t i = 0; i < maps->n; i++) {
-		if (!is_ldso_name(maps->maps[i].path))
-			continue;
-		snprintf(path, sizeof(out->ldso_path), "/proc/%d/root%s", pid,
-			 maps->maps[i].path);
-		if (!elf_symbols_open_path(path, &es) &&
-		    !elf_symbols_find(es, "_dl_debug_state", &value, NULL) &&
-		    !elf_symbols_vaddr_to_offset(es, value, &off))
-			out->dl_debug_state_offset = off;
-		else
-			path[0] = '\0';
-		elf_symbols_close(es);
+	if (!m)
 		return;
+	fd = target_file_open_mapped(pid, m);
+	if (fd < 0)
+		return;
+	if (!elf_symbols_open(fd, &es) &&
+	    !elf_symbols_find(es, "_dl_debug_state", &value, NULL) &&
+	    !elf_symbols_vaddr_to_offset(es, value, &off)) {
+		out->dl_debug_state_offset = off;
+		out->ldso_fd = fd;
+		target_file_fd_path(fd, out->ldso_path, sizeof(out->ldso_path));
+	} else {
+		close(fd);
 	}
+	elf_symbols_close(es);
 }
 
-/* Runtime address of a file offset, from the mapping that holds it. */
-static uint64_t runtime_addr(const struct proc_maps *maps, const char *path,
+/* Runtime address of a file offset, from a mapping of the same file as
+ * lib that holds it. */
+static uint64_t runtime_addr(const struct proc_maps *maps, const struct proc_map *lib,
 			     uint64_t file_off)
 {
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct proc_map *m = &maps->maps[i];
 
-		if (strcmp(m->path, path) || file_off < m->pgoff ||
+		if (m->inode != lib->inode || m->dev_major != lib->dev_major ||
+		    m->dev_minor != lib->dev_minor || file_off < m->pgoff ||
 		    file_off >= m->pgoff + (m->end - m->start))
 			continue;
 		return m->start + (file_off - m->pgoff);
@@ -141,21 +167,33 @@ static uint64_t runtime_addr(const struct proc_maps *maps, const char *path,
 	return 0;
 }
 
+void libc_target_release(struct libc_target *lt)
+{
+	if (!lt->open)
+		return;
+	if (lt->fd >= 0)
+		close(lt->fd);
+	if (lt->ldso_fd >= 0)
+		close(lt->ldso_fd);
+	lt->open = false;
+	lt->fd = lt->ldso_fd = -1;
+	lt->path[0] = lt->ldso_path[0] = '\0';
+}
+
 int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_len)
 {
 	struct proc_maps maps = { 0 };
 	struct elf_symbols *es = NULL;
-	const char *libc = NULL;
-	int fd = -1, err;
+	const struct proc_map *libc;
+	int err;
 
 	memset(out, 0, sizeof(*out));
+	out->fd = out->ldso_fd = -1;
 	err = proc_maps_read(pid, &maps);
 	if (err)
 		return why_fail(err, why, why_len, "cannot read /proc/%d/maps: %s", pid,
 			    err == -ESRCH ? "no such process" : strerror(-err));
-	for (size_t i = 0; i < maps.n && !libc; i++)
-		if (is_libc_name(maps.maps[i].path))
-			libc = maps.maps[i].path;
+	libc = find_mapped(&maps, is_libc_name);
 	if (!libc) {
 		err = why_fail(-ENOENT, why, why_len,
 			   "PID %d maps no shared libc: it is statically linked (or not a "
@@ -163,19 +201,19 @@ int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_l
 			   "libc", pid);
 		goto out;
 	}
-	snprintf(out->maps_path, sizeof(out->maps_path), "%s", libc);
-	snprintf(out->path, sizeof(out->path), "/proc/%d/root%s", pid, libc);
-
-	fd = open(out->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = why_fail(-errno, why, why_len, "cannot open %s of PID %d: %s", libc,
-			   pid, strerror(errno));
+	snprintf(out->maps_path, sizeof(out->maps_path), "%s", libc->path);
+	out->open = true;
+	out->fd = target_file_open_mapped(pid, libc);
+	if (out->fd < 0) {
+		err = why_fail(out->fd, why, why_len, "cannot open %s of PID %d: %s",
+			       libc->path, pid, strerror(-out->fd));
 		goto out;
 	}
-	err = elf_symbols_open(fd, &es);
+	target_file_fd_path(out->fd, out->path, sizeof(out->path));
+	err = elf_symbols_open(out->fd, &es);
 	if (err) {
-		err = why_fail(err, why, why_len, "cannot read the symbols of %s: %s", libc,
-			   strerror(-err));
+		err = why_fail(err, why, why_len, "cannot read the symbols of %s: %s",
+			       libc->path, strerror(-err));
 		goto out;
 	}
 
@@ -195,18 +233,18 @@ int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_l
 				out->alias_of_earlier[f] = 1;
 		if (f != MT_FUNC_FREE)
 			continue;
-		n = pread(fd, code, sizeof(code), off);
+		n = pread(out->fd, code, sizeof(code), off);
 		if (n > 0)
 			out->probe_offset[f] += libc_target_probe_skip(code, n);
 	}
 	find_ldso_hook(pid, &maps, out);
 	if (!out->func_offset[MT_FUNC_MALLOC] || !out->func_offset[MT_FUNC_FREE])
 		err = why_fail(-ENOENT, why, why_len, "%s of PID %d has no malloc or free "
-			   "symbol", libc, pid);
+			   "symbol", libc->path, pid);
 out:
 	elf_symbols_close(es);
-	if (fd >= 0)
-		close(fd);
 	proc_maps_free(&maps);
+	if (err)
+		libc_target_release(out);
 	return err;
 }

@@ -1,21 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Finding the allocator to probe in a process: its libc mapping, the file
- * behind it (through /proc/PID/root, so containers work), and where on each
+ * behind it (the very file mapped, proc/target_file.h: whatever a chroot,
+ * a container or a bind mount puts at its path), and where on each
  * allocation function a probe should sit.
  */
 #ifndef MEMTRACE_LIBC_TARGET_H
 #define MEMTRACE_LIBC_TARGET_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "memtrace_events.h"
 
 struct libc_target {
-	char path[PATH_MAX];		/* openable by memtrace: /proc/PID/root/... */
-	char maps_path[PATH_MAX];	/* as the process names it */
+	/* The mapped libc and ld.so, held open from libc_target_find() to
+	 * libc_target_release(): the probes go on these very files, through
+	 * their /proc/self/fd paths. */
+	bool open;			/* fd and ldso_fd are ours to close */
+	int fd;
+	int ldso_fd;			/* -1 when not found */
+	char path[32];			/* "/proc/self/fd/N" of fd */
+	char maps_path[PATH_MAX];	/* as the process names it (for people) */
 	/* File offsets of each function (0: absent from this libc). Aliases
 	 * (memalign and aligned_alloc in glibc) share one offset; only the
 	 * first function at an offset is probed, so a call counts once. */
@@ -40,10 +48,16 @@ struct libc_target {
 extern const char *const mt_func_names[MT_FUNC_COUNT];
 
 /*
- * Find pid's libc and its allocation functions. -ENOENT when the process
- * maps no libc (a static binary); -ESRCH when it is gone.
+ * Find pid's libc and its allocation functions, and open the files.
+ * -ENOENT when the process maps no libc (a static binary); -ESRCH when it
+ * is gone. On error nothing is left open; on success the caller ends with
+ * libc_target_release().
  */
 int libc_target_find(pid_t pid, struct libc_target *out, char *why, size_t why_len);
+
+/* Close what libc_target_find() opened. Harmless on a zeroed struct and
+ * when called twice. */
+void libc_target_release(struct libc_target *lt);
 
 /*
  * How many bytes from the start of a function a cheap probe can sit,
