@@ -176,6 +176,8 @@ static void on_event(void *ctx, const void *rec, size_t size)
 			mappings_changed(mt, e.pid);
 			snapshots_finish(&mt->snapshots, mt->unwind, mt->stacks, &e);
 		}
+		if (e.flags & MT_EVF_SNAPSHOT_CHECK)	/* MEMTRACE_UNWIND_CHECK */
+			snapshots_check(&mt->snapshots, mt->unwind, mt->stacks, &e);
 		break;
 	case MT_EV_EXEC:
 		handle_exec(mt, e.pid);
@@ -571,6 +573,7 @@ static void cleanup(struct memtrace *mt)
 	unwind_loader_free(mt->unwind);
 	py_symbols_free(mt->py);
 	fresh_stacks_free(&mt->fresh);
+	snapshots_print_check(&mt->snapshots, stderr);
 	snapshots_free(&mt->snapshots);
 	agg_free(mt->agg);
 	processes_free(&mt->procs);

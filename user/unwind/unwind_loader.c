@@ -316,14 +316,29 @@ int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, const struct proc_ma
 	return publish(ul, ps);
 }
 
-int unwind_loader_finish(struct unwind_loader *ul, pid_t pid,
-			 const struct mt_snapshot *snap, struct mt_stack *stack)
+int unwind_loader_walk(struct unwind_loader *ul, pid_t pid, const struct mt_snapshot *snap,
+		       struct mt_stack *stack)
 {
 	struct proc_state *ps = find_proc(ul, pid, false);
 
-	if (!ps || !ul->rows || stack->len == 0)
+	if (!ps || !ul->rows)
 		return -ENOENT;
-	return unwind_walk_finish(ul->rows, ul->rows_used, &ps->m, snap, stack);
+	return unwind_walk(ul->rows, ul->rows_used, &ps->m, snap, stack);
+}
+
+int unwind_loader_finish(struct unwind_loader *ul, pid_t pid,
+			 const struct mt_snapshot *snap, struct mt_stack *stack)
+{
+	int err;
+
+	if (stack->len == 0)
+		return -ENOENT;
+	/* The last frame is the PC that stopped BPF: walk on from it. */
+	stack->len--;
+	err = unwind_loader_walk(ul, pid, snap, stack);
+	if (err)
+		stack->len++;
+	return err;
 }
 
 void unwind_loader_forget(struct unwind_loader *ul, pid_t pid)

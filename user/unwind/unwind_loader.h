@@ -64,6 +64,14 @@ struct mt_stack;
 int unwind_loader_finish(struct unwind_loader *ul, pid_t pid,
 			 const struct mt_snapshot *snap, struct mt_stack *stack);
 
+/*
+ * Walk a whole stack from snap (the registers of its first frame, and the
+ * stack above), appending to *stack (as unwind_walk() in unwind_walk.h)
+ * over what is loaded for pid. Returns 0, or -ENOENT when nothing is.
+ */
+int unwind_loader_walk(struct unwind_loader *ul, pid_t pid, const struct mt_snapshot *snap,
+		       struct mt_stack *stack);
+
 /* Forget pid (exit). */
 void unwind_loader_forget(struct unwind_loader *ul, pid_t pid);
 
