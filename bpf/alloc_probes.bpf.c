@@ -182,13 +182,14 @@ static __always_inline bool send_snapshot(const struct mt_unwind_stop *stop, __u
 	snap->flags = flags;
 	snap->regs = *regs;
 	unwind_snapshot_returns(snap, stop);
-	/* In chunks: a read that crosses the top of the stack, or a page
-	 * never touched, fails whole; the chunks that fail are left out. */
+	/* In aligned chunks, each in one page: those of a page that cannot
+	 * be read are left out, not the rest. */
 	snap->chunks = 0;
+	snap->addr = regs->sp & ~(__u64)(MT_SNAPSHOT_CHUNK - 1);
 #pragma unroll
 	for (int k = 0; k < MT_SNAPSHOT_BYTES / MT_SNAPSHOT_CHUNK; k++) {
 		if (bpf_probe_read_user(snap->data + k * MT_SNAPSHOT_CHUNK, MT_SNAPSHOT_CHUNK,
-					(const void *)(regs->sp + k * MT_SNAPSHOT_CHUNK)))
+					(const void *)(snap->addr + k * MT_SNAPSHOT_CHUNK)))
 			continue;
 		snap->chunks |= 1 << k;
 		len = (k + 1) * MT_SNAPSHOT_CHUNK;

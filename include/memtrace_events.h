@@ -144,10 +144,11 @@ struct mt_frame_regs {
  * the frames between a library's code and main in all but deep
  * recursions; what does not fit ends the stack with MT_END_BAD_READ. */
 #define MT_SNAPSHOT_BYTES 16384
-/* They are read in chunks, and a chunk that cannot be read is left out,
- * not the rest: a page of the stack never touched (a big local array
- * left unused) is not present, and reads of it fail in BPF as they do
- * in the snapshot, while the frames above it are still read. */
+/* They are read in chunks aligned to their size, from sp rounded down:
+ * a chunk then lies in one page, and a page that cannot be read (past the
+ * top of the stack, or never touched: a big local array left unused is
+ * not present) leaves out its chunks only, as reads of it fail in BPF,
+ * while the chunks above it are still read. */
 #define MT_SNAPSHOT_CHUNK 1024
 
 /* Pending return probes a snapshot carries: the kernel keeps at most 64
@@ -168,8 +169,10 @@ struct mt_snapshot {
 				   one chunk was read */
 	__u32 pid;
 	__u32 tid;
-	__u32 len;		/* bytes from regs.sp to the end of the last
+	__u32 len;		/* bytes from addr to the end of the last
 				   chunk read */
+	__u64 addr;		/* the address of data[0]: regs.sp rounded
+				   down to MT_SNAPSHOT_CHUNK */
 	struct mt_frame_regs regs;
 	__u64 trampoline;	/* the uretprobe trampoline's address, or 0 */
 	__u32 nreturns;		/* entries in returns[] */

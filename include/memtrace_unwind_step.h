@@ -51,17 +51,6 @@
  * and one more to find that the next would be too deep. */
 #define MT_UNWIND_MAX_STEPS (MT_MAX_FRAMES + 1)
 
-/*
- * Where the kernel's x86-64 signal frame keeps the interrupted registers:
- * at __restore_rt, sp points at a struct ucontext (uapi: uc_flags,
- * uc_link, uc_stack, then uc_mcontext, a struct sigcontext: r8..r15, di,
- * si, bp, bx, dx, ax, cx, sp, ip). The kernel ABI, so constants; both
- * sides check them against their own headers.
- */
-#define MT_SIGFRAME_BP (40 + 10 * 8)
-#define MT_SIGFRAME_SP (40 + 15 * 8)
-#define MT_SIGFRAME_IP (40 + 16 * 8)
-
 struct mt_unwind_state {
 	__u64 pc, sp, bp;
 	__u64 trampoline;		/* uretprobe trampoline address, or 0 */

@@ -87,8 +87,9 @@ static void describe(char *out, size_t len, const struct mt_snapshot *snap,
 	uint64_t ids[2] = { bpf_id, user_id };
 	size_t used;
 
-	used = snprintf(out, len, "snapshot of %u bytes at sp %" PRIx64 ", %u return probes; ",
-			snap->len, (uint64_t)snap->regs.sp, snap->nreturns);
+	used = snprintf(out, len, "snapshot of %u bytes (chunks %04x) at %" PRIx64 ", sp %"
+			PRIx64 ", %u return probes; ", snap->len, snap->chunks,
+			(uint64_t)snap->addr, (uint64_t)snap->regs.sp, snap->nreturns);
 
 	for (int k = 0; k < 2 && used < len; k++) {
 		used += snprintf(out + used, len - used, "%s%s: id %016" PRIx64 " end %u, %u frames:",

@@ -67,7 +67,7 @@ void unwind_loader_free(struct unwind_loader *ul)
 		return;
 	unwind_objects_free(&ul->objs);
 	free(ul->procs);
-	if (ul->rows)
+	if (ul->rows && ul->rows_map_bytes)	/* not the caller's memory */
 		munmap(ul->rows, ul->rows_map_bytes);
 	free(ul);
 }
@@ -251,7 +251,7 @@ static int publish(struct unwind_loader *ul, struct proc_state *ps)
 	ul->stats.no_table = no_table;
 	/* The rows are in place before the list that points at them. */
 	__sync_synchronize();
-	if (bpf_map_update_elem(ul->maps_fd, &key, &ps->m, BPF_ANY))
+	if (ul->maps_fd >= 0 && bpf_map_update_elem(ul->maps_fd, &key, &ps->m, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -277,12 +277,27 @@ size_t unwind_loader_rows_needed(const struct unwind_loader *ul)
 	return unwind_objects_rows_needed(&ul->objs);
 }
 
+/* Take rows[0..rows_cap) as where tables go, and publish what is prepared. */
+static int attach_rows(struct unwind_loader *ul, struct mt_unwind_row *rows, size_t rows_cap)
+{
+	int err;
+
+	ul->rows = rows;
+	ul->rows_cap = rows_cap;
+	ul->stats.rows_cap = rows_cap;
+	for (size_t i = 0; i < ul->nprocs; i++) {
+		err = publish(ul, &ul->procs[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_cap,
 			 int mappings_map_fd)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
 	void *mem;
-	int err;
 
 	ul->rows_map_bytes = (rows_cap * sizeof(struct mt_unwind_row) + page - 1) &
 			     ~(page - 1);
@@ -290,17 +305,15 @@ int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_
 		   rows_map_fd, 0);
 	if (mem == MAP_FAILED)
 		return -errno;
-	ul->rows = mem;
 	ul->rows_fd = rows_map_fd;
-	ul->rows_cap = rows_cap;
-	ul->stats.rows_cap = rows_cap;
 	ul->maps_fd = mappings_map_fd;
-	for (size_t i = 0; i < ul->nprocs; i++) {
-		err = publish(ul, &ul->procs[i]);
-		if (err)
-			return err;
-	}
-	return 0;
+	return attach_rows(ul, mem, rows_cap);
+}
+
+int unwind_loader_attach_memory(struct unwind_loader *ul, struct mt_unwind_row *rows,
+				size_t rows_cap)
+{
+	return attach_rows(ul, rows, rows_cap);
 }
 
 int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, const struct proc_maps *maps)
@@ -311,7 +324,7 @@ int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, const struct proc_ma
 	if (!ps)
 		return -ENOMEM;
 	changed = scan(ul, ps, maps);
-	if (changed <= 0 || ul->maps_fd < 0)
+	if (changed <= 0 || !ul->rows)
 		return changed < 0 ? changed : 0;
 	return publish(ul, ps);
 }

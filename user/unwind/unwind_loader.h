@@ -42,6 +42,13 @@ size_t unwind_loader_rows_needed(const struct unwind_loader *ul);
 int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_cap,
 			 int mappings_map_fd);
 
+struct mt_unwind_row;
+/* The same with rows in memory of the caller's (rows_cap of them, kept
+ * until unwind_loader_free()) and no BPF map of mapping lists: for the
+ * user-space walk alone, as the unit tests use it without root. */
+int unwind_loader_attach_memory(struct unwind_loader *ul, struct mt_unwind_row *rows,
+				size_t rows_cap);
+
 /*
  * Bring pid's mapping list up to date with maps, its /proc/PID/maps as
  * just read (the caller shares one read with the symbolizer); build and

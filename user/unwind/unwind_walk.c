@@ -35,9 +35,9 @@ MT_UNWIND_INLINE int mt_unwind_read(const struct mt_unwind_state *s, void *dst,
 				    __u32 size, __u64 addr)
 {
 	const struct mt_snapshot *snap = walk_of(s)->snap;
-	__u64 off = addr - snap->regs.sp;
+	__u64 off = addr - snap->addr;
 
-	if (addr < snap->regs.sp || off > snap->len || size > snap->len - off || !size)
+	if (addr < snap->addr || off > snap->len || size > snap->len - off || !size)
 		return -EFAULT;
 	/* Every chunk the bytes touch was read. */
 	for (__u64 c = off / MT_SNAPSHOT_CHUNK; c <= (off + size - 1) / MT_SNAPSHOT_CHUNK; c++)
