@@ -312,6 +312,13 @@ static int report(struct memtrace *mt, bool final)
 	}
 	r->acct.unwind.finished = mt->snapshots.done;
 	r->acct.unwind.unfinished = mt->snapshots.failed;
+	if (mt->unwind) {
+		struct unwind_loader_stats us;
+
+		unwind_loader_stats(mt->unwind, &us);
+		r->acct.unwind.table_full = us.full;
+		r->acct.unwind.too_many_mappings = us.too_many_mappings;
+	}
 	report_take_counters(r, counters);
 	r->min_age_s = mt->opt.min_age_s;
 	r->window_s = mt->opt.window_s;

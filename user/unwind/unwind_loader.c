@@ -34,6 +34,8 @@ struct mapping_src {
 struct proc_state {
 	pid_t pid;
 	uint64_t maps_hash;		/* of /proc/PID/maps, to skip rescans */
+	size_t ignored;			/* executable mappings past
+					   MT_MAX_MAPPINGS at the last scan */
 	struct mt_proc_mappings m;
 	struct mapping_src src[MT_MAX_MAPPINGS];	/* one per m.m[] */
 };
@@ -145,6 +147,7 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps,
 {
 	struct proc_state *next;
 	bool missing = false;
+	size_t ignored = 0;
 	uint64_t h;
 	uint32_t n = 0;
 
@@ -167,7 +170,7 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps,
 		if (m->perms[2] != 'x')
 			continue;
 		if (n == MT_MAX_MAPPINGS) {
-			ul->stats.too_many_mappings++;
+			ignored++;
 			continue;
 		}
 		known = known_mapping(ps, m);
@@ -200,6 +203,7 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps,
 		n++;
 	}
 	ps->m.n = n;
+	ps->ignored = ignored;
 	ps->m.generation++;
 	memcpy(ps->m.m, next->m.m, n * sizeof(ps->m.m[0]));
 	memcpy(ps->src, next->src, n * sizeof(ps->src[0]));
@@ -363,12 +367,15 @@ void unwind_loader_forget(struct unwind_loader *ul, pid_t pid)
 		return;
 	if (ul->maps_fd >= 0)
 		bpf_map_delete_elem(ul->maps_fd, &key);
+	ul->stats.too_many_mappings += ps->ignored;	/* still counted */
 	*ps = ul->procs[--ul->nprocs];
 }
 
 void unwind_loader_stats(const struct unwind_loader *ul, struct unwind_loader_stats *out)
 {
 	*out = ul->stats;
+	for (size_t i = 0; i < ul->nprocs; i++)
+		out->too_many_mappings += ul->procs[i].ignored;
 	out->objects = ul->objs.built;
 	out->bytes = ul->objs.bytes;
 	out->build_ms = ul->objs.build_ms;

@@ -23,8 +23,11 @@ struct unwind_loader_stats {
 	double build_ms;	/* time spent building tables */
 	size_t no_table;	/* executable mappings without a table */
 	size_t full;		/* tables that did not fit (their code falls
-				   back to frame pointers) */
-	size_t too_many_mappings; /* mappings past MT_MAX_MAPPINGS, ignored */
+				   back to frame pointers), since start */
+	size_t too_many_mappings; /* executable mappings past MT_MAX_MAPPINGS,
+				   ignored: as each process's mappings
+				   were last read, summed over every
+				   process since start */
 };
 
 int unwind_loader_new(struct unwind_loader **out);
