@@ -7,8 +7,8 @@
  * /proc/self/maps), so that a test knows how many were past the limit.
  *
  * Usage: many_maps N   prints "ready", waits for a line, leaks
- *                      malloc(70001), prints "exec mappings M" and "done",
- *                      waits for another line, exits
+ *                      malloc(70001), prints "exec mappings M, uprobes U"
+ *                      and "done", waits for another line, exits
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,17 +18,23 @@
 
 static void *volatile sink;
 
-static int exec_mappings(void)
+/* Executable mappings, and of those the kernel's uprobe area (made at the
+ * first probe hit, after the tracer read the mappings, or not). */
+static int exec_mappings(int *uprobes)
 {
 	char line[4096], perms[8];
 	FILE *f = fopen("/proc/self/maps", "r");
 	int n = 0;
 
+	*uprobes = 0;
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*x-%*x %7s", perms) == 1 && perms[2] == 'x')
+		if (sscanf(line, "%*x-%*x %7s", perms) == 1 && perms[2] == 'x') {
 			n++;
+			if (strstr(line, "[uprobes]"))
+				(*uprobes)++;
+		}
 	fclose(f);
 	return n;
 }
@@ -39,6 +45,7 @@ int main(int argc, char **argv)
 	int n = argc > 1 ? atoi(argv[1]) : 300;
 	char line[16];
 	char *area;
+	int uprobes;
 
 	/* One reservation, then every other page made executable. */
 	area = mmap(NULL, 2 * n * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -52,7 +59,8 @@ int main(int argc, char **argv)
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
 	sink = malloc(70001);
-	printf("exec mappings %d\ndone\n", exec_mappings());
+	n = exec_mappings(&uprobes);
+	printf("exec mappings %d, uprobes %d\ndone\n", n, uprobes);
 	fflush(stdout);
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
