@@ -180,10 +180,9 @@ static __always_inline void unwind_snapshot_returns(struct mt_snapshot *snap,
 	for (int k = 0; k < MT_SNAPSHOT_RETURNS; k++) {
 		if (!ri)
 			break;
-		snap->returns[k].slot = BPF_CORE_READ((struct return_instance *)ri, stack);
-		snap->returns[k].ret = BPF_CORE_READ((struct return_instance *)ri,
-						     orig_ret_vaddr);
-		ri = (__u64)BPF_CORE_READ((struct return_instance *)ri, next);
+		snap->returns[k].slot = mt_unwind_ri_slot(NULL, ri);
+		snap->returns[k].ret = mt_unwind_ri_ret(NULL, ri);
+		ri = mt_unwind_ri_next(NULL, ri);
 		n++;
 	}
 	snap->nreturns = n;
