@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The unwind table format, shared by the table builder (user space, from
- * .eh_frame / .debug_frame) and the BPF unwinder.
+ * .eh_frame / .debug_frame) and the unwind step both walks apply
+ * (memtrace_unwind_step.h).
  *
  * One row covers [pc, next row's pc) of one object file, in the file's own
  * virtual addresses (the process's address minus the load bias). It says
