@@ -14,6 +14,29 @@
 #include "debug_file.h"
 #include "elf_file.h"
 
+int debug_file_open_regular(const char *path)
+{
+	char self[64];
+	struct stat st;
+	int pfd, fd;
+
+	/* O_PATH opens nothing: no FIFO to block on, no device driver to
+	 * wake. Symlinks are followed (-dbgsym packages' build-id entries
+	 * are symlinks). */
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) || !S_ISREG(st.st_mode)) {
+		close(pfd);
+		return -ENOEXEC;
+	}
+	/* The very inode checked, opened for reading. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = fd < 0 ? -errno : fd;
+	close(pfd);
+	return fd;
+}
 
 /* The CRC .gnu_debuglink records: zlib's crc32 of the whole file. */
 static int file_crc32(int fd, uint32_t *out)
@@ -60,7 +83,7 @@ static bool debug_file_matches(const char *path, const struct debug_want *w)
 	Elf *elf;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = debug_file_open_regular(path);
 	if (fd < 0)
 		return false;
 	if (fstat(fd, &st) ||
@@ -99,20 +122,24 @@ static int try_debug_file(char *buf, size_t size,
 	return debug_file_matches(buf, w) ? 0 : -ENOENT;
 }
 
-int debug_file_find(const char *path, const char *debug_root,
-				 char *buf, size_t size)
+/* root: where the process's files are seen from ("" for memtrace's own
+ * view); path: the file as the process names it. */
+static int find(const char *root, const char *path, const char *debug_root,
+		char *buf, size_t size)
 {
 	struct debug_want w = { 0 };
-	char hex[2 * ELF_FILE_BUILD_ID_MAX + 1], link[256] = "";
+	char hex[2 * ELF_FILE_BUILD_ID_MAX + 1], link[256] = "", full[4200];
 	const char *name, *slash;
 	GElf_Word crc;
 	int fd, err, dirlen;
 	Elf *elf;
 	size_t i;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (snprintf(full, sizeof(full), "%s%s", root, path) >= (int)sizeof(full))
+		return -ENAMETOOLONG;
+	fd = debug_file_open_regular(full);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = fstat(fd, &w.st) ? -errno : elf_file_open(fd, &elf);
 	if (err) {
 		close(fd);
@@ -144,9 +171,9 @@ int debug_file_find(const char *path, const char *debug_root,
 	dirlen = slash ? (int)(slash - path) : 1;
 	if (!slash)
 		path = ".";
-	err = try_debug_file(buf, size, &w, "%.*s/%s", dirlen, path, link);
+	err = try_debug_file(buf, size, &w, "%s%.*s/%s", root, dirlen, path, link);
 	if (err == -ENOENT)
-		err = try_debug_file(buf, size, &w, "%.*s/.debug/%s", dirlen,
+		err = try_debug_file(buf, size, &w, "%s%.*s/.debug/%s", root, dirlen,
 				     path, link);
 	if (err == -ENOENT)
 		err = try_debug_file(buf, size, &w, "%s%s%.*s/%s", debug_root,
@@ -155,3 +182,17 @@ int debug_file_find(const char *path, const char *debug_root,
 	return err;
 }
 
+int debug_file_find(const char *path, const char *debug_root, char *buf, size_t size)
+{
+	return find("", path, debug_root, buf, size);
+}
+
+int debug_file_find_in(const char *root, const char *path, char *buf, size_t size)
+{
+	char debug_root[4200];
+
+	if (snprintf(debug_root, sizeof(debug_root), "%s%s", root, DEBUG_FILE_ROOT) >=
+	    (int)sizeof(debug_root))
+		return -ENAMETOOLONG;
+	return find(root, path, debug_root, buf, size);
+}

@@ -26,4 +26,20 @@
  */
 int debug_file_find(const char *path, const char *debug_root, char *buf, size_t size);
 
+/*
+ * The same for a file as a process names it (path), seen through root:
+ * "/proc/PID/root", a "/proc/self/fd/N" of that root kept open, or "" for
+ * memtrace's own filesystem. Candidates are looked for under root, and
+ * DEBUG_ROOT is root + DEBUG_FILE_ROOT; the path in buf includes root.
+ */
+int debug_file_find_in(const char *root, const char *path, char *buf, size_t size);
+
+/*
+ * Open path for reading only if it is a regular file (symlinks followed),
+ * without ever opening anything else: a FIFO would block, a device may act
+ * on being opened. Returns the fd (O_CLOEXEC) or a negative errno,
+ * -ENOEXEC for a file that is not regular.
+ */
+int debug_file_open_regular(const char *path);
+
 #endif /* MEMTRACE_DEBUG_FILE_H */
