@@ -6,11 +6,12 @@
  *  - per mapped file, keyed by device and inode, a module shared by every
  *    process mapping it: the file, opened when an executable mapping of it
  *    is first seen (so that it can still be read after the process exits),
- *    with the process's root (so that its debug file can be looked for in
- *    the process's own filesystem after it exits); then, once a PC in it
- *    is first resolved, its symbol table and DWARF (its own, or its debug
- *    file's, or debuginfod's), after which the file is closed; and every
- *    address resolved in it, so that each is resolved once;
+ *    with its separate debug file, if it has one, looked for and opened at
+ *    the same time, in the process's own filesystem (a container's files
+ *    are gone when it exits); then, once a PC in it is first resolved, its
+ *    symbol table and DWARF (its own, or its debug file's, or
+ *    debuginfod's), after which the file is closed; and every address
+ *    resolved in it, so that each is resolved once;
  *  - the strings frames point to (paths, module names), interned and kept
  *    until symbolizer_free() so that a frame never dangles, whatever later
  *    happens to the process.
@@ -70,9 +71,8 @@ struct sym_module {
 	uint32_t dev_minor;
 	uint64_t inode;
 	int fd;			/* open until the symbols are read, else -1 */
-	int root_fd;		/* O_PATH of the mapping process's root when
-				   it is not memtrace's, else -1 */
-	const char *path;	/* as the first process mapping it names it */
+	int debug_fd;		/* its separate debug file, until read, or -1 */
+	pid_t pid;		/* the first process seen mapping it */
 	bool read;		/* symbols read, or tried: elf may be NULL */
 	struct elf_symbols *elf;
 	/* The debug file's .symtab, when the file itself has only .dynsym
@@ -164,7 +164,7 @@ static struct sym_module *get_module(struct symbolizer *s, const struct proc_map
 	m->dev_minor = pm->dev_minor;
 	m->inode = pm->inode;
 	m->fd = -1;
-	m->root_fd = -1;
+	m->debug_fd = -1;
 	m->next = *bucket;
 	*bucket = m;
 	return m;
@@ -185,28 +185,24 @@ static const char *base_name(const char *path, size_t *len)
 }
 
 /*
- * Keep the process's root, if it is not memtrace's own (a container), so
- * that the module's debug file can be looked for there, even after the
- * process has exited: an open directory outlives its process.
+ * Open the module's separate debug file, as the process would find it in
+ * its own filesystem: now, while the process lives (after it exits, a
+ * container's files cannot be reached any more). What is in it is read
+ * once a frame of the module is resolved. The search reads the file's
+ * build ID and stats a few paths (a debuglink without a build ID reads
+ * each candidate whole for its CRC: rare).
  */
-static void open_root(pid_t pid, struct sym_module *m)
+static void open_debug_file(pid_t pid, const char *path, struct sym_module *m)
 {
-	char path[64];
-	struct stat ours, theirs;
-	int fd;
+	char root[64], found[4200];
 
-	if (m->root_fd >= 0)
+	if (m->debug_fd >= 0 || path[0] != '/')
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
-	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &theirs) || stat("/", &ours) ||
-	    (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino)) {
-		close(fd);
-		return;
-	}
-	m->root_fd = fd;
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	if (!debug_file_find_in(root, path, found, sizeof(found)))
+		m->debug_fd = debug_file_open_regular(found);
+	if (m->debug_fd < 0)
+		m->debug_fd = -1;
 }
 
 /* Turn one line of the maps into a mapping: intern its strings, find its
@@ -242,8 +238,8 @@ static int make_mapping(struct symbolizer *s, pid_t pid, const struct proc_map *
 
 		if (fd >= 0) {
 			out->module->fd = fd;
-			out->module->path = out->path;
-			open_root(pid, out->module);
+			out->module->pid = pid;
+			open_debug_file(pid, pm->path, out->module);
 		}
 	}
 	return 0;
@@ -351,13 +347,17 @@ static bool may_rescan(struct sym_proc *p)
 	return true;
 }
 
-/* Where the module's files are seen from: "" or "/proc/self/fd/N". */
-static void root_prefix(const struct sym_module *m, char *buf, size_t size)
+/* Where a dwz file of the module is looked for: in the process's root
+ * while it lives, else in memtrace's. */
+static void debug_root_of(const struct sym_module *m, char *buf, size_t size)
 {
-	if (m->root_fd >= 0)
-		snprintf(buf, size, "/proc/self/fd/%d", m->root_fd);
+	char root[64];
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)m->pid);
+	if (m->pid > 0 && !access(root, X_OK))
+		snprintf(buf, size, "%s%s", root, DEBUG_FILE_ROOT);
 	else
-		buf[0] = '\0';
+		snprintf(buf, size, "%s", DEBUG_FILE_ROOT);
 }
 
 /* Take in a debug file (open on fd, which this takes): its symbols if the
@@ -377,24 +377,6 @@ static void use_debug_file(struct sym_module *m, int fd, const char *debug_root)
 	close(fd);
 }
 
-/* The module's separate debug file, looked for where the process that
- * mapped it would have it. */
-static void find_debug_file(struct sym_module *m)
-{
-	char root[64], debug_root[128], found[4200];
-	int fd;
-
-	if (!m->path)
-		return;
-	root_prefix(m, root, sizeof(root));
-	snprintf(debug_root, sizeof(debug_root), "%s%s", root, DEBUG_FILE_ROOT);
-	if (debug_file_find_in(root, m->path, found, sizeof(found)))
-		return;
-	fd = debug_file_open_regular(found);
-	if (fd >= 0)
-		use_debug_file(m, fd, debug_root);
-}
-
 /* Ask debuginfod for a module that has no DWARF, if it may. */
 static void ask_debuginfod(struct symbolizer *s, struct sym_module *m)
 {
@@ -412,7 +394,7 @@ static void ask_debuginfod(struct symbolizer *s, struct sym_module *m)
 /* Read the module's symbols and DWARF on first use. */
 static void module_load(struct symbolizer *s, struct sym_module *m)
 {
-	char root[64], debug_root[128];
+	char debug_root[128];
 	int fd;
 
 	if (m->read || m->fd < 0)
@@ -420,14 +402,15 @@ static void module_load(struct symbolizer *s, struct sym_module *m)
 	m->read = true;
 	if (elf_symbols_open(m->fd, &m->elf))
 		m->elf = NULL;
-	root_prefix(m, root, sizeof(root));
-	snprintf(debug_root, sizeof(debug_root), "%s%s", root, DEBUG_FILE_ROOT);
+	debug_root_of(m, debug_root, sizeof(debug_root));
 	/* DWARF in the file itself, else in its debug file. */
 	fd = dup(m->fd);
 	if (fd >= 0 && dwarf_lines_open(fd, debug_root, &m->lines))
 		close(fd);
-	if (!m->lines || !m->debug_syms)
-		find_debug_file(m);
+	if (m->debug_fd >= 0) {
+		use_debug_file(m, m->debug_fd, debug_root);
+		m->debug_fd = -1;
+	}
 	close(m->fd);
 	m->fd = -1;
 	ask_debuginfod(s, m);
@@ -548,6 +531,22 @@ static void set_name(struct symbolizer *s, const char *name, const char **functi
 	}
 }
 
+/* The same for an ELF symbol: without the version a .symtab adds
+ * ("memcpy@@GLIBC_2.14"), which the functions of .dynsym do not show. */
+static void set_symbol_name(struct symbolizer *s, const char *name, const char **function,
+			    const char **mangled)
+{
+	const char *at = strchr(name, '@');
+	char buf[512];
+
+	if (at && at > name && (size_t)(at - name) < sizeof(buf)) {
+		memcpy(buf, name, at - name);
+		buf[at - name] = '\0';
+		name = buf;
+	}
+	set_name(s, name, function, mangled);
+}
+
 static const char *source_path(struct symbolizer *s, const struct dwarf_frame *f)
 {
 	char buf[4200];
@@ -573,7 +572,7 @@ static struct sym_cached *resolve_new(struct symbolizer *s, struct sym_module *m
 		return NULL;
 	c->vaddr = vaddr;
 	if (sym) {
-		set_name(s, sym->name, &c->function, &c->mangled);
+		set_symbol_name(s, sym->name, &c->function, &c->mangled);
 		c->sym_value = sym->value;
 		c->from_symbol = true;
 	} else if (n && df[n - 1].name) {
@@ -651,8 +650,8 @@ void symbolizer_free(struct symbolizer *s)
 			next = m->next;
 			if (m->fd >= 0)
 				close(m->fd);
-			if (m->root_fd >= 0)
-				close(m->root_fd);
+			if (m->debug_fd >= 0)
+				close(m->debug_fd);
 			elf_symbols_close(m->elf);
 			elf_symbols_close(m->debug_syms);
 			dwarf_lines_close(m->lines);
