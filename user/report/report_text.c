@@ -109,12 +109,15 @@ static int write_header(FILE *out, const struct report *r)
 }
 
 /* "symbols      1204 addresses, 1180 with source lines, 2 objects without
- * debug info, 1 debuginfod fetch pending (0.05s)" */
+ * debug info, 1 debuginfod fetch pending": how many frames can show their
+ * source, and why not the others. */
 static void write_symbols(FILE *out, const struct report *r)
 {
 	char item[64];
 	struct list l;
 
+	if (!r->symbols.resolved)
+		return;
 	list_start(&l, out, "symbols");
 	snprintf(item, sizeof(item), "%" PRIu64 " address%s", r->symbols.resolved,
 		 r->symbols.resolved == 1 ? "" : "es");
@@ -130,8 +133,6 @@ static void write_symbols(FILE *out, const struct report *r)
 			 r->symbols.debuginfod_pending == 1 ? "" : "es");
 		list_add(&l, item);
 	}
-	snprintf(item, sizeof(item), "report built in %.2fs", finite_or_zero(r->symbols.build_s));
-	list_add(&l, item);
 	list_end(&l);
 }
 

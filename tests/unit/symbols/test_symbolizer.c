@@ -70,8 +70,22 @@ Test(symbolizer, own_function)
 	cr_assert_not_null(f.module_path);
 	cr_assert_str_eq(f.module_path, exe);
 	cr_assert_eq(f.module_offset, v.file_offset);
-	cr_assert_null(f.file);
-	cr_assert_eq(f.line, 0);
+	/* The test is built with -g: file and line as addr2line says. */
+	{
+		char cmd[PATH_MAX + 64], where[PATH_MAX + 32], expect[PATH_MAX + 32];
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "addr2line -e '%s' %#lx", exe,
+			 (unsigned long)(pc - v.base));
+		p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		cr_assert_not_null(fgets(where, sizeof(where), p));
+		pclose(p);
+		where[strcspn(where, " \n")] = '\0';
+		cr_assert_not_null(f.file);
+		snprintf(expect, sizeof(expect), "%s:%d", f.file, f.line);
+		cr_assert_str_eq(expect, where);
+	}
 
 	/* Again: the same answer, from the same strings. */
 	{
