@@ -64,8 +64,10 @@ static void *volatile sink;
 
 int main(int argc, char **argv)
 {
-	static shop::OrderBook book;
-	static shop::Pool<shop::Order> pool;
+	/* Never destroyed: their blocks are still live when the process has
+	 * exited (a static object's destructor would free them). */
+	shop::OrderBook *book = new shop::OrderBook;
+	shop::Pool<shop::Order> *pool = new shop::Pool<shop::Order>;
 	bool wait = argc > 1 && !strcmp(argv[1], "--wait");
 	char line[16];
 
@@ -77,8 +79,8 @@ int main(int argc, char **argv)
 	}
 	callbacks = new std::vector<std::function<void()>>;
 	for (long i = 0; i < 3; i++)
-		book.add(i);
-	pool.add(5);
+		book->add(i);
+	pool->add(5);
 	auto lambda = [](int n) { sink = new char[n]; };
 	lambda(4001);
 	callbacks->push_back([] { sink = new std::string(100, 'x'); });
