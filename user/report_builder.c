@@ -544,6 +544,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	out->r.symbols.with_line = ss.with_line;
 	out->r.symbols.objects_no_debug = ss.objects_no_debug;
 	out->r.symbols.debuginfod_pending = ss.debuginfod_pending;
+	out->r.symbols.seconds = ss.seconds;
 	out->r.symbols.build_s = now_s() - t0;
 	err = 0;
 out:

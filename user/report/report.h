@@ -162,6 +162,7 @@ struct report {
 		uint64_t with_line;		/* ... with a source line */
 		uint64_t objects_no_debug;	/* objects without DWARF */
 		uint64_t debuginfod_pending;	/* fetches not yet in */
+		double seconds;			/* symbolizing, since start */
 		double build_s;			/* building this report */
 	} symbols;
 

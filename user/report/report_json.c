@@ -218,8 +218,10 @@ int report_write_json(FILE *out, const struct report *r)
 
 	fprintf(out, ",\"symbols\":{\"resolved\":%" PRIu64 ",\"with_line\":%" PRIu64
 		",\"objects_no_debug\":%" PRIu64 ",\"debuginfod_pending\":%" PRIu64
-		",\"build_s\":", r->symbols.resolved, r->symbols.with_line,
+		",\"seconds\":", r->symbols.resolved, r->symbols.with_line,
 		r->symbols.objects_no_debug, r->symbols.debuginfod_pending);
+	json_num(out, r->symbols.seconds);
+	fputs(",\"build_s\":", out);
 	json_num(out, r->symbols.build_s);
 	fputc('}', out);
 

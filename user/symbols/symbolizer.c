@@ -701,6 +701,7 @@ int symbolizer_resolve(struct symbolizer *s, pid_t pid, uint64_t pc,
 	const struct elf_symbols *elf;
 	const struct sym_cached *c;
 	struct sym_proc *p;
+	uint64_t t0;
 	uint64_t vaddr;
 
 	memset(out, 0, sizeof(*out));
@@ -727,13 +728,20 @@ int symbolizer_resolve(struct symbolizer *s, pid_t pid, uint64_t pc,
 	}
 	out->module_offset = pc - m->start + m->pgoff;
 	take_fetched(s);
-	module_load(s, m->module);
+	if (!m->module->read) {
+		t0 = now_ns();
+		module_load(s, m->module);
+		s->stats.seconds += (now_ns() - t0) / 1e9;
+	}
 	elf = m->module->elf;
 	if (!elf || elf_symbols_offset_to_vaddr(elf, at - m->start + m->pgoff, &vaddr))
 		return 0;
 	c = find_cached(m->module, vaddr);
-	if (!c)
+	if (!c) {
+		t0 = now_ns();
 		c = resolve_new(s, m->module, vaddr);
+		s->stats.seconds += (now_ns() - t0) / 1e9;
+	}
 	if (!c)
 		return 0;
 	out->function = c->function;

@@ -67,6 +67,8 @@ struct sym_stats {
 					   DWARF, locally or from debuginfod */
 	uint64_t debuginfod_pending;	/* fetches asked and not yet in */
 	uint64_t debuginfod_fetched;	/* debug files received */
+	double seconds;			/* spent reading objects and resolving
+					   new addresses (not cache hits) */
 };
 
 /* A symbolizer; it asks debuginfod only when DEBUGINFOD_URLS is set. */
