@@ -255,7 +255,7 @@ Test(dwarf_lines, every_call_site_as_addr2line_says, .timeout = 120)
 	cr_assert(saw_test_chain, "the inline chain of dwarf_lines_test_outer was not met");
 	/* A handful at most: binutils is the reference, not gdb. */
 	cr_assert_lt(gdb_settled, 20);
-	cr_log_info("%zu call sites compared, %zu with inlined frames, %zu settled by gdb",
+	fprintf(stderr, "dwarf_lines: %zu call sites compared, %zu with inlined frames, %zu settled by gdb",
 		    compared, chains, gdb_settled);
 	dwarf_lines_close(dl);
 	free(addrs);
