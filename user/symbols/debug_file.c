@@ -98,7 +98,7 @@ static bool debug_file_matches(const char *path, const struct debug_want *w)
 		elf_file_build_id(elf, id, &len);
 		elf_end(elf);
 		ok = len == w->build_id_len && !memcmp(id, w->build_id, len);
-	} else if (st.st_size <= DEBUG_FILE_CRC_MAX) {
+	} else if ((uint64_t)st.st_size <= DEBUG_FILE_CRC_MAX) {
 		/* Read whole for its CRC: a candidate any larger (a sparse
 		 * file a target planted) would take too long. */
 		ok = !file_crc32(fd, &crc) && crc == w->crc;
