@@ -158,7 +158,7 @@ def source_line(text):
     raise AssertionError(text)
 
 
-def run_leak_cxx(tmp_path, argv, env=None, interval="0.2", settled=None):
+def run_leak_cxx(tmp_path, argv, env=None, interval="0.2", settled=None, args=()):
     """Run argv (leak_cxx --wait, perhaps wrapped) under memtrace -- and
     return every JSON report. The program leaks when told, and exits when
     told once a periodic report satisfies settled (default: its leaks are
@@ -167,7 +167,7 @@ def run_leak_cxx(tmp_path, argv, env=None, interval="0.2", settled=None):
     settled = settled or (lambda r: any(f["function"] and "OrderBook::add" in f["function"]
                                         for s in r["stacks"] for f in s["frames"]))
     mt = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "-i", interval, "--json", str(out),
-                                       "--", *argv),
+                                       *args, "--", *argv),
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     try:
         wait_for_line(mt.stdout, "ready")
@@ -223,29 +223,28 @@ def test_cxx_frames_as_addr2line_and_gdb_say(tmp_path):
 
 def test_text_output_shows_lines_inlined_frames_and_short_templates(tmp_path):
     exe = prog("leak_cxx")
-    full = subprocess.run(memtrace_cmd("-q", "-n", "0", "--", exe), capture_output=True,
-                          text=True, timeout=120)
-    short = subprocess.run(memtrace_cmd("-q", "-n", "0", "--short-templates", "--", exe),
-                           capture_output=True, text=True, timeout=120)
-    assert full.returncode == 0 and short.returncode == 0, full.stderr + short.stderr
+    texts = {}
+    for name, args in (("full", []), ("short", ["--short-templates"])):
+        d = tmp_path / name
+        d.mkdir()
+        run_leak_cxx(d, [exe, "--wait"], args=["-o", str(d / "out.txt"), *args])
+        texts[name] = (d / "out.txt").read_text()
+    full, short = texts["full"], texts["short"]
     line = source_line("orders.push_back(make_order(id));")
     assert re.search(r"shop::OrderBook::add\(long\)\+0x[0-9a-f]+ \[leak_cxx\] \(.*leak_cxx\.cc:"
-                     f"{line}\\)", full.stdout), full.stdout
-    assert re.search(r"make_order \[inlined\] \(.*leak_cxx\.cc:\d+\)", full.stdout)
-    assert "std::make_shared<shop::Order>() [inlined] (/usr/include/c++/" in full.stdout
-    assert "_ZN4shop" not in full.stdout
+                     f"{line}\\)", full), full
+    assert re.search(r"make_order \[inlined\] \(.*leak_cxx\.cc:\d+\)", full)
+    assert "std::make_shared<shop::Order>() [inlined] (/usr/include/c++/" in full
+    assert "_ZN4shop" not in full
     # Shortened in text only.
-    assert "std::shared_ptr<...> std::make_shared<...>() [inlined]" in short.stdout
-    assert "std::_Sp_counted_ptr_inplace<" not in short.stdout
-    assert "std::_Sp_counted_ptr_inplace<" in full.stdout
+    assert "std::shared_ptr<...> std::make_shared<...>() [inlined]" in short
+    assert "std::_Sp_counted_ptr_inplace<" not in short
+    assert "std::_Sp_counted_ptr_inplace<" in full
 
 
 def test_folded_output_is_demangled_with_inlined_frames(tmp_path):
-    exe = prog("leak_cxx")
     folded = tmp_path / "out.folded"
-    r = subprocess.run(memtrace_cmd("-q", "--folded", str(folded), "--", exe),
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    run_leak_cxx(tmp_path, [prog("leak_cxx"), "--wait"], args=["--folded", str(folded)])
     lines = folded.read_text().splitlines()
     chain = [ln for ln in lines if "shop::OrderBook::add(long);make_order;" in ln]
     assert chain, lines
@@ -447,18 +446,22 @@ def hostile_plugins(tmp_path):
     return plugins
 
 
+def plugin_frames(report):
+    blocks = [s for s in report["stacks"] if s["bytes"] == 3 * 50001]
+    return [f for f in blocks[0]["frames"] if f["module"] == "libplugin.so"] if blocks else []
+
+
 @pytest.mark.parametrize("kind", ["debug_line", "debug_info", "fifo", "device"])
 def test_hostile_dwarf_in_a_loaded_library(tmp_path, kind):
+    from test_stacks_dynamic import run_attached
     lib = hostile_plugins(tmp_path)[kind]
-    out = tmp_path / "out.json"
-    r = subprocess.run(memtrace_cmd("-q", "-n", "0", "--json", str(out), "--",
-                                    prog("dlopener"), lib, "3"),
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    final = read_reports(out)[-1]
-    blocks = [s for s in final["stacks"] if s["bytes"] == 3 * 50001]
-    assert blocks, final["stacks"]
-    plugin = [f for f in blocks[0]["frames"] if f["module"] == "libplugin.so"]
+    # The program stays until memtrace has seen its leaks through the
+    # library (a process gone before its mappings were read leaves nothing
+    # to name them by: see test_stacks_dynamic).
+    lines, final = run_attached(tmp_path, [prog("dlopener"), lib, "3", "--wait"],
+                                settled=lambda r: bool(plugin_frames(r)))
+    assert "leaked 3\n" in lines
+    plugin = plugin_frames(final)
     # Falls back to symbol + offset (the symbols are intact).
     assert [f["function"] for f in plugin if not f.get("inlined")][:2] == \
         ["plugin_store", "plugin_leak"]
