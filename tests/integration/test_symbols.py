@@ -19,6 +19,7 @@ import time
 import pytest
 
 from conftest import memtrace_cmd, prog, read_reports, wait_for_line
+from test_stacks_dynamic import reports_so_far
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                    "progs", "nofp", "leak_cxx.cc")
@@ -176,8 +177,7 @@ def run_leak_cxx(tmp_path, argv, env=None, interval="0.2", settled=None, args=()
         wait_for_line(mt.stdout, "done")
         deadline = time.monotonic() + 60
         while True:
-            reports = read_reports(out) if out.exists() else []
-            if any(settled(r) for r in reports[:-1] or reports):
+            if any(settled(r) for r in reports_so_far(out)):
                 break
             assert time.monotonic() < deadline, "memtrace never reported the leaks"
             time.sleep(0.1)
@@ -453,7 +453,7 @@ def plugin_frames(report):
 
 @pytest.mark.parametrize("kind", ["debug_line", "debug_info", "fifo", "device"])
 def test_hostile_dwarf_in_a_loaded_library(tmp_path, kind):
-    from test_stacks_dynamic import run_attached
+    from test_stacks_dynamic import run_attached  # noqa: E402
     lib = hostile_plugins(tmp_path)[kind]
     # The program stays until memtrace has seen its leaks through the
     # library (a process gone before its mappings were read leaves nothing
