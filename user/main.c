@@ -332,6 +332,7 @@ static int report(struct memtrace *mt, bool final)
 	report_take_counters(r, counters);
 	r->min_age_s = mt->opt.min_age_s;
 	r->window_s = mt->opt.window_s;
+	r->short_templates = mt->opt.short_templates;
 	r->nwarnings = warnings_list(&mt->warnings, warnings, WARNINGS_MAX);
 	r->warnings = warnings;
 

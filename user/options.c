@@ -62,6 +62,8 @@ void options_usage(FILE *out)
 "      --sample-seed N     seed of the sampling (reproducible runs)\n"
 "      --per-process       keep the same stack in different processes apart\n"
 "                          (default: one stack, with each process's share)\n"
+"      --short-templates   text report: C++ template arguments as <...>\n"
+"                          (JSON and folded keep the full names)\n"
 "  -q, --quiet             print only the final report\n"
 "      --empty-probes      attach probes that do nothing (benchmarks)\n"
 "      --bpf-stats         load the BPF programs, print what the verifier\n"
@@ -182,6 +184,7 @@ enum {
 	OPT_HTML,
 	OPT_FOLDED_DIFF,
 	OPT_BASELINE,
+	OPT_SHORT_TEMPLATES,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -211,6 +214,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "per-process", no_argument, NULL, OPT_PER_PROCESS },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 		{ "sample-seed", required_argument, NULL, OPT_SAMPLE_SEED },
+		{ "short-templates", no_argument, NULL, OPT_SHORT_TEMPLATES },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -316,6 +320,9 @@ int options_parse(struct options *o, int argc, char **argv)
 				o->python = mode;
 			break;
 		}
+		case OPT_SHORT_TEMPLATES:
+			o->short_templates = true;
+			break;
 		case OPT_PYTHON_OBJECTS:
 			o->python_objects = true;
 			break;

@@ -43,6 +43,7 @@ struct options {
 	bool per_process;	/* do not merge stacks across processes */
 	uint64_t sample_bytes;	/* --sample-bytes (0: trace every call) */
 	uint64_t sample_seed;
+	bool short_templates;	/* text report: template arguments as <...> */
 };
 
 /*

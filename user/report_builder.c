@@ -10,9 +10,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "report_builder.h"
 #include "memtrace_stack_hash.h"
+#include "util/vec.h"
 
 #define MT_STR_(x) #x
 #define MT_STR(x) MT_STR_(x)
@@ -126,15 +128,54 @@ static bool is_eval_loop(const struct report_frame *f)
 	return f->function && !strncmp(f->function, "_PyEval_EvalFrameDefault", 24);
 }
 
-static void pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
-		     struct report_frame *f)
+/* The frames being built, for all stacks in one array. */
+struct frames {
+	struct report_frame *v;
+	size_t n, cap;
+};
+
+static struct report_frame *push(struct frames *fv)
 {
+	if (vec_reserve(&fv->v, &fv->cap, fv->n + 1, sizeof(*fv->v)))
+		return NULL;
+	memset(&fv->v[fv->n], 0, sizeof(fv->v[0]));
+	return &fv->v[fv->n++];
+}
+
+/* A native frame, after the frames inlined at its address (innermost
+ * first). A copy of the frame itself goes in *copy. Returns 0 or
+ * -ENOMEM. */
+static int pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
+		    struct frames *fv, struct report_frame *copy)
+{
+	struct report_frame *f;
 	struct sym_frame sf;
 
-	memset(f, 0, sizeof(*f));
 	/* Fills sf even when it fails ("[unknown]" parts). */
 	symbolizer_resolve(in->sym, pid, pc, true, &sf);
+	for (size_t i = 0; i < sf.ninlined; i++) {
+		const struct sym_inline *si = &sf.inlined[i];
+
+		if (!(f = push(fv)))
+			return -ENOMEM;
+		f->function = si->function;
+		f->mangled = si->mangled;
+		f->module = sf.module ? sf.module : "[unknown]";
+		f->address = pc;
+		f->module_offset = sf.module_offset;
+		f->file = si->file;
+		f->line = si->line;
+		f->inlined = true;
+		f->module_path = sf.module_path;
+		f->build_id = sf.build_id;
+		f->map_start = sf.map_start;
+		f->map_end = sf.map_end;
+		f->map_offset = sf.map_offset;
+	}
+	if (!(f = push(fv)))
+		return -ENOMEM;
 	f->function = sf.function;
+	f->mangled = sf.mangled;
 	f->offset = sf.offset;
 	f->module = sf.module ? sf.module : "[unknown]";
 	f->address = pc;
@@ -146,41 +187,57 @@ static void pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
 	f->map_start = sf.map_start;
 	f->map_end = sf.map_end;
 	f->map_offset = sf.map_offset;
+	*copy = *f;
+	return 0;
 }
 
 /*
- * The native frames of st, with each eval-loop frame replaced by the
+ * The native frames of st, each after the frames inlined into it, with
+ * each eval-loop frame (and what is inlined into it) replaced by the
  * Python frames it runs: from the next unused one up to and including the
  * next entry frame. Python frames left over (a native walk that stopped
- * early) go last. Returns the number of frames written (at most
- * st->len + st->py_len).
+ * early) go last. Returns 0 or -ENOMEM.
  */
-static size_t merge_frames(const struct report_inputs *in, uint32_t pid,
-			   const struct mt_stack *st, struct report_frame *out)
+static int merge_frames(const struct report_inputs *in, uint32_t pid,
+			const struct mt_stack *st, struct frames *fv)
 {
 	const struct py_target *t = st->py_len ? python_of(in, pid) : NULL;
 	uint32_t py = 0, npy = t ? st->py_len : 0;
-	size_t n = 0;
+	struct report_frame native, *f;
+	int err;
 
 	if (npy > MT_MAX_PY_FRAMES)
 		npy = MT_MAX_PY_FRAMES;
 	for (uint32_t k = 0; k < st->len; k++) {
-		pc_frame(in, pid, st->pcs[k], &out[n]);
-		if (!npy || !is_eval_loop(&out[n])) {
-			n++;
+		size_t start = fv->n;
+
+		err = pc_frame(in, pid, st->pcs[k], fv, &native);
+		if (err)
+			return err;
+		/* No Python frame left for an eval loop: it stays. */
+		if (!npy || py == npy || !is_eval_loop(&native))
 			continue;
-		}
-		if (py == npy) {
-			n++;		/* no Python frame left for it: keep it */
-			continue;
-		}
+		fv->n = start;
 		do {
-			py_frame(in, pid, t, &st->py[py], &out[n++]);
+			if (!(f = push(fv)))
+				return -ENOMEM;
+			py_frame(in, pid, t, &st->py[py], f);
 		} while (!(st->py[py++].flags & MT_PYF_ENTRY) && py < npy);
 	}
-	while (py < npy)
-		py_frame(in, pid, t, &st->py[py++], &out[n++]);
-	return n;
+	while (py < npy) {
+		if (!(f = push(fv)))
+			return -ENOMEM;
+		py_frame(in, pid, t, &st->py[py++], f);
+	}
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Sampling: the view's estimates in place of its sampled figures. Growth
@@ -436,9 +493,13 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	struct agg_stack_view *views = NULL;
 	const struct mt_stack **pcs = NULL;
 	struct agg_filter filter = in->filter;
+	struct frames fv = { 0 };
+	size_t *first = NULL;
+	struct sym_stats ss;
 	struct agg_totals t;
-	size_t nviews, nlive = 0, nshow, nframes = 0, fi = 0;
+	size_t nviews, nlive = 0, nshow;
 	long nmerged;
+	double t0 = now_s();
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -456,15 +517,15 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		goto out;
 	}
 
-	/* Count the frames first, so they fit in one array. */
-	for (size_t i = 0; i < nviews; i++) {
+	for (size_t i = 0; i < nviews; i++)
 		if (views[i].stack_id &&
 		    stack_source_get(in->stacks, views[i].stack_id, &pcs[i]))
 			pcs[i] = NULL;
-		nframes += 1 + (pcs[i] ? pcs[i]->len + pcs[i]->py_len : 0);
-	}
-	out->frames = calloc(nframes ? nframes : 1, sizeof(*out->frames));
-	if (!out->frames) {
+	/* Frames go in one array that grows (inlined frames are only known
+	 * once resolved); each stack keeps its start, turned into a pointer
+	 * once the array has stopped moving. */
+	first = calloc(nviews ? nviews : 1, sizeof(*first));
+	if (!first) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -472,7 +533,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	for (size_t i = 0; i < nviews; i++) {
 		const struct agg_stack_view *v = &views[i];
 		struct report_stack *s = &out->stacks[i];
-		struct report_frame *frames = &out->frames[fi];
+		struct report_frame *f;
 
 		s->pid = v->pid;
 		s->allocator = v->func < MT_FUNC_COUNT ? mt_func_names[v->func] : "?";
@@ -490,13 +551,20 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		if (in->sample_bytes)
 			use_estimates(s, v);
 
-		allocator_frame(in, v->pid, v->func, &frames[0]);
-		s->nframes = 1;
-		if (pcs[i])
-			s->nframes += merge_frames(in, v->pid, pcs[i], &frames[1]);
-		s->frames = frames;
-		fi += s->nframes;
+		first[i] = fv.n;
+		if (!(f = push(&fv))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		allocator_frame(in, v->pid, v->func, f);
+		if (pcs[i] && (err = merge_frames(in, v->pid, pcs[i], &fv)))
+			goto out;
+		s->nframes = fv.n - first[i];
 	}
+	out->frames = fv.v;
+	fv.v = NULL;
+	for (size_t i = 0; i < nviews; i++)
+		out->stacks[i].frames = &out->frames[first[i]];
 
 	nmerged = merge_stacks(out, nviews, in->per_process);
 	if (nmerged < 0) {
@@ -537,8 +605,18 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	out->r.past_stacks = out->stacks + nlive;
 	out->r.nprocs = in->nprocs;
 	out->r.procs = out->procs;
+
+	symbolizer_stats(in->sym, &ss);
+	out->r.symbols.resolved = ss.resolved;
+	out->r.symbols.with_line = ss.with_line;
+	out->r.symbols.objects_no_debug = ss.objects_no_debug;
+	out->r.symbols.debuginfod_pending = ss.debuginfod_pending;
+	out->r.symbols.seconds = ss.seconds;
+	out->r.symbols.build_s = now_s() - t0;
 	err = 0;
 out:
+	free(fv.v);
+	free(first);
 	free(pcs);
 	free(views);
 	if (err)

@@ -14,17 +14,36 @@
 #include <stdio.h>
 #include <time.h>
 
+/*
+ * One frame of a stack. A frame of native code is followed by nothing
+ * else; the functions the compiler inlined at its address come first,
+ * innermost first, as frames of their own with `inlined` set and the same
+ * address, module and module_offset: e.g. for a call that std::make_shared
+ * (inlined into make_order, inlined into OrderBook::add) makes,
+ *   operator new(unsigned long)                  the allocator frame
+ *   std::make_shared<Order>()   inlined          file:line of the call
+ *   make_order(long)            inlined          file:line of make_shared
+ *   OrderBook::add(long)+0x361                   file:line of make_order
+ * A stack's identity (what is aggregated) is its addresses: inlined
+ * frames only show more of it.
+ */
 struct report_frame {
-	const char *function;	/* NULL: unknown; a Python frame's qualname */
-	uint64_t offset;	/* from the function's start */
+	const char *function;	/* demangled; NULL: unknown; a Python frame's
+				   qualname */
+	const char *mangled;	/* the name as the object has it, when
+				   demangling changed it; else NULL */
+	uint64_t offset;	/* from the function's start (0 for inlined
+				   frames: they have no start of their own) */
 	const char *module;	/* never NULL ("python" for Python frames) */
 	uint64_t address;	/* PC in the process; the allocation function's
 				   address for frames[0]; a Python frame's
 				   code object */
 	uint64_t module_offset;	/* file offset within module */
-	const char *file;	/* source file, NULL when unknown (native
-				   frames have none: no DWARF lines yet) */
-	int line;		/* 0 when unknown */
+	const char *file;	/* source file (DWARF's, or Python's); for a
+				   return address, that of the call; NULL:
+				   unknown */
+	int line;		/* 0: unknown */
+	bool inlined;		/* inlined into the next frame */
 	bool python;		/* a Python frame, from the interpreter's own
 				   frame list */
 	/* The mapping that holds address, for outputs that name it (pprof):
@@ -164,6 +183,19 @@ struct report {
 	 * was asked for them, else none. */
 	size_t npast_stacks;
 	const struct report_stack *past_stacks;
+
+	/* Symbolization: what DWARF and debuginfod gave (symbols/symbolizer.h). */
+	struct {
+		uint64_t resolved;		/* distinct addresses so far */
+		uint64_t with_line;		/* ... with a source line */
+		uint64_t objects_no_debug;	/* objects without DWARF */
+		uint64_t debuginfod_pending;	/* fetches not yet in */
+		double seconds;			/* symbolizing, since start */
+		double build_s;			/* building this report */
+	} symbols;
+
+	/* Text output only: C++ template arguments shown as <...>. */
+	bool short_templates;
 
 	/* Human-readable warnings: figures that may be wrong and why. */
 	size_t nwarnings;

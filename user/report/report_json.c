@@ -76,6 +76,10 @@ static void write_frame(FILE *out, const struct report_frame *f)
 {
 	fputs("{\"function\":", out);
 	json_str(out, f->function);
+	if (f->mangled) {
+		fputs(",\"mangled\":", out);
+		json_str(out, f->mangled);
+	}
 	fprintf(out, ",\"offset\":%" PRIu64 ",\"module\":", f->offset);
 	json_str(out, f->module);
 	fprintf(out, ",\"address\":\"0x%" PRIx64 "\",\"module_offset\":\"0x%" PRIx64 "\"",
@@ -85,6 +89,8 @@ static void write_frame(FILE *out, const struct report_frame *f)
 		json_str(out, f->file);
 		fprintf(out, ",\"line\":%d", f->line);
 	}
+	if (f->inlined)
+		fputs(",\"inlined\":true", out);
 	if (f->python)
 		fputs(",\"python\":true", out);
 	fputc('}', out);
@@ -197,6 +203,15 @@ int report_write_json(FILE *out, const struct report *r)
 		a->unwind.unfinished, a->unwind.table_full, a->unwind.too_many_mappings,
 		a->pymalloc.unreadable, a->pymalloc.block_sizes);
 	json_bool(out, report_may_be_wrong(a));
+
+	fprintf(out, ",\"symbols\":{\"resolved\":%" PRIu64 ",\"with_line\":%" PRIu64
+		",\"objects_no_debug\":%" PRIu64 ",\"debuginfod_pending\":%" PRIu64
+		",\"seconds\":", r->symbols.resolved, r->symbols.with_line,
+		r->symbols.objects_no_debug, r->symbols.debuginfod_pending);
+	json_num(out, r->symbols.seconds);
+	fputs(",\"build_s\":", out);
+	json_num(out, r->symbols.build_s);
+	fputc('}', out);
 
 	fputs(",\"warnings\":[", out);
 	for (size_t i = 0; i < r->nwarnings; i++) {

@@ -108,6 +108,34 @@ static int write_header(FILE *out, const struct report *r)
 	return 0;
 }
 
+/* "symbols      1204 addresses, 1180 with source lines, 2 objects without
+ * debug info, 1 debuginfod fetch pending": how many frames can show their
+ * source, and why not the others. */
+static void write_symbols(FILE *out, const struct report *r)
+{
+	char item[64];
+	struct list l;
+
+	if (!r->symbols.resolved)
+		return;
+	list_start(&l, out, "symbols");
+	snprintf(item, sizeof(item), "%" PRIu64 " address%s", r->symbols.resolved,
+		 r->symbols.resolved == 1 ? "" : "es");
+	list_add(&l, item);
+	snprintf(item, sizeof(item), "%" PRIu64 " with source lines", r->symbols.with_line);
+	list_add(&l, item);
+	snprintf(item, sizeof(item), "%" PRIu64 " object%s without debug info",
+		 r->symbols.objects_no_debug, plural(r->symbols.objects_no_debug));
+	list_add(&l, item);
+	if (r->symbols.debuginfod_pending) {
+		snprintf(item, sizeof(item), "%" PRIu64 " debuginfod fetch%s pending",
+			 r->symbols.debuginfod_pending,
+			 r->symbols.debuginfod_pending == 1 ? "" : "es");
+		list_add(&l, item);
+	}
+	list_end(&l);
+}
+
 static void write_accounting(FILE *out, const struct report *r)
 {
 	const struct report_accounting *a = &r->acct;
@@ -160,6 +188,8 @@ static void write_accounting(FILE *out, const struct report *r)
 		}
 	}
 	list_end(&l);
+
+	write_symbols(out, r);
 
 	if (a->pymalloc.unreadable || a->pymalloc.block_sizes) {
 		list_start(&l, out, "pymalloc");
@@ -257,7 +287,8 @@ static int write_stack(FILE *out, const struct report *r, size_t rank, int rank_
 	}
 	for (size_t i = 0; i < s->nframes; i++) {
 		fputs("      ", out);
-		err = fput_frame(out, &s->frames[i], NAME_TEXT);
+		err = fput_frame(out, &s->frames[i],
+				 r->short_templates ? NAME_TEXT_SHORT : NAME_TEXT);
 		if (err)
 			return err;
 		fputc('\n', out);
