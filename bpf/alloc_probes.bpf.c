@@ -318,9 +318,28 @@ static __always_inline int sampled_remember(__u32 pid, __u64 addr)
 	return bpf_map_update_elem(&sampled, &k, &one, BPF_ANY);
 }
 
+static __always_inline __u64 reg_value(const struct pt_regs *r, __u32 reg);
+
+/* The arguments at a site past a function's first instruction, where the
+ * cookie says they are (user/proc/probe_site.c). From one copy of the
+ * registers, as site_registers() below does. */
+static __noinline int moved_args(const struct pt_regs *ctx, __u64 cookie, __u64 *a0,
+				 __u64 *a1, __u64 *a2)
+{
+	struct pt_regs r;
+
+	if (bpf_probe_read_kernel(&r, sizeof(r), ctx))
+		return -1;
+	*a0 = reg_value(&r, (cookie >> MT_COOKIE_ARG_SHIFT(0)) & 0xf);
+	*a1 = reg_value(&r, (cookie >> MT_COOKIE_ARG_SHIFT(1)) & 0xf);
+	*a2 = reg_value(&r, (cookie >> MT_COOKIE_ARG_SHIFT(2)) & 0xf);
+	return 0;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 {
+	__u64 cookie = bpf_get_attach_cookie(ctx);
 	struct task_struct *task;
 	struct call_state *st;
 	__u32 func;
@@ -329,6 +348,8 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 	if (empty_probes)
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	if ((cookie & MT_COOKIE_MOVED) && moved_args(ctx, cookie, &a0, &a1, &a2))
 		return 0;
 
 	task = bpf_get_current_task_btf();
@@ -356,7 +377,7 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 		count(MT_CNT_ENTRY_WITHOUT_RET);
 	}
 
-	func = bpf_get_attach_cookie(ctx);
+	func = MT_COOKIE_FUNC(cookie);
 	st->depth = 1;
 	st->func = func;
 	st->entry_sp = sp;
@@ -370,8 +391,16 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 		st->size = a0 * a1;
 		break;
 	case MT_FUNC_REALLOC:
+	case MT_FUNC_RALLOCX:
+	case MT_FUNC_REALLOCF:
 		st->old_addr = a0;
 		st->size = a1;
+		break;
+	case MT_FUNC_XALLOCX:
+		/* Resizes in place to at least a1 bytes, up to a1 + a2. */
+		st->old_addr = a0;
+		st->size = a1 ? a1 : 1;
+		st->out_ptr = a2;
 		break;
 	case MT_FUNC_REALLOCARRAY:
 		st->old_addr = a0;
@@ -424,9 +453,12 @@ static __always_inline bool sample_return(struct call_state *st, __u32 pid, __u6
 		/* Failed (the old block is still live) or realloc(p, 0)
 		 * (the old block is gone): REALLOC_DONE says which. */
 		if (old) {
-			if (st->size)
+			/* A failed reallocf frees its block (size 0 says freed). */
+			__u64 kept = st->func == MT_FUNC_REALLOCF ? 0 : st->size;
+
+			if (kept)
 				sampled_remember(pid, st->old_addr);
-			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size, st->old_addr, 0, 0);
+			emit(MT_EV_REALLOC_DONE, st->func, 0, kept, st->old_addr, 0, 0);
 		}
 		return false;
 	}
@@ -474,12 +506,31 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 			addr = 0;
 	}
 
+	if (st->func == MT_FUNC_XALLOCX) {
+		/* It returns the block's real size; less than asked for: it
+		 * could not resize, and the block is as it was. Else the
+		 * block holds what was asked, up to size + extra. */
+		__u64 most = st->size + st->out_ptr;
+
+		if (ret < st->size) {
+			if (sample_bytes && !st->old_sampled)
+				return 0;
+			if (sample_bytes)
+				sampled_remember(pid, st->old_addr);
+			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size, st->old_addr, 0, 0);
+			return 0;
+		}
+		addr = st->old_addr;
+		st->size = ret < most ? ret : most;
+	}
+
 	if (sample_bytes && !sample_return(st, pid, addr))
 		return 0;	/* not sampled: no stack, no event */
 	if (!addr) {
+		/* A failed reallocf frees its block (size 0 says freed). */
 		if (st->old_addr)
-			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size,
-			     st->old_addr, 0, 0);
+			emit(MT_EV_REALLOC_DONE, st->func, 0,
+			     st->func == MT_FUNC_REALLOCF ? 0 : st->size, st->old_addr, 0, 0);
 		return 0;	/* failed: nothing was allocated */
 	}
 
@@ -491,13 +542,19 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(free_enter, __u64 a0, __u64 a1)
+int BPF_KPROBE(free_enter, __u64 a0, __u64 a1, __u64 a2)
 {
-	__u32 func = bpf_get_attach_cookie(ctx);
-	__u64 ptr = func == MT_FUNC_PY_FREE ? a1 : a0;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 func = MT_COOKIE_FUNC(cookie);
 	struct call_state *st;
+	__u64 ptr;
 
-	if (empty_probes || !ptr)
+	if (empty_probes)
+		return 0;
+	if ((cookie & MT_COOKIE_MOVED) && moved_args(ctx, cookie, &a0, &a1, &a2))
+		return 0;
+	ptr = func == MT_FUNC_PY_FREE ? a1 : a0;
+	if (!ptr)
 		return 0;
 	/* Sampling: a block not sampled costs this one map operation. */
 	if (sample_bytes && !sampled_forget(bpf_get_current_pid_tgid() >> 32, ptr))

@@ -456,9 +456,7 @@ static void agg_on_alloc(struct aggregator *agg, const struct mt_event *e)
 
 	/* A successful realloc: its old block is gone, before the new one
 	 * may take the same address. */
-	if (e->old_addr && (e->func == MT_FUNC_REALLOC ||
-			    e->func == MT_FUNC_REALLOCARRAY ||
-			    e->func == MT_FUNC_PY_REALLOC)) {
+	if (e->old_addr && mt_func_resizes(e->func)) {
 		struct agg_pending *p = agg_pending_take(agg, e);
 
 		if (p) {

@@ -32,7 +32,7 @@
 #include "report_builder.h"
 #include "ringbuf_consumer.h"
 #include "stack_source.h"
-#include "proc/libc_target.h"
+#include "proc/alloc_target.h"
 #include "proc/proc_maps.h"
 #include "proc/target.h"
 #include "python/fresh_stacks.h"
@@ -115,7 +115,7 @@ static void read_mappings(struct memtrace *mt, uint32_t pid)
 static void handle_exec(struct memtrace *mt, uint32_t pid)
 {
 	struct traced *t = processes_find(&mt->procs, pid);
-	struct libc_target lt;
+	struct alloc_target lt;
 	char why[256];
 
 	if (!t)
@@ -130,10 +130,10 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	/* The new program has not mapped its libc yet when the exec is
 	 * seen; a program with another libc (or none) is noticed when its
 	 * mappings are next read. */
-	if (!libc_target_find(pid, &lt, why, sizeof(why)) &&
-	    strcmp(lt.maps_path, t->libc.maps_path))
+	if (!alloc_target_find(pid, &lt, why, sizeof(why)) &&
+	    strcmp(lt.maps_path, t->alloc.maps_path))
 		warnings_add(&mt->warnings, "PID %d exec'd into a program that uses another "
-			     "libc (%s): its allocations are not traced", pid, lt.maps_path);
+			     "allocator (%s): its allocations are not traced", pid, lt.maps_path);
 }
 
 /* Something was mapped since the mappings were read: a dlopen, a new
@@ -212,7 +212,7 @@ static int write_folded(struct memtrace *mt, const struct report *r)
 /* Per-process inputs of the report builder, in the order of mt->procs. */
 struct report_procs {
 	struct report_process *procs;
-	const struct libc_target **libcs;
+	const struct alloc_target **allocs;
 	const struct py_target **pythons;
 };
 
@@ -221,9 +221,9 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 	size_t n = mt->procs.n ? mt->procs.n : 1;
 
 	rp->procs = calloc(n, sizeof(*rp->procs));
-	rp->libcs = calloc(n, sizeof(*rp->libcs));
+	rp->allocs = calloc(n, sizeof(*rp->allocs));
 	rp->pythons = calloc(n, sizeof(*rp->pythons));
-	if (!rp->procs || !rp->libcs || !rp->pythons)
+	if (!rp->procs || !rp->allocs || !rp->pythons)
 		return -ENOMEM;
 	for (size_t i = 0; i < mt->procs.n; i++) {
 		const struct traced *t = mt->procs.v[i];
@@ -232,8 +232,11 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 			.pid = t->pid,
 			.comm = t->comm,
 			.exited = t->exited,
+			.allocator = alloc_kind_name(t->alloc.kind),
+			.allocator_object = t->alloc.maps_path,
+			.allocator_known = t->alloc.kind != ALLOC_UNKNOWN,
 		};
-		rp->libcs[i] = &t->libc;
+		rp->allocs[i] = &t->alloc;
 		rp->pythons[i] = t->py.python ? &t->py.py : NULL;
 	}
 	return 0;
@@ -242,7 +245,7 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 static void report_procs_free(struct report_procs *rp)
 {
 	free(rp->procs);
-	free(rp->libcs);
+	free(rp->allocs);
 	free(rp->pythons);
 }
 
@@ -279,7 +282,7 @@ static int report(struct memtrace *mt, bool final)
 		.sym = mt->sym,
 		.nprocs = mt->procs.n,
 		.procs = rp.procs,
-		.libcs = rp.libcs,
+		.allocs = rp.allocs,
 		.filter = {
 			.now_ns = now,
 			.min_age_ns = mt->opt.min_age_s * 1e9,
@@ -512,7 +515,7 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
 		return err;
 	}
-	err = libc_target_find(pid, &t->libc, why, sizeof(why));
+	err = alloc_target_find(pid, &t->alloc, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "memtrace: %s\n", why);
 		return err;
@@ -552,7 +555,7 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 	err = python_process_attach(&mt->py_env, &t->py, t->pid);
 	if (err)
 		return err;
-	err = probes_attach(mt->probes, t->pid, &t->libc, why, sizeof(why));
+	err = probes_attach(mt->probes, t->pid, &t->alloc, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "memtrace: %s\n", why);
 		return err;
@@ -698,7 +701,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	fprintf(stderr, "memtrace: tracing %zu process%s (%s); Ctrl-C to stop\n",
-		mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->libc.maps_path);
+		mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->alloc.maps_path);
 
 	err = run(&mt);
 	if (err)

@@ -40,11 +40,11 @@ static const char *stack_end_text(unsigned int end)
 	}
 }
 
-static const struct libc_target *libc_of(const struct report_inputs *in, uint32_t pid)
+static const struct alloc_target *alloc_of(const struct report_inputs *in, uint32_t pid)
 {
 	for (size_t i = 0; i < in->nprocs; i++)
 		if (in->procs[i].pid == pid)
-			return in->libcs[i];
+			return in->allocs[i];
 	return NULL;
 }
 
@@ -60,7 +60,7 @@ static const struct py_target *python_of(const struct report_inputs *in, uint32_
 static void allocator_frame(const struct report_inputs *in, uint32_t pid,
 			    uint32_t func, struct report_frame *f)
 {
-	const struct libc_target *lt = libc_of(in, pid);
+	const struct alloc_target *lt = alloc_of(in, pid);
 	const struct py_target *py;
 
 	memset(f, 0, sizeof(*f));

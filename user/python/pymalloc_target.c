@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "symbols/elf_symbols.h"
-#include "proc/libc_target.h"
+#include "proc/probe_site.h"
 #include "pymalloc_target.h"
 #include "util/why.h"
 
@@ -78,7 +78,7 @@ int pymalloc_target_find(pid_t pid, const struct py_target *py,
 		ssize_t n = pread(fd, code, sizeof(code), out->free_probe_offset);
 
 		if (n > 0)
-			out->free_probe_offset += libc_target_probe_skip(code, n);
+			out->free_probe_offset += probe_site_skip(code, n, mt_func_args(MT_FUNC_PY_FREE));
 		close(fd);
 	}
 	return 0;

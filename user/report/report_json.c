@@ -116,6 +116,22 @@ static void write_share(FILE *out, const struct report_pid_share *p, size_t i)
 		i ? "," : "", p->pid, p->bytes, p->count);
 }
 
+static void write_memory(FILE *out, const struct report_memory *m)
+{
+	if (!m->valid) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out, "{\"rss\":%" PRIu64 ",\"rss_anon\":%" PRIu64 ",\"rss_file\":%" PRIu64
+		",\"rss_shmem\":%" PRIu64 ",\"rss_anon_growth\":%" PRId64 ",\"heap\":%" PRIu64
+		",\"mapped\":%" PRIu64 ",\"mapped_size\":%" PRIu64 ",\"python_arenas\":%" PRIu64
+		",\"thread_stacks\":%" PRIu64 ",\"accounted\":%" PRIu64
+		",\"unexplained\":%" PRId64 "}",
+		m->rss, m->rss_anon, m->rss_file, m->rss_shmem, m->rss_anon_growth, m->heap,
+		m->mapped, m->mapped_size, m->python_arenas, m->thread_stacks,
+		m->heap + m->mapped + m->python_arenas + m->thread_stacks, m->unexplained);
+}
+
 static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 {
 	fprintf(out, "{\"rank\":%zu,\"pid\":%" PRIu32 ",\"allocator\":", rank, s->pid);
@@ -174,6 +190,20 @@ int report_write_json(FILE *out, const struct report *r)
 		json_str(out, r->procs[i].comm ? r->procs[i].comm : "");
 		fputs(",\"exited\":", out);
 		json_bool(out, r->procs[i].exited);
+		fputs(",\"allocator\":", out);
+		if (r->procs[i].allocator) {
+			fputs("{\"kind\":", out);
+			json_str(out, r->procs[i].allocator);
+			fputs(",\"object\":", out);
+			json_str(out, r->procs[i].allocator_object);
+			fputs(",\"known\":", out);
+			json_bool(out, r->procs[i].allocator_known);
+			fputc('}', out);
+		} else {
+			fputs("null", out);
+		}
+		fputs(",\"memory\":", out);
+		write_memory(out, &r->procs[i].mem);
 		fputc('}', out);
 	}
 
@@ -183,7 +213,9 @@ int report_write_json(FILE *out, const struct report *r)
 	json_num(out, r->alloc_rate);
 	fputs(",\"free_rate\":", out);
 	json_num(out, r->free_rate);
-	fprintf(out, ",\"distinct_stacks\":%" PRIu64 "}", r->distinct_stacks);
+	fprintf(out, ",\"distinct_stacks\":%" PRIu64 ",\"memory\":", r->distinct_stacks);
+	write_memory(out, &r->mem_total);
+	fputc('}', out);
 	/* Sampled: every bytes, count, allocs and frees figure is an
 	 * estimate (see the README's "Sampling"). */
 	fputs(",\"sampled\":", out);
