@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "map_filter.h"
+#include "mmap_probes.h"
 #include "options.h"
 #include "probes.h"
 #include "processes.h"
@@ -61,6 +63,7 @@ struct memtrace {
 	pid_t child;			/* launched COMMAND, 0 in -p mode */
 
 	struct probes *probes;
+	struct mmap_probes *mmap;	/* NULL: the kernel refused them */
 	struct rb_consumer *consumer;
 	struct aggregator *agg;
 	struct stack_source *stacks;
@@ -78,6 +81,7 @@ struct memtrace {
 	int epfd, sigfd, timerfd;
 	uint64_t start_ns, last_report_ns, last_maps_ns;
 	uint64_t last_allocs, last_frees, stacks_at_maps;
+	uint64_t maps_in_allocator;	/* allocator's own maps found by their stack */
 	bool stop;
 };
 
@@ -160,7 +164,14 @@ static void on_event(void *ctx, const void *rec, size_t size)
 		return;
 	}
 	memcpy(&e, rec, sizeof(e));
-	if (e.type == MT_EV_ALLOC && e.stack_id) {
+	/* Maps the program made itself carry a stack too. */
+	if ((e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE || e.type == MT_EV_BRK) &&
+	    (e.flags & MT_EVF_SNAPSHOT)) {
+		mappings_changed(mt, e.pid);
+		snapshots_finish(&mt->snapshots, mt->unwind, mt->stacks, &e);
+	}
+	if ((e.type == MT_EV_ALLOC || e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE ||
+	     e.type == MT_EV_BRK) && e.stack_id) {
 		/* Stacks of Python processes seen for the first time have
 		 * their code objects read at the next tick. */
 		struct traced *t = processes_find(&mt->procs, e.pid);
@@ -184,6 +195,22 @@ static void on_event(void *ctx, const void *rec, size_t size)
 	case MT_EV_MAPS_CHANGED:
 		mappings_changed(mt, e.pid);
 		break;
+	case MT_EV_MMAP:
+	case MT_EV_MREMAP_DONE:
+	case MT_EV_BRK: {
+		/* The allocator's own maps are its blocks, counted already;
+		 * thread stacks are counted from /proc, not as mapped. */
+		struct traced *t = processes_find(&mt->procs, e.pid);
+		enum map_owner owner = e.size ? map_filter_owner(mt->stacks, mt->sym,
+								 t ? &t->alloc : NULL, &e) :
+						MAP_PROGRAM;
+
+		if (owner == MAP_ALLOCATOR)
+			mt->maps_in_allocator++;
+		if (owner != MAP_PROGRAM)
+			return;
+		break;
+	}
 	}
 	agg_handle(mt->agg, &e);
 }
@@ -314,6 +341,7 @@ static int report(struct memtrace *mt, bool final)
 	r->acct.unwind.finished = mt->snapshots.done;
 	r->acct.unwind.unfinished = mt->snapshots.failed;
 	report_take_counters(r, counters);
+	r->acct.maps_in_allocator += mt->maps_in_allocator;
 	r->min_age_s = mt->opt.min_age_s;
 	r->window_s = mt->opt.window_s;
 	r->nwarnings = warnings_list(&mt->warnings, warnings, WARNINGS_MAX);
@@ -567,6 +595,7 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 static void cleanup(struct memtrace *mt)
 {
 	/* Probes go first: nothing is left in the kernel, whatever failed. */
+	mmap_probes_close(mt->mmap);
 	probes_close(mt->probes);
 	rb_consumer_free(mt->consumer);
 	stack_source_free(mt->stacks);
@@ -624,6 +653,8 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 		err = probes_print_stats(mt.probes, stdout);
+		if (!err && !mmap_probes_open(&mt.mmap, mt.probes, &pc, why, sizeof(why)))
+			err = mmap_probes_print_stats(mt.mmap, stdout);
 		cleanup(&mt);
 		return err ? 1 : 0;
 	}
@@ -684,6 +715,10 @@ int main(int argc, char **argv)
 			strerror(-err));
 		goto fail;
 	}
+	/* Without them only what the program maps itself goes unseen. */
+	if (mmap_probes_open(&mt.mmap, mt.probes, &pc, why, sizeof(why)))
+		warnings_add(&mt.warnings, "%s: memory the programs map themselves (mmap, brk) "
+			     "is not traced", why);
 	mt.py_env.probes = mt.probes;
 	for (size_t i = 0; i < mt.procs.n; i++)
 		if (attach_process(&mt, mt.procs.v[i]))

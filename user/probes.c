@@ -460,6 +460,11 @@ int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT])
 	return 0;
 }
 
+struct bpf_object *probes_bpf_object(const struct probes *p)
+{
+	return p->skel->obj;
+}
+
 int probes_events_map_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.events);

@@ -17,6 +17,7 @@
 #include "proc/alloc_target.h"
 
 struct probes;
+struct bpf_object;
 
 struct probes_config {
 	enum mt_stack_mode stack_mode;
@@ -58,6 +59,10 @@ int probes_print_stats(const struct probes *p, FILE *out);
 
 /* Sum the per-CPU counters into out[MT_CNT_COUNT]. */
 int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT]);
+
+/* The loaded BPF object, whose maps other probe objects share
+ * (user/mmap_probes.c). */
+struct bpf_object *probes_bpf_object(const struct probes *p);
 
 int probes_events_map_fd(const struct probes *p);
 int probes_stacks_map_fd(const struct probes *p);

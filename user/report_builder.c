@@ -70,6 +70,10 @@ static void allocator_frame(const struct report_inputs *in, uint32_t pid,
 		f->module = py ? base_name(py->lib_path) : "[python]";
 		return;
 	}
+	if (mt_func_is_mapping(func)) {
+		f->module = "[syscall]";	/* the program's own mmap or brk */
+		return;
+	}
 	f->module = lt ? base_name(lt->maps_path) : "[unknown]";
 	if (lt && func < MT_FUNC_COUNT) {
 		f->address = lt->func_addr[func];
@@ -501,6 +505,7 @@ void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT
 	a->entries_without_return = counters[MT_CNT_ENTRY_WITHOUT_RET];
 	a->stacks_not_captured = counters[MT_CNT_STACK_FAILED];
 	a->nested_calls = counters[MT_CNT_NESTED];
+	a->maps_in_allocator = counters[MT_CNT_MAPS_IN_ALLOCATOR];
 	a->unwind.no_table = counters[MT_CNT_UNWIND_NO_TABLE];
 	a->unwind.no_mapping = counters[MT_CNT_UNWIND_NO_MAPPING];
 	a->unwind.unsupported = counters[MT_CNT_UNWIND_UNSUPPORTED];

@@ -106,6 +106,8 @@ struct report_accounting {
 	uint64_t nested_calls;		/* probed calls inside probed calls */
 	uint64_t samples_dropped;	/* sampled, but not counted: the map of
 					   sampled blocks was full */
+	uint64_t maps_in_allocator;	/* mmap, brk... made by the allocator
+					   itself: its blocks are counted */
 	/* Stack walks that stopped before the outermost frame, by reason. */
 	struct {
 		uint64_t no_table;	/* a PC in a gap of its table */

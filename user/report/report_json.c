@@ -228,6 +228,7 @@ int report_write_json(FILE *out, const struct report *r)
 		",\"entries_without_return\":%" PRIu64 ",\"unknown_frees\":%" PRIu64
 		",\"stacks_not_captured\":%" PRIu64 ",\"replaced_live\":%" PRIu64
 		",\"exec_dropped\":%" PRIu64 ",\"nested_calls\":%" PRIu64
+		",\"maps_in_allocator\":%" PRIu64
 		",\"unwind\":{\"no_table\":%" PRIu64 ",\"no_mapping\":%" PRIu64
 		",\"unsupported\":%" PRIu64 ",\"bad_read\":%" PRIu64 ",\"depth\":%" PRIu64
 		",\"fp_frames\":%" PRIu64 ",\"fp_end\":%" PRIu64 ",\"finished\":%" PRIu64
@@ -235,7 +236,7 @@ int report_write_json(FILE *out, const struct report *r)
 		",\"block_sizes\":%" PRIu64 "}},\"may_be_wrong\":",
 		a->lost_events, a->returns_without_entry, a->entries_without_return,
 		a->unknown_frees, a->stacks_not_captured, a->replaced_live, a->exec_dropped,
-		a->nested_calls, a->unwind.no_table, a->unwind.no_mapping,
+		a->nested_calls, a->maps_in_allocator, a->unwind.no_table, a->unwind.no_mapping,
 		a->unwind.unsupported, a->unwind.bad_read, a->unwind.depth,
 		a->unwind.fp_frames, a->unwind.fp_end, a->unwind.finished,
 		a->unwind.unfinished, a->pymalloc.unreadable, a->pymalloc.block_sizes);

@@ -216,6 +216,7 @@ static void write_accounting(FILE *out, const struct report *r)
 		{ "replaced live", a->replaced_live },
 		{ "exec dropped", a->exec_dropped },
 		{ "nested calls", a->nested_calls },
+		{ "allocator's own maps", a->maps_in_allocator },
 	};
 	char item[64];
 	struct list l;

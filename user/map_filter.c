@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/* Whose a map is (see map_filter.h). */
+#include <string.h>
+
+#include "map_filter.h"
+
+/* Frames looked at for pthread_create, from the innermost: mmap's wrapper,
+ * then its callers (glibc inlines allocate_stack into pthread_create). */
+#define THREAD_FRAMES 3
+
+static bool starts(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* jemalloc's internals are je_* (a static build keeps the prefix on all
+ * but its public names) or its page functions; tcmalloc's are in
+ * namespace tcmalloc or named TCMalloc_*; mimalloc's are mi_* or _mi_*. */
+bool map_filter_internal_name(enum alloc_kind kind, const char *f)
+{
+	switch (kind) {
+	case ALLOC_JEMALLOC:
+		return starts(f, "je_") || starts(f, "os_pages_") || starts(f, "pages_map") ||
+		       starts(f, "malloc_init");
+	case ALLOC_TCMALLOC:
+		return starts(f, "tcmalloc::") || starts(f, "_ZN8tcmalloc") ||
+		       starts(f, "TCMalloc") || starts(f, "_Z20TCMalloc") ||
+		       starts(f, "_Z21TCMalloc") || starts(f, "_Z22TCMalloc");
+	case ALLOC_MIMALLOC:
+		return starts(f, "mi_") || starts(f, "_mi_");
+	default:
+		return false;
+	}
+}
+
+static bool is_thread_create(const char *f)
+{
+	return !strcmp(f, "pthread_create") || starts(f, "pthread_create@") ||
+	       !strcmp(f, "__pthread_create_2_1") || !strcmp(f, "allocate_stack");
+}
+
+enum map_owner map_filter_owner(struct stack_source *stacks, struct symbolizer *sym,
+				const struct alloc_target *at, const struct mt_event *e)
+{
+	/* A replacement allocator in its own object: any frame in it above
+	 * mmap's wrapper (tcmalloc's wraps mmap itself: frame 0) is its own
+	 * code. Not glibc's libc, which is the program's C library too. */
+	bool own_object = at && at->kind != ALLOC_GLIBC && at->kind != ALLOC_MUSL &&
+			  !at->in_executable;
+	const struct mt_stack *st;
+
+	if (!e->stack_id || stack_source_get(stacks, e->stack_id, &st))
+		return MAP_PROGRAM;
+	for (unsigned int k = 0; k < st->len; k++) {
+		struct sym_frame f;
+
+		if (symbolizer_resolve(sym, e->pid, st->pcs[k], k > 0, &f))
+			continue;
+		if (k > 0 && own_object && f.module_path && !strcmp(f.module_path, at->maps_path))
+			return MAP_ALLOCATOR;
+		if (!f.function)
+			continue;
+		if (at && map_filter_internal_name(at->kind, f.function))
+			return MAP_ALLOCATOR;
+		if (e->type == MT_EV_MMAP && k < THREAD_FRAMES && is_thread_create(f.function))
+			return MAP_THREAD_STACK;
+	}
+	return MAP_PROGRAM;
+}
