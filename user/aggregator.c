@@ -514,6 +514,10 @@ static void agg_range_cut(const struct mapped_range *piece, int ranges, void *ct
 		agg->totals.live_count--;
 		s->frees++;
 		agg->totals.frees++;
+		if (agg->sample_bytes) {
+			s->est_frees += 1;
+			agg->totals.est_frees += 1;
+		}
 	} else if (ranges > 0) {
 		s->count++;
 		agg->totals.live_count++;
@@ -538,6 +542,10 @@ static void agg_range_park(const struct mapped_range *piece, int ranges, void *c
 		/* Not gone yet: set aside. */
 		s->frees--;
 		agg->totals.frees--;
+		if (agg->sample_bytes) {
+			s->est_frees -= 1;
+			agg->totals.est_frees -= 1;
+		}
 	}
 	if (vec_reserve(&agg->remaps, &agg->remaps_cap, agg->nremaps + 1,
 			sizeof(*agg->remaps)))
@@ -561,6 +569,7 @@ static void agg_range_map(struct aggregator *agg, const struct mt_event *e,
 	};
 
 	agg->totals.allocs++;
+	agg->totals.est_allocs += agg->sample_bytes ? 1 : 0;
 	if (e->flags & MT_EVF_NO_STACK)
 		agg->totals.no_stack++;
 	mapped_ranges_remove(&agg->ranges, e->pid, r.start, r.end, agg_range_cut, agg);
@@ -568,6 +577,7 @@ static void agg_range_map(struct aggregator *agg, const struct mt_event *e,
 	    mapped_ranges_add(&agg->ranges, &r))
 		return;
 	agg->stacks[r.stack].allocs++;
+	agg->stacks[r.stack].est_allocs += agg->sample_bytes ? 1 : 0;
 	agg->stacks[r.stack].count++;
 	agg->stacks[r.stack].bytes += size;
 	if (agg->stacks[r.stack].bytes > agg->stacks[r.stack].peak_bytes)
@@ -604,6 +614,10 @@ static size_t agg_remap_finish(struct aggregator *agg, uint32_t pid, uint32_t ti
 		if (!put_back) {
 			s->frees += rm->whole;
 			agg->totals.frees += rm->whole;
+			if (agg->sample_bytes) {
+				s->est_frees += rm->whole;
+				agg->totals.est_frees += rm->whole;
+			}
 			continue;
 		}
 		if (mapped_ranges_add(&agg->ranges, &rm->piece))
@@ -813,16 +827,24 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 		c->bytes += a->size;
 		c->count++;
 	}
+	/* Maps are never sampled: each counts once, sampling or not. */
 	for (size_t i = 0; i < agg->ranges.n; i++) {
 		const struct mapped_range *a = &agg->ranges.v[i];
-		struct agg_acc *c;
+		uint64_t len = a->end - a->start;
+		struct agg_acc *c = &acc[a->stack];
 
+		if (agg->sample_bytes) {
+			est_bytes += len;
+			est_count += 1;
+			c->est_total_bytes += len;
+		}
 		if (!agg_filter_pass(f, a->ts_ns))
 			continue;
-		c = &acc[a->stack];
+		c->est_bytes += len;
+		c->est_count += 1;
 		if (!c->count || a->ts_ns < c->oldest_ts_ns)
 			c->oldest_ts_ns = a->ts_ns;
-		c->bytes += a->end - a->start;
+		c->bytes += len;
 		c->count++;
 	}
 
