@@ -31,11 +31,13 @@
 #include "options.h"
 #include "probes.h"
 #include "processes.h"
+#include "reconcile.h"
 #include "report_builder.h"
 #include "ringbuf_consumer.h"
 #include "stack_source.h"
 #include "proc/alloc_target.h"
 #include "proc/proc_maps.h"
+#include "proc/rss.h"
 #include "proc/target.h"
 #include "python/fresh_stacks.h"
 #include "python/python_process.h"
@@ -205,6 +207,12 @@ static void on_event(void *ctx, const void *rec, size_t size)
 								 t ? &t->alloc : NULL, &e) :
 						MAP_PROGRAM;
 
+		/* With --python-objects pymalloc is an allocator whose
+		 * objects are counted: its arenas are its own maps. */
+		if (owner == MAP_PROGRAM && t && t->py.python && t->py.pymalloc_probed[0] &&
+		    map_filter_is_python_arena(mt->stacks, mt->sym, &t->py.py, e.pid, e.stack_id,
+					       e.size))
+			owner = MAP_ALLOCATOR;
 		if (owner == MAP_ALLOCATOR)
 			mt->maps_in_allocator++;
 		if (owner != MAP_PROGRAM)
@@ -264,6 +272,19 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 			.allocator_known = t->alloc.kind != ALLOC_UNKNOWN,
 		};
 		rp->allocs[i] = &t->alloc;
+		if (!t->exited) {
+			struct reconcile_in ri = {
+				.pid = t->pid,
+				.agg = mt->agg,
+				.stacks = mt->stacks,
+				.sym = mt->sym,
+				.py = t->py.python ? &t->py.py : NULL,
+				.py_objects = t->py.pymalloc_probed[0] != '\0',
+				.rss_anon_start = t->rss_anon_start,
+			};
+
+			reconcile_process(&ri, &rp->procs[i].mem);
+		}
 		rp->pythons[i] = t->py.python ? &t->py.py : NULL;
 	}
 	return 0;
@@ -329,6 +350,8 @@ static int report(struct memtrace *mt, bool final)
 		return err;
 	}
 
+	for (size_t i = 0; i < r->nprocs; i++)
+		reconcile_sum(&r->mem_total, &r->procs[i].mem);
 	clock_gettime(CLOCK_REALTIME, &r->wall);
 	r->final = final;
 	r->elapsed_s = (now - mt->start_ns) / 1e9;
@@ -571,9 +594,13 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 
 static int attach_process(struct memtrace *mt, struct traced *t)
 {
+	struct rss rss;
 	char why[512];
 	int err;
 
+	/* What it holds already, to tell the growth since. */
+	if (!rss_read(t->pid, &rss))
+		t->rss_anon_start = rss.anon;
 	/* Mappings first: if the process exits early, its stacks still
 	 * resolve. */
 	err = symbolizer_add_pid(mt->sym, t->pid);

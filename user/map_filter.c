@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "map_filter.h"
+#include "python/python_detect.h"
 
 /* Frames looked at for pthread_create, from the innermost: mmap's wrapper,
  * then its callers (glibc inlines allocate_stack into pthread_create). */
@@ -66,4 +67,24 @@ enum map_owner map_filter_owner(struct stack_source *stacks, struct symbolizer *
 			return MAP_THREAD_STACK;
 	}
 	return MAP_PROGRAM;
+}
+
+bool map_filter_is_python_arena(struct stack_source *stacks, struct symbolizer *sym,
+				const struct py_target *py, uint32_t pid, uint64_t stack_id,
+				uint64_t size)
+{
+	uint64_t arena = py && (py->major > 3 || py->minor >= 10) ? 1ULL << 20 : 256ULL << 10;
+	const struct mt_stack *st;
+
+	if (!py || size != arena || !stack_id || stack_source_get(stacks, stack_id, &st))
+		return false;
+	/* mmap's wrapper, then _PyObject_ArenaMmap. */
+	for (unsigned int k = 0; k < THREAD_FRAMES && k < st->len; k++) {
+		struct sym_frame f;
+
+		if (!symbolizer_resolve(sym, pid, st->pcs[k], k > 0, &f) && f.module_path &&
+		    !strcmp(f.module_path, py->lib_path))
+			return true;
+	}
+	return false;
 }

@@ -35,6 +35,14 @@ enum map_owner {
 enum map_owner map_filter_owner(struct stack_source *stacks, struct symbolizer *sym,
 				const struct alloc_target *at, const struct mt_event *e);
 
+/* Is the range pid mapped on stack_id, of size bytes, one of the
+ * interpreter's pymalloc arenas: an arena's size (1 MiB from 3.10, 256
+ * KiB before), mapped by the interpreter's own code (py's object)? */
+struct py_target;
+bool map_filter_is_python_arena(struct stack_source *stacks, struct symbolizer *sym,
+				const struct py_target *py, uint32_t pid, uint64_t stack_id,
+				uint64_t size);
+
 /* Is this function name one of the allocator kind's internal ones (the
  * names a copy linked into the executable keeps)? Exposed for tests. */
 bool map_filter_internal_name(enum alloc_kind kind, const char *function);

@@ -24,6 +24,7 @@ struct traced {
 	char comm[64];
 	struct alloc_target alloc;
 	struct python_process py;
+	uint64_t rss_anon_start;	/* anonymous RSS when tracing began */
 };
 
 struct processes {

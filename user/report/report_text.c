@@ -148,30 +148,28 @@ static const char *fmt_signed(char *buf, size_t len, int64_t v)
 static void write_memory_of(FILE *out, const char *label, const char *who,
 			    const struct report_memory *m)
 {
-	char b[5][16], g[24], item[96];
+	uint64_t since = m->heap + m->mapped + m->python_arenas;
+	char b[4][16], g[2][24], item[128];
 	struct list l;
 
-	list_start(&l, out, label);
 	if (!m->valid) {
-		snprintf(item, sizeof(item), "%s: not measured (gone)", who);
-		list_add(&l, item);
-		list_end(&l);
+		fprintf(out, "%-*s%s: not measured (gone)\n", LABEL_WIDTH, label, who);
 		return;
 	}
-	snprintf(item, sizeof(item), "%s: RSS %s", who, fmt_bytes(b[0], sizeof(b[0]), m->rss));
-	list_add(&l, item);
-	snprintf(item, sizeof(item), "anon %s (%s since start)",
-		 fmt_bytes(b[0], sizeof(b[0]), m->rss_anon),
-		 fmt_growth(g, sizeof(g), m->rss_anon_growth));
-	list_add(&l, item);
-	snprintf(item, sizeof(item), "file %s", fmt_bytes(b[0], sizeof(b[0]), m->rss_file));
-	list_add(&l, item);
-	snprintf(item, sizeof(item), "shmem %s", fmt_bytes(b[0], sizeof(b[0]), m->rss_shmem));
-	list_add(&l, item);
-	snprintf(item, sizeof(item), "accounted %s: heap %s",
-		 fmt_bytes(b[0], sizeof(b[0]), m->heap + m->mapped + m->python_arenas +
-			   m->thread_stacks),
-		 fmt_bytes(b[1], sizeof(b[1]), m->heap));
+	fprintf(out, "%-*s%s: RSS %s (anon %s, file %s, shmem %s)\n", LABEL_WIDTH, label, who,
+		fmt_bytes(b[0], sizeof(b[0]), m->rss), fmt_bytes(b[1], sizeof(b[1]), m->rss_anon),
+		fmt_bytes(b[2], sizeof(b[2]), m->rss_file),
+		fmt_bytes(b[3], sizeof(b[3]), m->rss_shmem));
+	/* The line that says whether the stacks listed explain a growth:
+	 * all memtrace accounts for but thread stacks was made since. */
+	fprintf(out, "%-*sanon %s since start, memtrace accounts for %s", LABEL_WIDTH, "",
+		fmt_growth(g[0], sizeof(g[0]), m->rss_anon_growth),
+		fmt_growth(g[1], sizeof(g[1]), (int64_t)since));
+	if (m->rss_anon_growth > 0)
+		fprintf(out, " (%.0f%%)", 100.0 * (double)since / (double)m->rss_anon_growth);
+	fputc('\n', out);
+	list_start(&l, out, "");
+	snprintf(item, sizeof(item), "heap %s", fmt_bytes(b[0], sizeof(b[0]), m->heap));
 	list_add(&l, item);
 	snprintf(item, sizeof(item), "mapped %s (of %s)", fmt_bytes(b[0], sizeof(b[0]), m->mapped),
 		 fmt_bytes(b[1], sizeof(b[1]), m->mapped_size));
@@ -182,8 +180,10 @@ static void write_memory_of(FILE *out, const char *label, const char *who,
 	snprintf(item, sizeof(item), "thread stacks %s",
 		 fmt_bytes(b[0], sizeof(b[0]), m->thread_stacks));
 	list_add(&l, item);
-	snprintf(item, sizeof(item), "unexplained %s", fmt_signed(b[0], sizeof(b[0]),
-								 m->unexplained));
+	snprintf(item, sizeof(item), "unexplained %s%s",
+		 fmt_signed(b[0], sizeof(b[0]), m->unexplained),
+		 m->unexplained < 0 ? " (allocated, not resident)" :
+		 " (allocator slack, memory from before start)");
 	list_add(&l, item);
 	list_end(&l);
 }
