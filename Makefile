@@ -69,7 +69,8 @@ ALLOC_BINS := $(if $(wildcard $(ALLOC_LIBDIR)/libjemalloc.so),$(OUT)/progs/leaky
 	$(if $(wildcard $(ALLOC_LIBDIR)/libmimalloc.so),$(OUT)/progs/leaky_mimalloc) \
 	$(if $(wildcard $(ALLOC_LIBDIR)/libjemalloc_pic.a),$(OUT)/progs/leaky_jemalloc_static)
 
-all: memtrace $(PROG_BINS) $(NOFP_BINS) $(OUT)/progs/libplugin.so $(ALLOC_BINS)
+all: memtrace $(PROG_BINS) $(NOFP_BINS) $(OUT)/progs/libplugin.so $(ALLOC_BINS) \
+	$(OUT)/progs/libbumpalloc.so
 
 memtrace: $(OUT)/memtrace
 	cp $< $@

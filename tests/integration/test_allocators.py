@@ -99,3 +99,42 @@ def test_leaky_linked(tmp_path, name, kind, module):
     check_leaks(report, load_truth(truth), first_line_seen=True,
                 allocator_module=module)
     check_allocator(report, kind, module)
+
+
+def test_unknown_allocator(tmp_path):
+    """An allocator memtrace does not know (tests/progs/nofp/lib/
+    bumpalloc.c, preloaded): every report names the object that defines
+    malloc and says that only its standard functions are traced; those are,
+    exactly."""
+    lib = os.path.join(os.path.dirname(prog("leaky")), "libbumpalloc.so")
+    truth, out, text = tmp_path / "truth.json", tmp_path / "out.json", tmp_path / "out.txt"
+    env = dict(os.environ, LD_PRELOAD=lib)
+    target = subprocess.Popen([prog("leaky"), "--wait", str(truth)], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        wait_for_line(target.stdout, "ready")
+        tracer = subprocess.Popen(
+            memtrace_cmd("-n", "0", "-i", "0.3", "--json", str(out), "-o", str(text),
+                         "-p", str(target.pid)),
+            stderr=subprocess.PIPE, text=True)
+        wait_for_line(tracer.stderr, "Ctrl-C to stop")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        assert target.wait(timeout=120) == 0
+        assert tracer.wait(timeout=60) == 0, tracer.stderr.read()
+    finally:
+        target.kill()
+    report = final_report(out)
+    proc = report["processes"][0]["allocator"]
+    assert proc == {"kind": "unknown", "object": os.path.realpath(lib), "known": False}
+    check_leaks(report, load_truth(truth), first_line_seen=False,
+                allocator_module="libbumpalloc")
+    # Every text report has the line, naming the object.
+    reports = text.read_text().split("== memtrace ")[1:]
+    assert reports
+    for r in reports:
+        lines = [l for l in r.splitlines() if "unknown allocator in" in l]
+        assert len(lines) == 1, r
+        assert os.path.realpath(lib) in lines[0]
+        assert "only its standard functions are traced" in lines[0]
