@@ -746,6 +746,10 @@ int main(int argc, char **argv)
 	if (mmap_probes_open(&mt.mmap, mt.probes, &pc, why, sizeof(why)))
 		warnings_add(&mt.warnings, "%s: memory the programs map themselves (mmap, brk) "
 			     "is not traced", why);
+	else if (mmap_probes_on_tracepoints(mt.mmap))
+		fprintf(stderr, "memtrace: the kernel refused fentry/fexit on the mmap and brk "
+			"syscalls: they are traced from the raw syscall tracepoints, which every "
+			"syscall on the machine passes while memtrace runs\n");
 	mt.py_env.probes = mt.probes;
 	for (size_t i = 0; i < mt.procs.n; i++)
 		if (attach_process(&mt, mt.procs.v[i]))
