@@ -66,7 +66,7 @@ for a in $allocs; do
 	set -- $(stats "$tmp/$a.entry"); en=$1; enr="$1 ($2-$3)"
 	set -- $(stats "$tmp/$a.sites"); si=$1; sir="$1 ($2-$3)"
 	printf "%-9s %20s %22s %22s %11.1fx\n" "$a" "$al" "$enr" "$sir" \
-		"$(echo "$en $si" | awk '{print $2 > 0 ? $1 / $2 : 0}')"
+		"$(echo "$en $si" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')"
 done
 
 gcc -O2 scripts/bench/syscalls.c -o "$B/syscalls"
@@ -75,13 +75,17 @@ sys_run() {
 	none) "$B/syscalls" 1000000 ;;
 	*)
 		sleep 30 & victim=$!
+		sleep 0.3	# past its exec
 		if [ "$1" = tracepoints ]; then
 			MEMTRACE_NO_FEXIT=1 "$MT" -q -o /dev/null -p "$victim" 2>"$tmp/err.$1" &
 		else
 			"$MT" -q -o /dev/null -p "$victim" 2>"$tmp/err.$1" &
 		fi
 		tracer=$!
-		until grep -q "Ctrl-C" "$tmp/err.$1" 2>/dev/null; do sleep 0.1; done
+		until grep -q "Ctrl-C" "$tmp/err.$1" 2>/dev/null; do
+			kill -0 "$tracer" 2>/dev/null || { cat "$tmp/err.$1" >&2; exit 1; }
+			sleep 0.1
+		done
 		"$B/syscalls" 1000000
 		kill -INT "$tracer"; wait "$tracer" || true
 		kill "$victim"; wait "$victim" 2>/dev/null || true

@@ -296,10 +296,10 @@ static const struct proc_map *exe_mapping(pid_t pid, const struct proc_maps *map
 }
 
 /*
- * The objects to look in, in lookup order: the link-map list; for a
- * static executable, the executable alone; and when the list cannot be
- * read, the executable then every file mapping in address order (the
- * likely order, since ld.so maps objects as it loads them).
+ * The objects to look in, in lookup order: the link-map list; when it
+ * cannot be read (a static executable has none, a program caught in its
+ * exec has none yet), the executable then every file mapping in address
+ * order (the likely order, since ld.so maps objects as it loads them).
  */
 static int lookup_order(pid_t pid, const struct proc_maps *maps, struct link_map_list *l)
 {
@@ -314,7 +314,7 @@ static int lookup_order(pid_t pid, const struct proc_maps *maps, struct link_map
 	l->n = 0;
 	if (exe)
 		l->objs[l->n++] = exe;
-	for (size_t i = 0; err != -ENOENT && i < maps->n; i++) {
+	for (size_t i = 0; i < maps->n; i++) {
 		const struct proc_map *m = &maps->maps[i];
 		bool dup = false;
 
