@@ -88,7 +88,7 @@ sys_run() {
 		done
 		"$B/syscalls" 1000000
 		kill -INT "$tracer"; wait "$tracer" || true
-		kill "$victim"; wait "$victim" 2>/dev/null || true
+		kill "$victim" 2>/dev/null; wait "$victim" 2>/dev/null || true
 		;;
 	esac
 }
