@@ -34,10 +34,20 @@ bool map_filter_internal_name(enum alloc_kind kind, const char *f)
 	}
 }
 
+static bool is_loader(const char *path)
+{
+	const char *base = path ? strrchr(path, '/') : NULL;
+
+	base = base ? base + 1 : path;
+	return base && (starts(base, "ld-linux") || starts(base, "ld-musl") ||
+			!strcmp(base, "ld.so"));
+}
+
 static bool is_thread_create(const char *f)
 {
 	return !strcmp(f, "pthread_create") || starts(f, "pthread_create@") ||
-	       !strcmp(f, "__pthread_create_2_1") || !strcmp(f, "allocate_stack");
+	       !strcmp(f, "__pthread_create") || !strcmp(f, "__pthread_create_2_1") ||
+	       !strcmp(f, "allocate_stack");
 }
 
 enum map_owner map_filter_owner(struct stack_source *stacks, struct symbolizer *sym,
@@ -48,19 +58,31 @@ enum map_owner map_filter_owner(struct stack_source *stacks, struct symbolizer *
 	 * code. Not glibc's libc, which is the program's C library too. */
 	bool own_object = at && at->kind != ALLOC_GLIBC && at->kind != ALLOC_MUSL &&
 			  !at->in_executable;
+	bool names = at && (at->kind == ALLOC_JEMALLOC || at->kind == ALLOC_TCMALLOC ||
+			    at->kind == ALLOC_MIMALLOC);
 	const struct mt_stack *st;
+	unsigned int frames;
 
 	if (!e->stack_id || stack_source_get(stacks, e->stack_id, &st))
 		return MAP_PROGRAM;
-	for (unsigned int k = 0; k < st->len; k++) {
+	/* With glibc only the frames pthread_create could be in matter. */
+	frames = own_object || names ? st->len : THREAD_FRAMES;
+	for (unsigned int k = 0; k < frames && k < st->len; k++) {
 		struct sym_frame f;
 
 		if (symbolizer_resolve(sym, e->pid, st->pcs[k], k > 0, &f))
 			continue;
+		/* ld.so makes its own syscalls: mmap's caller is in it. */
+		if (k < 2 && is_loader(f.module_path))
+			return MAP_LOADER;
 		if (k > 0 && own_object && f.module_path && !strcmp(f.module_path, at->maps_path))
 			return MAP_ALLOCATOR;
 		if (!f.function)
 			continue;
+		/* A static program's loader is in it: glibc's _dl_* (its
+		 * TLS, taken with brk before main). */
+		if (k < 2 && starts(f.function, "_dl_"))
+			return MAP_LOADER;
 		if (at && map_filter_internal_name(at->kind, f.function))
 			return MAP_ALLOCATOR;
 		if (e->type == MT_EV_MMAP && k < THREAD_FRAMES && is_thread_create(f.function))

@@ -6,6 +6,8 @@
  *     constructor of an allocator linked into the executable), at thread
  *     exit, in free (which has no return probe). Its blocks are counted
  *     already: counting the map would count them twice;
+ *   - the dynamic loader's, loading a program (after an exec) or a library
+ *     (dlopen): the zeroed part of its data, ld.so's own heap;
  *   - the C library's thread stacks: glibc and musl map each in
  *     pthread_create and keep it for reuse after the thread exits, as an
  *     allocator keeps its memory. The reconciliation counts thread stacks
@@ -25,6 +27,8 @@ enum map_owner {
 	MAP_PROGRAM = 0,
 	MAP_ALLOCATOR,
 	MAP_THREAD_STACK,
+	MAP_LOADER,		/* the dynamic loader's: loading a program or a
+				   library (its .bss, ld.so's own heap) */
 };
 
 /*

@@ -85,6 +85,8 @@ def test_leaky_preloaded(tmp_path, kind):
     # jemalloc linked into the executable: found by the executable's own
     # symbols, before libc's in the lookup order.
     ("leaky_jemalloc_static", "jemalloc", "leaky_jemalloc_static"),
+    # A fully static program: glibc's malloc in the executable.
+    ("leaky_static", "glibc", "leaky_static"),
 ])
 def test_leaky_linked(tmp_path, name, kind, module):
     """memtrace -- leaky built against the allocator: exact leaks, main's
