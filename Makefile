@@ -87,13 +87,20 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(OUT)
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-# The skeletons must exist before the first compile; after it, the .d file
-# names the ones each object really includes.
-$(OUT)/user/%.o: user/%.c | $(SKELS)
+# Scripts built into the SVG and HTML writers, as C string literals:
+# user/report/flame_svg.js is build/report/flame_svg.js.h.
+GEN_JS := $(patsubst user/%.js,$(OUT)/%.js.h,$(shell find user -name '*.js' | sort))
+$(OUT)/%.js.h: user/%.js
+	@mkdir -p $(@D)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+
+# The skeletons and scripts must exist before the first compile; after it,
+# the .d file names the ones each object really includes.
+$(OUT)/user/%.o: user/%.c | $(SKELS) $(GEN_JS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(MT_CFLAGS) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(SKELS)
+$(OUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(SKELS) $(GEN_JS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(MT_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $(INCLUDES) $< $(USER_OBJS) $(LDLIBS) -lcriterion -o $@
 

@@ -9,7 +9,8 @@
  *   alloc_exit   uretprobe on the same functions: reads the result, takes the
  *                stack and sends one MT_EV_ALLOC;
  *   free_enter   uprobe inside free, placed by user space on an instruction
- *                the kernel emulates (see user/probe_placement.c).
+ *                the kernel emulates (see libc_target_probe_skip() in
+ *                user/proc/libc_target.c).
  *
  * Entry and return are paired through per-thread state in task storage. A
  * probed call made while another is in flight on the same thread (glibc's
@@ -454,8 +455,8 @@ static __always_inline void pymalloc_alloc_event(struct pt_regs *ctx, __u64 bloc
 
 /*
  * A probe inside one of pymalloc's inlined fast paths, on interpreters
- * whose allocator has no function to probe (user/pymalloc_sites.c finds
- * them). The cookie says whether a block was just taken off a free list or
+ * whose allocator has no function to probe (user/python/pymalloc_sites.c
+ * finds them). The cookie says whether a block was just taken off a free list or
  * is being put back, and where the block is.
  */
 SEC("uprobe")

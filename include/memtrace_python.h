@@ -2,9 +2,10 @@
 /*
  * What the BPF Python frame walker needs to know about one interpreter:
  * where its runtime state is and the offsets of the few fields it reads.
- * User space fills it per traced process (user/python_detect.c) from the
- * interpreter's version (3.11, 3.12: built-in tables; 3.13+: the
- * interpreter's own _Py_DebugOffsets) and stores it in a BPF map.
+ * User space fills it per traced process (user/python/python_detect.c) from
+ * the interpreter's version (user/python/python_offsets.c: built-in tables
+ * for 3.11 and 3.12, the interpreter's own _Py_DebugOffsets for 3.13) and
+ * stores it in a BPF map.
  */
 #ifndef MEMTRACE_PYTHON_H
 #define MEMTRACE_PYTHON_H
@@ -68,7 +69,8 @@ struct mt_py_frame {
 
 /*
  * Probes inside pymalloc's inlined fast paths (builds without pymalloc
- * symbols, like Debian's LTO+PGO python3.11; see user/pymalloc_sites.c).
+ * symbols, like Debian's LTO+PGO python3.11; see
+ * user/python/pymalloc_sites.c).
  * Each probe's attach cookie says what the probed instruction sees:
  *   bits 0-7   enum mt_pysite_kind
  *   bits 8-15  enum mt_reg: the register holding the block, or the pool

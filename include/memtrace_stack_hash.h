@@ -10,17 +10,13 @@
 #define MEMTRACE_STACK_HASH_H
 
 #include "memtrace_events.h"
+#include "memtrace_mix.h"
 
-/* splitmix64's finaliser over a running hash. */
+/* The mixer over a running hash. */
 static inline __attribute__((always_inline)) __u64 mt_stack_hash_mix(__u64 h, __u64 v)
 {
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
+	h ^= v + MT_MIX_GOLDEN + (h << 6) + (h >> 2);
+	return mt_mix64(h);
 }
 
 /* 0 means "no stack" in events, so it is never an ID. */

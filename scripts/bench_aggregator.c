@@ -5,7 +5,8 @@
  * nothing about time.
  *
  *   gcc -std=gnu11 -O2 -D_GNU_SOURCE -Iinclude -Iuser scripts/bench_aggregator.c \
- *       user/aggregator.c user/live_table.c -o /tmp/bench_aggregator
+ *       user/aggregator.c user/live_table.c user/sampling.c user/util/vec.c -lm -lbpf \
+ *       -o /tmp/bench_aggregator
  *   /tmp/bench_aggregator [max-live-millions]     (default 10)
  *
  * Three churns of alloc+free pairs run over each live set:

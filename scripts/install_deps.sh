@@ -2,12 +2,15 @@
 # Usage: install_deps.sh [WHAT]   (WHAT names the command for messages)
 # Install the Debian packages memtrace's build, demo and tests need, if any
 # is missing. Needs root (these machines run as root and have no sudo).
+# golang-go (go tool pprof) and chromium read memtrace's pprof profiles,
+# flame graphs and HTML pages in the tests.
 set -eu
 
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev pkg-config \
 libcriterion-dev python3 python3-pytest gdb libc6-dbg binutils libcapstone-dev \
 libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libgoogle-perftools-dev libmimalloc2.0 \
-libmimalloc-dev redis-server redis-tools"
+libmimalloc-dev redis-server redis-tools \
+golang-go chromium"
 
 if [ "$(id -u)" != 0 ]; then
 	what=${1:-make test}

@@ -25,6 +25,7 @@
 #include "sampling.h"
 #include "live_table.h"
 #include "mapped_ranges.h"
+#include "util/open_addr.h"
 #include "util/vec.h"
 
 #define AGG_STACK_INDEX_MIN 256
@@ -37,10 +38,15 @@ struct agg_stack {
 	uint64_t bytes;			/* outstanding */
 	uint64_t count;
 	uint64_t allocs;
+	uint64_t alloc_bytes;
 	uint64_t frees;
 	uint64_t peak_bytes;
 	uint64_t collected_bytes;	/* bytes at the previous agg_collect() */
 	double est_allocs, est_frees;	/* sampling: estimates */
+	double est_alloc_bytes;
+	/* Sampling: estimated outstanding bytes and count, unfiltered, as of
+	 * the previous agg_collect() (for agg_pid_totals()). */
+	double collected_est_bytes, collected_est_count;
 };
 
 /* The block a thread's realloc has set aside until the realloc's outcome
@@ -63,9 +69,10 @@ struct aggregator {
 	uint32_t *stack_index;
 	size_t stack_index_mask;
 
-	/* Open addressing keyed by (pid, tid), same scheme as live_table.c.
-	 * Tiny: one slot per thread inside realloc, plus leftovers of lost
-	 * events until their process execs. */
+	/* Open addressing keyed by (pid, tid), on util/open_addr.h as
+	 * live_table.c is; at most half full. Tiny: one slot per thread
+	 * inside realloc, plus leftovers of lost events until their process
+	 * execs. */
 	struct agg_pending *pending;
 	size_t pending_mask, npending;
 
@@ -275,33 +282,51 @@ static void agg_live_free(struct aggregator *agg, uint32_t pid, uint64_t addr)
 
 /* ---- reallocs in flight ---- */
 
-static size_t agg_pending_home(size_t mask, uint32_t pid, uint32_t tid)
+static bool agg_pending_empty(const void *slot)
 {
-	return live_table_hash(pid, tid) & mask;
+	return !((const struct agg_pending *)slot)->block.addr;
+}
+
+static uint64_t agg_pending_hash(const void *slot)
+{
+	const struct agg_pending *p = slot;
+
+	return live_table_hash(p->block.pid, p->tid);
+}
+
+static const struct oa_type agg_pending_slots = {
+	.size = sizeof(struct agg_pending),
+	.empty = agg_pending_empty,
+	.hash = agg_pending_hash,
+};
+
+/* What a lookup compares: the thread, (pid, tid), or for a removal by
+ * process, the pid alone. */
+struct agg_thread {
+	uint32_t pid, tid;
+};
+
+static bool agg_pending_is(const void *slot, const void *key)
+{
+	const struct agg_pending *p = slot;
+	const struct agg_thread *k = key;
+
+	return p->block.pid == k->pid && p->tid == k->tid;
+}
+
+static bool agg_pending_of_pid(const void *slot, const void *key)
+{
+	return ((const struct agg_pending *)slot)->block.pid ==
+	       ((const struct agg_thread *)key)->pid;
 }
 
 static struct agg_pending *agg_pending_find(struct aggregator *agg,
 					    uint32_t pid, uint32_t tid)
 {
-	size_t i = agg_pending_home(agg->pending_mask, pid, tid);
+	struct agg_thread k = { .pid = pid, .tid = tid };
 
-	for (; agg->pending[i].block.addr; i = (i + 1) & agg->pending_mask) {
-		struct agg_pending *p = &agg->pending[i];
-
-		if (p->block.pid == pid && p->tid == tid)
-			return p;
-	}
-	return NULL;
-}
-
-static void agg_pending_place(struct agg_pending *table, size_t mask,
-			      const struct agg_pending *p)
-{
-	size_t i = agg_pending_home(mask, p->block.pid, p->tid);
-
-	while (table[i].block.addr)
-		i = (i + 1) & mask;
-	table[i] = *p;
+	return oa_find(agg->pending, agg->pending_mask, live_table_hash(pid, tid),
+		       agg_pending_is, &k, &agg_pending_slots);
 }
 
 /* Add p, whose (pid, tid) has no slot. Returns 0 or -ENOMEM. */
@@ -314,63 +339,38 @@ static int agg_pending_insert(struct aggregator *agg, const struct agg_pending *
 
 		if (!table)
 			return -ENOMEM;
-		for (size_t i = 0; i < cap; i++)
-			if (agg->pending[i].block.addr)
-				agg_pending_place(table, cap * 2 - 1, &agg->pending[i]);
+		oa_place_all(table, cap * 2 - 1, agg->pending, cap, &agg_pending_slots);
 		free(agg->pending);
 		agg->pending = table;
 		agg->pending_mask = cap * 2 - 1;
 	}
-	agg_pending_place(agg->pending, agg->pending_mask, p);
+	oa_place(agg->pending, agg->pending_mask, p, &agg_pending_slots);
 	agg->npending++;
 	return 0;
 }
 
-/* Backward-shift deletion, as in live_table.c. */
-static void agg_pending_remove_at(struct aggregator *agg, size_t hole)
+static void agg_pending_remove(struct aggregator *agg, struct agg_pending *p)
 {
-	size_t mask = agg->pending_mask, i = hole;
-
-	for (;;) {
-		struct agg_pending *p;
-		size_t home;
-
-		i = (i + 1) & mask;
-		p = &agg->pending[i];
-		if (!p->block.addr)
-			break;
-		home = agg_pending_home(mask, p->block.pid, p->tid);
-		if (((i - home) & mask) >= ((i - hole) & mask)) {
-			agg->pending[hole] = *p;
-			hole = i;
-		}
-	}
-	memset(&agg->pending[hole], 0, sizeof(agg->pending[hole]));
+	oa_remove_at(agg->pending, agg->pending_mask, p - agg->pending,
+		     &agg_pending_slots);
 	agg->npending--;
 }
 
-static void agg_pending_remove(struct aggregator *agg, struct agg_pending *p)
+static void agg_pending_count_known(const void *slot, void *arg)
 {
-	agg_pending_remove_at(agg, p - agg->pending);
+	*(size_t *)arg += ((const struct agg_pending *)slot)->known;
 }
 
-/* Forget pid's parked blocks; returns how many were real allocations. The
- * scan starts after an empty slot for the reason live_table_remove_pid()
- * gives. */
+/* Forget pid's parked blocks; returns how many were real allocations. */
 static size_t agg_pending_remove_pid(struct aggregator *agg, uint32_t pid)
 {
-	size_t start = 0, known = 0;
+	struct agg_thread k = { .pid = pid };
+	size_t known = 0;
 
-	while (agg->pending[start].block.addr)
-		start++;
-	for (size_t n = 1; n <= agg->pending_mask + 1; n++) {
-		size_t i = (start + n) & agg->pending_mask;
-
-		while (agg->pending[i].block.addr && agg->pending[i].block.pid == pid) {
-			known += agg->pending[i].known;
-			agg_pending_remove_at(agg, i);
-		}
-	}
+	agg->npending -= oa_remove_matching(agg->pending, agg->pending_mask,
+					    agg_pending_of_pid, &k,
+					    agg_pending_count_known, &known,
+					    &agg_pending_slots);
 	return known;
 }
 
@@ -467,6 +467,7 @@ static void agg_on_alloc(struct aggregator *agg, const struct mt_event *e)
 	};
 
 	agg->totals.allocs++;
+	agg->totals.alloc_bytes += e->size;
 	if (e->flags & MT_EVF_NO_STACK)
 		agg->totals.no_stack++;
 
@@ -488,11 +489,14 @@ static void agg_on_alloc(struct aggregator *agg, const struct mt_event *e)
 	if (agg_stack_get(agg, e->pid, e->stack_id, e->func, &a.stack))
 		return;
 	agg->stacks[a.stack].allocs++;
+	agg->stacks[a.stack].alloc_bytes += e->size;
 	if (agg->sample_bytes) {
 		double w = sampling_weight(e->size, agg->sample_bytes);
 
 		agg->stacks[a.stack].est_allocs += w;
+		agg->stacks[a.stack].est_alloc_bytes += w * e->size;
 		agg->totals.est_allocs += w;
+		agg->totals.est_alloc_bytes += w * e->size;
 	}
 	agg_live_put(agg, &a);
 }
@@ -752,7 +756,7 @@ struct agg_acc {
 	uint64_t bytes;
 	uint64_t count;
 	uint64_t oldest_ts_ns;
-	double est_bytes, est_count, est_total_bytes;
+	double est_bytes, est_count, est_total_bytes, est_total_count;
 };
 
 static bool agg_filter_pass(const struct agg_filter *f, uint64_t ts_ns)
@@ -817,6 +821,7 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			est_bytes += w * a->size;
 			est_count += w;
 			c->est_total_bytes += w * a->size;
+			c->est_total_count += w;
 		}
 		if (!agg_filter_pass(f, a->ts_ns))
 			continue;
@@ -849,7 +854,7 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 	}
 
 	for (size_t k = 0; k < agg->nstacks; k++)
-		nviews += acc[k].count > 0;
+		nviews += acc[k].count > 0 || f->all_stacks;
 	/* Never NULL on success, so NULL always means an error. */
 	views = malloc((nviews ? nviews : 1) * sizeof(*views));
 	if (!views) {
@@ -861,7 +866,7 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 	for (size_t k = 0; k < agg->nstacks; k++) {
 		struct agg_stack *s = &agg->stacks[k];
 
-		if (acc[k].count) {
+		if (acc[k].count || f->all_stacks) {
 			struct agg_stack_view *v = &views[nviews++];
 
 			v->pid = s->pid;
@@ -871,6 +876,7 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			v->count = acc[k].count;
 			v->oldest_ts_ns = acc[k].oldest_ts_ns;
 			v->allocs = s->allocs;
+			v->alloc_bytes = s->alloc_bytes;
 			v->frees = s->frees;
 			v->peak_bytes = s->peak_bytes;
 			v->total_bytes = s->bytes;
@@ -883,8 +889,11 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			v->est_allocs = s->est_allocs;
 			v->est_frees = s->est_frees;
 			v->est_total_bytes = acc[k].est_total_bytes;
+			v->est_alloc_bytes = s->est_alloc_bytes;
 		}
 		s->collected_bytes = s->bytes;
+		s->collected_est_bytes = acc[k].est_total_bytes;
+		s->collected_est_count = acc[k].est_total_count;
 	}
 	free(acc);
 	agg->totals.est_live_bytes = est_bytes;
@@ -926,6 +935,31 @@ size_t agg_mapped_ranges(const struct aggregator *agg, uint32_t pid,
 			.func = agg->stacks[first[i].stack].func,
 		};
 	return n;
+}
+
+void agg_pid_totals(const struct aggregator *agg, struct agg_pid_totals *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		p[i].bytes = p[i].count = 0;
+		p[i].est_bytes = p[i].est_count = 0;
+	}
+	/* A process has few stacks next to all of them, and reports are
+	 * seconds apart: a pass over the stacks per report is cheap. */
+	for (size_t k = 0; k < agg->nstacks; k++) {
+		const struct agg_stack *s = &agg->stacks[k];
+
+		if (!s->count)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (p[i].pid == s->pid) {
+				p[i].bytes += s->bytes;
+				p[i].count += s->count;
+				p[i].est_bytes += s->collected_est_bytes;
+				p[i].est_count += s->collected_est_count;
+				break;
+			}
+		}
+	}
 }
 
 size_t agg_memory_bytes(const struct aggregator *agg)

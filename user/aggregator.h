@@ -27,6 +27,7 @@ struct agg_totals {
 	uint64_t live_bytes;		/* outstanding bytes, all stacks */
 	uint64_t live_count;		/* live allocations */
 	uint64_t allocs;		/* allocations seen */
+	uint64_t alloc_bytes;		/* bytes they asked for */
 	uint64_t frees;			/* frees of known allocations */
 	uint64_t unknown_frees;		/* frees of addresses never seen allocated */
 	uint64_t replaced_live;		/* allocations at an address already live:
@@ -38,6 +39,7 @@ struct agg_totals {
 	/* Sampling (agg_set_sampling): estimates of live bytes and count
 	 * (as of the last agg_collect()), allocations and frees. */
 	double est_live_bytes, est_live_count, est_allocs, est_frees;
+	double est_alloc_bytes;
 };
 
 /* One stack as a report sees it. */
@@ -49,6 +51,7 @@ struct agg_stack_view {
 	uint64_t count;			/* live allocations passing the filter */
 	uint64_t oldest_ts_ns;		/* oldest such allocation (0 if none) */
 	uint64_t allocs;		/* allocations since start */
+	uint64_t alloc_bytes;		/* bytes allocated since start */
 	uint64_t frees;			/* frees since start */
 	uint64_t peak_bytes;		/* peak outstanding bytes (unfiltered) */
 	uint64_t total_bytes;		/* outstanding bytes, unfiltered */
@@ -58,6 +61,7 @@ struct agg_stack_view {
 	/* Sampling: estimates of bytes and count (as filtered), of
 	 * allocations and frees since start, and of total_bytes. */
 	double est_bytes, est_count, est_allocs, est_frees, est_total_bytes;
+	double est_alloc_bytes;
 };
 
 /* Which live allocations a view counts. Times are CLOCK_MONOTONIC ns. */
@@ -66,6 +70,9 @@ struct agg_filter {
 	uint64_t min_age_ns;		/* 0: no minimum age */
 	uint64_t window_ns;		/* 0: no window; else only allocations
 					   made within the last window_ns */
+	bool all_stacks;		/* also the stacks with no live allocation
+					   passing the filter (bytes and count 0),
+					   for figures since start */
 };
 
 int agg_new(struct aggregator **out);
@@ -90,7 +97,8 @@ bool agg_has_stack(const struct aggregator *agg, uint32_t pid, uint64_t stack_id
 
 /*
  * Stacks with at least one live allocation passing the filter, sorted by
- * filtered bytes, largest first (ties: larger count, then lower stack_id).
+ * filtered bytes, largest first (ties: larger count, then lower stack_id);
+ * with f->all_stacks, every other stack after them.
  * *out is malloc'ed by the callee and freed by the caller with free().
  * Also records each stack's total_bytes for the next call's growth_bytes.
  * Returns 0 or -ENOMEM.
@@ -114,6 +122,18 @@ struct agg_range_view {
  * how many there are (call with max 0 to count). */
 size_t agg_mapped_ranges(const struct aggregator *agg, uint32_t pid,
 			 struct agg_range_view *out, size_t max);
+/* Per process: outstanding bytes and live allocations, unfiltered. */
+struct agg_pid_totals {
+	uint32_t pid;			/* in: the process */
+	uint64_t bytes;			/* out */
+	uint64_t count;			/* out */
+	double est_bytes, est_count;	/* out, sampling: estimates as of the
+					   last agg_collect() */
+};
+
+/* Fill the figures of each of the n entries (0 for a pid with nothing
+ * live). */
+void agg_pid_totals(const struct aggregator *agg, struct agg_pid_totals *p, size_t n);
 
 /* Memory the aggregator holds, in bytes (tables and arrays). */
 size_t agg_memory_bytes(const struct aggregator *agg);

@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The live-allocation hash table (see live_table.h for the layout).
- *
- * Backward-shift deletion keeps one invariant: between an entry's home
- * slot (its hash & mask) and the slot it sits in, no slot is empty. A
- * lookup can then stop at the first empty slot, and removing an entry
- * means pulling later entries of the same run back into the hole for as
- * long as that keeps the invariant.
+ * The live-allocation hash table (see live_table.h for the layout): its
+ * slots, on util/open_addr.h's probing and deletion, and its growth.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,25 +9,46 @@
 #include <sys/mman.h>
 
 #include "live_table.h"
+#include "util/open_addr.h"
 
 /* Small enough to cost nothing for a process that barely allocates. */
 #define LIVE_TABLE_MIN_CAPACITY 1024
 
-static size_t live_table_home(const struct live_table *t, uint32_t pid,
-			      uint64_t addr)
+static bool live_slot_empty(const void *slot)
 {
-	return live_table_hash(pid, addr) & t->mask;
+	return !((const struct live_alloc *)slot)->addr;
 }
 
-/* Put a, whose key is known to be absent, in the first free slot of its
- * run. No growth check: the callers have made room. */
-static void live_table_place(struct live_table *t, const struct live_alloc *a)
+static uint64_t live_slot_hash(const void *slot)
 {
-	size_t i = live_table_home(t, a->pid, a->addr);
+	const struct live_alloc *a = slot;
 
-	while (t->slots[i].addr)
-		i = (i + 1) & t->mask;
-	t->slots[i] = *a;
+	return live_table_hash(a->pid, a->addr);
+}
+
+static const struct oa_type live_slots = {
+	.size = sizeof(struct live_alloc),
+	.empty = live_slot_empty,
+	.hash = live_slot_hash,
+};
+
+/* The key a lookup or a removal by pid compares: pid, and addr. */
+struct live_key {
+	uint64_t addr;
+	uint32_t pid;
+};
+
+static bool live_slot_is(const void *slot, const void *key)
+{
+	const struct live_alloc *a = slot;
+	const struct live_key *k = key;
+
+	return a->addr == k->addr && a->pid == k->pid;
+}
+
+static bool live_slot_of_pid(const void *slot, const void *key)
+{
+	return ((const struct live_alloc *)slot)->pid == ((const struct live_key *)key)->pid;
 }
 
 int live_table_init(struct live_table *t)
@@ -56,17 +72,10 @@ void live_table_destroy(struct live_table *t)
 struct live_alloc *live_table_find(const struct live_table *t, uint32_t pid,
 				   uint64_t addr)
 {
-	size_t i = live_table_home(t, pid, addr);
+	struct live_key k = { .addr = addr, .pid = pid };
 
-	for (;;) {
-		struct live_alloc *s = &t->slots[i];
-
-		if (!s->addr)
-			return NULL;
-		if (s->addr == addr && s->pid == pid)
-			return s;
-		i = (i + 1) & t->mask;
-	}
+	return oa_find(t->slots, t->mask, live_table_hash(pid, addr), live_slot_is,
+		       &k, &live_slots);
 }
 
 /* Lookups land at random over hundreds of MiB, so nearly every one also
@@ -99,9 +108,7 @@ static int live_table_grow(struct live_table *t)
 	}
 	live_table_advise_huge(t->slots, cap * sizeof(*old));
 	t->mask = cap - 1;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i].addr)
-			live_table_place(t, &old[i]);
+	oa_place_all(t->slots, t->mask, old, old_cap, &live_slots);
 	free(old);
 	return 0;
 }
@@ -117,62 +124,23 @@ int live_table_insert(struct live_table *t, const struct live_alloc *a)
 	if ((t->count + 1) > cap / 4 * 3 && live_table_grow(t) &&
 	    t->count + 1 > cap - cap / 16)
 		return -ENOMEM;
-	live_table_place(t, a);
+	oa_place(t->slots, t->mask, a, &live_slots);
 	t->count++;
 	return 0;
 }
 
-/* Empty slot `hole` and close the gap behind it (see the top of the file). */
-static void live_table_remove_at(struct live_table *t, size_t hole)
-{
-	size_t i = hole;
-
-	for (;;) {
-		struct live_alloc *s;
-		size_t home;
-
-		i = (i + 1) & t->mask;
-		s = &t->slots[i];
-		if (!s->addr)
-			break;
-		/* s may fill the hole only if its home is not after the hole,
-		 * i.e. it has probed at least as far as the hole is behind it;
-		 * the subtractions wrap correctly around the table's end. */
-		home = live_table_home(t, s->pid, s->addr);
-		if (((i - home) & t->mask) >= ((i - hole) & t->mask)) {
-			t->slots[hole] = *s;
-			hole = i;
-		}
-	}
-	memset(&t->slots[hole], 0, sizeof(t->slots[hole]));
-	t->count--;
-}
-
 void live_table_remove(struct live_table *t, struct live_alloc *slot)
 {
-	live_table_remove_at(t, slot - t->slots);
+	oa_remove_at(t->slots, t->mask, slot - t->slots, &live_slots);
+	t->count--;
 }
 
 size_t live_table_remove_pid(struct live_table *t, uint32_t pid)
 {
-	size_t start = 0, removed = 0;
+	struct live_key k = { .pid = pid };
+	size_t removed = oa_remove_matching(t->slots, t->mask, live_slot_of_pid, &k,
+					    NULL, NULL, &live_slots);
 
-	/*
-	 * Removing while scanning moves entries backwards into the hole just
-	 * made. Starting right after an empty slot (there is always one)
-	 * means no run wraps past the scan's start, so an entry only ever
-	 * moves into the slot being looked at, which is then looked at
-	 * again, or into a slot not scanned yet: none is skipped.
-	 */
-	while (t->slots[start].addr)
-		start++;
-	for (size_t n = 1; n <= t->mask + 1; n++) {
-		size_t i = (start + n) & t->mask;
-
-		while (t->slots[i].addr && t->slots[i].pid == pid) {
-			live_table_remove_at(t, i);
-			removed++;
-		}
-	}
+	t->count -= removed;
 	return removed;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memtrace_mix.h"
+
 struct live_alloc {
 	uint64_t addr;		/* 0: empty slot */
 	uint32_t pid;
@@ -28,20 +30,11 @@ struct live_table {
 	size_t count;
 };
 
-/* Mixes a (pid, 64-bit key) pair into a hash whose low bits are all good:
- * allocator addresses have their low four bits clear and differ mostly in
- * a few middle bits, so they cannot index a table as they are. The
- * finalizer is MurmurHash3's fmix64. */
+/* Mixes a (pid, 64-bit key) pair into a hash whose low bits are all good
+ * (see memtrace_mix.h). */
 static inline uint64_t live_table_hash(uint32_t pid, uint64_t key)
 {
-	uint64_t h = key ^ (((uint64_t)pid << 32 | pid) * 0x9e3779b97f4a7c15ULL);
-
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	return mt_mix64(key ^ (((uint64_t)pid << 32 | pid) * MT_MIX_GOLDEN));
 }
 
 int live_table_init(struct live_table *t);

@@ -42,6 +42,7 @@
 #include "python/fresh_stacks.h"
 #include "python/python_process.h"
 #include "python/python_symbols.h"
+#include "report/outputs.h"
 #include "report/report.h"
 #include "report/warnings.h"
 #include "symbols/symbolizer.h"
@@ -79,6 +80,7 @@ struct memtrace {
 
 	FILE *text;			/* stdout or -o FILE */
 	FILE *json;			/* --json FILE, or NULL */
+	struct outputs *outputs;	/* the files rewritten at every report */
 
 	int epfd, sigfd, timerfd;
 	uint64_t start_ns, last_report_ns, last_maps_ns;
@@ -223,27 +225,6 @@ static void on_event(void *ctx, const void *rec, size_t size)
 	agg_handle(mt->agg, &e);
 }
 
-static int write_folded(struct memtrace *mt, const struct report *r)
-{
-	char tmp[4096];
-	FILE *f;
-	int err;
-
-	/* Write aside and rename, so a reader never sees half a file. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", mt->opt.folded_path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	err = report_write_folded(f, r);
-	if (fclose(f) && !err)
-		err = -errno;
-	if (!err && rename(tmp, mt->opt.folded_path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
-}
-
 /* Per-process inputs of the report builder, in the order of mt->procs. */
 struct report_procs {
 	struct report_process *procs;
@@ -285,6 +266,8 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 
 			reconcile_process(&ri, &rp->procs[i].mem);
 		}
+		rp->procs[i].rss_known = !t->exited &&
+					 !target_rss(t->pid, &rp->procs[i].rss_bytes);
 		rp->pythons[i] = t->py.python ? &t->py.py : NULL;
 	}
 	return 0;
@@ -306,6 +289,7 @@ static int report(struct memtrace *mt, bool final)
 	struct report *r = &b.r;
 	struct report_inputs in;
 	double interval;
+	char why[512];
 	int err;
 
 	rb_consumer_drain(mt->consumer);
@@ -338,7 +322,8 @@ static int report(struct memtrace *mt, bool final)
 		},
 		/* Flame graphs want every stack; the text and JSON reports
 		 * show the first top_n of the same, largest-first list. */
-		.top_n = mt->opt.folded_path ? 0 : mt->opt.top_n,
+		.top_n = outputs_want_all_stacks(mt->outputs) ? 0 : mt->opt.top_n,
+		.past_stacks = outputs_want_past_stacks(mt->outputs),
 		.pythons = rp.pythons,
 		.py = mt->py,
 		.per_process = mt->opt.per_process,
@@ -374,21 +359,30 @@ static int report(struct memtrace *mt, bool final)
 	mt->last_allocs = r->allocs;
 	mt->last_frees = r->frees;
 
-	if (mt->opt.folded_path)
-		err = write_folded(mt, r);
+	/* A file that cannot be written does not keep the others back. */
+	err = outputs_write(mt->outputs, r, why, sizeof(why));
+	if (err)
+		fprintf(stderr, "memtrace: %s\n", why);
 	r->top_n = mt->opt.top_n;
 	if (r->top_n && r->nstacks > r->top_n)
 		r->nstacks = r->top_n;
-	if (!err && (!mt->opt.quiet || final)) {
-		err = report_write_text(mt->text, r);
+	if (!mt->opt.quiet || final) {
+		int e = report_write_text(mt->text, r);
+
 		fflush(mt->text);
+		err = err ? err : e;
+		if (e)
+			fprintf(stderr, "memtrace: cannot write the report: %s\n", strerror(-e));
 	}
-	if (!err && mt->json) {
-		err = report_write_json(mt->json, r);
+	if (mt->json) {
+		int e = report_write_json(mt->json, r);
+
 		fflush(mt->json);
+		err = err ? err : e;
+		if (e)
+			fprintf(stderr, "memtrace: cannot write the JSON report: %s\n",
+				strerror(-e));
 	}
-	if (err)
-		fprintf(stderr, "memtrace: cannot write the report: %s\n", strerror(-err));
 	report_built_free(&b);
 	report_procs_free(&rp);
 	return err;
@@ -482,6 +476,39 @@ static int add_fd(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/* The files rewritten at every report: created now, so that a path that
+ * cannot be written is said before tracing starts. */
+static int outputs_open(struct memtrace *mt)
+{
+	const struct options *o = &mt->opt;
+	struct outputs_config c = {
+		.path = {
+			[OUT_FOLDED] = o->folded_path,
+			[OUT_FOLDED_DIFF] = o->folded_diff_path,
+			[OUT_FLAMEGRAPH] = o->flamegraph_path,
+			[OUT_FLAMEGRAPH_DIFF] = o->flamegraph_diff_path,
+			[OUT_HTML] = o->html_path,
+			[OUT_PPROF] = o->pprof_path,
+		},
+		.top_n = o->top_n,
+		.interval_s = o->interval_s,
+		.baseline_s = o->baseline_s,
+		.json_path = o->json_path,
+		.text_path = o->output_path,
+	};
+	char why[512];
+	int err = outputs_new(&c, &mt->outputs);
+
+	if (err) {
+		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
+		return err;
+	}
+	err = outputs_check(mt->outputs, why, sizeof(why));
+	if (err)
+		fprintf(stderr, "memtrace: %s\n", why);
+	return err;
+}
+
 static int open_outputs(struct memtrace *mt)
 {
 	const struct options *o = &mt->opt;
@@ -503,18 +530,7 @@ static int open_outputs(struct memtrace *mt)
 			return -errno;
 		}
 	}
-	if (o->folded_path) {
-		/* Written only at report time: check now that it can be. */
-		FILE *f = fopen(o->folded_path, "w");
-
-		if (!f) {
-			fprintf(stderr, "memtrace: cannot write --folded '%s': %s\n",
-				o->folded_path, strerror(errno));
-			return -errno;
-		}
-		fclose(f);
-	}
-	return 0;
+	return outputs_open(mt);
 }
 
 static int setup_loop(struct memtrace *mt)
@@ -632,6 +648,7 @@ static void cleanup(struct memtrace *mt)
 	fresh_stacks_free(&mt->fresh);
 	snapshots_free(&mt->snapshots);
 	agg_free(mt->agg);
+	outputs_free(mt->outputs);
 	processes_free(&mt->procs);
 	if (mt->text && mt->text != stdout)
 		fclose(mt->text);
@@ -773,6 +790,7 @@ int main(int argc, char **argv)
 	if (err)
 		fprintf(stderr, "memtrace: event loop failed: %s\n", strerror(-err));
 	report(&mt, true);
+	outputs_say(mt.outputs, stderr);
 	cleanup(&mt);
 	return err ? 1 : 0;
 fail:

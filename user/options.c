@@ -37,6 +37,17 @@ void options_usage(FILE *out)
 "      --folded FILE       write outstanding bytes as folded stacks to FILE\n"
 "                          (flamegraph.pl, inferno, speedscope), rewritten\n"
 "                          at every report\n"
+"      --flamegraph FILE   write an interactive flame graph (SVG) of the\n"
+"                          outstanding bytes to FILE, rewritten at every report\n"
+"      --flamegraph-diff FILE  the same, coloured by growth since the\n"
+"                          baseline: red grew, blue shrank\n"
+"      --folded-diff FILE  folded stacks with two columns, bytes at the\n"
+"                          baseline and now (flamegraph.pl's diff input)\n"
+"      --baseline SECONDS  the diffs compare with the first report made at\n"
+"                          least SECONDS after the start (default: the first)\n"
+"      --html FILE         write a self-contained HTML page: memory over time,\n"
+"                          top stacks with their trend, flame graph, accounting\n"
+"      --pprof FILE        write a gzipped pprof profile (go tool pprof FILE)\n"
 "      --stack MODE        how native stacks are walked: dwarf (.eh_frame\n"
 "                          tables, default), fp (frame pointers) or none\n"
 "      --ringbuf-mb MB     ring buffer size (default 32, a power of two)\n"
@@ -94,6 +105,28 @@ static int parse_count(const char *opt, const char *arg, unsigned long max,
 	return 0;
 }
 
+/*
+ * arg as one of the n words of names: *out is the value at the same index
+ * of values. Else -EINVAL, with one line listing the words ("expected
+ * dwarf, fp or none").
+ */
+static int parse_choice(const char *opt, const char *arg,
+			const char *const *names, const int *values, size_t n,
+			int *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(arg, names[i])) {
+			*out = values[i];
+			return 0;
+		}
+	}
+	fprintf(stderr, "memtrace: %s '%s': expected ", opt, arg);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "%s%s", names[i],
+			i + 2 < n ? ", " : i + 1 < n ? " or " : "\n");
+	return -EINVAL;
+}
+
 static int parse_pids(struct options *o, const char *arg)
 {
 	char *copy = strdup(arg), *save = NULL, *tok;
@@ -143,6 +176,12 @@ enum {
 	OPT_PER_PROCESS,
 	OPT_SAMPLE_BYTES,
 	OPT_SAMPLE_SEED,
+	OPT_PPROF,
+	OPT_FLAMEGRAPH,
+	OPT_FLAMEGRAPH_DIFF,
+	OPT_HTML,
+	OPT_FOLDED_DIFF,
+	OPT_BASELINE,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -157,6 +196,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "folded", required_argument, NULL, OPT_FOLDED },
+		{ "pprof", required_argument, NULL, OPT_PPROF },
+		{ "flamegraph", required_argument, NULL, OPT_FLAMEGRAPH },
+		{ "flamegraph-diff", required_argument, NULL, OPT_FLAMEGRAPH_DIFF },
+		{ "html", required_argument, NULL, OPT_HTML },
+		{ "folded-diff", required_argument, NULL, OPT_FOLDED_DIFF },
+		{ "baseline", required_argument, NULL, OPT_BASELINE },
 		{ "stack", required_argument, NULL, OPT_STACK },
 		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
 		{ "empty-probes", no_argument, NULL, OPT_EMPTY },
@@ -171,6 +216,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	bool baseline = false;
 	unsigned long v;
 	int c, err;
 
@@ -215,19 +261,36 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_FOLDED:
 			o->folded_path = optarg;
 			break;
-		case OPT_STACK:
-			if (!strcmp(optarg, "dwarf")) {
-				o->stack_mode = MT_STACK_DWARF;
-			} else if (!strcmp(optarg, "fp")) {
-				o->stack_mode = MT_STACK_FP;
-			} else if (!strcmp(optarg, "none")) {
-				o->stack_mode = MT_STACK_NONE;
-			} else {
-				fprintf(stderr, "memtrace: --stack '%s': expected dwarf, fp or none\n",
-					optarg);
-				err = -EINVAL;
-			}
+		case OPT_PPROF:
+			o->pprof_path = optarg;
 			break;
+		case OPT_FLAMEGRAPH:
+			o->flamegraph_path = optarg;
+			break;
+		case OPT_FLAMEGRAPH_DIFF:
+			o->flamegraph_diff_path = optarg;
+			break;
+		case OPT_HTML:
+			o->html_path = optarg;
+			break;
+		case OPT_FOLDED_DIFF:
+			o->folded_diff_path = optarg;
+			break;
+		case OPT_BASELINE:
+			err = parse_seconds("--baseline", optarg, 0, 1e9, &o->baseline_s);
+			baseline = true;
+			break;
+		case OPT_STACK: {
+			static const char *const names[] = { "dwarf", "fp", "none" };
+			static const int values[] = { MT_STACK_DWARF, MT_STACK_FP,
+						      MT_STACK_NONE };
+			int mode;
+
+			err = parse_choice("--stack", optarg, names, values, 3, &mode);
+			if (!err)
+				o->stack_mode = mode;
+			break;
+		}
 		case OPT_RINGBUF:
 			err = parse_count("--ringbuf-mb", optarg, 1024, &v);
 			if (!err && (v == 0 || (v & (v - 1)))) {
@@ -243,19 +306,16 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_BPF_STATS:
 			o->bpf_stats = true;
 			break;
-		case OPT_PYTHON:
-			if (!strcmp(optarg, "auto")) {
-				o->python = PY_AUTO;
-			} else if (!strcmp(optarg, "on")) {
-				o->python = PY_ON;
-			} else if (!strcmp(optarg, "off")) {
-				o->python = PY_OFF;
-			} else {
-				fprintf(stderr, "memtrace: --python '%s': expected auto, on "
-					"or off\n", optarg);
-				err = -EINVAL;
-			}
+		case OPT_PYTHON: {
+			static const char *const names[] = { "auto", "on", "off" };
+			static const int values[] = { PY_AUTO, PY_ON, PY_OFF };
+			int mode;
+
+			err = parse_choice("--python", optarg, names, values, 3, &mode);
+			if (!err)
+				o->python = mode;
 			break;
+		}
 		case OPT_PYTHON_OBJECTS:
 			o->python_objects = true;
 			break;
@@ -314,6 +374,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		 * could make sample-aware. */
 		fprintf(stderr, "memtrace: --sample-bytes cannot be combined with "
 			"--python-objects\n");
+		return -EINVAL;
+	}
+	if (baseline && !o->flamegraph_diff_path && !o->folded_diff_path && !o->html_path &&
+	    !o->flamegraph_path) {
+		fprintf(stderr, "memtrace: --baseline sets what --flamegraph-diff, --folded-diff, "
+			"--flamegraph and --html compare with: give one of them\n");
 		return -EINVAL;
 	}
 	if (o->command && o->npids) {

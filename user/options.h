@@ -27,6 +27,12 @@ struct options {
 	const char *output_path;	/* text report; NULL: stdout */
 	const char *json_path;
 	const char *folded_path;
+	const char *pprof_path;		/* --pprof: gzipped profile.proto */
+	const char *flamegraph_path;	/* --flamegraph: SVG */
+	const char *flamegraph_diff_path; /* --flamegraph-diff: SVG, growth colours */
+	const char *html_path;		/* --html: the report page */
+	const char *folded_diff_path;	/* --folded-diff: `stack before after` */
+	double baseline_s;		/* --baseline: when the diffs' baseline is taken */
 	enum mt_stack_mode stack_mode;
 	size_t ringbuf_bytes;
 	bool empty_probes;	/* benchmarks: attach probes that do nothing */

@@ -48,8 +48,8 @@ int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
 			   char *why, size_t why_len);
 
 /* Trace pid's Python object allocator where it is inlined: a probe on
- * each site of ps in `path` (see user/pymalloc_sites.h), and a return
- * probe on its allocate_from_new_pool. */
+ * each site of ps in `path` (see user/python/pymalloc_sites.h), and a
+ * return probe on its allocate_from_new_pool. */
 int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
 				 const struct pymalloc_sites *ps, char *why, size_t why_len);
 

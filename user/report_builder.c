@@ -57,6 +57,20 @@ static const char *base_name(const char *path)
 
 static const struct py_target *python_of(const struct report_inputs *in, uint32_t pid);
 
+/* The mapping that holds f->address, for the outputs that name it. */
+static void map_of(const struct report_inputs *in, uint32_t pid, struct report_frame *f)
+{
+	struct sym_frame sf;
+
+	if (!f->address || symbolizer_resolve(in->sym, pid, f->address, false, &sf))
+		return;
+	f->module_path = sf.module_path;
+	f->build_id = sf.build_id;
+	f->map_start = sf.map_start;
+	f->map_end = sf.map_end;
+	f->map_offset = sf.map_offset;
+}
+
 static void allocator_frame(const struct report_inputs *in, uint32_t pid,
 			    uint32_t func, struct report_frame *f)
 {
@@ -78,6 +92,7 @@ static void allocator_frame(const struct report_inputs *in, uint32_t pid,
 	if (lt && func < MT_FUNC_COUNT) {
 		f->address = lt->func_addr[func];
 		f->module_offset = lt->func_offset[func];
+		map_of(in, pid, f);
 	}
 }
 
@@ -130,6 +145,11 @@ static void pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
 	f->module_offset = sf.module_offset;
 	f->file = sf.file;
 	f->line = sf.line;
+	f->module_path = sf.module_path;
+	f->build_id = sf.build_id;
+	f->map_start = sf.map_start;
+	f->map_end = sf.map_end;
+	f->map_offset = sf.map_offset;
 }
 
 /*
@@ -178,6 +198,7 @@ static void use_estimates(struct report_stack *s, const struct agg_stack_view *v
 	s->bytes = llround(v->est_bytes);
 	s->count = llround(v->est_count);
 	s->allocs = llround(v->est_allocs);
+	s->alloc_bytes = llround(v->est_alloc_bytes);
 	s->frees = llround(v->est_frees);
 	s->peak_bytes = llround(v->peak_bytes * ratio);
 	s->growth_bytes = llround(v->growth_bytes * ratio);
@@ -329,6 +350,7 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 			*m = *first;
 			m->bytes = m->count = m->allocs = m->frees = m->peak_bytes = 0;
 			m->samples = 0;
+			m->alloc_bytes = 0;
 			m->growth_bytes = 0;
 			m->oldest_age_s = 0;
 			m->pids = &shares[nshares];
@@ -342,6 +364,7 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 				m->bytes += s->bytes;
 				m->count += s->count;
 				m->allocs += s->allocs;
+				m->alloc_bytes += s->alloc_bytes;
 				m->frees += s->frees;
 				m->peak_bytes += s->peak_bytes;
 				m->growth_bytes += s->growth_bytes;
@@ -386,17 +409,45 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 	return (long)nmerged;
 }
 
+/* The processes, with what the aggregator holds for each. */
+static int build_procs(const struct report_inputs *in, struct built_report *out)
+{
+	struct agg_pid_totals *t = calloc(in->nprocs ? in->nprocs : 1, sizeof(*t));
+
+	out->procs = calloc(in->nprocs ? in->nprocs : 1, sizeof(*out->procs));
+	if (!t || !out->procs) {
+		free(t);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < in->nprocs; i++)
+		t[i].pid = in->procs[i].pid;
+	agg_pid_totals(in->agg, t, in->nprocs);
+	for (size_t i = 0; i < in->nprocs; i++) {
+		out->procs[i] = in->procs[i];
+		out->procs[i].outstanding_bytes = t[i].bytes;
+		out->procs[i].live_allocations = t[i].count;
+		if (in->sample_bytes) {
+			out->procs[i].outstanding_bytes = llround(t[i].est_bytes);
+			out->procs[i].live_allocations = llround(t[i].est_count);
+		}
+	}
+	free(t);
+	return 0;
+}
+
 int report_build(const struct report_inputs *in, struct built_report *out)
 {
 	struct agg_stack_view *views = NULL;
 	const struct mt_stack **pcs = NULL;
+	struct agg_filter filter = in->filter;
 	struct agg_totals t;
-	size_t nviews, nshow, nframes = 0, fi = 0;
+	size_t nviews, nlive = 0, nshow, nframes = 0, fi = 0;
 	long nmerged;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = agg_collect(in->agg, &in->filter, &views, &nviews);
+	filter.all_stacks = in->past_stacks;
+	err = agg_collect(in->agg, &filter, &views, &nviews);
 	if (err)
 		return err;
 
@@ -434,6 +485,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		s->oldest_age_s = v->oldest_ts_ns && in->filter.now_ns > v->oldest_ts_ns ?
 			(in->filter.now_ns - v->oldest_ts_ns) / 1e9 : 0;
 		s->allocs = v->allocs;
+		s->alloc_bytes = v->alloc_bytes;
 		s->frees = v->frees;
 		s->peak_bytes = v->peak_bytes;
 		s->growth_bytes = v->growth_bytes;
@@ -455,18 +507,26 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		err = (int)nmerged;
 		goto out;
 	}
-	nshow = in->top_n && in->top_n < (size_t)nmerged ? in->top_n : (size_t)nmerged;
+	/* Stacks that hold nothing passing the filter sort last. */
+	while (nlive < (size_t)nmerged && out->stacks[nlive].count)
+		nlive++;
+	nshow = in->top_n && in->top_n < nlive ? in->top_n : nlive;
+	err = build_procs(in, out);
+	if (err)
+		goto out;
 
 	agg_totals(in->agg, &t);
 	out->r.outstanding_bytes = t.live_bytes;
 	out->r.live_allocations = t.live_count;
 	out->r.allocs = t.allocs;
+	out->r.alloc_bytes = t.alloc_bytes;
 	out->r.frees = t.frees;
 	out->r.sample_bytes = in->sample_bytes;
 	if (in->sample_bytes) {
 		out->r.outstanding_bytes = llround(t.est_live_bytes);
 		out->r.live_allocations = llround(t.est_live_count);
 		out->r.allocs = llround(t.est_allocs);
+		out->r.alloc_bytes = llround(t.est_alloc_bytes);
 		out->r.frees = llround(t.est_frees);
 	}
 	out->r.distinct_stacks = t.stacks;
@@ -474,11 +534,13 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	out->r.acct.replaced_live = t.replaced_live;
 	out->r.acct.exec_dropped = t.exec_dropped;
 	out->r.top_n = in->top_n;
-	out->r.nstacks_total = (size_t)nmerged;
+	out->r.nstacks_total = nlive;
 	out->r.nstacks = nshow;
 	out->r.stacks = out->stacks;
+	out->r.npast_stacks = (size_t)nmerged - nlive;
+	out->r.past_stacks = out->stacks + nlive;
 	out->r.nprocs = in->nprocs;
-	out->r.procs = in->procs;
+	out->r.procs = out->procs;
 	err = 0;
 out:
 	free(pcs);
@@ -493,6 +555,7 @@ void report_built_free(struct built_report *b)
 	free(b->stacks);
 	free(b->frames);
 	free(b->shares);
+	free(b->procs);
 	memset(b, 0, sizeof(*b));
 }
 

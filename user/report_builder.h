@@ -34,6 +34,9 @@ struct report_inputs {
 						   processes */
 	uint64_t sample_bytes;			/* --sample-bytes: figures are
 						   the aggregator's estimates */
+	bool past_stacks;			/* also the stacks holding nothing
+						   that passes the filter, as
+						   r.past_stacks */
 };
 
 /* A built report and the memory behind it. */
@@ -42,11 +45,13 @@ struct built_report {
 	struct report_stack *stacks;
 	struct report_frame *frames;
 	struct report_pid_share *shares;
+	struct report_process *procs;
 };
 
 /* Fill out->r's stacks (and the totals the aggregator knows: outstanding
  * bytes, live allocations, allocs, frees, distinct stacks, unknown frees,
- * replaced live, exec dropped, stacks without a stack). The caller fills
+ * replaced live, exec dropped, stacks without a stack), and its processes:
+ * in->procs with the outstanding bytes and live allocations of each. The caller fills
  * the rest of out->r (time, rates, accounting from the probes, warnings).
  * Returns 0 or -ENOMEM. */
 int report_build(const struct report_inputs *in, struct built_report *out);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
+#include "memtrace_mix.h"
 #include "memtrace_stack_hash.h"
 #include "stack_source.h"
 
@@ -26,10 +27,7 @@ struct stack_source {
 
 static size_t slot_of(uint64_t id, size_t cap)
 {
-	id ^= id >> 33;
-	id *= 0xff51afd7ed558ccdULL;
-	id ^= id >> 33;
-	return id & (cap - 1);
+	return mt_mix64(id) & (cap - 1);
 }
 
 int stack_source_new(struct stack_source **out, int stacks_map_fd)

@@ -7,6 +7,7 @@ allocated and leaked themselves.
 import glob
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -65,12 +66,27 @@ def held_program_ids():
     return held
 
 
+def memtrace_program_names():
+    """Every BPF program memtrace loads: the function after each SEC("...")
+    in bpf/*.bpf.c, so that a program added there is checked too. Both as
+    written and cut to the kernel's 15 characters (bpftool before 7.0
+    shows only those)."""
+    names = set()
+    for src in glob.glob(os.path.join(ROOT, "bpf", "*.bpf.c")):
+        with open(src) as f:
+            text = f.read()
+        names.update(re.findall(
+            r'^SEC\("[^"]*"\)\s*\n\s*int\s+(?:BPF_\w+\(\s*)?(\w+)', text, re.M))
+    assert {"alloc_enter", "free_enter", "pymalloc_site"} <= names, names
+    return names | {n[:15] for n in names}
+
+
 def memtrace_programs_loaded(grace_s=5):
     """memtrace's BPF programs still loaded in the kernel that no live
     process holds: left behind. (Another memtrace running on the machine
     holds its own.) The kernel frees a program asynchronously after its
     last fd closes, so allow a grace period before calling one left."""
-    names = {"alloc_enter", "alloc_exit", "free_enter", "handle_exec", "maps_changed"}
+    names = memtrace_program_names()
     deadline = time.monotonic() + grace_s
     while True:
         out = subprocess.run(["bpftool", "-j", "prog", "list"],

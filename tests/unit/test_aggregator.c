@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The aggregator's rules, one test per rule, with exact figures; and the
- * live table under volume and random churn against a plain reference.
+ * The aggregator's rules, one test per rule, with exact figures (the live
+ * table on its own: test_live_table.c).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -797,6 +797,48 @@ Test(aggregator, exec_drops_pid)
 	agg_free(agg);
 }
 
+/* Hundreds of threads inside realloc at once: the table of parked blocks
+ * grows well past its first size, and an exec in the middle takes one
+ * process's parked blocks out of it, the others' staying findable. */
+Test(aggregator, many_threads_in_realloc)
+{
+	struct aggregator *agg = ta_new();
+	struct agg_totals t;
+
+	for (uint32_t pid = 1; pid <= 3; pid++)
+		for (uint32_t k = 0; k < 200; k++)
+			ta_alloc(agg, pid, A(pid * 1000 + k), 10, 1, 1);
+	for (uint32_t pid = 1; pid <= 3; pid++)
+		for (uint32_t k = 0; k < 200; k++)
+			ta_begin(agg, pid, 100 + k, A(pid * 1000 + k), 20);
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_count, 0, "all parked");
+	ta_event(agg, MT_EV_EXEC, 0, 2, 2, 5, 0, 0, 0, 0, 0);
+	t = ta_totals(agg);
+	cr_assert_eq(t.exec_dropped, 200);
+	/* Even threads' reallocs succeed (moved), odd ones fail (restored). */
+	for (uint32_t pid = 1; pid <= 3; pid += 2)
+		for (uint32_t k = 0; k < 200; k++) {
+			if (k % 2 == 0)
+				ta_realloced(agg, pid, 100 + k, A(pid * 1000 + k),
+					     A(pid * 1000 + 500 + k), 20, 2, 3);
+			else
+				ta_done(agg, pid, 100 + k, A(pid * 1000 + k), 20);
+		}
+	/* pid 2's threads report too: their blocks were already dropped. */
+	for (uint32_t k = 0; k < 200; k++)
+		ta_done(agg, 2, 100 + k, A(2000 + k), 20);
+	t = ta_totals(agg);
+	cr_assert_eq(t.live_count, 400);
+	cr_assert_eq(t.live_bytes, 200 * 20 + 200 * 10);
+	cr_assert_eq(t.allocs, 600 + 200);
+	cr_assert_eq(t.frees, 200);
+	cr_assert_eq(t.unknown_frees, 0);
+	cr_assert_eq(t.exec_dropped, 200);
+	ta_check_sums(agg);
+	agg_free(agg);
+}
+
 Test(aggregator, drop_pid_direct)
 {
 	struct aggregator *agg = ta_new();
@@ -1181,120 +1223,81 @@ Test(aggregator, million_allocations, .timeout = 120)
 	agg_free(agg);
 }
 
-/* ---- the live table on its own ---- */
+/* ---- figures since start, for pprof's alloc_* ---- */
 
-static uint64_t ta_rand(uint64_t *s)
+Test(aggregator, alloc_bytes_count_every_allocation)
 {
-	/* xorshift64*: reproducible, good enough to pick keys. */
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dULL;
+	struct aggregator *agg = ta_new();
+	struct agg_stack_view s;
+
+	ta_alloc(agg, 1, A(1), 100, 7, 1);
+	ta_alloc(agg, 1, A(2), 50, 7, 2);
+	ta_free(agg, 1, A(1));
+	/* A realloc allocates its new size (the old block is freed). */
+	ta_begin(agg, 1, 1, A(2), 300);
+	ta_realloced(agg, 1, 1, A(2), A(3), 300, 8, 3);
+	ta_alloc(agg, 1, A(4), 0, 7, 4);
+	s = ta_stack(agg, 1, 7);
+	cr_assert_eq(s.allocs, 3);
+	cr_assert_eq(s.alloc_bytes, 150);
+	cr_assert_eq(s.bytes, 0);
+	cr_assert_eq(s.count, 1, "malloc(0) is live");
+	cr_assert_eq(ta_stack(agg, 1, 8).alloc_bytes, 300);
+	cr_assert_eq(ta_totals(agg).alloc_bytes, 450);
+	agg_free(agg);
 }
 
-/* About 1400 live on average: a 2048-slot table, 2/3 full. */
-#define TA_KEYS 2800
-
-struct ta_ref {
-	uint32_t pid;
-	uint64_t addr;
-	bool live;
-	uint64_t size;
-};
-
-static void ta_ref_verify(const struct live_table *t, const struct ta_ref *ref)
+Test(aggregator, all_stacks_lists_the_empty_ones_last)
 {
-	size_t live = 0;
+	struct aggregator *agg = ta_new();
+	struct agg_filter f = { .all_stacks = true };
+	struct agg_stack_view *v;
+	size_t n;
 
-	for (size_t k = 0; k < TA_KEYS; k++) {
-		struct live_alloc *s = live_table_find(t, ref[k].pid, ref[k].addr);
-
-		if (ref[k].live) {
-			cr_assert_not_null(s, "key %zu lost", k);
-			cr_assert_eq(s->size, ref[k].size);
-			live++;
-		} else {
-			cr_assert_null(s, "key %zu found after removal", k);
-		}
-	}
-	cr_assert_eq(t->count, live);
+	ta_alloc(agg, 1, A(1), 100, 7, 1);
+	ta_alloc(agg, 1, A(2), 50, 8, 2);
+	ta_alloc(agg, 2, A(3), 10, 9, 3);
+	ta_free(agg, 1, A(1));
+	v = ta_collect(agg, NULL, &n);
+	cr_assert_eq(n, 2, "by default only stacks holding something");
+	free(v);
+	v = ta_collect(agg, &f, &n);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(v[0].stack_id, 8);
+	cr_assert_eq(v[1].stack_id, 9);
+	cr_assert_eq(v[2].stack_id, 7);
+	cr_assert_eq(v[2].count, 0);
+	cr_assert_eq(v[2].alloc_bytes, 100);
+	cr_assert_eq(v[2].frees, 1);
+	free(v);
+	/* With a filter, a stack whose blocks all fail it is listed too
+	 * (at 3 ns, nothing is 2 ns old). */
+	f.now_ns = 3;
+	f.min_age_ns = 2;
+	v = ta_collect(agg, &f, &n);
+	cr_assert_eq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(v[i].count, 0);
+	cr_assert_eq(v[0].stack_id, 7);
+	cr_assert_eq(v[1].total_bytes, 50, "total_bytes ignores the filter");
+	free(v);
+	agg_free(agg);
 }
 
-/*
- * Random inserts and removes around a steady load, checked against a
- * plain array. The table stays small (a few thousand slots), so runs wrap
- * around its end often: the wrap-around cases of backward shift and of
- * live_table_remove_pid() get exercised.
- */
-Test(live_table, random_churn_against_reference, .timeout = 120)
+Test(aggregator, pid_totals)
 {
-	static struct ta_ref ref[TA_KEYS];
-	struct live_table t;
-	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	struct aggregator *agg = ta_new();
+	struct agg_pid_totals p[] = { { .pid = 1 }, { .pid = 2 }, { .pid = 3 } };
 
-	cr_assert_eq(live_table_init(&t), 0);
-	for (size_t k = 0; k < TA_KEYS; k++) {
-		ref[k].pid = 1 + k % 5;
-		/* Clustered addresses, as a heap hands them out. */
-		ref[k].addr = A(k / 5);
-		ref[k].live = false;
-	}
-
-	for (int op = 0; op < 400000; op++) {
-		size_t k = ta_rand(&seed) % TA_KEYS;
-		struct live_alloc *s = live_table_find(&t, ref[k].pid, ref[k].addr);
-
-		cr_assert_eq(s != NULL, ref[k].live);
-		if (s) {
-			cr_assert_eq(s->size, ref[k].size);
-			live_table_remove(&t, s);
-			ref[k].live = false;
-		} else {
-			struct live_alloc a = {
-				.addr = ref[k].addr, .pid = ref[k].pid,
-				.size = ta_rand(&seed), .stack = k,
-			};
-
-			cr_assert_eq(live_table_insert(&t, &a), 0);
-			ref[k].live = true;
-			ref[k].size = a.size;
-		}
-		if (op % 20000 == 0)
-			ta_ref_verify(&t, ref);
-		if (op % 50000 == 49999) {
-			size_t expect = 0;
-			uint32_t pid = 1 + op / 50000 % 5;
-
-			for (size_t j = 0; j < TA_KEYS; j++)
-				if (ref[j].live && ref[j].pid == pid) {
-					ref[j].live = false;
-					expect++;
-				}
-			cr_assert_eq(live_table_remove_pid(&t, pid), expect);
-			ta_ref_verify(&t, ref);
-		}
-	}
-	ta_ref_verify(&t, ref);
-	cr_assert_leq(t.count * 4, live_table_capacity(&t) * 3,
-		      "at most 3/4 full");
-	live_table_destroy(&t);
-}
-
-/* One process holding the whole table: every removal shifts a run. */
-Test(live_table, remove_pid_everything)
-{
-	struct live_table t;
-
-	cr_assert_eq(live_table_init(&t), 0);
-	for (uint32_t i = 0; i < 10000; i++) {
-		struct live_alloc a = { .addr = A(i), .pid = 7, .size = i };
-
-		cr_assert_eq(live_table_insert(&t, &a), 0);
-	}
-	cr_assert_eq(live_table_remove_pid(&t, 8), 0);
-	cr_assert_eq(live_table_remove_pid(&t, 7), 10000);
-	cr_assert_eq(t.count, 0);
-	for (size_t i = 0; i < live_table_capacity(&t); i++)
-		cr_assert_eq(t.slots[i].addr, 0);
-	live_table_destroy(&t);
+	ta_alloc(agg, 1, A(1), 100, 7, 1);
+	ta_alloc(agg, 1, A(2), 50, 8, 2);
+	ta_alloc(agg, 2, A(3), 10, 7, 3);
+	ta_free(agg, 1, A(2));
+	agg_pid_totals(agg, p, 3);
+	cr_assert_eq(p[0].bytes, 100);
+	cr_assert_eq(p[0].count, 1);
+	cr_assert_eq(p[1].bytes, 10);
+	cr_assert_eq(p[2].bytes, 0);
+	cr_assert_eq(p[2].count, 0);
+	agg_free(agg);
 }

@@ -2,6 +2,7 @@
 /* Command-line parsing (user/options.c). */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <errno.h>
 
 #include "options.h"
 
@@ -81,4 +82,24 @@ Test(options, bad_values_are_refused, .init = cr_redirect_stderr)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_lt(parse(&o, bad[i]), 0, "case %zu accepted", i);
+}
+
+/* A word from a fixed list: each one is taken, and anything else is
+ * refused with one line naming them all. */
+Test(options, choices, .init = cr_redirect_stderr)
+{
+	char *python[] = { "memtrace", "--python", "off", "--stack", "fp", "-p", "1", NULL };
+	char *bad_stack[] = { "memtrace", "--stack", "DWARF", "-p", "1", NULL };
+	char *bad_python[] = { "memtrace", "--python", "", "-p", "1", NULL };
+	struct options o;
+
+	cr_assert_eq(parse(&o, python), 0);
+	cr_assert_eq(o.python, PY_OFF);
+	cr_assert_eq(o.stack_mode, MT_STACK_FP);
+	cr_assert_eq(parse(&o, bad_stack), -EINVAL);
+	cr_assert_eq(parse(&o, bad_python), -EINVAL);
+	fflush(stderr);
+	cr_assert_stderr_eq_str(
+		"memtrace: --stack 'DWARF': expected dwarf, fp or none\n"
+		"memtrace: --python '': expected auto, on or off\n");
 }

@@ -58,6 +58,29 @@ int target_check_privileges(char *why, size_t why_len)
 		    ptrace_ok ? "" : " CAP_SYS_PTRACE");
 }
 
+int target_rss(pid_t pid, uint64_t *bytes)
+{
+	unsigned long long size, resident;
+	char path[64], buf[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT;
+	buf[n] = '\0';
+	/* "size resident shared text lib data dt", in pages. */
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return -EINVAL;
+	*bytes = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+	return 0;
+}
+
 void target_comm(pid_t pid, char *buf, size_t len)
 {
 	char path[64];

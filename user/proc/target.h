@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Does this process have what tracing needs (root or CAP_BPF + CAP_PERFMON
@@ -24,6 +25,10 @@ int target_check_pid(pid_t pid, char *why, size_t why_len);
 
 /* The process's command name (from /proc/PID/comm), "" if unknown. */
 void target_comm(pid_t pid, char *buf, size_t len);
+
+/* The process's resident set size in bytes (from /proc/PID/statm).
+ * Returns 0, or a negative errno (-ENOENT: it has exited). */
+int target_rss(pid_t pid, uint64_t *bytes);
 
 /*
  * Start argv[0] (searched in PATH) with its arguments, and stop it at its

@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,19 +23,12 @@
 
 #include "memtrace_python.h"
 #include "pymalloc_scan.h"
+#include "symbols/elf_file.h"
 #include "util/search.h"
 #include "util/vec.h"
 
 /* The pool address mask, ~(16 KiB - 1), as an and's immediate. */
 #define POOL_MASK_IMM (-0x4000LL)
-
-/* libelf wants its version declared once before any other call. */
-static pthread_once_t libelf_once = PTHREAD_ONCE_INIT;
-
-static void libelf_init(void)
-{
-	elf_version(EV_CURRENT);
-}
 
 /*
  * Capstone's general registers, any width, to enum mt_reg (+ 1, so that 0
@@ -303,18 +295,13 @@ static int decode_elf(Elf *elf, uint64_t file_size, struct scan *s)
 	Elf_Scn *scn = NULL;
 	uint64_t total = 0, end = 0;
 	cs_insn *ci = NULL;
-	GElf_Ehdr eh;
 	size_t nscn;
 	csh cs = 0;
 	int err = 0;
 
-	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    elf_getshdrnum(elf, &nscn))
-		return -ENOEXEC;
-	/* libelf shows no sections when their table is not all in the file:
-	 * a truncated file, not one without code. */
-	if (!nscn && eh.e_shoff)
+	/* elf_file_open() checked the header: an x86-64 file whose section
+	 * table is in it. */
+	if (elf_getshdrnum(elf, &nscn))
 		return -ENOEXEC;
 	s->secs = calloc(nscn ? nscn : 1, sizeof(*s->secs));
 	if (!s->secs)
@@ -411,13 +398,10 @@ int scan_file(const char *path, struct scan *s)
 		close(fd);
 		return err;
 	}
-	pthread_once(&libelf_once, libelf_init);
-	/* ELF_C_READ, not ELF_C_READ_MMAP: reading a mapping of a file that
-	 * shrinks meanwhile would be a SIGBUS, reading the file an error. */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf) {
+	err = elf_file_open(fd, &elf);
+	if (err) {
 		close(fd);
-		return -ENOEXEC;
+		return err;
 	}
 	err = decode_elf(elf, (uint64_t)st.st_size, s);
 	elf_end(elf);

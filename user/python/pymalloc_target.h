@@ -5,7 +5,7 @@
  * _PyObject_Free, the functions behind PyObject_Malloc and friends, found
  * in the symbol table of the object that holds the interpreter; or, in a
  * build that inlined them and kept no symbols, the inlined fast paths
- * themselves (user/pymalloc_sites.h).
+ * themselves (user/python/pymalloc_sites.h).
  */
 #ifndef MEMTRACE_PYMALLOC_TARGET_H
 #define MEMTRACE_PYMALLOC_TARGET_H

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "symbols/elf_file.h"
 #include "symbols/elf_symbols.h"
 #include "proc/proc_maps.h"
 #include "proc/proc_mem.h"
@@ -103,14 +104,8 @@ static int find_symbols(int fd, struct py_syms *syms)
 	Elf *elf;
 
 	memset(syms, 0, sizeof(*syms));
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf)
+	if (elf_file_open(fd, &elf))
 		return -ENOEXEC;
-	if (elf_kind(elf) != ELF_K_ELF) {
-		elf_end(elf);
-		return -ENOEXEC;
-	}
 	for (int pass = 0; pass < 2 && !syms->found[SYM_RUNTIME]; pass++) {
 		GElf_Word type = pass == 0 ? SHT_DYNSYM : SHT_SYMTAB;
 

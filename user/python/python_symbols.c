@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "memtrace_mix.h"
 #include "proc/proc_mem.h"
 #include "python_symbols.h"
 #include "util/search.h"
@@ -105,9 +106,7 @@ struct py_symbols {
 
 static uint64_t hash_code(pid_t pid, uint64_t addr)
 {
-	uint64_t h = addr ^ ((uint64_t)(uint32_t)pid << 40);
-
-	return (h ^ (h >> 29)) * 0x9e3779b97f4a7c15ull;
+	return mt_mix64(addr ^ ((uint64_t)(uint32_t)pid << 40));
 }
 
 static int grow_codes(struct py_symbols *s)

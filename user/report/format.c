@@ -173,6 +173,11 @@ int fmt_frame(char *buf, size_t len, const struct report_frame *f)
 	return format_frame(buf, len, f, NAME_TEXT);
 }
 
+int fmt_frame_folded(char *buf, size_t len, const struct report_frame *f)
+{
+	return format_frame(buf, len, f, NAME_FOLDED);
+}
+
 static char cleaned(char c, enum name_style style)
 {
 	if ((unsigned char)c < 0x20 || c == 0x7f)
@@ -224,6 +229,66 @@ int fput_clean(FILE *out, const char *s, enum name_style style)
 			return -EIO;
 	}
 	return 0;
+}
+
+size_t utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+char *strdup_utf8_clean(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t len = strlen(str), o = 0;
+	/* U+FFFD takes 3 bytes in place of 1. */
+	char *out = malloc(3 * len + 1);
+
+	if (!out)
+		return NULL;
+	while (*s) {
+		size_t n = utf8_len(s);
+
+		if (!n) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			s++;
+		} else if (n == 1) {
+			out[o++] = *s < 0x20 || *s == 0x7f ? '?' : *s;
+			s++;
+		} else {
+			memcpy(out + o, s, n);
+			o += n;
+			s += n;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }
 
 int fput_finish(FILE *out)

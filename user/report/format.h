@@ -41,6 +41,10 @@ enum name_style {
 			   so that unknown frames of one module merge */
 };
 
+/* A frame's name in flame graphs (NAME_FOLDED), not cleaned: each output
+ * escapes it its own way. snprintf semantics, as fmt_frame(). */
+int fmt_frame_folded(char *buf, size_t len, const struct report_frame *f);
+
 /* Clean the n bytes at s in place. */
 void clean_name(char *s, size_t n, enum name_style style);
 
@@ -50,6 +54,18 @@ int fput_frame(FILE *out, const struct report_frame *f, enum name_style style);
 
 /* Write s cleaned. Returns 0 or -EIO. */
 int fput_clean(FILE *out, const char *s, enum name_style style);
+
+/* Length of the valid UTF-8 sequence at s, or 0 when the bytes there are
+ * not one (overlong forms, surrogates and code points past U+10FFFF are
+ * invalid, RFC 3629). Stops at the first byte that does not fit, so never
+ * reads past a NUL. */
+size_t utf8_len(const unsigned char *s);
+
+/* A malloc'ed copy of s that is valid UTF-8 without control characters:
+ * each byte that starts no valid sequence becomes U+FFFD, each control
+ * character '?'. NULL when out of memory. For outputs whose readers
+ * insist on UTF-8 (pprof, SVG, HTML). */
+char *strdup_utf8_clean(const char *s);
 
 /* Make sure everything written so far reached out: 0 or -EIO. */
 int fput_finish(FILE *out);

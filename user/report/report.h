@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The report model: everything one periodic (or final) report says, already
- * symbolized. Reporters (text, JSON, folded) only format it; they never look
- * at the aggregator or the symbolizer, so a new output is one new file.
+ * symbolized. Reporters (text, JSON, folded, pprof, SVG, HTML) only format
+ * it; they never look at the aggregator or the symbolizer, so a new output
+ * is one new file.
  */
 #ifndef MEMTRACE_REPORT_H
 #define MEMTRACE_REPORT_H
@@ -14,14 +15,25 @@
 #include <time.h>
 
 struct report_frame {
-	const char *function;	/* NULL: unknown */
+	const char *function;	/* NULL: unknown; a Python frame's qualname */
 	uint64_t offset;	/* from the function's start */
-	const char *module;	/* never NULL */
-	uint64_t address;	/* PC in the process */
+	const char *module;	/* never NULL ("python" for Python frames) */
+	uint64_t address;	/* PC in the process; the allocation function's
+				   address for frames[0]; a Python frame's
+				   code object */
 	uint64_t module_offset;	/* file offset within module */
-	const char *file;	/* NULL until DWARF lines exist */
-	int line;
-	bool python;		/* reserved for Python frames */
+	const char *file;	/* source file, NULL when unknown (native
+				   frames have none: no DWARF lines yet) */
+	int line;		/* 0 when unknown */
+	bool python;		/* a Python frame, from the interpreter's own
+				   frame list */
+	/* The mapping that holds address, for outputs that name it (pprof):
+	 * all zero / NULL when no mapping is known. */
+	const char *module_path;	/* the mapped file's path, NULL if none */
+	const char *build_id;	/* its NT_GNU_BUILD_ID in hex, NULL if none */
+	uint64_t map_start;	/* [map_start, map_end) in the process */
+	uint64_t map_end;
+	uint64_t map_offset;	/* file offset mapped at map_start */
 };
 
 /* One process's share of a stack merged across processes. */
@@ -47,6 +59,7 @@ struct report_stack {
 	uint64_t count;		/* live allocations (as filtered) */
 	double oldest_age_s;
 	uint64_t allocs;	/* since start */
+	uint64_t alloc_bytes;	/* bytes allocated since start, freed or not */
 	uint64_t frees;		/* since start */
 	uint64_t peak_bytes;
 	int64_t growth_bytes;	/* since the previous report */
@@ -85,6 +98,10 @@ struct report_process {
 	uint32_t pid;
 	const char *comm;	/* command name; "" if unknown */
 	bool exited;
+	uint64_t outstanding_bytes;	/* its live allocations, unfiltered */
+	uint64_t live_allocations;
+	uint64_t rss_bytes;	/* resident set size at the report */
+	bool rss_known;		/* false: not read (the process exited) */
 	/* The allocator its malloc binds to: its kind ("glibc", "jemalloc",
 	 * ..., "unknown") and the file that defines it; NULL: none. */
 	const char *allocator;
@@ -121,7 +138,8 @@ struct report_accounting {
 					   snapshot (code mapped moments before) */
 		uint64_t unfinished;	/* ... that could not be */
 	} unwind;
-	/* pymalloc probed at its inlined sites (see user/pymalloc_sites.h). */
+	/* pymalloc probed at its inlined sites (see
+	 * user/python/pymalloc_sites.h). */
 	struct {
 		uint64_t unreadable;	/* block or pool header unreadable:
 					   an allocation or free missed */
@@ -143,6 +161,7 @@ struct report {
 	uint64_t outstanding_bytes;
 	uint64_t live_allocations;
 	uint64_t allocs;		/* since start */
+	uint64_t alloc_bytes;		/* bytes allocated since start */
 	uint64_t frees;			/* since start */
 	double alloc_rate;		/* per second over the last interval */
 	double free_rate;
@@ -163,6 +182,11 @@ struct report {
 	size_t nstacks_total;		/* stacks with outstanding bytes */
 	size_t nstacks;			/* entries in stacks[] */
 	const struct report_stack *stacks;
+	/* Stacks that hold nothing passing the filter now, for the outputs of
+	 * figures since start (pprof's alloc_space): only when the builder
+	 * was asked for them, else none. */
+	size_t npast_stacks;
+	const struct report_stack *past_stacks;
 
 	/* Human-readable warnings: figures that may be wrong and why. */
 	size_t nwarnings;
@@ -183,5 +207,9 @@ int report_write_json(FILE *out, const struct report *r);
 /* Folded stacks, outermost frame first: `main;leak;malloc 4096`, every
  * stack of r (the caller passes a report with all stacks). */
 int report_write_folded(FILE *out, const struct report *r);
+/* A gzipped perftools.profiles.Profile (pprof's profile.proto): every
+ * stack and past stack of r, with the sample types of Go's heap profiles
+ * (alloc_objects, alloc_space, inuse_objects, inuse_space). */
+int report_write_pprof(FILE *out, const struct report *r);
 
 #endif /* MEMTRACE_REPORT_H */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The report for programs: one JSON object per line (JSON Lines), the same
- * figures as the text report, unrounded. docs/json-schema.md describes it.
+ * figures as the text report, unrounded. The README's "JSON output
+ * (--json)" section describes it.
  *
  * Addresses are hex strings: JSON readers commonly hold numbers as doubles,
  * which lose precision past 2^53.
@@ -11,40 +12,6 @@
 #include <time.h>
 
 #include "format.h"
-
-/* Length of the valid UTF-8 sequence at s, or 0. Overlong forms,
- * surrogates and code points past U+10FFFF are invalid (RFC 3629). Stops
- * at the first byte that does not fit, so never reads past a NUL. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
 
 /*
  * A JSON string, or null. The traced program chooses its comm and symbol
@@ -139,9 +106,9 @@ static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 	fprintf(out, ",\"bytes\":%" PRIu64 ",\"count\":%" PRIu64 ",\"oldest_age_s\":",
 		s->bytes, s->count);
 	json_num(out, s->oldest_age_s);
-	fprintf(out, ",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"peak_bytes\":%" PRIu64
-		",\"growth_bytes\":%" PRId64 ",\"stack_captured\":",
-		s->allocs, s->frees, s->peak_bytes, s->growth_bytes);
+	fprintf(out, ",\"allocs\":%" PRIu64 ",\"alloc_bytes\":%" PRIu64 ",\"frees\":%" PRIu64
+		",\"peak_bytes\":%" PRIu64 ",\"growth_bytes\":%" PRId64 ",\"stack_captured\":",
+		s->allocs, s->alloc_bytes, s->frees, s->peak_bytes, s->growth_bytes);
 	json_bool(out, !s->no_stack);
 	fputs(",\"stack_complete\":", out);
 	json_bool(out, !s->no_stack && !s->stack_end);
@@ -190,6 +157,12 @@ int report_write_json(FILE *out, const struct report *r)
 		json_str(out, r->procs[i].comm ? r->procs[i].comm : "");
 		fputs(",\"exited\":", out);
 		json_bool(out, r->procs[i].exited);
+		fprintf(out, ",\"outstanding_bytes\":%" PRIu64 ",\"live_allocations\":%" PRIu64
+			",\"rss_bytes\":", r->procs[i].outstanding_bytes, r->procs[i].live_allocations);
+		if (r->procs[i].rss_known)
+			fprintf(out, "%" PRIu64, r->procs[i].rss_bytes);
+		else
+			fputs("null", out);
 		fputs(",\"allocator\":", out);
 		if (r->procs[i].allocator) {
 			fputs("{\"kind\":", out);
@@ -208,8 +181,9 @@ int report_write_json(FILE *out, const struct report *r)
 	}
 
 	fprintf(out, "],\"totals\":{\"outstanding_bytes\":%" PRIu64 ",\"live_allocations\":%" PRIu64
-		",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"alloc_rate\":",
-		r->outstanding_bytes, r->live_allocations, r->allocs, r->frees);
+		",\"allocs\":%" PRIu64 ",\"alloc_bytes\":%" PRIu64 ",\"frees\":%" PRIu64
+		",\"alloc_rate\":",
+		r->outstanding_bytes, r->live_allocations, r->allocs, r->alloc_bytes, r->frees);
 	json_num(out, r->alloc_rate);
 	fputs(",\"free_rate\":", out);
 	json_num(out, r->free_rate);

@@ -2,10 +2,20 @@
 #include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <gelf.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "elf_file.h"
+
+/* libelf wants its version declared before any other call; once, as
+ * threads may open files at the same time. */
+static pthread_once_t libelf_once = PTHREAD_ONCE_INIT;
+
+static void libelf_init(void)
+{
+	elf_version(EV_CURRENT);
+}
 
 int elf_file_open(int fd, Elf **out)
 {
@@ -17,8 +27,7 @@ int elf_file_open(int fd, Elf **out)
 	*out = NULL;
 	if (fstat(fd, &st))
 		return -errno;
-	/* Idempotent; libelf refuses to work until it has been called. */
-	elf_version(EV_CURRENT);
+	pthread_once(&libelf_once, libelf_init);
 	/* ELF_C_READ, not ELF_C_READ_MMAP: reading a mapping of a file that
 	 * shrinks meanwhile would be a SIGBUS, reading the file an error. */
 	elf = elf_begin(fd, ELF_C_READ, NULL);
@@ -32,7 +41,10 @@ int elf_file_open(int fd, Elf **out)
 	    ehdr.e_ident[EI_DATA] != ELFDATA2LSB ||
 	    ehdr.e_machine != EM_X86_64 || elf_getshdrnum(elf, &nsec) ||
 	    ehdr.e_shoff > (uint64_t)st.st_size ||
-	    nsec > ((uint64_t)st.st_size - ehdr.e_shoff) / sizeof(Elf64_Shdr)) {
+	    nsec > ((uint64_t)st.st_size - ehdr.e_shoff) / sizeof(Elf64_Shdr) ||
+	    /* libelf shows no sections when their table is not all in the
+	     * file; a file without sections has no table offset. */
+	    (!nsec && ehdr.e_shoff)) {
 		elf_end(elf);
 		return -ENOEXEC;
 	}

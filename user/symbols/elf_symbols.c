@@ -20,12 +20,12 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "elf_file.h"
 #include "elf_symbols.h"
 #include "util/search.h"
 #include "util/vec.h"
@@ -52,7 +52,7 @@ struct elf_symbols {
 	char *names;		/* every symbol's name points in here */
 	struct elf_segment *segs;
 	size_t nsegs;
-	uint8_t build_id[64];
+	uint8_t build_id[ELF_FILE_BUILD_ID_MAX];
 	size_t build_id_len;
 };
 
@@ -62,14 +62,6 @@ struct section {
 	uint64_t size;
 	uint64_t flags;
 };
-
-/* libelf wants its version declared once before any other call. */
-static pthread_once_t libelf_once = PTHREAD_ONCE_INIT;
-
-static void libelf_init(void)
-{
-	elf_version(EV_CURRENT);
-}
 
 static int vec_push(struct sym_vec *vec, const struct sym_entry *e)
 {
@@ -288,47 +280,14 @@ static int read_segments(Elf *elf, struct elf_symbols *es)
 	return 0;
 }
 
-/* A missing or malformed build ID is not an error: it is optional. */
-static void read_build_id(Elf *elf, struct elf_symbols *es)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		size_t off = 0, name_off, desc_off;
-		Elf_Data *data;
-		GElf_Shdr shdr;
-		GElf_Nhdr nh;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off))) {
-			const char *name = (const char *)data->d_buf + name_off;
-
-			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
-			    memcmp(name, "GNU", 4) || !nh.n_descsz ||
-			    nh.n_descsz > sizeof(es->build_id))
-				continue;
-			memcpy(es->build_id, (const char *)data->d_buf + desc_off,
-			       nh.n_descsz);
-			es->build_id_len = nh.n_descsz;
-			return;
-		}
-	}
-}
-
 static int read_elf(Elf *elf, struct elf_symbols *es)
 {
 	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
 	struct section *secs = NULL;
 	size_t nsecs;
-	GElf_Ehdr ehdr;
 	int err;
 
-	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr) ||
-	    elf_getshdrnum(elf, &nsecs))
+	if (elf_getshdrnum(elf, &nsecs))
 		return -ENOEXEC;
 	secs = calloc(nsecs ? nsecs : 1, sizeof(*secs));
 	if (!secs)
@@ -363,7 +322,8 @@ static int read_elf(Elf *elf, struct elf_symbols *es)
 	if (err)
 		goto out;
 	compute_ends(&es->table);
-	read_build_id(elf, es);
+	/* A missing or malformed build ID is not an error: it is optional. */
+	elf_file_build_id(elf, es->build_id, &es->build_id_len);
 out:
 	free(secs);
 	return err;
@@ -376,16 +336,13 @@ int elf_symbols_open(int fd, struct elf_symbols **out)
 	int err;
 
 	*out = NULL;
-	pthread_once(&libelf_once, libelf_init);
 	es = calloc(1, sizeof(*es));
 	if (!es)
 		return -ENOMEM;
-	/* ELF_C_READ, not ELF_C_READ_MMAP: reading a mapping of a file that
-	 * shrinks meanwhile would be a SIGBUS, reading the file an error. */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf) {
+	err = elf_file_open(fd, &elf);
+	if (err) {
 		elf_symbols_close(es);
-		return -ENOEXEC;
+		return err;
 	}
 	err = read_elf(elf, es);
 	elf_end(elf);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "elf_symbols.h"
+#include "memtrace_mix.h"
 #include "proc/proc_maps.h"
 #include "symbolizer.h"
 #include "util/search.h"
@@ -47,6 +48,7 @@ struct sym_module {
 	int fd;			/* open until the symbols are read, else -1 */
 	bool read;		/* symbols read, or tried: elf may be NULL */
 	struct elf_symbols *elf;
+	char build_id[129];	/* hex, "" when none (or not read yet) */
 };
 
 struct sym_mapping {
@@ -73,16 +75,6 @@ struct symbolizer {
 	struct sym_module *modules[MODULE_BUCKETS];
 	struct strpool strings;
 };
-
-static uint64_t hash_bytes(const void *p, size_t len)
-{
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
 
 /* The symbolizer's copy of str[0..len), made once per distinct string. */
 static const char *intern(struct symbolizer *s, const char *str, size_t len)
@@ -118,8 +110,9 @@ static struct sym_proc *get_proc(struct symbolizer *s, pid_t pid)
 
 static struct sym_module *get_module(struct symbolizer *s, const struct proc_map *pm)
 {
-	uint64_t key[2] = { (uint64_t)pm->dev_major << 32 | pm->dev_minor, pm->inode };
-	struct sym_module **bucket = &s->modules[hash_bytes(key, sizeof(key)) % MODULE_BUCKETS];
+	uint64_t dev = (uint64_t)pm->dev_major << 32 | pm->dev_minor;
+	struct sym_module **bucket =
+		&s->modules[mt_mix64(mt_mix64(pm->inode) ^ dev) % MODULE_BUCKETS];
 	struct sym_module *m;
 
 	for (m = *bucket; m; m = m->next)
@@ -292,11 +285,23 @@ static bool may_rescan(struct sym_proc *p)
 }
 
 /* The module's symbols, read on first use; NULL if it has none. */
+static void read_build_id(struct sym_module *m)
+{
+	const uint8_t *id;
+	size_t len;
+
+	if (!m->elf || elf_symbols_build_id(m->elf, &id, &len))
+		return;
+	for (size_t i = 0; i < len && 2 * i + 2 < sizeof(m->build_id); i++)
+		snprintf(m->build_id + 2 * i, 3, "%02x", id[i]);
+}
+
 static const struct elf_symbols *module_symbols(struct sym_module *m)
 {
 	if (!m->read && m->fd >= 0) {
 		if (elf_symbols_open(m->fd, &m->elf))
 			m->elf = NULL;
+		read_build_id(m);
 		m->read = true;
 		close(m->fd);
 		m->fd = -1;
@@ -391,6 +396,9 @@ int symbolizer_resolve(struct symbolizer *s, pid_t pid, uint64_t pc,
 
 	out->module = m->name;
 	out->module_path = m->path;
+	out->map_start = m->start;
+	out->map_end = m->end;
+	out->map_offset = m->module ? m->pgoff : 0;
 	if (!m->module) {
 		/* No file: the offset in the mapping is all there is. */
 		out->module_offset = pc - m->start;
@@ -398,6 +406,8 @@ int symbolizer_resolve(struct symbolizer *s, pid_t pid, uint64_t pc,
 	}
 	out->module_offset = pc - m->start + m->pgoff;
 	elf = module_symbols(m->module);
+	if (m->module->build_id[0])
+		out->build_id = m->module->build_id;
 	if (!elf || elf_symbols_offset_to_vaddr(elf, at - m->start + m->pgoff, &vaddr))
 		return 0;
 	sym = elf_symbols_lookup(elf, vaddr);

@@ -31,6 +31,10 @@ struct sym_frame {
 				   or "[unknown]" when no mapping holds it */
 	const char *module_path; /* full path as /proc/PID/maps names it, or NULL */
 	uint64_t module_offset;	/* file offset of the address in module */
+	uint64_t map_start;	/* the mapping that holds the address, */
+	uint64_t map_end;	/* [map_start, map_end) (0, 0: none) */
+	uint64_t map_offset;	/* file offset mapped at map_start */
+	const char *build_id;	/* the file's build ID in hex, or NULL */
 	const char *file;	/* source file, NULL until DWARF lines exist */
 	int line;		/* 0 when unknown */
 };

@@ -20,6 +20,7 @@
 #include "unwind_loader.h"
 #include "unwind_objects.h"
 #include "unwind_walk.h"
+#include "util/search.h"
 
 /* What the mapping list does not say about an entry: enough to know the
  * same mapping again at the next scan without opening its file. */
@@ -111,17 +112,9 @@ static uint64_t hash_text(const struct proc_maps *maps)
  */
 static int known_mapping(const struct proc_state *ps, const struct proc_map *m)
 {
-	uint32_t lo = 0, hi = ps->m.n;
-
 	/* The list is sorted by start and its ranges do not overlap. */
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	size_t lo = FIRST_AT_LEAST(ps->m.m, ps->m.n, start, m->start);
 
-		if (ps->m.m[mid].start < m->start)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == ps->m.n || ps->m.m[lo].start != m->start ||
 	    ps->m.m[lo].end != m->end || ps->src[lo].obj < 0 ||
 	    ps->src[lo].pgoff != m->pgoff || ps->src[lo].inode != m->inode ||

@@ -264,19 +264,9 @@ static void read_cie(const Dwarf_CIE *cie, uint64_t offset,
 static const struct cie_info *find_cie(const struct cie_info *cies,
 				       size_t n, uint64_t offset)
 {
-	size_t lo = 0, hi = n;
+	size_t i = FIRST_AT_LEAST(cies, n, offset, offset);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (cies[mid].offset == offset)
-			return &cies[mid];
-		if (cies[mid].offset < offset)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return i < n && cies[i].offset == offset ? &cies[i] : NULL;
 }
 
 static bool in_code(const struct builder *b, uint64_t start, uint64_t end)

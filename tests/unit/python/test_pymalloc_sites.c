@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * pymalloc's inlined sites (user/pymalloc_sites.c). On Debian's
+ * pymalloc's inlined sites (user/python/pymalloc_sites.c). On Debian's
  * python3.11 the result must be the research list, whose points were
  * checked against the interpreter's own block counts
  * (scripts/research/README.md); any other file must give an error, never

@@ -447,11 +447,18 @@ static struct report small_report(void)
 {
 	static const struct report_stack stacks[] = {
 		{ .pid = 4242, .allocator = "malloc", .bytes = 4096, .count = 1,
-		  .oldest_age_s = 29.8, .allocs = 3, .frees = 2, .peak_bytes = 8192,
-		  .growth_bytes = -4096, .nframes = 2, .frames = leak_frames + 1 },
+		  .oldest_age_s = 29.8, .allocs = 3, .alloc_bytes = 12288, .frees = 2,
+		  .peak_bytes = 8192, .growth_bytes = -4096, .nframes = 2,
+		  .frames = leak_frames + 1 },
+	};
+	static const struct report_process procs[] = {
+		{ .pid = 4242, .comm = "leaky", .outstanding_bytes = 4194916,
+		  .live_allocations = 1027, .rss_bytes = 9437184, .rss_known = true },
 	};
 	struct report r = sample_report();
 
+	r.procs = procs;
+	r.alloc_bytes = 987654321;
 	r.stacks = stacks;
 	r.nstacks = 1;
 	r.nstacks_total = 1;
@@ -463,14 +470,11 @@ static const char small_json[] =
 	"{\"type\":\"report\",\"final\":false,\"time\":\"2026-11-21T04:55:01Z\","
 	"\"elapsed_s\":90.000,\"interval_s\":10.000,"
 	"\"processes\":[{\"pid\":4242,\"comm\":\"leaky\",\"exited\":false,"
-	"\"allocator\":{\"kind\":\"glibc\",\"object\":\"/usr/lib/x86_64-linux-gnu/libc.so.6\","
-	"\"known\":true},\"memory\":{\"rss\":12582912,\"rss_anon\":8388608,"
-	"\"rss_file\":4194304,\"rss_shmem\":0,\"rss_anon_growth\":6291456,\"heap\":4194916,"
-	"\"mapped\":1048576,\"mapped_size\":2097152,\"python_arenas\":0,"
-	"\"thread_stacks\":65536,\"accounted\":5309028,\"unexplained\":3079580}}],"
+	"\"outstanding_bytes\":4194916,\"live_allocations\":1027,\"rss_bytes\":9437184,"
+	"\"allocator\":null,\"memory\":null}],"
 	"\"totals\":{\"outstanding_bytes\":4194916,\"live_allocations\":1027,\"allocs\":123456,"
-	"\"frees\":122429,\"alloc_rate\":123.400,\"free_rate\":120.000,\"distinct_stacks\":57,"
-	"\"memory\":null},\"sampled\":false,"
+	"\"alloc_bytes\":987654321,\"frees\":122429,\"alloc_rate\":123.400,\"free_rate\":120.000,"
+	"\"distinct_stacks\":57,\"memory\":null},\"sampled\":false,"
 	"\"accounting\":{\"lost_events\":0,\"returns_without_entry\":0,"
 	"\"entries_without_return\":0,\"unknown_frees\":3,\"stacks_not_captured\":0,"
 	"\"replaced_live\":0,\"exec_dropped\":0,\"nested_calls\":2,\"maps_in_allocator\":0,"
@@ -481,7 +485,8 @@ static const char small_json[] =
 	"\"filter\":{\"min_age_s\":0.000,\"window_s\":0.000},"
 	"\"top_n\":10,\"stacks_total\":1,"
 	"\"stacks\":[{\"rank\":1,\"pid\":4242,\"allocator\":\"malloc\",\"bytes\":4096,\"count\":1,"
-	"\"oldest_age_s\":29.800,\"allocs\":3,\"frees\":2,\"peak_bytes\":8192,"
+	"\"oldest_age_s\":29.800,\"allocs\":3,\"alloc_bytes\":12288,\"frees\":2,"
+	"\"peak_bytes\":8192,"
 	"\"growth_bytes\":-4096,\"stack_captured\":true,\"stack_complete\":true,\"frames\":["
 	"{\"function\":\"leak_pages\",\"offset\":26,\"module\":\"leaky\","
 	"\"address\":\"0x55d4c3a1b1c9\",\"module_offset\":\"0x11c9\"},"
