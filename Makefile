@@ -2,6 +2,7 @@
 #   make            the memtrace binary (BPF objects, skeletons, user space)
 #   make asan       the same with AddressSanitizer and UBSan, as build/asan/memtrace
 #   make unit       the unit tests under ASan/UBSan: no root, no BPF, no packages installed
+#   make fuzz       every fuzz harness (clang libFuzzer) for FUZZ_SECONDS each
 #   make test       install what is missing, build, run every test (needs root)
 #   make demo       install what is missing, build, trace a small leaking program
 #   make deps       install the Debian packages the build and tests need
@@ -136,7 +137,40 @@ $(OUT)/progs/lib%.so: tests/progs/nofp/lib/%.c | $(OUT)/progs
 $(OUT) $(OUT)/progs:
 	mkdir -p $@
 
--include $(wildcard $(USER_OBJS:.o=.d) $(OUT)/user/main.d $(BPF_OBJS:.o=.d) $(UNIT_BINS:=.d))
+# Fuzzing with clang's libFuzzer, under ASan/UBSan: one harness per parser
+# of what a traced process controls (tests/fuzz/fuzz_NAME.c), each with its
+# seed corpus (tests/fuzz/corpus/NAME/). `make fuzz` runs each for
+# FUZZ_SECONDS; `make test` runs each for 20 s (scripts/run_fuzz.sh).
+FUZZ_CC      ?= clang
+FUZZ_OUT     := build/fuzz
+FUZZ_SECONDS ?= 120
+FUZZ_CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-fno-sanitize-recover=undefined
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
+FUZZ_OBJS    := $(patsubst user/%.c,$(FUZZ_OUT)/user/%.o,$(USER_SRCS))
+
+$(FUZZ_OUT)/user/%.o: user/%.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(MT_CFLAGS) $(DEPFLAGS) \
+		$(INCLUDES) -c $< -o $@
+
+$(FUZZ_OUT)/libmemtrace.a: $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libmemtrace.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(MT_CFLAGS) $(DEPFLAGS) $(INCLUDES) \
+		-Itests/fuzz $< $(FUZZ_OUT)/libmemtrace.a $(LDLIBS) -o $@
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@scripts/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+-include $(wildcard $(USER_OBJS:.o=.d) $(OUT)/user/main.d $(BPF_OBJS:.o=.d) $(UNIT_BINS:=.d) \
+	   $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d))
 
 # Sanitizer build: a separate tree so it never mixes with the normal objects.
 ASAN_FLAGS := OUT=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \

@@ -278,7 +278,13 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	task = bpf_get_current_task_btf();
 	st = bpf_task_storage_get(&call_states, task, 0, 0);
 	if (!st || st->depth == 0) {
-		count(MT_CNT_RET_WITHOUT_ENTRY);
+		struct mt_target *t = bpf_map_lookup_elem(&targets, &pid);
+
+		if (!st || !t || !t->live_ns ||
+		    bpf_ktime_get_ns() - t->live_ns < MT_IN_FLIGHT_NS)
+			count(MT_CNT_RET_IN_FLIGHT);
+		else
+			count(MT_CNT_RET_WITHOUT_ENTRY);
 		return 0;
 	}
 	if (--st->depth > 0)

@@ -302,8 +302,11 @@ static long unwind_frame(__u32 i, void *data)
 	__u32 n = s->out->len;
 	__u64 lookup;
 
+	/* A return address of 0 ends no real stack: outermost frames say
+	 * so in their CFI (MT_CFA_END: glibc's _start and clone3), so 0
+	 * means the CFA led to a wrong slot (garbage CFI). Not complete. */
 	if (!s->pc) {
-		stop(s, MT_END_COMPLETE);
+		stop(s, MT_END_BAD_READ);
 		return 1;
 	}
 	if (n >= MT_MAX_FRAMES) {

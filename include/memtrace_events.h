@@ -215,7 +215,9 @@ enum mt_stack_end {
 	MT_END_NO_TABLE,	/* a PC in a gap of a table */
 	MT_END_NO_MAPPING,	/* a PC in no known mapping */
 	MT_END_UNSUPPORTED,	/* an unwind rule the table cannot express */
-	MT_END_BAD_READ,	/* the stack could not be read */
+	MT_END_BAD_READ,	/* the stack could not be read, or held no
+				   valid frame there (a return address of 0,
+				   a CFA not above the stack pointer) */
 	MT_END_DEPTH,		/* MT_MAX_FRAMES reached */
 	MT_END_FP,		/* frame pointers: nothing tells where it ends */
 	MT_END_COUNT,
@@ -268,6 +270,9 @@ enum mt_counter {
 					   block size: request size unknown */
 	MT_CNT_SAMPLES_DROPPED,		/* sampled, but the map of sampled
 					   blocks was full: not counted */
+	MT_CNT_RET_IN_FLIGHT,		/* a return probe with no entry, of a call
+					   in flight when the probes were attached
+					   (see MT_IN_FLIGHT_NS) */
 	MT_CNT_MAPS_IN_ALLOCATOR,	/* mmap, munmap, mremap or brk made inside
 					   a probed allocator call: the
 					   allocator's own, not counted again */
@@ -286,6 +291,9 @@ enum mt_stack_mode {
 struct mt_target {
 	__u32 flags;
 	__u32 pad;
+	__u64 live_ns;		/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) when the
+				   process's entry probes were last attached;
+				   0 while probes are being attached */
 };
 
 /*
@@ -309,5 +317,17 @@ struct mt_sampled_key {
 	__u32 pad;
 	__u64 addr;
 };
+
+/*
+ * Return probes are attached before entry probes, so a call that entered
+ * before its entry probe was live returns without an entry: harmless, and
+ * routine on a busy process (thousands of calls in the few milliseconds
+ * between the two attaches). Such a return is counted apart, as in flight
+ * at attach, when its thread has no call state yet (it has not entered a
+ * probed function since the probes came) or when it comes while probes are
+ * being attached or within MT_IN_FLIGHT_NS of the entry probes going live
+ * (a call that entered before, and made a probed call inside since).
+ */
+#define MT_IN_FLIGHT_NS 1000000000ULL
 
 #endif /* MEMTRACE_EVENTS_H */

@@ -16,6 +16,12 @@ trap 'rm -f "$log" "$unit"' EXIT
 scripts/run_unit.sh build/asan/tests >"$unit" 2>&1 || status=1
 cat "$unit" | tee -a "$log"
 
+echo "== fuzz (20 s per harness)"
+make -s fuzz-build >/dev/null 2>&1 || { echo "fuzz: 0 passed, 1 failed (build)" >>"$log"; status=1; }
+scripts/run_fuzz.sh 20 build/fuzz/fuzz_elf_symbols build/fuzz/fuzz_unwind_table \
+	build/fuzz/fuzz_pymalloc_sites build/fuzz/fuzz_python_code \
+	build/fuzz/fuzz_python_linetable build/fuzz/fuzz_proc_maps 2>&1 | tee -a "$log" || status=1
+
 echo "== integration tests"
 MEMTRACE=./build/asan/memtrace
 export MEMTRACE
@@ -27,10 +33,10 @@ grep -Eq "^=+ (.*[ ,])?[0-9]+ (failed|errors?)[ ,]|no tests ran" "$log" && statu
 # Criterion: "Tested: N | Passing: P | Failing: F | Crashing: C";
 # pytest's last line: "== 3 failed, 35 passed, 1 skipped in 9.1s ==".
 summary=$(grep -E "^=+ .* in [0-9.]+s" "$log" | tail -n 1)
-passed=$( (sed -n 's/.*Passing: \([0-9]*\).*/\1/p' "$log"
+passed=$( (sed -n 's/.*Passing: \([0-9]*\).*/\1/p; s/^fuzz: \([0-9]*\) passed.*/\1/p' "$log"
 	echo "$summary" | grep -oE "[0-9]+ passed" | cut -d' ' -f1) |
 	awk '{s += $1} END {print s + 0}')
-failed=$( (sed -n 's/.*Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2/p' "$log"
+failed=$( (sed -n 's/.*Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2/p; s/^fuzz: [0-9]* passed, \([0-9]*\) failed.*/\1 0/p' "$log"
 	echo "$summary" | grep -oE "[0-9]+ (failed|errors?)" | cut -d' ' -f1) |
 	awk '{s += $1 + $2} END {print s + 0}')
 [ "$failed" -gt 0 ] && status=1

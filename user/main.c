@@ -43,11 +43,13 @@
 #include "python/python_process.h"
 #include "python/python_symbols.h"
 #include "report/outputs.h"
+#include "report/out_file.h"
 #include "report/report.h"
 #include "report/warnings.h"
 #include "symbols/symbolizer.h"
 #include "unwind/snapshots.h"
 #include "unwind/unwind_loader.h"
+#include "util/why.h"
 
 /* How often the ring is drained when the probes have not woken us. */
 #define DRAIN_MS 100
@@ -78,9 +80,10 @@ struct memtrace {
 	struct snapshots snapshots;
 	struct warnings warnings;
 
-	FILE *text;			/* stdout or -o FILE */
-	FILE *json;			/* --json FILE, or NULL */
-	struct outputs *outputs;	/* the files rewritten at every report */
+	/* Output files (report/out_file.h): stdout or -o FILE, and --json
+	 * FILE or NULL; the files rewritten at every report (pictures). */
+	struct out_file *text, *json;
+	struct outputs *outputs;
 
 	int epfd, sigfd, timerfd;
 	uint64_t start_ns, last_report_ns, last_maps_ns;
@@ -138,10 +141,13 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	/* The new program has not mapped its libc yet when the exec is
 	 * seen; a program with another libc (or none) is noticed when its
 	 * mappings are next read. */
-	if (!alloc_target_find(pid, &lt, why, sizeof(why)) &&
-	    strcmp(lt.maps_path, t->alloc.maps_path))
-		warnings_add(&mt->warnings, "PID %d exec'd into a program that uses another "
-			     "allocator (%s): its allocations are not traced", pid, lt.maps_path);
+	if (!alloc_target_find(pid, &lt, why, sizeof(why))) {
+		if (strcmp(lt.maps_path, t->alloc.maps_path))
+			warnings_add(&mt->warnings, "PID %d exec'd into a program that uses "
+				     "another allocator (%s): its allocations are not traced", pid,
+				     lt.maps_path);
+		alloc_target_release(&lt);
+	}
 }
 
 /* Something was mapped since the mappings were read: a dlopen, a new
@@ -223,6 +229,25 @@ static void on_event(void *ctx, const void *rec, size_t size)
 	}
 	}
 	agg_handle(mt->agg, &e);
+}
+
+/*
+ * Write r to one output file with fn. A file that fails keeps the others
+ * going: its first error is remembered, said once here, and makes
+ * memtrace exit non-zero at the end.
+ */
+static void write_output(struct out_file *f, int (*fn)(FILE *, const struct report *),
+			 const struct report *r)
+{
+	int before = out_file_error(f);
+	FILE *fp = out_file_begin(f);
+
+	if (fp)
+		out_file_fail(f, fn(fp, r));
+	out_file_commit(f);
+	if (!before && out_file_error(f))
+		why_say("cannot write %s: %s", out_file_name(f),
+			strerror(-out_file_error(f)));
 }
 
 /* Per-process inputs of the report builder, in the order of mt->procs. */
@@ -362,27 +387,16 @@ static int report(struct memtrace *mt, bool final)
 	/* A file that cannot be written does not keep the others back. */
 	err = outputs_write(mt->outputs, r, why, sizeof(why));
 	if (err)
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 	r->top_n = mt->opt.top_n;
 	if (r->top_n && r->nstacks > r->top_n)
 		r->nstacks = r->top_n;
-	if (!mt->opt.quiet || final) {
-		int e = report_write_text(mt->text, r);
-
-		fflush(mt->text);
-		err = err ? err : e;
-		if (e)
-			fprintf(stderr, "memtrace: cannot write the report: %s\n", strerror(-e));
-	}
-	if (mt->json) {
-		int e = report_write_json(mt->json, r);
-
-		fflush(mt->json);
-		err = err ? err : e;
-		if (e)
-			fprintf(stderr, "memtrace: cannot write the JSON report: %s\n",
-				strerror(-e));
-	}
+	if (!mt->opt.quiet || final)
+		write_output(mt->text, report_write_text, r);
+	if (mt->json)
+		write_output(mt->json, report_write_json, r);
+	err = out_file_error(mt->text) ? out_file_error(mt->text) :
+	      out_file_error(mt->json) ? out_file_error(mt->json) : err;
 	report_built_free(&b);
 	report_procs_free(&rp);
 	return err;
@@ -476,7 +490,7 @@ static int add_fd(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-/* The files rewritten at every report: created now, so that a path that
+/* The files rewritten at every report: checked now, so that a path that
  * cannot be written is said before tracing starts. */
 static int outputs_open(struct memtrace *mt)
 {
@@ -509,28 +523,67 @@ static int outputs_open(struct memtrace *mt)
 	return err;
 }
 
+/* The output files, ready to be written; nothing at their paths changes
+ * until publish_outputs(). */
 static int open_outputs(struct memtrace *mt)
 {
 	const struct options *o = &mt->opt;
+	char why[512];
+	int err = 0;
 
-	mt->text = stdout;
-	if (o->output_path) {
-		mt->text = fopen(o->output_path, "w");
-		if (!mt->text) {
-			fprintf(stderr, "memtrace: cannot write -o '%s': %s\n",
-				o->output_path, strerror(errno));
-			return -errno;
-		}
-	}
-	if (o->json_path) {
-		mt->json = fopen(o->json_path, "w");
-		if (!mt->json) {
-			fprintf(stderr, "memtrace: cannot write --json '%s': %s\n",
-				o->json_path, strerror(errno));
-			return -errno;
-		}
+	if (o->output_path)
+		err = out_file_open(&mt->text, o->output_path, "-o", OUT_FILE_STREAM, why,
+				    sizeof(why));
+	else if (!(mt->text = out_file_wrap(stdout, "standard output")))
+		err = why_fail(-ENOMEM, why, sizeof(why), "out of memory");
+	if (!err && o->json_path)
+		err = out_file_open(&mt->json, o->json_path, "--json", OUT_FILE_STREAM, why,
+				    sizeof(why));
+	if (err) {
+		why_say("%s", why);
+		return err;
 	}
 	return outputs_open(mt);
+}
+
+/* Tracing has started: the output files take their names. */
+static void publish_outputs(struct memtrace *mt)
+{
+	struct out_file *files[] = { mt->text, mt->json };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i] && out_file_publish(files[i]))
+			why_say("cannot write %s: %s", out_file_name(files[i]),
+				strerror(-out_file_error(files[i])));
+}
+
+/* Close the output files (removing what was never published): the
+ * number that failed at some point, each said once. */
+static int close_outputs(struct memtrace *mt)
+{
+	struct out_file *files[] = { mt->text, mt->json };
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct out_file *f = files[i];
+		int before = out_file_error(f), err;
+
+		if (!f)
+			continue;
+		out_file_commit(f);	/* the last bytes, which may not fit */
+		err = out_file_error(f);
+		if (!before && err)
+			why_say("cannot write %s: %s", out_file_name(f),
+				strerror(-err));
+		if (out_file_close(f) && !err)
+			fprintf(stderr, "memtrace: cannot close an output file\n");
+		failed += err != 0;
+	}
+	mt->text = mt->json = NULL;
+	/* The pictures' failures were said as they happened. */
+	failed += outputs_close(mt->outputs) != 0;
+	mt->outputs = NULL;
+	return failed;
 }
 
 static int setup_loop(struct memtrace *mt)
@@ -574,7 +627,7 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 
 	err = target_check_pid(pid, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		return err;
 	}
 	err = processes_add(&mt->procs, pid, &t);
@@ -584,7 +637,7 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 	}
 	err = alloc_target_find(pid, &t->alloc, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		return err;
 	}
 	target_comm(pid, t->comm, sizeof(t->comm));
@@ -628,7 +681,7 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 		return err;
 	err = probes_attach(mt->probes, t->pid, &t->alloc, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		return err;
 	}
 	python_process_probe_objects(&mt->py_env, &t->py, t->pid);
@@ -648,12 +701,8 @@ static void cleanup(struct memtrace *mt)
 	fresh_stacks_free(&mt->fresh);
 	snapshots_free(&mt->snapshots);
 	agg_free(mt->agg);
-	outputs_free(mt->outputs);
 	processes_free(&mt->procs);
-	if (mt->text && mt->text != stdout)
-		fclose(mt->text);
-	if (mt->json)
-		fclose(mt->json);
+	close_outputs(mt);
 	if (mt->epfd > 0)
 		close(mt->epfd);
 	if (mt->sigfd > 0)
@@ -667,7 +716,7 @@ int main(int argc, char **argv)
 	struct memtrace mt = { .epfd = -1, .sigfd = -1, .timerfd = -1 };
 	struct probes_config pc;
 	char why[512];
-	int err;
+	int err, failed;
 
 	err = options_parse(&mt.opt, argc, argv);
 	if (err)
@@ -679,7 +728,7 @@ int main(int argc, char **argv)
 	};
 	err = target_check_privileges(why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		return 1;
 	}
 	if (open_outputs(&mt))
@@ -693,7 +742,7 @@ int main(int argc, char **argv)
 		};
 		err = probes_open(&mt.probes, &pc, why, sizeof(why));
 		if (err) {
-			fprintf(stderr, "memtrace: %s\n", why);
+			why_say("%s", why);
 			goto fail;
 		}
 		err = probes_print_stats(mt.probes, stdout);
@@ -713,7 +762,7 @@ int main(int argc, char **argv)
 	if (mt.opt.command) {
 		err = target_launch(mt.opt.command, &mt.child, why, sizeof(why));
 		if (err) {
-			fprintf(stderr, "memtrace: %s\n", why);
+			why_say("%s", why);
 			goto fail;
 		}
 		if (prepare_process(&mt, mt.child))
@@ -738,7 +787,7 @@ int main(int argc, char **argv)
 	}
 	err = probes_open(&mt.probes, &pc, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "memtrace: %s\n", why);
+		why_say("%s", why);
 		goto fail;
 	}
 	if (!(err = agg_new(&mt.agg)))
@@ -764,9 +813,9 @@ int main(int argc, char **argv)
 		warnings_add(&mt.warnings, "%s: memory the programs map themselves (mmap, brk) "
 			     "is not traced", why);
 	else if (mmap_probes_on_tracepoints(mt.mmap))
-		fprintf(stderr, "memtrace: the kernel refused fentry/fexit on the mmap and brk "
-			"syscalls: they are traced from the raw syscall tracepoints, which every "
-			"syscall on the machine passes while memtrace runs\n");
+		why_say("the kernel refused fentry/fexit on the mmap and brk syscalls: they "
+			"are traced from the raw syscall tracepoints, which every syscall on "
+			"the machine passes while memtrace runs");
 	mt.py_env.probes = mt.probes;
 	for (size_t i = 0; i < mt.procs.n; i++)
 		if (attach_process(&mt, mt.procs.v[i]))
@@ -783,16 +832,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memtrace: cannot start the command: %s\n", strerror(-err));
 		goto fail;
 	}
-	fprintf(stderr, "memtrace: tracing %zu process%s (%s); Ctrl-C to stop\n",
+	why_say("tracing %zu process%s (%s); Ctrl-C to stop",
 		mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->alloc.maps_path);
+	publish_outputs(&mt);
 
 	err = run(&mt);
 	if (err)
 		fprintf(stderr, "memtrace: event loop failed: %s\n", strerror(-err));
 	report(&mt, true);
 	outputs_say(mt.outputs, stderr);
+	/* The final report went wherever it still could; a file that
+	 * failed makes the exit status say so. */
+	failed = close_outputs(&mt);
 	cleanup(&mt);
-	return err ? 1 : 0;
+	return err || failed ? 1 : 0;
 fail:
 	/* A launched command never ran a line of its own: end it. */
 	if (mt.child) {

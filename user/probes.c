@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -315,6 +316,28 @@ static int attach_sites(struct probes *p, struct pid_links *pl,
 	return err;
 }
 
+/*
+ * Say when pid's entry probes went live (now), or that some are being
+ * attached: returns without an entry in that window are calls that were
+ * in flight, counted apart (MT_IN_FLIGHT_NS in memtrace_events.h).
+ */
+static void mark_live(struct probes *p, pid_t pid, bool live)
+{
+	struct mt_target tv;
+	struct timespec ts;
+	__u32 key = pid;
+
+	if (bpf_map__lookup_elem(p->skel->maps.targets, &key, sizeof(key), &tv,
+				 sizeof(tv), 0))
+		return;
+	tv.live_ns = 0;
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
+	if (live && !clock_gettime(CLOCK_MONOTONIC, &ts))
+		tv.live_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key), &tv, sizeof(tv),
+			     BPF_EXIST);
+}
+
 int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 		  char *why, size_t why_len)
 {
@@ -354,6 +377,7 @@ int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 		return why_fail(err, why, why_len,
 				"cannot attach uprobes to the allocation functions of %s "
 				"for PID %d: %s", at->maps_path, pid, strerror(-err));
+	mark_live(p, pid, true);
 	return 0;
 }
 
@@ -369,8 +393,10 @@ int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
 		return why_fail(-ENOENT, why, why_len, "PID %d is not traced", pid);
 	memcpy(probe_offsets, offsets, sizeof(probe_offsets));
 	probe_offsets[MT_FUNC_PY_FREE] = free_probe_offset;
+	mark_live(p, pid, false);
 	err = attach_functions(p, pl, path, offsets, probe_offsets, NULL,
 			       MT_FUNC_PY_MALLOC, MT_FUNC_PY_FREE);
+	mark_live(p, pid, true);
 	if (err)
 		return why_fail(err, why, why_len,
 				"cannot attach uprobes to pymalloc's functions in %s for "

@@ -565,6 +565,7 @@ void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT
 
 	a->lost_events = counters[MT_CNT_EVENTS_LOST];
 	a->returns_without_entry = counters[MT_CNT_RET_WITHOUT_ENTRY];
+	a->returns_in_flight = counters[MT_CNT_RET_IN_FLIGHT];
 	a->entries_without_return = counters[MT_CNT_ENTRY_WITHOUT_RET];
 	a->stacks_not_captured = counters[MT_CNT_STACK_FAILED];
 	a->nested_calls = counters[MT_CNT_NESTED];

@@ -30,6 +30,7 @@
 #include "link_map.h"
 #include "probe_site.h"
 #include "proc_maps.h"
+#include "target_file.h"
 #include "symbols/elf_symbols.h"
 #include "util/why.h"
 
@@ -239,43 +240,81 @@ static bool is_ldso_name(const char *path)
 	       !strcmp(base, "ld.so") || !strncmp(base, "ld-2.", 5);
 }
 
+/* The first executable mapping whose file name says what it is: a
+ * read-only mapping of a file with the same name could be anything (a
+ * process may map a decoy of its own). */
+static const struct proc_map *find_mapped(const struct proc_maps *maps,
+					  bool (*is_name)(const char *))
+{
+	const struct proc_map *any = NULL;
+
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->maps[i];
+
+		if (!m->inode || !is_name(m->path))
+			continue;
+		if (m->perms[2] == 'x')
+			return m;
+		if (!any)
+			any = m;
+	}
+	return any;
+}
+
 /* The loader's debugger hook: optional, so failures leave it unset. */
 static void find_ldso_hook(pid_t pid, const struct proc_maps *maps,
 			   struct alloc_target *out)
 {
+	const struct proc_map *m = find_mapped(maps, is_ldso_name);
 	struct elf_symbols *es = NULL;
 	uint64_t value, off;
-	char *path = out->ldso_path;
+	int fd;
 
-	for (size_t i = 0; i < maps->n; i++) {
-		if (!is_ldso_name(maps->maps[i].path))
-			continue;
-		snprintf(path, sizeof(out->ldso_path), "/proc/%d/root%s", pid,
-			 maps->maps[i].path);
-		if (!elf_symbols_open_path(path, &es) &&
-		    !elf_symbols_find(es, "_dl_debug_state", &value, NULL) &&
-		    !elf_symbols_vaddr_to_offset(es, value, &off))
-			out->dl_debug_state_offset = off;
-		else
-			path[0] = '\0';
-		elf_symbols_close(es);
+	if (!m)
 		return;
+	fd = target_file_open_mapped(pid, m);
+	if (fd < 0)
+		return;
+	if (!elf_symbols_open(fd, &es) &&
+	    !elf_symbols_find(es, "_dl_debug_state", &value, NULL) &&
+	    !elf_symbols_vaddr_to_offset(es, value, &off)) {
+		out->dl_debug_state_offset = off;
+		out->ldso_fd = fd;
+		target_file_fd_path(fd, out->ldso_path, sizeof(out->ldso_path));
+	} else {
+		close(fd);
 	}
+	elf_symbols_close(es);
 }
 
-/* Runtime address of a file offset, from the mapping that holds it. */
-static uint64_t runtime_addr(const struct proc_maps *maps, const char *path,
+/* Runtime address of a file offset, from a mapping of the same file as
+ * lib that holds it. */
+static uint64_t runtime_addr(const struct proc_maps *maps, const struct proc_map *lib,
 			     uint64_t file_off)
 {
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct proc_map *m = &maps->maps[i];
 
-		if (strcmp(m->path, path) || file_off < m->pgoff ||
+		if (m->inode != lib->inode || m->dev_major != lib->dev_major ||
+		    m->dev_minor != lib->dev_minor || file_off < m->pgoff ||
 		    file_off >= m->pgoff + (m->end - m->start))
 			continue;
 		return m->start + (file_off - m->pgoff);
 	}
 	return 0;
+}
+
+void alloc_target_release(struct alloc_target *at)
+{
+	if (!at->open)
+		return;
+	if (at->fd >= 0)
+		close(at->fd);
+	if (at->ldso_fd >= 0)
+		close(at->ldso_fd);
+	at->open = false;
+	at->fd = at->ldso_fd = -1;
+	at->path[0] = at->ldso_path[0] = '\0';
 }
 
 /* The mapping of pid's executable, or NULL. */
@@ -365,7 +404,8 @@ static bool forwards_to(const uint8_t *code, size_t n, uint64_t vaddr,
 /* The sites of the table's functions in the object es (read from fd).
  * Returns 0 or -ENOMEM. */
 static int find_sites(const struct table_entry *table, const struct elf_symbols *es,
-		      int fd, const struct proc_maps *maps, struct alloc_target *out)
+		      int fd, const struct proc_maps *maps, const struct proc_map *lib,
+		      struct alloc_target *out)
 {
 	uint64_t vaddrs[ALLOC_SITES_MAX] = { 0 }, sizes[ALLOC_SITES_MAX] = { 0 };
 	uint8_t *code = malloc(CODE_MAX);
@@ -415,7 +455,7 @@ static int find_sites(const struct table_entry *table, const struct elf_symbols 
 		}
 		if (!out->func_offset[func]) {
 			out->func_offset[func] = off;
-			out->func_addr[func] = runtime_addr(maps, out->maps_path, off);
+			out->func_addr[func] = runtime_addr(maps, lib, off);
 		}
 		out->nsites++;
 	}
@@ -432,6 +472,7 @@ int alloc_target_find(pid_t pid, struct alloc_target *out, char *why, size_t why
 	int fd = -1, err;
 
 	memset(out, 0, sizeof(*out));
+	out->fd = out->ldso_fd = -1;
 	err = proc_maps_read(pid, &maps);
 	if (err)
 		return why_fail(err, why, why_len, "cannot read /proc/%d/maps: %s", pid,
@@ -442,11 +483,12 @@ int alloc_target_find(pid_t pid, struct alloc_target *out, char *why, size_t why
 			       strerror(-err));
 		goto out;
 	}
-	/* The first object that defines malloc is where the calls go. */
+	/* The first object that defines malloc is where the calls go; each
+	 * is opened as mapped, whatever its path says. */
 	for (size_t i = 0; i < order.n && !obj; i++) {
 		uint64_t v;
 
-		fd = proc_maps_open_file(pid, order.objs[i]);
+		fd = target_file_open_mapped(pid, order.objs[i]);
 		if (fd >= 0 && !elf_symbols_open(fd, &es) &&
 		    !elf_symbols_find_global(es, "malloc", &v, NULL)) {
 			obj = order.objs[i];
@@ -465,11 +507,14 @@ int alloc_target_find(pid_t pid, struct alloc_target *out, char *why, size_t why
 		goto out;
 	}
 	snprintf(out->maps_path, sizeof(out->maps_path), "%s", obj->path);
-	snprintf(out->path, sizeof(out->path), "/proc/%d/root%s", pid, obj->path);
+	out->open = true;
+	out->fd = fd;
+	fd = -1;
+	target_file_fd_path(out->fd, out->path, sizeof(out->path));
 	exe = exe_mapping(pid, &maps);
 	out->in_executable = exe && !strcmp(exe->path, obj->path);
 	out->kind = alloc_kind_of(es_defines, es, is_libc_name(obj->path));
-	err = find_sites(table_of(out->kind), es, fd, &maps, out);
+	err = find_sites(table_of(out->kind), es, out->fd, &maps, obj, out);
 	if (err) {
 		err = why_fail(err, why, why_len, "cannot set up: %s", strerror(-err));
 		goto out;
@@ -484,5 +529,7 @@ out:
 		close(fd);
 	link_map_free(&order);
 	proc_maps_free(&maps);
+	if (err)
+		alloc_target_release(out);
 	return err;
 }

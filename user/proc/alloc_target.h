@@ -45,8 +45,15 @@ struct alloc_site {
 };
 
 struct alloc_target {
-	char path[PATH_MAX];		/* openable by memtrace: /proc/PID/root/... */
-	char maps_path[PATH_MAX];	/* as the process names it */
+	/* The allocator's object and ld.so, held open from
+	 * alloc_target_find() to alloc_target_release(): the probes go on
+	 * these very files (proc/target_file.h), through their /proc/self/fd
+	 * paths. */
+	bool open;			/* fd and ldso_fd are ours to close */
+	int fd;
+	int ldso_fd;			/* -1 when not found */
+	char path[32];			/* "/proc/self/fd/N" of fd */
+	char maps_path[PATH_MAX];	/* as the process names it (for people) */
 	enum alloc_kind kind;
 	bool in_executable;		/* linked into the executable itself */
 	size_t nsites;
@@ -72,11 +79,16 @@ const char *alloc_kind_name(enum alloc_kind kind);
 
 /*
  * Find the object pid's malloc binds to and the probe sites of its
- * functions. -ENOENT when no object of the process defines malloc (or its
- * symbols cannot be read: a stripped static executable); -ESRCH when it is
- * gone.
+ * functions, and open the files. -ENOENT when no object of the process
+ * defines malloc (or its symbols cannot be read: a stripped static
+ * executable); -ESRCH when it is gone. On error nothing is left open; on
+ * success the caller ends with alloc_target_release().
  */
 int alloc_target_find(pid_t pid, struct alloc_target *out, char *why, size_t why_len);
+
+/* Close what alloc_target_find() opened. Harmless on a zeroed struct and
+ * when called twice. */
+void alloc_target_release(struct alloc_target *at);
 
 /*
  * The allocator kind an object is, from the functions it defines:

@@ -51,14 +51,6 @@ const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr);
 /* Release what proc_maps_read/parse allocated; *m is then empty. */
 void proc_maps_free(struct proc_maps *m);
 
-/*
- * An fd on the regular file behind a file mapping of pid, as the process
- * sees it: through its root (a process in a container gets its own
- * files), else through map_files (a deleted or replaced file; needs
- * CAP_SYS_ADMIN), else, once the process has exited and both are gone,
- * at the same path in memtrace's own view if that is the same device and
- * inode. Returns the fd or a negative errno.
- */
-int proc_maps_open_file(pid_t pid, const struct proc_map *m);
+/* Opening the file behind a mapping: proc/target_file.h. */
 
 #endif /* MEMTRACE_PROC_MAPS_H */

@@ -384,28 +384,19 @@ static int collect_edges(struct scan *s)
 	return 0;
 }
 
-int scan_file(const char *path, struct scan *s)
+int scan_fd(int fd, struct scan *s)
 {
 	struct stat st;
 	Elf *elf;
-	int fd, err;
+	int err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fstat(fd, &st))
 		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
 	err = elf_file_open(fd, &elf);
-	if (err) {
-		close(fd);
+	if (err)
 		return err;
-	}
 	err = decode_elf(elf, (uint64_t)st.st_size, s);
 	elf_end(elf);
-	close(fd);
 	if (!err)
 		err = collect_edges(s);
 	return err;

@@ -86,12 +86,12 @@ struct scan {
 };
 
 /*
- * Decode the ELF file at path into *s (zeroed by the caller). Returns 0,
- * a negative errno when it cannot be opened, -ENOEXEC when it is not a
- * readable x86-64 ELF file, -ENOSYS for a capstone without x86, or
- * -ENOMEM. Free with scan_free(), whatever it returns.
+ * Decode the ELF file open on fd (only read; it stays the caller's) into
+ * *s (zeroed by the caller). Returns 0, -ENOEXEC when it is not a readable
+ * x86-64 ELF file, -ENOSYS for a capstone without x86, or -ENOMEM. Free
+ * with scan_free(), whatever it returns.
  */
-int scan_file(const char *path, struct scan *s);
+int scan_fd(int fd, struct scan *s);
 void scan_free(struct scan *s);
 
 /* Index of the instruction at addr, or SIZE_MAX. */

@@ -21,7 +21,7 @@
  *  1. decode every executable section linearly into a compact array, one
  *     entry per instruction (struct insn): the few instruction forms the
  *     rules look for ("shapes"), control flow, registers written
- *     (scan_file, in pymalloc_scan.c);
+ *     (scan_fd, in pymalloc_scan.c);
  *  2. find the pops and pushes (is_alloc_site, is_free_site);
  *  3. move each to the first conditional jump the straight line after it
  *     reaches (cheap_point): x86 uprobes emulate a jcc, while most other
@@ -50,11 +50,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memtrace_python.h"
 #include "pymalloc_fallback.h"
 #include "pymalloc_scan.h"
 #include "pymalloc_sites.h"
+#include "proc/target_file.h"
 #include "util/search.h"
 #include "util/vec.h"
 
@@ -625,12 +627,26 @@ static int find_sizes(const struct scan *s, uint64_t new_pool,
 
 int pymalloc_sites_find(const char *path, struct pymalloc_sites *out)
 {
+	int fd = target_file_open_at(TARGET_FILE_OWN_ROOT, path, TARGET_FILE_FOLLOW);
+	int err;
+
+	if (fd < 0) {
+		memset(out, 0, sizeof(*out));
+		return fd;
+	}
+	err = pymalloc_sites_find_fd(fd, out);
+	close(fd);
+	return err;
+}
+
+int pymalloc_sites_find_fd(int fd, struct pymalloc_sites *out)
+{
 	struct scan s = { 0 };
 	uint64_t new_pool;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = scan_file(path, &s);
+	err = scan_fd(fd, &s);
 	if (!err)
 		err = find_sites(&s, out);
 	if (err)

@@ -38,6 +38,10 @@ struct pymalloc_sites {
  * file cannot be read. Free with pymalloc_sites_free().
  */
 int pymalloc_sites_find(const char *path, struct pymalloc_sites *out);
+
+/* The same for the ELF file open on fd (only read, with pread; it stays
+ * the caller's). */
+int pymalloc_sites_find_fd(int fd, struct pymalloc_sites *out);
 void pymalloc_sites_free(struct pymalloc_sites *s);
 
 #endif /* MEMTRACE_PYMALLOC_SITES_H */

@@ -15,6 +15,8 @@
 #include "symbols/elf_symbols.h"
 #include "proc/probe_site.h"
 #include "pymalloc_target.h"
+#include "proc/proc_maps.h"
+#include "proc/target_file.h"
 #include "util/why.h"
 
 static const struct {
@@ -31,7 +33,7 @@ static const struct {
 static int find_sites(const struct py_target *py, struct pymalloc_target *out,
 		      const char *missing, char *why, size_t why_len)
 {
-	int err = pymalloc_sites_find(out->path, &out->sites);
+	int err = pymalloc_sites_find_fd(out->fd, &out->sites);
 
 	if (err == -ENOENT)
 		return why_fail(err, why, why_len,
@@ -44,16 +46,47 @@ static int find_sites(const struct py_target *py, struct pymalloc_target *out,
 	return 0;
 }
 
+/* The interpreter's object as pid maps it: an executable mapping of the
+ * file at lib_path, opened as mapped. */
+static int open_interpreter(pid_t pid, const char *lib_path)
+{
+	const struct proc_map *any = NULL;
+	struct proc_maps maps;
+	int fd, err;
+
+	err = proc_maps_read(pid, &maps);
+	if (err)
+		return err;
+	for (size_t i = 0; i < maps.n; i++) {
+		const struct proc_map *m = &maps.maps[i];
+
+		if (!m->inode || strcmp(m->path, lib_path))
+			continue;
+		if (!any || m->perms[2] == 'x')
+			any = m;
+		if (m->perms[2] == 'x')
+			break;
+	}
+	fd = any ? target_file_open_mapped(pid, any) : -ENOENT;
+	proc_maps_free(&maps);
+	return fd;
+}
+
 int pymalloc_target_find(pid_t pid, const struct py_target *py,
 			 struct pymalloc_target *out, char *why, size_t why_len)
 {
 	struct elf_symbols *es = NULL;
 	uint8_t code[16];
-	int fd, err;
+	ssize_t n;
+	int err;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(out->path, sizeof(out->path), "/proc/%d/root%s", pid, py->lib_path);
-	err = elf_symbols_open_path(out->path, &es);
+	out->fd = open_interpreter(pid, py->lib_path);
+	if (out->fd < 0)
+		return why_fail(out->fd, why, why_len, "cannot open %s: %s", py->lib_path,
+				strerror(-out->fd));
+	target_file_fd_path(out->fd, out->path, sizeof(out->path));
+	err = elf_symbols_open(out->fd, &es);
 	if (err)
 		return why_fail(err, why, why_len, "cannot read the symbols of %s: %s",
 				py->lib_path, strerror(-err));
@@ -73,18 +106,16 @@ int pymalloc_target_find(pid_t pid, const struct py_target *py,
 	/* PyObject_Free needs no return probe: its entry probe can sit past
 	 * a first instruction the kernel would single-step. */
 	out->free_probe_offset = out->offset[MT_FUNC_PY_FREE];
-	fd = open(out->path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = pread(fd, code, sizeof(code), out->free_probe_offset);
-
-		if (n > 0)
-			out->free_probe_offset += probe_site_skip(code, n, mt_func_args(MT_FUNC_PY_FREE));
-		close(fd);
-	}
+	n = pread(out->fd, code, sizeof(code), out->free_probe_offset);
+	if (n > 0)
+		out->free_probe_offset += probe_site_skip(code, n, mt_func_args(MT_FUNC_PY_FREE));
 	return 0;
 }
 
 void pymalloc_target_free(struct pymalloc_target *pm)
 {
 	pymalloc_sites_free(&pm->sites);
+	if (pm->fd >= 0)
+		close(pm->fd);
+	pm->fd = -1;
 }

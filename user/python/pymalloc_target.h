@@ -19,7 +19,11 @@
 #include "python_detect.h"
 
 struct pymalloc_target {
-	char path[PATH_MAX + 32];		/* openable: /proc/PID/root/... */
+	/* The interpreter's object as mapped (proc/target_file.h), held
+	 * open until pymalloc_target_free(): the probes go on this file,
+	 * through its /proc/self/fd path. */
+	int fd;					/* -1: not open */
+	char path[32];				/* "/proc/self/fd/N" of fd */
 	uint64_t offset[MT_FUNC_COUNT];		/* per MT_FUNC_PY_*, 0: absent */
 	uint64_t free_probe_offset;		/* PyObject_Free's entry probe */
 	/* No symbols: sites.n_sites > 0 and offset[] is all 0. */
@@ -28,7 +32,7 @@ struct pymalloc_target {
 
 /*
  * -ENOENT when the interpreter has neither the symbols nor recognisable
- * inlined sites. Free with pymalloc_target_free().
+ * inlined sites. Free with pymalloc_target_free(), whatever it returned.
  */
 int pymalloc_target_find(pid_t pid, const struct py_target *py,
 			 struct pymalloc_target *out, char *why, size_t why_len);

@@ -28,6 +28,7 @@
 #include "symbols/elf_symbols.h"
 #include "proc/proc_maps.h"
 #include "proc/proc_mem.h"
+#include "proc/target_file.h"
 #include "python_detect.h"
 #include "python_offsets.h"
 #include "util/why.h"
@@ -171,7 +172,7 @@ static int find_interpreter(pid_t pid, const struct proc_maps *maps,
 			seen = same_file(&maps->maps[j], m);
 		if (seen)
 			continue;
-		fd = proc_maps_open_file(pid, m);
+		fd = target_file_open_mapped(pid, m);
 		if (fd < 0)
 			continue;
 		err = find_symbols(fd, syms);

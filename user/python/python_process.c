@@ -7,6 +7,7 @@
 #include "pymalloc_target.h"
 #include "probes.h"
 #include "report/warnings.h"
+#include "util/why.h"
 
 int python_process_detect(const struct python_env *env, struct python_process *pp,
 			  pid_t pid, const char *comm, bool quiet_if_absent)
@@ -24,15 +25,13 @@ int python_process_detect(const struct python_env *env, struct python_process *p
 		return 0;
 	}
 	if (err == -ENOENT && env->mode == PY_ON && !quiet_if_absent) {
-		fprintf(stderr, "memtrace: PID %d (%s) is not a Python process (no "
-			"_PyRuntime in its mappings); use --python auto or off\n",
-			pid, comm);
+		why_say("PID %d (%s) is not a Python process (no _PyRuntime in its "
+			"mappings); use --python auto or off", pid, comm);
 		return err;
 	}
 	if (err == -ENOTSUP) {
 		/* Said now, and in every report. */
-		fprintf(stderr, "memtrace: PID %d: %s: tracing its native allocations "
-			"only\n", pid, why);
+		why_say("PID %d: %s: tracing its native allocations only", pid, why);
 		warnings_add(env->warnings, "PID %d: %s: tracing its native allocations only",
 			     pid, why);
 	}
@@ -70,7 +69,7 @@ static void attach_pymalloc(const struct python_env *env, struct python_process 
 			     pm.sites.n_sites, pm.sites.n_sized, pm.sites.n_alloc);
 	pymalloc_target_free(&pm);
 	if (err) {
-		fprintf(stderr, "memtrace: PID %d: --python-objects: %s\n", pid, why);
+		why_say("PID %d: --python-objects: %s", pid, why);
 		warnings_add(env->warnings, "PID %d: --python-objects: %s", pid, why);
 	}
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "util/escape.h"
 
 const char *fmt_bytes(char *buf, size_t len, uint64_t bytes)
 {
@@ -178,26 +179,23 @@ int fmt_frame_folded(char *buf, size_t len, const struct report_frame *f)
 	return format_frame(buf, len, f, NAME_FOLDED);
 }
 
-static char cleaned(char c, enum name_style style)
+static const struct escape_opts *opts_of(enum name_style style)
 {
-	if ((unsigned char)c < 0x20 || c == 0x7f)
-		return '?';
-	if (c == ';' && style == NAME_FOLDED)
-		return ':';
-	return c;
+	static const struct escape_opts folded = { .from = ';', .to = ':' };
+
+	return style == NAME_FOLDED ? &folded : NULL;
 }
 
-void clean_name(char *s, size_t n, enum name_style style)
+size_t clean_name(char *out, size_t len, const char *s, enum name_style style)
 {
-	for (size_t i = 0; i < n; i++)
-		s[i] = cleaned(s[i], style);
+	return escape_str(out, len, s, strlen(s), opts_of(style));
 }
 
 int fput_frame(FILE *out, const struct report_frame *f, enum name_style style)
 {
 	char small[256], *buf = small;
 	size_t n;
-	int err = 0;
+	int err;
 
 	/* Most frames fit; C++ names can take kilobytes. */
 	n = format_frame(small, sizeof(small), f, style);
@@ -207,9 +205,7 @@ int fput_frame(FILE *out, const struct report_frame *f, enum name_style style)
 			return -ENOMEM;
 		format_frame(buf, n + 1, f, style);
 	}
-	clean_name(buf, n, style);
-	if (fwrite(buf, 1, n, out) != n)
-		err = -EIO;
+	err = escape_fput(out, buf, n, opts_of(style));
 	if (buf != small)
 		free(buf);
 	return err;
@@ -217,18 +213,7 @@ int fput_frame(FILE *out, const struct report_frame *f, enum name_style style)
 
 int fput_clean(FILE *out, const char *s, enum name_style style)
 {
-	while (*s) {
-		size_t n = 0;
-
-		while (s[n] && cleaned(s[n], style) == s[n])
-			n++;
-		if (n && fwrite(s, 1, n, out) != n)
-			return -EIO;
-		s += n;
-		if (*s && fputc(cleaned(*s++, style), out) == EOF)
-			return -EIO;
-	}
-	return 0;
+	return escape_fput(out, s, strlen(s), opts_of(style));
 }
 
 size_t utf8_len(const unsigned char *s)

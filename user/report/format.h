@@ -32,8 +32,10 @@ bool report_may_be_wrong(const struct report_accounting *a);
 /*
  * Names that come from the traced program (its comm, its symbols, its
  * files) must neither break the output's lines nor drive the terminal:
- * the text and folded outputs write control characters as '?', and the
- * folded output ';' as ':' since it separates frames there.
+ * the text and folded outputs escape them visibly (util/escape.h: control
+ * characters, C1 controls, bidirectional overrides and invalid UTF-8 as
+ * \xNN), and the folded output writes ';' as ':', since it separates
+ * frames there.
  */
 enum name_style {
 	NAME_TEXT,	/* fmt_frame(): function+0x1a [module] (file:line) */
@@ -41,18 +43,19 @@ enum name_style {
 			   so that unknown frames of one module merge */
 };
 
-/* A frame's name in flame graphs (NAME_FOLDED), not cleaned: each output
+/* A frame's name in flame graphs (NAME_FOLDED), not escaped: each output
  * escapes it its own way. snprintf semantics, as fmt_frame(). */
 int fmt_frame_folded(char *buf, size_t len, const struct report_frame *f);
 
-/* Clean the n bytes at s in place. */
-void clean_name(char *s, size_t n, enum name_style style);
+/* The string s escaped into out (size len, NUL-terminated); returns the
+ * escaped length, as snprintf does (>= len: cut). */
+size_t clean_name(char *out, size_t len, const char *s, enum name_style style);
 
-/* Write one frame, cleaned and never truncated. Returns 0, -ENOMEM or
+/* Write one frame, escaped and never truncated. Returns 0, -ENOMEM or
  * -EIO. */
 int fput_frame(FILE *out, const struct report_frame *f, enum name_style style);
 
-/* Write s cleaned. Returns 0 or -EIO. */
+/* Write s escaped. Returns 0 or -EIO. */
 int fput_clean(FILE *out, const char *s, enum name_style style);
 
 /* Length of the valid UTF-8 sequence at s, or 0 when the bytes there are

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "flame_tree.h"
+#include "out_file.h"
 #include "outputs.h"
 #include "report_history.h"
 #include "report_html.h"
@@ -25,8 +26,19 @@
 
 struct outputs {
 	struct outputs_config c;
+	struct out_file *file[OUT_COUNT];	/* NULL: not written */
 	struct report_history *history;	/* NULL without pictures */
 	unsigned int wrote;		/* bit per enum output_kind */
+};
+
+/* The option that names each file, for people. */
+static const char *const option_of[OUT_COUNT] = {
+	[OUT_FOLDED] = "--folded",
+	[OUT_FOLDED_DIFF] = "--folded-diff",
+	[OUT_FLAMEGRAPH] = "--flamegraph",
+	[OUT_FLAMEGRAPH_DIFF] = "--flamegraph-diff",
+	[OUT_HTML] = "--html",
+	[OUT_PPROF] = "--pprof",
 };
 
 static bool wants_tree(enum output_kind k)
@@ -54,27 +66,33 @@ int outputs_new(const struct outputs_config *c, struct outputs **out)
 	return 0;
 }
 
-void outputs_free(struct outputs *o)
+int outputs_close(struct outputs *o)
 {
+	int first = 0;
+
 	if (!o)
-		return;
+		return 0;
+	for (enum output_kind k = 0; k < OUT_COUNT; k++) {
+		int err = out_file_close(o->file[k]);
+
+		first = first ? first : err;
+	}
 	report_history_free(o->history);
 	free(o);
+	return first;
 }
 
-int outputs_check(const struct outputs *o, char *why, size_t why_len)
+int outputs_check(struct outputs *o, char *why, size_t why_len)
 {
 	for (enum output_kind k = 0; k < OUT_COUNT; k++) {
-		const char *path = o->c.path[k];
-		int fd;
+		int err;
 
-		if (!path)
+		if (!o->c.path[k] || o->file[k])
 			continue;
-		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return why_fail(-errno, why, why_len, "cannot write '%s': %s", path,
-					strerror(errno));
-		close(fd);
+		err = out_file_open(&o->file[k], o->c.path[k], option_of[k], OUT_FILE_REWRITE,
+				    why, why_len);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -123,26 +141,15 @@ static int write_kind(FILE *f, enum output_kind k, const struct round *w)
 	}
 }
 
-/* Write aside and rename, so that a reader never sees half a file. */
-static int write_file(const char *path, enum output_kind k, const struct round *w)
+/* A new version of the file, renamed over the last one (out_file.h): a
+ * reader never sees half a file, and no symlink is ever followed. */
+static int write_file(struct out_file *f, enum output_kind k, const struct round *w)
 {
-	char tmp[PATH_MAX];
-	FILE *f;
-	int err;
+	FILE *fp = out_file_begin(f);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	err = write_kind(f, k, w);
-	if (fclose(f) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
+	if (fp)
+		out_file_fail(f, write_kind(fp, k, w));
+	return out_file_commit(f);
 }
 
 /* The report's tree, compared with the baseline's; before the baseline is
@@ -173,16 +180,19 @@ int outputs_write(struct outputs *o, const struct report *r, char *why, size_t w
 		return why_fail(err, why, why_len, "cannot draw the pictures: %s", strerror(-err));
 	}
 	for (enum output_kind k = 0; k < OUT_COUNT; k++) {
-		const char *path = o->c.path[k];
+		int before;
 
-		if (!path)
+		if (!o->file[k])
 			continue;
-		err = write_file(path, k, &w);
+		/* A file that failed stays failed: said once, here. */
+		before = out_file_error(o->file[k]);
+		err = write_file(o->file[k], k, &w);
 		if (!err) {
 			o->wrote |= 1u << k;
-		} else if (!first) {
+		} else if (!before && !first) {
 			first = err;
-			why_fail(err, why, why_len, "cannot write '%s': %s", path, strerror(-err));
+			why_fail(err, why, why_len, "cannot write %s: %s",
+				 out_file_name(o->file[k]), strerror(-err));
 		}
 	}
 	flame_tree_free(w.tree);

@@ -5,8 +5,9 @@
  * they remember between reports (report_history.h), and, once at exit,
  * which were written and how to open each.
  *
- * Every file is written aside and renamed over the old one, so a reader
- * never sees half a file.
+ * Every file is an out_file (out_file.h) rewritten at each report: a new
+ * version is written aside and renamed over the old one, so a reader never
+ * sees half a file, and no symlink planted at either name is followed.
  */
 #ifndef MEMTRACE_OUTPUTS_H
 #define MEMTRACE_OUTPUTS_H
@@ -41,14 +42,14 @@ struct outputs;
 
 /* Returns 0 or -ENOMEM. The paths are not copied. */
 int outputs_new(const struct outputs_config *c, struct outputs **out);
-/* NULL is fine. */
-void outputs_free(struct outputs *o);
+/* Free o (NULL is fine); returns the first write error of any file, for
+ * the exit status, or 0. A file never written leaves its path as it was. */
+int outputs_close(struct outputs *o);
 
-/* Create each file that does not exist yet, so that a path that cannot be
- * written is said before tracing starts (files are written only at report
- * time). An existing file is left as it is. Returns 0 or a negative errno
- * with a line in why. */
-int outputs_check(const struct outputs *o, char *why, size_t why_len);
+/* Check each file can be written (its temporary is created), so that a
+ * path that cannot be written is said before tracing starts. Nothing at
+ * the paths changes. Returns 0 or a negative errno with a line in why. */
+int outputs_check(struct outputs *o, char *why, size_t why_len);
 
 /* What the reports given to outputs_write() must hold: every stack (not
  * only the top N), and the past stacks (report.h). */

@@ -115,6 +115,8 @@ struct report_process {
 struct report_accounting {
 	uint64_t lost_events;		/* ring buffer full */
 	uint64_t returns_without_entry;
+	uint64_t returns_in_flight;	/* ... of calls in flight at attach:
+					   expected, not counted above */
 	uint64_t entries_without_return;
 	uint64_t unknown_frees;		/* frees of never-seen addresses */
 	uint64_t stacks_not_captured;

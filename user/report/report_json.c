@@ -9,9 +9,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 #include <time.h>
 
 #include "format.h"
+#include "util/escape.h"
 
 /*
  * A JSON string, or null. The traced program chooses its comm and symbol
@@ -21,29 +23,40 @@
 static void json_str(FILE *out, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, n, len;
 
 	if (!s) {
 		fputs("null", out);
 		return;
 	}
+	n = strlen(str);
 	fputc('"', out);
-	while (*s) {
-		size_t n = 0, len;
+	while (i < n) {
+		size_t run = 0;
 
 		/* Write plain runs whole. */
-		while (s[n] >= 0x20 && s[n] != '"' && s[n] != '\\' && (len = utf8_len(s + n)))
-			n += len;
-		fwrite(s, 1, n, out);
-		s += n;
-		if (!*s)
+		while (i + run < n && s[i + run] >= 0x20 && s[i + run] != '"' &&
+		       s[i + run] != '\\' && (len = utf8_seq_len(s + i + run, n - i - run)) &&
+		       !utf8_is_c1(s + i + run, len))
+			run += len;
+		fwrite(s + i, 1, run, out);
+		i += run;
+		if (i == n)
 			break;
-		if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if (*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
-		else
+		len = utf8_seq_len(s + i, n - i);
+		if (s[i] == '"' || s[i] == '\\') {
+			fprintf(out, "\\%c", s[i]);
+		} else if (s[i] < 0x20) {
+			fprintf(out, "\\u%04x", s[i]);
+		} else if (utf8_is_c1(s + i, len)) {
+			/* Valid JSON raw, but a terminal acts on it. */
+			fprintf(out, "\\u%04x", s[i + 1]);
+			i += len;
+			continue;
+		} else {
 			fputs("\\ufffd", out);
-		s++;
+		}
+		i++;
 	}
 	fputc('"', out);
 }
@@ -199,7 +212,7 @@ int report_write_json(FILE *out, const struct report *r)
 			r->sample_bytes, a->samples_dropped);
 
 	fprintf(out, ",\"accounting\":{\"lost_events\":%" PRIu64 ",\"returns_without_entry\":%" PRIu64
-		",\"entries_without_return\":%" PRIu64 ",\"unknown_frees\":%" PRIu64
+		",\"returns_in_flight_at_attach\":%" PRIu64 ",\"entries_without_return\":%" PRIu64 ",\"unknown_frees\":%" PRIu64
 		",\"stacks_not_captured\":%" PRIu64 ",\"replaced_live\":%" PRIu64
 		",\"exec_dropped\":%" PRIu64 ",\"nested_calls\":%" PRIu64
 		",\"maps_in_allocator\":%" PRIu64
@@ -208,7 +221,8 @@ int report_write_json(FILE *out, const struct report *r)
 		",\"fp_frames\":%" PRIu64 ",\"fp_end\":%" PRIu64 ",\"finished\":%" PRIu64
 		",\"unfinished\":%" PRIu64 "},\"pymalloc\":{\"unreadable\":%" PRIu64
 		",\"block_sizes\":%" PRIu64 "}},\"may_be_wrong\":",
-		a->lost_events, a->returns_without_entry, a->entries_without_return,
+		a->lost_events, a->returns_without_entry, a->returns_in_flight,
+		a->entries_without_return,
 		a->unknown_frees, a->stacks_not_captured, a->replaced_live, a->exec_dropped,
 		a->nested_calls, a->maps_in_allocator, a->unwind.no_table, a->unwind.no_mapping,
 		a->unwind.unsupported, a->unwind.bad_read, a->unwind.depth,

@@ -66,7 +66,7 @@ static void list_end(struct list *l)
 
 static int write_header(FILE *out, const struct report *r)
 {
-	char when[32], age[16], b[16], item[96];
+	char when[32], age[16], b[16], name[256], item[320];
 	struct list l;
 	struct tm tm;
 
@@ -81,9 +81,9 @@ static int write_header(FILE *out, const struct report *r)
 		const struct report_process *p = &r->procs[i];
 		const char *comm = p->comm ? p->comm : "";
 
+		clean_name(name, sizeof(name), comm, NAME_TEXT);
 		snprintf(item, sizeof(item), "%" PRIu32 "%s%s%s", p->pid,
-			 *comm ? " " : "", comm, p->exited ? " (exited)" : "");
-		clean_name(item, strlen(item), NAME_TEXT);
+			 *comm ? " " : "", name, p->exited ? " (exited)" : "");
 		list_add(&l, item);
 	}
 	if (!r->nprocs)
@@ -210,6 +210,7 @@ static void write_accounting(FILE *out, const struct report *r)
 	} counters[] = {
 		{ "lost events", a->lost_events },
 		{ "returns without entry", a->returns_without_entry },
+		{ "returns in flight at attach", a->returns_in_flight },
 		{ "entries without return", a->entries_without_return },
 		{ "unknown frees", a->unknown_frees },
 		{ "stacks not captured", a->stacks_not_captured },

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <gelf.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -65,3 +66,26 @@ void elf_file_build_id(Elf *elf, uint8_t *id, size_t *len)
 	}
 }
 
+
+int elf_file_offset_to_vaddr(Elf *elf, uint64_t off, uint64_t *vaddr)
+{
+	GElf_Phdr found = { 0 }, ph;
+	bool have = false;
+	size_t phnum;
+
+	if (elf_getphdrnum(elf, &phnum))
+		return -ENOENT;
+	for (size_t i = 0; i < phnum; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD ||
+		    off < ph.p_offset || off - ph.p_offset >= ph.p_filesz)
+			continue;
+		if (!have || (ph.p_flags & PF_X)) {
+			found = ph;
+			have = true;
+		}
+	}
+	if (!have)
+		return -ENOENT;
+	*vaddr = found.p_vaddr + (off - found.p_offset);
+	return 0;
+}

@@ -25,4 +25,13 @@ int elf_file_open(int fd, Elf **out);
  * when it has none (or a longer one). */
 void elf_file_build_id(Elf *elf, uint8_t *id, size_t *len);
 
+/*
+ * The virtual address of file offset off, through the PT_LOAD segment
+ * whose file bytes hold it (an executable one where old linkers let
+ * segments share a page). Reads only the program headers: a file whose
+ * section headers or symbol tables are damaged still has its segments.
+ * Returns 0 or -ENOENT.
+ */
+int elf_file_offset_to_vaddr(Elf *elf, uint64_t off, uint64_t *vaddr);
+
 #endif /* MEMTRACE_ELF_FILE_H */

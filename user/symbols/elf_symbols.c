@@ -311,6 +311,12 @@ static int read_elf(Elf *elf, struct elf_symbols *es)
 		goto out;
 	}
 	err = read_symbols(elf, symtab ? symtab : dynsym, secs, nsecs, &es->table);
+	if (err == -ENOEXEC && symtab && dynsym) {
+		/* A damaged .symtab: the .dynsym may still be whole. */
+		es->table.n = 0;
+		symtab = NULL;
+		err = read_symbols(elf, dynsym, secs, nsecs, &es->table);
+	}
 	if (!err && symtab && dynsym)
 		err = read_symbols(elf, dynsym, secs, nsecs, &es->others);
 	if (!err)

@@ -31,8 +31,8 @@ struct elf_segment {
 
 /*
  * Read the function symbols (STT_FUNC, STT_GNU_IFUNC, and sized STT_NOTYPE
- * in executable sections) of .symtab, else .dynsym, and the PT_LOAD
- * headers and build ID. The fd is only read from, with pread: it stays the
+ * in executable sections) of .symtab, else (none, or a damaged one) of
+ * .dynsym, and the PT_LOAD headers and build ID. The fd is only read from, with pread: it stays the
  * caller's, and may be closed as soon as this returns.
  * Returns 0, -ENOEXEC when the file is not a readable ELF file (including
  * truncated ones), -ENODATA when it has neither .symtab nor .dynsym, or

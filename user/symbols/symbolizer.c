@@ -26,6 +26,7 @@
 #include "elf_symbols.h"
 #include "memtrace_mix.h"
 #include "proc/proc_maps.h"
+#include "proc/target_file.h"
 #include "symbolizer.h"
 #include "util/search.h"
 #include "util/strpool.h"
@@ -174,7 +175,7 @@ static int make_mapping(struct symbolizer *s, pid_t pid, const struct proc_map *
 	/* PCs are only ever in code: data files (locale archives, fonts)
 	 * need no fd. A failed open is retried at the next scan. */
 	if (pm->perms[2] == 'x' && !out->module->read && out->module->fd < 0) {
-		int fd = proc_maps_open_file(pid, pm);
+		int fd = target_file_open_mapped(pid, pm);
 
 		if (fd >= 0)
 			out->module->fd = fd;

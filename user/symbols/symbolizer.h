@@ -4,8 +4,8 @@
  * `function+0xoff [module]`, from the ELF symbol tables (.symtab, else
  * .dynsym) of the files the process maps.
  *
- * Files are opened through /proc/PID/root so that processes in containers
- * resolve against their own files, and kept open (with their parsed symbol
+ * Files are the ones mapped (proc/target_file.h: map_files, whatever the
+ * paths say in chroots and containers), and kept open (with their parsed symbol
  * tables, shared by every process that maps the same file, keyed by device
  * and inode) so that stacks still resolve after the process has exited.
  *

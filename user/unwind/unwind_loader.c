@@ -17,6 +17,7 @@
 #include "memtrace_events.h"
 #include "memtrace_unwind.h"
 #include "proc/proc_maps.h"
+#include "proc/target_file.h"
 #include "unwind_loader.h"
 #include "unwind_objects.h"
 #include "unwind_walk.h"
@@ -168,7 +169,7 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps,
 			obj = ps->src[known].obj;
 			bias = ps->m.m[known].bias;
 		} else if (m->path[0] == '/') {
-			fd = proc_maps_open_file(ps->pid, m);
+			fd = target_file_open_mapped(ps->pid, m);
 			if (fd >= 0) {
 				obj = unwind_objects_find(&ul->objs, ps->pid, fd, m, &bias);
 				close(fd);

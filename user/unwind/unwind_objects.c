@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "proc/proc_maps.h"
-#include "symbols/elf_symbols.h"
+#include "symbols/elf_file.h"
 #include "util/vec.h"
 #include "unwind_objects.h"
 
@@ -36,23 +36,17 @@ static void hex(char *out, const uint8_t *id, size_t len)
 /*
  * A file whose own call frame information misses code (built without
  * .eh_frame, or stripped of it): its separate debug file's .debug_frame
- * fills in, looked up in the process's own filesystem, as gdb would find
- * it. -ENOENT when there is no debug file.
+ * fills in, found as gdb would find it for the process
+ * (symbols/debug_file.h). -ENOENT when there is no debug file.
  */
 static int build_from_debug_file(pid_t pid, int fd, const struct proc_map *m,
 				 struct unwind_table *t)
 {
-	char path[4200], root[4200], debug[4200];
 	int dfd, err;
 
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
-	snprintf(root, sizeof(root), "/proc/%d/root%s", pid, UNWIND_TABLE_DEBUG_ROOT);
-	err = debug_file_find(path, root, debug, sizeof(debug));
-	if (err)
-		return err;
-	dfd = open(debug, O_RDONLY | O_CLOEXEC);
+	dfd = debug_file_open(pid, m, fd);
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	err = unwind_table_build_debug(fd, dfd, t);
 	close(dfd);
 	return err;
@@ -61,36 +55,43 @@ static int build_from_debug_file(pid_t pid, int fd, const struct proc_map *m,
 int unwind_objects_find(struct unwind_objects *c, pid_t pid, int fd,
 			const struct proc_map *m, uint64_t *bias)
 {
-	struct elf_symbols *es = NULL;
 	struct unwind_object *o;
-	const uint8_t *id;
+	uint8_t id[ELF_FILE_BUILD_ID_MAX];
 	struct stat st;
 	uint64_t vaddr;
 	size_t id_len;
 	char build_id[41] = "";
 	double t0;
+	Elf *elf;
 	int err;
 
 	if (fstat(fd, &st))
 		return -errno;
-	/* The bias needs the program headers in any case. */
-	err = elf_symbols_open(fd, &es);
+	/* The bias needs the program headers, and only them: a damaged
+	 * symbol table (or none) must not cost a file its unwind table. */
+	err = elf_file_open(fd, &elf);
 	if (err)
 		return err;
-	err = elf_symbols_offset_to_vaddr(es, m->pgoff, &vaddr);
-	if (!elf_symbols_build_id(es, &id, &id_len))
-		hex(build_id, id, id_len);
-	elf_symbols_close(es);
+	err = elf_file_offset_to_vaddr(elf, m->pgoff, &vaddr);
+	elf_file_build_id(elf, id, &id_len);
+	elf_end(elf);
 	if (err)
 		return err;
+	hex(build_id, id, id_len);
 	*bias = m->start - vaddr;
 
+	/*
+	 * The same file again, in whichever process or mount namespace:
+	 * fds come from map_files, so its device and inode are the file's
+	 * own. Not by build ID: any process can put any build ID in a file
+	 * of its own, and the table built from that file's CFI would then
+	 * serve the real library in every other process.
+	 */
 	for (size_t i = 0; i < c->n; i++) {
 		o = &c->v[i];
-		if ((o->dev == st.st_dev && o->ino == st.st_ino &&
-		     o->mtime.tv_sec == st.st_mtim.tv_sec &&
-		     o->mtime.tv_nsec == st.st_mtim.tv_nsec) ||
-		    (build_id[0] && !strcmp(o->build_id, build_id)))
+		if (o->dev == st.st_dev && o->ino == st.st_ino &&
+		    o->mtime.tv_sec == st.st_mtim.tv_sec &&
+		    o->mtime.tv_nsec == st.st_mtim.tv_nsec)
 			return (int)i;
 	}
 

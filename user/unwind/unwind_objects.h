@@ -2,8 +2,8 @@
 /*
  * The unwind table of every object file seen, built once however many
  * processes map it. An object is found again by device, inode and mtime
- * (cheap, from fstat) and, for the same file seen through another mount
- * namespace, by build ID. A file whose own call frame information misses
+ * (cheap, from fstat of the mapped file itself, the same in every mount
+ * namespace); never by build ID, which any process can forge. A file whose own call frame information misses
  * code gets its separate debug file's .debug_frame.
  *
  * Objects are numbered in the order they were first seen; the numbers stay
@@ -28,7 +28,7 @@ struct unwind_object {
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtime;
-	char build_id[41];		/* hex, "" if none */
+	char build_id[41];		/* hex, "" if none (for people) */
 	struct unwind_table table;	/* freed once published */
 	size_t nrows;			/* rows of the table, kept after */
 	uint32_t rows_start;		/* UNWIND_OBJECT_NO_ROWS until published */
@@ -46,8 +46,7 @@ struct unwind_objects {
 
 /*
  * The object of the file open on fd, which process pid maps as m; built
- * on first sight (m's path, seen through /proc/PID/root, leads to its
- * debug file). Returns its number, or a negative errno when the file's
+ * on first sight (with its debug file, symbols/debug_file.h). Returns its number, or a negative errno when the file's
  * ELF headers cannot be read. *bias gets m's load bias (runtime address
  * minus file virtual address). A file whose table could not be built is
  * an object all the same, with err set: it is not built again.

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "unwind_table.h"
+#include "proc/target_file.h"
 #include "symbols/elf_file.h"
 #include "util/search.h"
 #include "util/vec.h"
@@ -479,20 +480,22 @@ static int add_plt_ranges(struct builder *b)
 		struct range r = { .fixed = plt_sections[i].type };
 
 		for (j = 0; j < nfde && pos < end; j++) {
-			const struct range *f = &b->ranges[j];
+			/* A copy: add_range() may move the array (found by
+			 * tests/fuzz/fuzz_unwind_table.c, a use after free). */
+			const struct range f = b->ranges[j];
 
-			if (f->end <= pos)
+			if (f.end <= pos)
 				continue;
-			if (f->start >= end)
+			if (f.start >= end)
 				break;
-			if (f->start > pos) {
+			if (f.start > pos) {
 				r.start = pos;
-				r.end = f->start;
+				r.end = f.start;
 				err = add_range(b, &r);
 				if (err)
 					return err;
 			}
-			pos = f->end;
+			pos = f.end;
 		}
 		if (pos < end) {
 			r.start = pos;
@@ -1017,14 +1020,15 @@ int unwind_table_build_path(const char *path, struct unwind_table *out)
 	int fd, debug_fd, err;
 
 	memset(out, 0, sizeof(*out));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = target_file_open_at(TARGET_FILE_OWN_ROOT, path, TARGET_FILE_FOLLOW);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = build(fd, -1, out);
 	if (err == -ENODATA &&
 	    !debug_file_find(path, UNWIND_TABLE_DEBUG_ROOT,
 					  debug_path, sizeof(debug_path))) {
-		debug_fd = open(debug_path, O_RDONLY | O_CLOEXEC);
+		debug_fd = target_file_open_at(TARGET_FILE_OWN_ROOT, debug_path,
+					       TARGET_FILE_FOLLOW);
 		if (debug_fd >= 0) {
 			err = build(fd, debug_fd, out);
 			close(debug_fd);

@@ -125,7 +125,8 @@ int unwind_walk_finish(const struct mt_unwind_row *rows, size_t nrows,
 	stack->len--;
 	for (;;) {
 		if (!r.pc) {
-			why = MT_END_COMPLETE;
+			/* As in BPF: a return address of 0 is garbage CFI. */
+			why = MT_END_BAD_READ;
 			break;
 		}
 		if (stack->len >= MT_MAX_FRAMES) {

@@ -13,4 +13,11 @@
 int why_fail(int err, char *why, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * Print "memtrace: " and the formatted line to stderr, escaped as
+ * util/escape.h says: the lines name files, programs and symbols of the
+ * traced process, which may hold terminal controls.
+ */
+void why_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif /* MEMTRACE_WHY_H */

@@ -199,7 +199,7 @@ Test(flame_tree, folded_diff_has_both_columns)
 	text = slurp(file);
 	/* Sorted by path; ';' in a name is ':', control characters '?'. */
 	cr_assert_str_eq(text,
-			 "free_me? 50 0\n"
+			 "free_me\\x0a 50 0\n"
 			 "main;grow:er;malloc 100 300\n"
 			 "main;malloc 0 7\n");
 	unlink(file);

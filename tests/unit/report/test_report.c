@@ -253,7 +253,8 @@ static const char sample_text[] =
 	"             heap 4.0 MiB, mapped 1.0 MiB (of 2.0 MiB), Python arenas 0 B,\n"
 	"             thread stacks 64.0 KiB,\n"
 	"             unexplained 2.9 MiB (allocator slack, memory from before start)\n"
-	"accounting   lost events 0, returns without entry 0, entries without return 0,\n"
+	"accounting   lost events 0, returns without entry 0,\n"
+	"             returns in flight at attach 0, entries without return 0,\n"
 	"             unknown frees 3, stacks not captured 0, replaced live 0,\n"
 	"             exec dropped 0, nested calls 2, allocator's own maps 0\n"
 	"unwinding    no table 0, no mapping 0, unsupported rule 0, bad read 0,\n"
@@ -400,7 +401,7 @@ Test(text, names_from_the_target_cannot_drive_the_terminal)
 	r.stacks = stacks;
 	r.nstacks = r.nstacks_total = 1;
 	out = capture_text(&r);
-	ASSERT_IN_ORDER(out, "processes    7 ev?[2Jil\n", "  bad?name+0x1 [m]\n");
+	ASSERT_IN_ORDER(out, "processes    7 ev\\x1b[2Jil\n", "  bad\\x0aname+0x1 [m]\n");
 	free(out);
 }
 
@@ -476,6 +477,7 @@ static const char small_json[] =
 	"\"alloc_bytes\":987654321,\"frees\":122429,\"alloc_rate\":123.400,\"free_rate\":120.000,"
 	"\"distinct_stacks\":57,\"memory\":null},\"sampled\":false,"
 	"\"accounting\":{\"lost_events\":0,\"returns_without_entry\":0,"
+	"\"returns_in_flight_at_attach\":0,"
 	"\"entries_without_return\":0,\"unknown_frees\":3,\"stacks_not_captured\":0,"
 	"\"replaced_live\":0,\"exec_dropped\":0,\"nested_calls\":2,\"maps_in_allocator\":0,"
 	"\"unwind\":{\"no_table\":0,\"no_mapping\":0,\"unsupported\":0,\"bad_read\":0,"
@@ -524,6 +526,22 @@ Test(json, sample_is_one_valid_line)
 			"\"stack_captured\":false,\"stack_complete\":false,\"frames\":[{\"function\":\"malloc\"");
 	ASSERT_IN_ORDER(out, "{\"function\":null,\"offset\":0,\"module\":\"libc.so.6\","
 			"\"address\":\"0x7f3a2c029d90\",\"module_offset\":\"0x29d90\"}");
+	cr_assert(json_parses(out));
+	free(out);
+}
+
+/* C1 controls are valid JSON, but a terminal showing the file (jq, less
+ * -r, cat) would act on U+009B: escaped as \u009b. */
+Test(json, c1_controls_escaped)
+{
+	static const struct report_process procs[] = { { .pid = 1, .comm = "a\xc2\x9b" "31mX\xc2\xa0" } };
+	struct report r = sample_report();
+	char *out;
+
+	r.procs = procs;
+	r.nprocs = 1;
+	out = capture(report_write_json, &r);
+	ASSERT_IN_ORDER(out, "\"comm\":\"a\\u009b31mX\xc2\xa0\"");
 	cr_assert(json_parses(out));
 	free(out);
 }
@@ -655,7 +673,7 @@ Test(folded, sanitized_and_zero_skipped)
 	r.nstacks = 3;
 	out = capture(report_write_folded, &r);
 	cr_assert_str_eq(out,
-			 "[vdso];line?break;handle (app.py:12);std::map<a:b>::insert;malloc 7\n"
+			 "[vdso];line\\x0abreak;handle (app.py:12);std::map<a:b>::insert;malloc 7\n"
 			 "ma:lloc 3\n");
 	free(out);
 }

@@ -25,6 +25,7 @@
 
 #include "symbols/elf_symbols.h"
 #include "proc/proc_maps.h"
+#include "proc/target_file.h"
 #include "symbols/symbolizer.h"
 #include "self.h"
 
@@ -593,7 +594,7 @@ Test(proc_maps, open_file_after_exit)
 
 	m = proc_maps_find(&maps, base);
 	cr_assert_not_null(m);
-	fd = proc_maps_open_file(child, m);
+	fd = target_file_open_mapped(child, m);
 	cr_assert(fd >= 0, "error %d", fd);
 	cr_assert_eq(fstat(fd, &st), 0);
 	cr_assert_eq(st.st_ino, m->inode);
@@ -601,6 +602,6 @@ Test(proc_maps, open_file_after_exit)
 
 	other = *m;
 	other.inode = m->inode + 1;
-	cr_assert_eq(proc_maps_open_file(child, &other), -ENOENT);
+	cr_assert_eq(target_file_open_mapped(child, &other), -ENOENT);
 	proc_maps_free(&maps);
 }
