@@ -61,7 +61,19 @@ NOFP_CFLAGS := -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror -pthread
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: memtrace $(PROG_BINS) $(NOFP_BINS) $(OUT)/progs/libplugin.so
+# tests/progs/leaky.c again, linked with each other allocator that is
+# installed (scripts/install_deps.sh installs them; the tests of one that
+# is missing say so and skip): dynamically, and jemalloc statically too;
+# and fully static, glibc's malloc in the executable.
+ALLOC_LIBDIR := /usr/lib/x86_64-linux-gnu
+ALLOC_BINS := $(if $(wildcard $(ALLOC_LIBDIR)/libjemalloc.so),$(OUT)/progs/leaky_jemalloc) \
+	$(if $(wildcard $(ALLOC_LIBDIR)/libtcmalloc_minimal.so),$(OUT)/progs/leaky_tcmalloc) \
+	$(if $(wildcard $(ALLOC_LIBDIR)/libmimalloc.so),$(OUT)/progs/leaky_mimalloc) \
+	$(if $(wildcard $(ALLOC_LIBDIR)/libjemalloc_pic.a),$(OUT)/progs/leaky_jemalloc_static) \
+	$(if $(wildcard $(ALLOC_LIBDIR)/libc.a),$(OUT)/progs/leaky_static)
+
+all: memtrace $(PROG_BINS) $(NOFP_BINS) $(OUT)/progs/libplugin.so $(ALLOC_BINS) \
+	$(OUT)/progs/libbumpalloc.so
 
 memtrace: $(OUT)/memtrace
 	cp $< $@
@@ -101,6 +113,23 @@ $(OUT)/progs/%: tests/progs/nofp/%.c | $(OUT)/progs
 
 $(OUT)/progs/%: tests/progs/nofp/%.cc | $(OUT)/progs
 	$(CXX) $(NOFP_CFLAGS) $< -o $@
+
+$(OUT)/progs/leaky_jemalloc: tests/progs/leaky.c | $(OUT)/progs
+	$(CC) $(PROG_CFLAGS) $< -o $@ -ldl -ljemalloc
+
+$(OUT)/progs/leaky_tcmalloc: tests/progs/leaky.c | $(OUT)/progs
+	$(CC) $(PROG_CFLAGS) $< -o $@ -ldl -ltcmalloc_minimal
+
+$(OUT)/progs/leaky_mimalloc: tests/progs/leaky.c | $(OUT)/progs
+	$(CC) $(PROG_CFLAGS) $< -o $@ -ldl -lmimalloc
+
+# A fully static program: glibc's malloc is in the executable.
+$(OUT)/progs/leaky_static: tests/progs/leaky.c | $(OUT)/progs
+	$(CC) $(PROG_CFLAGS) -static $< -o $@ -ldl
+
+# jemalloc's C++ operators need libstdc++.
+$(OUT)/progs/leaky_jemalloc_static: tests/progs/leaky.c | $(OUT)/progs
+	$(CC) $(PROG_CFLAGS) $< -o $@ $(ALLOC_LIBDIR)/libjemalloc_pic.a -ldl -lm -lstdc++
 
 $(OUT)/progs/lib%.so: tests/progs/nofp/lib/%.c | $(OUT)/progs
 	$(CC) $(NOFP_CFLAGS) -shared -fPIC $< -o $@

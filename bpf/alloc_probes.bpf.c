@@ -27,30 +27,13 @@
 
 #include "memtrace_events.h"
 #include "stack_source.bpf.h"
+#include "probe_common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-/* Benchmarks attach the same probes with this set: each program returns at
- * once, which measures what the traps alone cost. */
-const volatile bool empty_probes = false;
-/* Wake the consumer only once this many bytes wait in the ring; user space
- * also polls on a short timer, so nothing waits long. */
-const volatile __u64 wakeup_bytes = 1 << 20;
 /* --sample-bytes: the mean interval of the sampling (0: every allocation
  * is traced). See include/memtrace_events.h. */
 const volatile __u64 sample_bytes = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);	/* resized by user space before load */
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, struct mt_target);
-} targets SEC(".maps");
 
 /* Sampling: the intervals to draw from, and the live sampled blocks. */
 struct {
@@ -68,139 +51,6 @@ struct {
 	__type(value, __u8);
 } sampled SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MT_CNT_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-/* What a thread's outer probed call is doing, from entry to return. */
-struct call_state {
-	__u32 depth;		/* probed calls in flight on this thread */
-	__u32 func;		/* enum mt_func of the outer call */
-	__u64 entry_sp;		/* stack pointer at the outer call's entry */
-	__u64 size;
-	__u64 old_addr;		/* realloc: the block passed in */
-	__u64 out_ptr;		/* posix_memalign: where the result goes */
-	__u64 py_freeing;	/* block PyObject_Free is freeing: its free()
-				   of a large block is the same free */
-	__u64 sample_left;	/* bytes to this thread's next sample point */
-	__u8 sample_ready;	/* sample_left has been drawn */
-	__u8 old_sampled;	/* realloc: the block passed in was sampled */
-	struct mt_stack stack;	/* scratch for stack_capture() */
-	struct mt_unwind_stop stop; /* where the unwind stopped */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct call_state);
-} call_states SEC(".maps");
-
-static __always_inline void count(enum mt_counter c)
-{
-	__u32 key = c;
-	__u64 *v = bpf_map_lookup_elem(&counters, &key);
-
-	if (v)
-		*v += 1;
-}
-
-static __always_inline void count_n(enum mt_counter c, __u64 n)
-{
-	__u32 key = c;
-	__u64 *v = bpf_map_lookup_elem(&counters, &key);
-
-	if (v)
-		*v += n;
-}
-
-static __always_inline bool is_target(__u32 tgid)
-{
-	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
-}
-
-/* Reserve, fill the common fields, submit. Wakes the consumer only past
- * the threshold: a wakeup per event would cost more than the probe. */
-static __always_inline void emit_wake(__u8 type, __u8 func, __u64 addr, __u64 size,
-				      __u64 old_addr, __u64 stack_id, __u16 flags, bool now)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct mt_event *e;
-	__u64 wake;
-
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(MT_CNT_EVENTS_LOST);
-		return;
-	}
-	e->type = type;
-	e->func = func;
-	e->flags = flags;
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	e->pad = 0;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->addr = addr;
-	e->size = size;
-	e->old_addr = old_addr;
-	e->stack_id = stack_id;
-
-	wake = now || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, wake);
-}
-
-static __always_inline void emit(__u8 type, __u8 func, __u64 addr, __u64 size,
-				 __u64 old_addr, __u64 stack_id, __u16 flags)
-{
-	emit_wake(type, func, addr, size, old_addr, stack_id, flags, false);
-}
-
-/*
- * Send the raw stack above the frame where the unwinder stopped, for user
- * space to finish the walk once it knows the new mapping. Only happens in
- * the short time between a mapping change and user space loading it.
- * Returns true if sent.
- */
-static __always_inline bool send_snapshot(const struct mt_unwind_stop *stop, __u8 flags)
-{
-	const struct mt_frame_regs *regs = &stop->regs;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct mt_snapshot *snap;
-	__u32 len = 0;
-
-	snap = bpf_ringbuf_reserve(&events, sizeof(*snap), 0);
-	if (!snap) {
-		count(MT_CNT_SNAPSHOTS_LOST);
-		return false;
-	}
-	snap->type = MT_EV_STACK_SNAPSHOT;
-	snap->pid = pid_tgid >> 32;
-	snap->tid = (__u32)pid_tgid;
-	snap->flags = flags;
-	snap->regs = *regs;
-	unwind_snapshot_returns(snap, stop);
-	/* In aligned chunks, each in one page: those of a page that cannot
-	 * be read are left out, not the rest. */
-	snap->chunks = 0;
-	snap->addr = regs->sp & ~(__u64)(MT_SNAPSHOT_CHUNK - 1);
-#pragma unroll
-	for (int k = 0; k < MT_SNAPSHOT_BYTES / MT_SNAPSHOT_CHUNK; k++) {
-		if (bpf_probe_read_user(snap->data + k * MT_SNAPSHOT_CHUNK, MT_SNAPSHOT_CHUNK,
-					(const void *)(snap->addr + k * MT_SNAPSHOT_CHUNK)))
-			continue;
-		snap->chunks |= 1 << k;
-		len = (k + 1) * MT_SNAPSHOT_CHUNK;
-	}
-	snap->len = len;
-	bpf_ringbuf_submit(snap, BPF_RB_FORCE_WAKEUP);
-	count(MT_CNT_SNAPSHOTS);
-	return true;
-}
-
 /*
  * Was this function entered by a tail call from a probed function? Then
  * its return address is already the uprobe trampoline, put there by the
@@ -215,83 +65,6 @@ static __always_inline bool tail_called(struct task_struct *task, __u64 sp)
 	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
 		return false;
 	return trampoline && ret_addr == trampoline;
-}
-
-/* Last time each process was told of an unknown PC (rate limit). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u64);
-} unknown_pc_sent SEC(".maps");
-
-#define UNKNOWN_PC_INTERVAL_NS 20000000ULL	/* 20 ms */
-
-/* Count why an unwind stopped early; for a PC in no known mapping, tell
- * user space (at most every 20 ms per process) so that it rereads the
- * mappings and loads the tables of what was mapped since. */
-static __always_inline void count_unwind_end(__u32 pid, const struct mt_stack *s)
-{
-	__u64 now, *last;
-	__u32 last_frame;
-
-	if (s->fp_frames)
-		count_n(MT_CNT_UNWIND_FP_FRAMES, s->fp_frames);
-	switch (s->end) {
-	case MT_END_NO_TABLE:
-		count(MT_CNT_UNWIND_NO_TABLE);
-		break;
-	case MT_END_UNSUPPORTED:
-		count(MT_CNT_UNWIND_UNSUPPORTED);
-		break;
-	case MT_END_BAD_READ:
-		count(MT_CNT_UNWIND_BAD_READ);
-		break;
-	case MT_END_DEPTH:
-		count(MT_CNT_UNWIND_DEPTH);
-		break;
-	case MT_END_FP:
-		/* In --stack fp mode every walk ends so: nothing to count. */
-		if (stack_mode == MT_STACK_DWARF)
-			count(MT_CNT_UNWIND_FP_END);
-		break;
-	case MT_END_NO_MAPPING:
-		count(MT_CNT_UNWIND_NO_MAPPING);
-		now = bpf_ktime_get_ns();
-		last = bpf_map_lookup_elem(&unknown_pc_sent, &pid);
-		if (last && now - *last < UNKNOWN_PC_INTERVAL_NS)
-			break;
-		bpf_map_update_elem(&unknown_pc_sent, &pid, &now, BPF_ANY);
-		last_frame = s->len - 1;
-		if (last_frame < MT_MAX_FRAMES)	/* also false for len 0 */
-			emit_wake(MT_EV_UNKNOWN_PC, 0, s->pcs[last_frame], 0, 0, 0, 0,
-				  true);
-		break;
-	}
-}
-
-/* The allocation's stack, into the thread's scratch record; returns the
- * event flags that say how it went. */
-static __always_inline __u16 take_stack(struct pt_regs *ctx, struct call_state *st,
-					__u32 func, __u32 pid, bool at_return,
-					__u64 *stack_id)
-{
-	if (stack_capture(ctx, &st->stack, func, pid, &st->stop, at_return,
-			  stack_id)) {
-		count(MT_CNT_STACK_FAILED);
-		return MT_EVF_NO_STACK;
-	}
-	count_unwind_end(pid, &st->stack);
-	if (st->stack.end == MT_END_NO_MAPPING && send_snapshot(&st->stop, 0))
-		return MT_EVF_SNAPSHOT;
-	/* Testing only: user space walks this stack too, and compares. */
-	if (unwind_check && stack_mode == MT_STACK_DWARF &&
-	    st->stack.end != MT_END_NO_MAPPING) {
-		unwind_start(ctx, at_return, &st->stop);
-		if (send_snapshot(&st->stop, MT_SNAPF_CHECK))
-			return MT_EVF_SNAPSHOT_CHECK;
-	}
-	return 0;
 }
 
 static __always_inline __u64 sample_interval(void)
@@ -332,9 +105,28 @@ static __always_inline int sampled_remember(__u32 pid, __u64 addr)
 	return bpf_map_update_elem(&sampled, &k, &one, BPF_ANY);
 }
 
+static __always_inline __u64 reg_value(const struct pt_regs *r, __u32 reg);
+
+/* The arguments at a site past a function's first instruction, where the
+ * cookie says they are (user/proc/probe_site.c). From one copy of the
+ * registers, as site_registers() below does. */
+static __noinline int moved_args(const struct pt_regs *ctx, __u64 cookie, __u64 *a0,
+				 __u64 *a1, __u64 *a2)
+{
+	struct pt_regs r;
+
+	if (bpf_probe_read_kernel(&r, sizeof(r), ctx))
+		return -1;
+	*a0 = reg_value(&r, (cookie >> MT_COOKIE_ARG_SHIFT(0)) & 0xf);
+	*a1 = reg_value(&r, (cookie >> MT_COOKIE_ARG_SHIFT(1)) & 0xf);
+	*a2 = reg_value(&r, (cookie >> MT_COOKIE_ARG_SHIFT(2)) & 0xf);
+	return 0;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 {
+	__u64 cookie = bpf_get_attach_cookie(ctx);
 	struct task_struct *task;
 	struct call_state *st;
 	__u32 func;
@@ -343,6 +135,8 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 	if (empty_probes)
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	if ((cookie & MT_COOKIE_MOVED) && moved_args(ctx, cookie, &a0, &a1, &a2))
 		return 0;
 
 	task = bpf_get_current_task_btf();
@@ -370,7 +164,7 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 		count(MT_CNT_ENTRY_WITHOUT_RET);
 	}
 
-	func = bpf_get_attach_cookie(ctx);
+	func = MT_COOKIE_FUNC(cookie);
 	st->depth = 1;
 	st->func = func;
 	st->entry_sp = sp;
@@ -384,8 +178,16 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 		st->size = a0 * a1;
 		break;
 	case MT_FUNC_REALLOC:
+	case MT_FUNC_RALLOCX:
+	case MT_FUNC_REALLOCF:
 		st->old_addr = a0;
 		st->size = a1;
+		break;
+	case MT_FUNC_XALLOCX:
+		/* Resizes in place to at least a1 bytes, up to a1 + a2. */
+		st->old_addr = a0;
+		st->size = a1 ? a1 : 1;
+		st->out_ptr = a2;
 		break;
 	case MT_FUNC_REALLOCARRAY:
 		st->old_addr = a0;
@@ -438,9 +240,12 @@ static __always_inline bool sample_return(struct call_state *st, __u32 pid, __u6
 		/* Failed (the old block is still live) or realloc(p, 0)
 		 * (the old block is gone): REALLOC_DONE says which. */
 		if (old) {
-			if (st->size)
+			/* A failed reallocf frees its block (size 0 says freed). */
+			__u64 kept = st->func == MT_FUNC_REALLOCF ? 0 : st->size;
+
+			if (kept)
 				sampled_remember(pid, st->old_addr);
-			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size, st->old_addr, 0, 0);
+			emit(MT_EV_REALLOC_DONE, st->func, 0, kept, st->old_addr, 0, 0);
 		}
 		return false;
 	}
@@ -494,12 +299,31 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 			addr = 0;
 	}
 
+	if (st->func == MT_FUNC_XALLOCX) {
+		/* It returns the block's real size; less than asked for: it
+		 * could not resize, and the block is as it was. Else the
+		 * block holds what was asked, up to size + extra. */
+		__u64 most = st->size + st->out_ptr;
+
+		if (ret < st->size) {
+			if (sample_bytes && !st->old_sampled)
+				return 0;
+			if (sample_bytes)
+				sampled_remember(pid, st->old_addr);
+			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size, st->old_addr, 0, 0);
+			return 0;
+		}
+		addr = st->old_addr;
+		st->size = ret < most ? ret : most;
+	}
+
 	if (sample_bytes && !sample_return(st, pid, addr))
 		return 0;	/* not sampled: no stack, no event */
 	if (!addr) {
+		/* A failed reallocf frees its block (size 0 says freed). */
 		if (st->old_addr)
-			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size,
-			     st->old_addr, 0, 0);
+			emit(MT_EV_REALLOC_DONE, st->func, 0,
+			     st->func == MT_FUNC_REALLOCF ? 0 : st->size, st->old_addr, 0, 0);
 		return 0;	/* failed: nothing was allocated */
 	}
 
@@ -511,13 +335,19 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(free_enter, __u64 a0, __u64 a1)
+int BPF_KPROBE(free_enter, __u64 a0, __u64 a1, __u64 a2)
 {
-	__u32 func = bpf_get_attach_cookie(ctx);
-	__u64 ptr = func == MT_FUNC_PY_FREE ? a1 : a0;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 func = MT_COOKIE_FUNC(cookie);
 	struct call_state *st;
+	__u64 ptr;
 
-	if (empty_probes || !ptr)
+	if (empty_probes)
+		return 0;
+	if ((cookie & MT_COOKIE_MOVED) && moved_args(ctx, cookie, &a0, &a1, &a2))
+		return 0;
+	ptr = func == MT_FUNC_PY_FREE ? a1 : a0;
+	if (!ptr)
 		return 0;
 	/* Sampling: a block not sampled costs this one map operation. */
 	if (sample_bytes && !sampled_forget(bpf_get_current_pid_tgid() >> 32, ptr))

@@ -37,9 +37,28 @@ struct {
  * has one allocation function. at_return: the registers are a return
  * probe's (the PC is a return address), not those of a probed instruction.
  */
+static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
+					      struct mt_stack *scratch, __u32 func, __u32 pid,
+					      struct mt_unwind_stop *stop, bool at_return,
+					      __u64 *id);
+
 static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *scratch,
 					 __u32 func, __u32 pid, struct mt_unwind_stop *stop,
 					 bool at_return, __u64 *id)
+{
+	return stack_capture_from(regs, regs, scratch, func, pid, stop, at_return, id);
+}
+
+/*
+ * The same from a program whose context is not the user registers (a
+ * syscall's fexit): regs is a copy of the task's user registers, ctx the
+ * program's context (for the kernel's frame-pointer walk, which finds
+ * the user registers itself).
+ */
+static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
+					      struct mt_stack *scratch, __u32 func, __u32 pid,
+					      struct mt_unwind_stop *stop, bool at_return,
+					      __u64 *id)
 {
 	__u64 h;
 
@@ -52,7 +71,7 @@ static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *
 		if (err)
 			return err;
 	} else {
-		long got = bpf_get_stack(regs, scratch->pcs, sizeof(scratch->pcs),
+		long got = bpf_get_stack(ctx, scratch->pcs, sizeof(scratch->pcs),
 					 BPF_F_USER_STACK);
 
 		if (got <= 0)

@@ -20,8 +20,9 @@
 #define MT_MAX_FRAMES 127
 
 /* Allocation functions, in the order the probes know them. The value is the
- * attach cookie of the entry/return probes, so it also says which argument
- * holds what. Keep mt_func_names[] in user/proc/libc_target.c in this order. */
+ * low byte of the attach cookie of the entry/return probes, so it also says
+ * which argument holds what (mt_func_args). Keep mt_func_names[] in
+ * user/proc/alloc_target.c in this order. */
 enum mt_func {
 	MT_FUNC_MALLOC = 0,
 	MT_FUNC_CALLOC,
@@ -40,11 +41,80 @@ enum mt_func {
 	MT_FUNC_PY_CALLOC,
 	MT_FUNC_PY_REALLOC,
 	MT_FUNC_PY_FREE,
+	/* Other allocators' own entry points (user/proc/alloc_target.c has
+	 * which functions of which allocator are probed as what). Frees of
+	 * every allocator (sized, aligned, jemalloc's sdallocx, dallocx) are
+	 * MT_FUNC_FREE: a sized free is a free of its block. */
+	MT_FUNC_MALLOCX,	/* jemalloc mallocx(size, flags) */
+	MT_FUNC_RALLOCX,	/* jemalloc rallocx(p, size, flags): never frees */
+	MT_FUNC_XALLOCX,	/* jemalloc xallocx(p, size, extra, flags): in place,
+				   returns the block's real size */
+	MT_FUNC_NEW,		/* C++ operator new, new[], nothrow, aligned */
+	MT_FUNC_REALLOCF,	/* reallocf(p, size): frees p when it fails */
+	MT_FUNC_MI_ZALLOC,	/* mimalloc mi_zalloc(size) */
+	MT_FUNC_MI_MALLOC_ALIGNED, /* mimalloc mi_malloc_aligned(size, align) */
+	/* Memory the traced program maps itself (bpf/mmap_probes.bpf.c):
+	 * the kinds of its stacks. */
+	MT_FUNC_MMAP,
+	MT_FUNC_MREMAP,
+	MT_FUNC_BRK,
 	MT_FUNC_COUNT,
 };
 
-/* The functions probed in libc. */
-#define MT_FUNC_LIBC_COUNT (MT_FUNC_FREE + 1)
+/* The arguments an allocation function's probes read: bit i for argument
+ * i. Where a probe sits past the first instruction, these must still be in
+ * registers (user/proc/probe_site.c). */
+static inline unsigned int mt_func_args(unsigned int func)
+{
+	switch (func) {
+	case MT_FUNC_CALLOC:
+	case MT_FUNC_REALLOC:
+	case MT_FUNC_RALLOCX:
+	case MT_FUNC_REALLOCF:
+		return 0x3;
+	case MT_FUNC_REALLOCARRAY:
+	case MT_FUNC_XALLOCX:
+		return 0x7;
+	case MT_FUNC_POSIX_MEMALIGN:
+		return 0x5;
+	case MT_FUNC_ALIGNED_ALLOC:
+	case MT_FUNC_MEMALIGN:
+	case MT_FUNC_PY_MALLOC:
+	case MT_FUNC_PY_FREE:
+		return 0x2;
+	case MT_FUNC_PY_CALLOC:
+	case MT_FUNC_PY_REALLOC:
+		return 0x6;
+	default:	/* malloc, valloc, pvalloc, free, mallocx, new, ... */
+		return 0x1;
+	}
+}
+
+/* Allocation functions whose old block (old_addr) no longer exists when
+ * they return a block: the realloc family. */
+static inline int mt_func_resizes(unsigned int func)
+{
+	return func == MT_FUNC_REALLOC || func == MT_FUNC_REALLOCARRAY ||
+	       func == MT_FUNC_PY_REALLOC || func == MT_FUNC_RALLOCX ||
+	       func == MT_FUNC_XALLOCX || func == MT_FUNC_REALLOCF;
+}
+
+/* Kinds of memory the program mapped itself, not an allocator call. */
+static inline int mt_func_is_mapping(unsigned int func)
+{
+	return func == MT_FUNC_MMAP || func == MT_FUNC_MREMAP || func == MT_FUNC_BRK;
+}
+
+/*
+ * The attach cookie of an allocation function's probes:
+ *   bits 0-7    enum mt_func
+ *   bit  8      MT_COOKIE_MOVED: at this site (past the first instruction)
+ *               some argument is not in its ABI register; then
+ *   bits 12-23  enum mt_reg holding arguments 0, 1, 2 (4 bits each).
+ */
+#define MT_COOKIE_FUNC(c) ((unsigned int)((c) & 0xff))
+#define MT_COOKIE_MOVED (1u << 8)
+#define MT_COOKIE_ARG_SHIFT(i) (12 + 4 * (i))
 
 enum mt_event_type {
 	/* A successful allocation: addr, size, func, stack_id. For realloc and
@@ -77,6 +147,26 @@ enum mt_event_type {
 	 * belongs to; user space finishes the walk once it has loaded the
 	 * new mapping's table. */
 	MT_EV_STACK_SNAPSHOT,
+	/* Memory the traced program maps itself, from the syscalls (outside
+	 * any probed allocator call; bpf/mmap_probes.bpf.c). Ranges are page
+	 * multiples.
+	 * MT_EV_MMAP: mmap returned [addr, addr + size), stack_id; func is
+	 * MT_FUNC_MMAP. With MT_EVF_MAP_FILE it is not private anonymous
+	 * memory: it only replaces what was mapped there (MAP_FIXED). */
+	MT_EV_MMAP,
+	/* munmap(addr, size), sent at entry (as a free is): a range unmapped
+	 * may be mapped again by another thread before the call returns. */
+	MT_EV_MUNMAP,
+	/* mremap(old_addr, size = old length, ...) entered: the old range is
+	 * set aside, as a realloc's old block is, until MT_EV_MREMAP_DONE. */
+	MT_EV_MREMAP_BEGIN,
+	/* mremap returned: addr (0: it failed, the old range stays), size =
+	 * new length, old_addr, stack_id; func MT_FUNC_MREMAP. */
+	MT_EV_MREMAP_DONE,
+	/* brk moved the program break from old_addr to addr: a growth is
+	 * [old_addr, addr) on stack_id (func MT_FUNC_BRK), a shrink frees
+	 * [addr, old_addr). */
+	MT_EV_BRK,
 };
 
 /* One ring buffer record. 56 bytes: every byte is paid for on every call. */
@@ -101,6 +191,8 @@ struct mt_event {
 /* A struct mt_snapshot flagged MT_SNAPF_CHECK came just before: this
  * allocation's stack is complete as it is, the snapshot is for checking. */
 #define MT_EVF_SNAPSHOT_CHECK 0x4
+/* MT_EV_MMAP of something other than private anonymous memory. */
+#define MT_EVF_MAP_FILE 0x8
 
 /* The value of the stacks map: the stack's program counters, innermost
  * first. pcs[0] is the return address into the allocation's caller (the
@@ -217,6 +309,10 @@ enum mt_counter {
 	MT_CNT_RET_IN_FLIGHT,		/* a return probe with no entry, of a call
 					   in flight when the probes were attached
 					   (see MT_IN_FLIGHT_NS) */
+	MT_CNT_MAPS_IN_ALLOCATOR,	/* mmap, munmap, mremap or brk made inside
+					   a probed allocator call: the
+					   allocator's own, not counted again */
+	MT_CNT_MAPS,			/* mmap, mremap, brk results sent */
 	MT_CNT_COUNT,
 };
 

@@ -24,6 +24,7 @@
 #include "aggregator.h"
 #include "sampling.h"
 #include "live_table.h"
+#include "mapped_ranges.h"
 #include "util/open_addr.h"
 #include "util/vec.h"
 
@@ -75,8 +76,21 @@ struct aggregator {
 	struct agg_pending *pending;
 	size_t pending_mask, npending;
 
+	/* What processes mapped themselves, and the pieces an mremap in
+	 * flight has set aside (per thread, as a realloc's block is). */
+	struct mapped_ranges ranges;
+	struct agg_remap *remaps;
+	size_t nremaps, remaps_cap;
+
 	struct agg_totals totals;
 	uint64_t sample_bytes;		/* 0: not sampling */
+};
+
+/* One piece of a range set aside by a thread's mremap in flight. */
+struct agg_remap {
+	uint32_t tid;
+	bool whole;		/* a whole range, not part of one */
+	struct mapped_range piece;
 };
 
 int agg_new(struct aggregator **out)
@@ -105,6 +119,8 @@ void agg_free(struct aggregator *agg)
 	if (!agg)
 		return;
 	live_table_destroy(&agg->live);
+	mapped_ranges_free(&agg->ranges);
+	free(agg->remaps);
 	free(agg->stacks);
 	free(agg->stack_index);
 	free(agg->pending);
@@ -457,9 +473,7 @@ static void agg_on_alloc(struct aggregator *agg, const struct mt_event *e)
 
 	/* A successful realloc: its old block is gone, before the new one
 	 * may take the same address. */
-	if (e->old_addr && (e->func == MT_FUNC_REALLOC ||
-			    e->func == MT_FUNC_REALLOCARRAY ||
-			    e->func == MT_FUNC_PY_REALLOC)) {
+	if (e->old_addr && mt_func_resizes(e->func)) {
 		struct agg_pending *p = agg_pending_take(agg, e);
 
 		if (p) {
@@ -487,6 +501,174 @@ static void agg_on_alloc(struct aggregator *agg, const struct mt_event *e)
 	agg_live_put(agg, &a);
 }
 
+/* ---- ranges the program mapped itself ---- */
+
+/* A range lost `piece`: its stack loses the bytes, and a live range when
+ * it went whole (a free of it) or gains one when it was split. */
+static void agg_range_cut(const struct mapped_range *piece, int ranges, void *ctx)
+{
+	struct aggregator *agg = ctx;
+	struct agg_stack *s = &agg->stacks[piece->stack];
+	uint64_t len = piece->end - piece->start;
+
+	s->bytes -= len;
+	agg->totals.live_bytes -= len;
+	if (ranges < 0) {
+		s->count--;
+		agg->totals.live_count--;
+		s->frees++;
+		agg->totals.frees++;
+		if (agg->sample_bytes) {
+			s->est_frees += 1;
+			agg->totals.est_frees += 1;
+		}
+	} else if (ranges > 0) {
+		s->count++;
+		agg->totals.live_count++;
+	}
+}
+
+/* The same, keeping the piece aside for the thread's mremap. A piece that
+ * cannot be kept is dropped as unmapped (the mremap most likely moves it). */
+struct agg_park {
+	struct aggregator *agg;
+	uint32_t tid;
+};
+
+static void agg_range_park(const struct mapped_range *piece, int ranges, void *ctx)
+{
+	struct agg_park *pk = ctx;
+	struct aggregator *agg = pk->agg;
+	struct agg_stack *s = &agg->stacks[piece->stack];
+
+	agg_range_cut(piece, ranges, agg);
+	if (ranges < 0) {
+		/* Not gone yet: set aside. */
+		s->frees--;
+		agg->totals.frees--;
+		if (agg->sample_bytes) {
+			s->est_frees -= 1;
+			agg->totals.est_frees -= 1;
+		}
+	}
+	if (vec_reserve(&agg->remaps, &agg->remaps_cap, agg->nremaps + 1,
+			sizeof(*agg->remaps)))
+		return;
+	agg->remaps[agg->nremaps++] = (struct agg_remap){
+		.tid = pk->tid,
+		.whole = ranges < 0,
+		.piece = *piece,
+	};
+}
+
+/* Map [addr, addr + size) on stack_id, after removing what it replaces. */
+static void agg_range_map(struct aggregator *agg, const struct mt_event *e,
+			  uint64_t addr, uint64_t size)
+{
+	struct mapped_range r = {
+		.start = addr,
+		.end = addr + size,
+		.ts_ns = e->ts_ns,
+		.pid = e->pid,
+	};
+
+	agg->totals.allocs++;
+	agg->totals.est_allocs += agg->sample_bytes ? 1 : 0;
+	if (e->flags & MT_EVF_NO_STACK)
+		agg->totals.no_stack++;
+	mapped_ranges_remove(&agg->ranges, e->pid, r.start, r.end, agg_range_cut, agg);
+	if (!size || agg_stack_get(agg, e->pid, e->stack_id, e->func, &r.stack) ||
+	    mapped_ranges_add(&agg->ranges, &r))
+		return;
+	agg->stacks[r.stack].allocs++;
+	agg->stacks[r.stack].est_allocs += agg->sample_bytes ? 1 : 0;
+	agg->stacks[r.stack].count++;
+	agg->stacks[r.stack].bytes += size;
+	if (agg->stacks[r.stack].bytes > agg->stacks[r.stack].peak_bytes)
+		agg->stacks[r.stack].peak_bytes = agg->stacks[r.stack].bytes;
+	agg->totals.live_bytes += size;
+	agg->totals.live_count++;
+}
+
+/* An unmap of memory never seen mapped (made before tracing, or by the
+ * allocator outside its calls) changes nothing. */
+static void agg_range_unmap(struct aggregator *agg, uint32_t pid, uint64_t addr,
+			    uint64_t size)
+{
+	mapped_ranges_remove(&agg->ranges, pid, addr, addr + size, agg_range_cut, agg);
+}
+
+/* Take the thread's parked pieces out; put_back: as ranges again (the
+ * mremap failed), else dropped as unmapped. Returns how many there were. */
+static size_t agg_remap_finish(struct aggregator *agg, uint32_t pid, uint32_t tid,
+			       bool put_back)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < agg->nremaps; i++) {
+		struct agg_remap *rm = &agg->remaps[i];
+		struct agg_stack *s;
+
+		if (rm->piece.pid != pid || rm->tid != tid) {
+			agg->remaps[k++] = *rm;
+			continue;
+		}
+		n++;
+		s = &agg->stacks[rm->piece.stack];
+		if (!put_back) {
+			s->frees += rm->whole;
+			agg->totals.frees += rm->whole;
+			if (agg->sample_bytes) {
+				s->est_frees += rm->whole;
+				agg->totals.est_frees += rm->whole;
+			}
+			continue;
+		}
+		if (mapped_ranges_add(&agg->ranges, &rm->piece))
+			continue;
+		s->count++;
+		s->bytes += rm->piece.end - rm->piece.start;
+		agg->totals.live_count++;
+		agg->totals.live_bytes += rm->piece.end - rm->piece.start;
+	}
+	agg->nremaps = k;
+	return n;
+}
+
+static void agg_on_mapping(struct aggregator *agg, const struct mt_event *e)
+{
+	struct agg_park pk = { .agg = agg, .tid = e->tid };
+
+	switch (e->type) {
+	case MT_EV_MMAP:
+		if (e->flags & MT_EVF_MAP_FILE)
+			agg_range_unmap(agg, e->pid, e->addr, e->size);
+		else
+			agg_range_map(agg, e, e->addr, e->size);
+		break;
+	case MT_EV_MUNMAP:
+		agg_range_unmap(agg, e->pid, e->addr, e->size);
+		break;
+	case MT_EV_MREMAP_BEGIN:
+		/* A leftover of a lost outcome: most mremaps succeed. */
+		agg_remap_finish(agg, e->pid, e->tid, false);
+		mapped_ranges_remove(&agg->ranges, e->pid, e->old_addr, e->old_addr + e->size,
+				     agg_range_park, &pk);
+		break;
+	case MT_EV_MREMAP_DONE:
+		/* Memory mapped before tracing stays untraced when it moves. */
+		if (agg_remap_finish(agg, e->pid, e->tid, !e->addr) && e->addr)
+			agg_range_map(agg, e, e->addr, e->size);
+		break;
+	case MT_EV_BRK:
+		if (e->addr > e->old_addr)
+			agg_range_map(agg, e, e->old_addr, e->size);
+		else
+			agg_range_unmap(agg, e->pid, e->addr, e->old_addr - e->addr);
+		break;
+	}
+}
+
 void agg_handle(struct aggregator *agg, const struct mt_event *e)
 {
 	agg->totals.events++;
@@ -509,6 +691,13 @@ void agg_handle(struct aggregator *agg, const struct mt_event *e)
 		break;
 	case MT_EV_EXEC:
 		agg_drop_pid(agg, e->pid);
+		break;
+	case MT_EV_MMAP:
+	case MT_EV_MUNMAP:
+	case MT_EV_MREMAP_BEGIN:
+	case MT_EV_MREMAP_DONE:
+	case MT_EV_BRK:
+		agg_on_mapping(agg, e);
 		break;
 	default:
 		break;
@@ -535,6 +724,18 @@ void agg_drop_pid(struct aggregator *agg, uint32_t pid)
 	}
 	/* A parked block is a live allocation too, only set aside. */
 	dropped += agg_pending_remove_pid(agg, pid);
+	dropped += mapped_ranges_drop_pid(&agg->ranges, pid);
+	{
+		size_t k = 0;
+
+		for (size_t i = 0; i < agg->nremaps; i++) {
+			if (agg->remaps[i].piece.pid != pid)
+				agg->remaps[k++] = agg->remaps[i];
+			else
+				dropped += agg->remaps[i].whole;
+		}
+		agg->nremaps = k;
+	}
 	agg->totals.exec_dropped += dropped;
 }
 
@@ -631,6 +832,26 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 		c->bytes += a->size;
 		c->count++;
 	}
+	/* Maps are never sampled: each counts once, sampling or not. */
+	for (size_t i = 0; i < agg->ranges.n; i++) {
+		const struct mapped_range *a = &agg->ranges.v[i];
+		uint64_t len = a->end - a->start;
+		struct agg_acc *c = &acc[a->stack];
+
+		if (agg->sample_bytes) {
+			est_bytes += len;
+			est_count += 1;
+			c->est_total_bytes += len;
+		}
+		if (!agg_filter_pass(f, a->ts_ns))
+			continue;
+		c->est_bytes += len;
+		c->est_count += 1;
+		if (!c->count || a->ts_ns < c->oldest_ts_ns)
+			c->oldest_ts_ns = a->ts_ns;
+		c->bytes += len;
+		c->count++;
+	}
 
 	for (size_t k = 0; k < agg->nstacks; k++)
 		nviews += acc[k].count > 0 || f->all_stacks;
@@ -684,6 +905,38 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 	return 0;
 }
 
+void agg_pid_outstanding(const struct aggregator *agg, uint32_t pid, uint64_t *heap,
+			 uint64_t *mapped)
+{
+	*heap = *mapped = 0;
+	for (size_t k = 0; k < agg->nstacks; k++) {
+		const struct agg_stack *s = &agg->stacks[k];
+
+		if (s->pid != pid)
+			continue;
+		if (mt_func_is_mapping(s->func))
+			*mapped += s->bytes;
+		else
+			*heap += s->bytes;
+	}
+}
+
+size_t agg_mapped_ranges(const struct aggregator *agg, uint32_t pid,
+			 struct agg_range_view *out, size_t max)
+{
+	const struct mapped_range *first;
+	size_t n = mapped_ranges_of(&agg->ranges, pid, &first);
+
+	for (size_t i = 0; i < n && i < max; i++)
+		out[i] = (struct agg_range_view){
+			.start = first[i].start,
+			.end = first[i].end,
+			.stack_id = agg->stacks[first[i].stack].stack_id,
+			.func = agg->stacks[first[i].stack].func,
+		};
+	return n;
+}
+
 void agg_pid_totals(const struct aggregator *agg, struct agg_pid_totals *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -712,6 +965,8 @@ void agg_pid_totals(const struct aggregator *agg, struct agg_pid_totals *p, size
 size_t agg_memory_bytes(const struct aggregator *agg)
 {
 	return sizeof(*agg) + live_table_memory_bytes(&agg->live) +
+	       agg->ranges.cap * sizeof(*agg->ranges.v) +
+	       agg->remaps_cap * sizeof(*agg->remaps) +
 	       agg->stacks_cap * sizeof(*agg->stacks) +
 	       (agg->stack_index_mask + 1) * sizeof(*agg->stack_index) +
 	       (agg->pending_mask + 1) * sizeof(*agg->pending);

@@ -8,7 +8,9 @@
  *   - live allocations keyed by (pid, address): size, time, stack;
  *   - per (pid, stack_id): outstanding bytes and count, allocations and
  *     frees since start, peak outstanding bytes;
- *   - per thread: the block a realloc in flight has set aside.
+ *   - per thread: the block a realloc in flight has set aside;
+ *   - the ranges processes mapped themselves (mmap, mremap, brk: see
+ *     mapped_ranges.h), which count as allocations of their stacks.
  */
 #ifndef MEMTRACE_AGGREGATOR_H
 #define MEMTRACE_AGGREGATOR_H
@@ -104,6 +106,22 @@ bool agg_has_stack(const struct aggregator *agg, uint32_t pid, uint64_t stack_id
 int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 		struct agg_stack_view **out, size_t *n);
 
+/* pid's outstanding bytes: of allocator calls (heap), and of ranges it
+ * mapped itself (mmap, mremap, brk). */
+void agg_pid_outstanding(const struct aggregator *agg, uint32_t pid, uint64_t *heap,
+			 uint64_t *mapped);
+
+/* One range a process mapped itself and has not unmapped. */
+struct agg_range_view {
+	uint64_t start, end;
+	uint64_t stack_id;		/* who mapped it; 0: stack not captured */
+	uint32_t func;			/* MT_FUNC_MMAP, _MREMAP or _BRK */
+};
+
+/* pid's live mapped ranges, in address order: up to max into out; returns
+ * how many there are (call with max 0 to count). */
+size_t agg_mapped_ranges(const struct aggregator *agg, uint32_t pid,
+			 struct agg_range_view *out, size_t max);
 /* Per process: outstanding bytes and live allocations, unfiltered. */
 struct agg_pid_totals {
 	uint32_t pid;			/* in: the process */

@@ -26,14 +26,18 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "map_filter.h"
+#include "mmap_probes.h"
 #include "options.h"
 #include "probes.h"
 #include "processes.h"
+#include "reconcile.h"
 #include "report_builder.h"
 #include "ringbuf_consumer.h"
 #include "stack_source.h"
-#include "proc/libc_target.h"
+#include "proc/alloc_target.h"
 #include "proc/proc_maps.h"
+#include "proc/rss.h"
 #include "proc/target.h"
 #include "python/fresh_stacks.h"
 #include "python/python_process.h"
@@ -64,6 +68,7 @@ struct memtrace {
 	pid_t child;			/* launched COMMAND, 0 in -p mode */
 
 	struct probes *probes;
+	struct mmap_probes *mmap;	/* NULL: the kernel refused them */
 	struct rb_consumer *consumer;
 	struct aggregator *agg;
 	struct stack_source *stacks;
@@ -83,6 +88,7 @@ struct memtrace {
 	int epfd, sigfd, timerfd;
 	uint64_t start_ns, last_report_ns, last_maps_ns;
 	uint64_t last_allocs, last_frees, stacks_at_maps;
+	uint64_t maps_in_allocator;	/* allocator's own maps found by their stack */
 	bool stop;
 };
 
@@ -120,7 +126,7 @@ static void read_mappings(struct memtrace *mt, uint32_t pid)
 static void handle_exec(struct memtrace *mt, uint32_t pid)
 {
 	struct traced *t = processes_find(&mt->procs, pid);
-	struct libc_target lt;
+	struct alloc_target lt;
 	char why[256];
 
 	if (!t)
@@ -135,12 +141,12 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	/* The new program has not mapped its libc yet when the exec is
 	 * seen; a program with another libc (or none) is noticed when its
 	 * mappings are next read. */
-	if (!libc_target_find(pid, &lt, why, sizeof(why))) {
-		if (strcmp(lt.maps_path, t->libc.maps_path))
+	if (!alloc_target_find(pid, &lt, why, sizeof(why))) {
+		if (strcmp(lt.maps_path, t->alloc.maps_path))
 			warnings_add(&mt->warnings, "PID %d exec'd into a program that uses "
-				     "another libc (%s): its allocations are not traced", pid,
+				     "another allocator (%s): its allocations are not traced", pid,
 				     lt.maps_path);
-		libc_target_release(&lt);
+		alloc_target_release(&lt);
 	}
 }
 
@@ -168,7 +174,14 @@ static void on_event(void *ctx, const void *rec, size_t size)
 		return;
 	}
 	memcpy(&e, rec, sizeof(e));
-	if (e.type == MT_EV_ALLOC && e.stack_id) {
+	/* Maps the program made itself carry a stack too. */
+	if ((e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE || e.type == MT_EV_BRK) &&
+	    (e.flags & MT_EVF_SNAPSHOT)) {
+		mappings_changed(mt, e.pid);
+		snapshots_finish(&mt->snapshots, mt->unwind, mt->stacks, &e);
+	}
+	if ((e.type == MT_EV_ALLOC || e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE ||
+	     e.type == MT_EV_BRK) && e.stack_id) {
 		/* Stacks of Python processes seen for the first time have
 		 * their code objects read at the next tick. */
 		struct traced *t = processes_find(&mt->procs, e.pid);
@@ -194,6 +207,28 @@ static void on_event(void *ctx, const void *rec, size_t size)
 	case MT_EV_MAPS_CHANGED:
 		mappings_changed(mt, e.pid);
 		break;
+	case MT_EV_MMAP:
+	case MT_EV_MREMAP_DONE:
+	case MT_EV_BRK: {
+		/* The allocator's own maps are its blocks, counted already;
+		 * thread stacks are counted from /proc, not as mapped. */
+		struct traced *t = processes_find(&mt->procs, e.pid);
+		enum map_owner owner = e.size ? map_filter_owner(mt->stacks, mt->sym,
+								 t ? &t->alloc : NULL, &e) :
+						MAP_PROGRAM;
+
+		/* With --python-objects pymalloc is an allocator whose
+		 * objects are counted: its arenas are its own maps. */
+		if (owner == MAP_PROGRAM && t && t->py.python && t->py.pymalloc_probed[0] &&
+		    map_filter_is_python_arena(mt->stacks, mt->sym, &t->py.py, e.pid, e.stack_id,
+					       e.size))
+			owner = MAP_ALLOCATOR;
+		if (owner == MAP_ALLOCATOR)
+			mt->maps_in_allocator++;
+		if (owner != MAP_PROGRAM)
+			return;
+		break;
+	}
 	}
 	agg_handle(mt->agg, &e);
 }
@@ -220,7 +255,7 @@ static void write_output(struct out_file *f, int (*fn)(FILE *, const struct repo
 /* Per-process inputs of the report builder, in the order of mt->procs. */
 struct report_procs {
 	struct report_process *procs;
-	const struct libc_target **libcs;
+	const struct alloc_target **allocs;
 	const struct py_target **pythons;
 };
 
@@ -229,9 +264,9 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 	size_t n = mt->procs.n ? mt->procs.n : 1;
 
 	rp->procs = calloc(n, sizeof(*rp->procs));
-	rp->libcs = calloc(n, sizeof(*rp->libcs));
+	rp->allocs = calloc(n, sizeof(*rp->allocs));
 	rp->pythons = calloc(n, sizeof(*rp->pythons));
-	if (!rp->procs || !rp->libcs || !rp->pythons)
+	if (!rp->procs || !rp->allocs || !rp->pythons)
 		return -ENOMEM;
 	for (size_t i = 0; i < mt->procs.n; i++) {
 		const struct traced *t = mt->procs.v[i];
@@ -240,10 +275,26 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 			.pid = t->pid,
 			.comm = t->comm,
 			.exited = t->exited,
+			.allocator = alloc_kind_name(t->alloc.kind),
+			.allocator_object = t->alloc.maps_path,
+			.allocator_known = t->alloc.kind != ALLOC_UNKNOWN,
 		};
+		rp->allocs[i] = &t->alloc;
+		if (!t->exited) {
+			struct reconcile_in ri = {
+				.pid = t->pid,
+				.agg = mt->agg,
+				.stacks = mt->stacks,
+				.sym = mt->sym,
+				.py = t->py.python ? &t->py.py : NULL,
+				.py_objects = t->py.pymalloc_probed[0] != '\0',
+				.rss_anon_start = t->rss_anon_start,
+			};
+
+			reconcile_process(&ri, &rp->procs[i].mem);
+		}
 		rp->procs[i].rss_known = !t->exited &&
 					 !target_rss(t->pid, &rp->procs[i].rss_bytes);
-		rp->libcs[i] = &t->libc;
 		rp->pythons[i] = t->py.python ? &t->py.py : NULL;
 	}
 	return 0;
@@ -252,7 +303,7 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 static void report_procs_free(struct report_procs *rp)
 {
 	free(rp->procs);
-	free(rp->libcs);
+	free(rp->allocs);
 	free(rp->pythons);
 }
 
@@ -290,7 +341,7 @@ static int report(struct memtrace *mt, bool final)
 		.sym = mt->sym,
 		.nprocs = mt->procs.n,
 		.procs = rp.procs,
-		.libcs = rp.libcs,
+		.allocs = rp.allocs,
 		.filter = {
 			.now_ns = now,
 			.min_age_ns = mt->opt.min_age_s * 1e9,
@@ -311,6 +362,8 @@ static int report(struct memtrace *mt, bool final)
 		return err;
 	}
 
+	for (size_t i = 0; i < r->nprocs; i++)
+		reconcile_sum(&r->mem_total, &r->procs[i].mem);
 	clock_gettime(CLOCK_REALTIME, &r->wall);
 	r->final = final;
 	r->elapsed_s = (now - mt->start_ns) / 1e9;
@@ -330,6 +383,7 @@ static int report(struct memtrace *mt, bool final)
 		r->acct.unwind.too_many_mappings = us.too_many_mappings;
 	}
 	report_take_counters(r, counters);
+	r->acct.maps_in_allocator += mt->maps_in_allocator;
 	r->min_age_s = mt->opt.min_age_s;
 	r->window_s = mt->opt.window_s;
 	r->short_templates = mt->opt.short_templates;
@@ -591,7 +645,7 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
 		return err;
 	}
-	err = libc_target_find(pid, &t->libc, why, sizeof(why));
+	err = alloc_target_find(pid, &t->alloc, why, sizeof(why));
 	if (err) {
 		why_say("%s", why);
 		return err;
@@ -619,9 +673,13 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 
 static int attach_process(struct memtrace *mt, struct traced *t)
 {
+	struct rss rss;
 	char why[512];
 	int err;
 
+	/* What it holds already, to tell the growth since. */
+	if (!rss_read(t->pid, &rss))
+		t->rss_anon_start = rss.anon;
 	/* Mappings first: if the process exits early, its stacks still
 	 * resolve. */
 	err = symbolizer_add_pid(mt->sym, t->pid);
@@ -631,7 +689,7 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 	err = python_process_attach(&mt->py_env, &t->py, t->pid);
 	if (err)
 		return err;
-	err = probes_attach(mt->probes, t->pid, &t->libc, why, sizeof(why));
+	err = probes_attach(mt->probes, t->pid, &t->alloc, why, sizeof(why));
 	if (err) {
 		why_say("%s", why);
 		return err;
@@ -643,6 +701,7 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 static void cleanup(struct memtrace *mt)
 {
 	/* Probes go first: nothing is left in the kernel, whatever failed. */
+	mmap_probes_close(mt->mmap);
 	probes_close(mt->probes);
 	rb_consumer_free(mt->consumer);
 	stack_source_free(mt->stacks);
@@ -698,6 +757,8 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 		err = probes_print_stats(mt.probes, stdout);
+		if (!err && !mmap_probes_open(&mt.mmap, mt.probes, &pc, why, sizeof(why)))
+			err = mmap_probes_print_stats(mt.mmap, stdout);
 		cleanup(&mt);
 		return err ? 1 : 0;
 	}
@@ -758,6 +819,14 @@ int main(int argc, char **argv)
 			strerror(-err));
 		goto fail;
 	}
+	/* Without them only what the program maps itself goes unseen. */
+	if (mmap_probes_open(&mt.mmap, mt.probes, &pc, why, sizeof(why)))
+		warnings_add(&mt.warnings, "%s: memory the programs map themselves (mmap, brk) "
+			     "is not traced", why);
+	else if (mmap_probes_on_tracepoints(mt.mmap))
+		why_say("the kernel refused fentry/fexit on the mmap and brk syscalls: they "
+			"are traced from the raw syscall tracepoints, which every syscall on "
+			"the machine passes while memtrace runs");
 	mt.py_env.probes = mt.probes;
 	for (size_t i = 0; i < mt.procs.n; i++)
 		if (attach_process(&mt, mt.procs.v[i]))
@@ -775,7 +844,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	why_say("tracing %zu process%s (%s); Ctrl-C to stop",
-		mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->libc.maps_path);
+		mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->alloc.maps_path);
 	publish_outputs(&mt);
 
 	err = run(&mt);

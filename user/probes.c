@@ -283,6 +283,43 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
 }
 
 /*
+ * The allocator's sites: an entry and a return probe on each allocation
+ * function, both at its probe_offset (the return probe there takes the
+ * return address from the top of the stack, untouched before that site:
+ * user/proc/probe_site.h), and an entry probe on each free.
+ */
+static int attach_sites(struct probes *p, struct pid_links *pl,
+			const struct alloc_target *at)
+{
+	struct batch rets = { .prog = p->skel->progs.alloc_exit, .ret = true };
+	struct batch entries = { .prog = p->skel->progs.alloc_enter };
+	struct batch frees = { .prog = p->skel->progs.free_enter };
+	int err = 0;
+
+	for (size_t i = 0; i < at->nsites && !err; i++) {
+		const struct alloc_site *s = &at->sites[i];
+
+		if (s->func == MT_FUNC_FREE) {
+			err = batch_add(&frees, s->probe_offset, s->cookie);
+			continue;
+		}
+		err = batch_add(&rets, s->probe_offset, s->cookie);
+		if (!err)
+			err = batch_add(&entries, s->probe_offset, s->cookie);
+	}
+	if (!err)
+		err = batch_attach(p, pl, at->path, &rets);
+	if (!err)
+		err = batch_attach(p, pl, at->path, &entries);
+	if (!err)
+		err = batch_attach(p, pl, at->path, &frees);
+	batch_free(&rets);
+	batch_free(&entries);
+	batch_free(&frees);
+	return err;
+}
+
+/*
  * Say when pid's entry probes went live (now), or that some are being
  * attached: returns without an entry in that window are calls that were
  * in flight, counted apart (MT_IN_FLIGHT_NS in memtrace_events.h).
@@ -304,7 +341,7 @@ static void mark_live(struct probes *p, pid_t pid, bool live)
 			     BPF_EXIST);
 }
 
-int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
+int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 		  char *why, size_t why_len)
 {
 	struct pid_links *pl;
@@ -326,10 +363,10 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 
 	/* Where the loader announces new objects (optional: without it,
 	 * new objects are found when the unwinder meets them). */
-	if (lt->ldso_path[0]) {
+	if (at->ldso_path[0]) {
 		struct bpf_link *link = attach_one(p->skel->progs.maps_changed, pid,
-						   lt->ldso_path,
-						   lt->dl_debug_state_offset, false, 0);
+						   at->ldso_path,
+						   at->dl_debug_state_offset, false, 0);
 
 		if (link && keep_link(pl, link, -1))
 			return -ENOMEM;
@@ -338,12 +375,11 @@ int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
 	/* Return probes first, then entry probes: a call entered after its
 	 * entry probe is live then always has its return probe too, so entry
 	 * and return stay paired. */
-	err = attach_functions(p, pl, lt->path, lt->func_offset, lt->probe_offset,
-			       lt->alias_of_earlier, 0, MT_FUNC_FREE);
+	err = attach_sites(p, pl, at);
 	if (err)
 		return why_fail(err, why, why_len,
 				"cannot attach uprobes to the allocation functions of %s "
-				"for PID %d: %s", lt->maps_path, pid, strerror(-err));
+				"for PID %d: %s", at->maps_path, pid, strerror(-err));
 	mark_live(p, pid, true);
 	return 0;
 }
@@ -451,6 +487,11 @@ int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT])
 	}
 	free(vals);
 	return 0;
+}
+
+struct bpf_object *probes_bpf_object(const struct probes *p)
+{
+	return p->skel->obj;
 }
 
 int probes_events_map_fd(const struct probes *p)

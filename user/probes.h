@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The BPF side as user space sees it: load the probe programs, attach them
- * to a process's libc, read their counters. Attaching is per process, so
- * other processes that map the same libc never hit a breakpoint.
+ * to a process's allocator, read their counters. Attaching is per process,
+ * so other processes that map the same library never hit a breakpoint.
  */
 #ifndef MEMTRACE_PROBES_H
 #define MEMTRACE_PROBES_H
@@ -14,9 +14,10 @@
 #include <sys/types.h>
 #include "memtrace_events.h"
 #include "python/pymalloc_sites.h"
-#include "proc/libc_target.h"
+#include "proc/alloc_target.h"
 
 struct probes;
+struct bpf_object;
 
 struct probes_config {
 	enum mt_stack_mode stack_mode;
@@ -33,9 +34,9 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 void probes_close(struct probes *p);
 
 /* Trace pid: add it to the in-kernel filter and put the probes on the
- * functions of lt (its libc). Return probes go on before entry probes, so
+ * sites of at (its allocator). Return probes go on before entry probes, so
  * no call is seen entering without its return being caught as well. */
-int probes_attach(struct probes *p, pid_t pid, const struct libc_target *lt,
+int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 		  char *why, size_t why_len);
 
 /* Trace pid's Python object allocator too: entry and return probes on
@@ -58,6 +59,10 @@ int probes_print_stats(const struct probes *p, FILE *out);
 
 /* Sum the per-CPU counters into out[MT_CNT_COUNT]. */
 int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT]);
+
+/* The loaded BPF object, whose maps other probe objects share
+ * (user/mmap_probes.c). */
+struct bpf_object *probes_bpf_object(const struct probes *p);
 
 int probes_events_map_fd(const struct probes *p);
 int probes_stacks_map_fd(const struct probes *p);

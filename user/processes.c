@@ -44,7 +44,7 @@ void processes_free(struct processes *ps)
 	for (size_t i = 0; i < ps->n; i++) {
 		if (ps->v[i]->pidfd >= 0)
 			close(ps->v[i]->pidfd);
-		libc_target_release(&ps->v[i]->libc);
+		alloc_target_release(&ps->v[i]->alloc);
 		free(ps->v[i]);
 	}
 	free(ps->v);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The traced processes: one entry per process memtrace traces, with what
- * it found about it (its libc, its Python) and its life (exec'd, exited).
+ * it found about it (its allocator, its Python) and its life (exec'd, exited).
  * Entries are allocated one by one, so a pointer to one stays valid while
  * others are added; they live until processes_free().
  */
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "proc/libc_target.h"
+#include "proc/alloc_target.h"
 #include "python/python_process.h"
 
 struct traced {
@@ -22,8 +22,9 @@ struct traced {
 	bool exited;
 	bool execd;
 	char comm[64];
-	struct libc_target libc;
+	struct alloc_target alloc;
 	struct python_process py;
+	uint64_t rss_anon_start;	/* anonymous RSS when tracing began */
 };
 
 struct processes {

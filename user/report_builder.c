@@ -42,11 +42,11 @@ static const char *stack_end_text(unsigned int end)
 	}
 }
 
-static const struct libc_target *libc_of(const struct report_inputs *in, uint32_t pid)
+static const struct alloc_target *alloc_of(const struct report_inputs *in, uint32_t pid)
 {
 	for (size_t i = 0; i < in->nprocs; i++)
 		if (in->procs[i].pid == pid)
-			return in->libcs[i];
+			return in->allocs[i];
 	return NULL;
 }
 
@@ -76,7 +76,7 @@ static void map_of(const struct report_inputs *in, uint32_t pid, struct report_f
 static void allocator_frame(const struct report_inputs *in, uint32_t pid,
 			    uint32_t func, struct report_frame *f)
 {
-	const struct libc_target *lt = libc_of(in, pid);
+	const struct alloc_target *lt = alloc_of(in, pid);
 	const struct py_target *py;
 
 	memset(f, 0, sizeof(*f));
@@ -84,6 +84,10 @@ static void allocator_frame(const struct report_inputs *in, uint32_t pid,
 	if (func >= MT_FUNC_PY_MALLOC && func <= MT_FUNC_PY_FREE) {
 		py = python_of(in, pid);
 		f->module = py ? base_name(py->lib_path) : "[python]";
+		return;
+	}
+	if (mt_func_is_mapping(func)) {
+		f->module = "[syscall]";	/* the program's own mmap or brk */
 		return;
 	}
 	f->module = lt ? base_name(lt->maps_path) : "[unknown]";
@@ -643,6 +647,7 @@ void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT
 	a->entries_without_return = counters[MT_CNT_ENTRY_WITHOUT_RET];
 	a->stacks_not_captured = counters[MT_CNT_STACK_FAILED];
 	a->nested_calls = counters[MT_CNT_NESTED];
+	a->maps_in_allocator = counters[MT_CNT_MAPS_IN_ALLOCATOR];
 	a->unwind.no_table = counters[MT_CNT_UNWIND_NO_TABLE];
 	a->unwind.no_mapping = counters[MT_CNT_UNWIND_NO_MAPPING];
 	a->unwind.unsupported = counters[MT_CNT_UNWIND_UNSUPPORTED];

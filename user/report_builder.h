@@ -10,7 +10,7 @@
 #include "aggregator.h"
 #include "python/python_detect.h"
 #include "python/python_symbols.h"
-#include "proc/libc_target.h"
+#include "proc/alloc_target.h"
 #include "report/report.h"
 #include "stack_source.h"
 #include "symbols/symbolizer.h"
@@ -20,10 +20,10 @@ struct report_inputs {
 	struct aggregator *agg;
 	struct stack_source *stacks;
 	struct symbolizer *sym;
-	/* Per traced process: its libc (for the allocation-function frame). */
+	/* Per traced process: its allocator (for the allocation-function frame). */
 	size_t nprocs;
 	const struct report_process *procs;
-	const struct libc_target *const *libcs;	/* nprocs entries */
+	const struct alloc_target *const *allocs;	/* nprocs entries */
 	/* Python: per process its interpreter (NULL: not Python), and the
 	 * resolver of code objects. */
 	const struct py_target *const *pythons;	/* nprocs entries, or NULL */

@@ -77,6 +77,10 @@ def bytes_by_line(report, filename):
     Python frame (the line that was running, as tracemalloc counts)."""
     lines = {}
     for s in report["stacks"]:
+        # pymalloc's arenas are maps, each holding many objects that
+        # tracemalloc counts one by one: compare allocations only.
+        if s["allocator"] in ("mmap", "mremap", "brk"):
+            continue
         f = innermost_python(s)
         if f and f["file"] == filename:
             lines[f["line"]] = lines.get(f["line"], 0) + s["bytes"]

@@ -16,12 +16,19 @@
  * to 0), realloc(NULL, n), reallocarray, posix_memalign, aligned_alloc,
  * memalign, valloc, pvalloc.
  *
+ * Churn calls only the functions that the allocator malloc binds to
+ * defines: run with another allocator (LD_PRELOAD, or linked with one)
+ * that lacks one (jemalloc has no pvalloc), glibc's would hand out a block
+ * that this allocator's free cannot take.
+ *
  * Usage: leaky [--wait] [--hold] TRUTH.json
  *   --wait  print "ready" and wait for a line on stdin before working
  *           (so a tracer can attach with -p first)
  *   --hold  after writing TRUTH.json, wait for a line on stdin before
  *           exiting (so a tracer can report on a live process)
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -53,6 +60,20 @@ struct tally {
 };
 
 static void *volatile sink;	/* keeps the compiler from dropping calls */
+
+/* The optional functions the allocator in use defines itself. */
+static struct {
+	bool reallocarray, memalign, valloc, pvalloc;
+} has;
+
+static bool from_the_allocator(const char *name)
+{
+	void *m = dlsym(RTLD_DEFAULT, "malloc"), *f = dlsym(RTLD_DEFAULT, name);
+	Dl_info a, b;
+
+	return m && f && dladdr(m, &a) && dladdr(f, &b) && a.dli_fname && b.dli_fname &&
+	       !strcmp(a.dli_fname, b.dli_fname);
+}
 
 __attribute__((noinline)) void *leak_pages(void)
 {
@@ -107,13 +128,17 @@ __attribute__((noinline)) static void churn(int round)
 	r = realloc(r, 0);		/* glibc: frees, returns NULL */
 	if (r)
 		a[n++] = r;
-	a[n++] = reallocarray(NULL, 10, 24);
+	if (has.reallocarray)
+		a[n++] = reallocarray(NULL, 10, 24);
 	if (posix_memalign(&a[n], 128, 300) == 0)
 		n++;
 	a[n++] = aligned_alloc(64, 640);
-	a[n++] = memalign(32, 96);
-	a[n++] = valloc(100);
-	a[n++] = pvalloc(200);
+	if (has.memalign)
+		a[n++] = memalign(32, 96);
+	if (has.valloc)
+		a[n++] = valloc(100);
+	if (has.pvalloc)
+		a[n++] = pvalloc(200);
 	a[n++] = malloc(0);
 	sink = a[0];
 	for (size_t i = 0; i < n; i++)
@@ -173,6 +198,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sink = first_line_block;
+	has.reallocarray = from_the_allocator("reallocarray");
+	has.memalign = from_the_allocator("memalign");
+	has.valloc = from_the_allocator("valloc");
+	has.pvalloc = from_the_allocator("pvalloc");
 	if (wait) {
 		printf("ready\n");
 		fflush(stdout);

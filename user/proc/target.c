@@ -161,36 +161,6 @@ static int find_in_path(const char *cmd, char *out, size_t len)
 	return last;
 }
 
-/* 1 if path is an ELF executable with no program interpreter (static),
- * 0 if not (dynamic, or a script), negative errno if unreadable. */
-static int is_static_elf(const char *path)
-{
-	Elf64_Ehdr eh;
-	Elf64_Phdr ph;
-	int fd, ret = 1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64) {
-		ret = 0;	/* a script or something exec will judge */
-		goto out;
-	}
-	for (int i = 0; i < eh.e_phnum; i++) {
-		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * eh.e_phentsize)
-		    != sizeof(ph))
-			break;
-		if (ph.p_type == PT_INTERP) {
-			ret = 0;
-			break;
-		}
-	}
-out:
-	close(fd);
-	return ret;
-}
-
 static int read_entry_point(pid_t pid, uint64_t *entry)
 {
 	char path[64];
@@ -284,15 +254,6 @@ int target_launch(char *const argv[], pid_t *pidp, char *why, size_t why_len)
 	if (err)
 		return why_fail(err, why, why_len, "cannot execute '%s': %s", argv[0],
 			    strerror(-err));
-	err = is_static_elf(path);
-	if (err < 0)
-		return why_fail(err, why, why_len, "cannot execute '%s': %s", path,
-			    strerror(-err));
-	if (err == 1)
-		return why_fail(-ENOEXEC, why, why_len,
-			    "'%s' is statically linked: it has no shared libc whose "
-			    "allocator memtrace could probe", path);
-
 	/* exec's own error comes back through a close-on-exec pipe. */
 	if (pipe2(errpipe, O_CLOEXEC))
 		return why_fail(-errno, why, why_len, "pipe: %s", strerror(errno));

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "symbols/elf_symbols.h"
-#include "proc/libc_target.h"
+#include "proc/probe_site.h"
 #include "pymalloc_target.h"
 #include "proc/proc_maps.h"
 #include "proc/target_file.h"
@@ -108,7 +108,7 @@ int pymalloc_target_find(pid_t pid, const struct py_target *py,
 	out->free_probe_offset = out->offset[MT_FUNC_PY_FREE];
 	n = pread(out->fd, code, sizeof(code), out->free_probe_offset);
 	if (n > 0)
-		out->free_probe_offset += libc_target_probe_skip(code, n);
+		out->free_probe_offset += probe_site_skip(code, n, mt_func_args(MT_FUNC_PY_FREE));
 	return 0;
 }
 

@@ -91,6 +91,28 @@ struct report_stack {
 	const struct report_frame *frames;
 };
 
+/* Where a process's resident memory goes, in bytes (user/reconcile.c):
+ * its RSS from /proc against what memtrace accounts for. */
+struct report_memory {
+	bool valid;		/* false: not measured (the process is gone) */
+	uint64_t rss;		/* VmRSS: rss_anon + rss_file + rss_shmem */
+	uint64_t rss_anon, rss_file, rss_shmem;
+	int64_t rss_anon_growth;	/* since tracing began */
+	uint64_t heap;		/* outstanding bytes of allocator calls, as
+				   requested */
+	uint64_t mapped;	/* resident bytes of what it mapped itself since
+				   tracing began (mmap, mremap, brk), but for
+				   the two below */
+	uint64_t mapped_size;	/* the size of those mappings */
+	uint64_t python_arenas;	/* resident bytes of the interpreter's own
+				   maps (pymalloc's arenas) among them */
+	uint64_t thread_stacks;	/* resident bytes of its threads' stacks */
+	int64_t unexplained;	/* rss_anon minus the four above: allocator
+				   slack and fragmentation, memory from before
+				   tracing began; negative: allocated but not
+				   resident (never touched, or swapped out) */
+};
+
 struct report_process {
 	uint32_t pid;
 	const char *comm;	/* command name; "" if unknown */
@@ -99,6 +121,13 @@ struct report_process {
 	uint64_t live_allocations;
 	uint64_t rss_bytes;	/* resident set size at the report */
 	bool rss_known;		/* false: not read (the process exited) */
+	/* The allocator its malloc binds to: its kind ("glibc", "jemalloc",
+	 * ..., "unknown") and the file that defines it; NULL: none. */
+	const char *allocator;
+	const char *allocator_object;
+	bool allocator_known;	/* false: only its standard functions are
+				   probed (see user/proc/alloc_target.h) */
+	struct report_memory mem;
 };
 
 /* Counters that say how far the figures can be trusted. */
@@ -115,6 +144,8 @@ struct report_accounting {
 	uint64_t nested_calls;		/* probed calls inside probed calls */
 	uint64_t samples_dropped;	/* sampled, but not counted: the map of
 					   sampled blocks was full */
+	uint64_t maps_in_allocator;	/* mmap, brk... made by the allocator
+					   itself: its blocks are counted */
 	/* Stack walks that stopped before the outermost frame, by reason. */
 	struct {
 		uint64_t no_table;	/* a PC in a gap of its table */
@@ -152,6 +183,7 @@ struct report {
 	bool final;
 	size_t nprocs;
 	const struct report_process *procs;
+	struct report_memory mem_total;	/* summed over the measured ones */
 
 	/* Totals over every live allocation, whatever the filter. */
 	uint64_t outstanding_bytes;

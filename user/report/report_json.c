@@ -102,6 +102,22 @@ static void write_share(FILE *out, const struct report_pid_share *p, size_t i)
 		i ? "," : "", p->pid, p->bytes, p->count);
 }
 
+static void write_memory(FILE *out, const struct report_memory *m)
+{
+	if (!m->valid) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out, "{\"rss\":%" PRIu64 ",\"rss_anon\":%" PRIu64 ",\"rss_file\":%" PRIu64
+		",\"rss_shmem\":%" PRIu64 ",\"rss_anon_growth\":%" PRId64 ",\"heap\":%" PRIu64
+		",\"mapped\":%" PRIu64 ",\"mapped_size\":%" PRIu64 ",\"python_arenas\":%" PRIu64
+		",\"thread_stacks\":%" PRIu64 ",\"accounted\":%" PRIu64
+		",\"unexplained\":%" PRId64 "}",
+		m->rss, m->rss_anon, m->rss_file, m->rss_shmem, m->rss_anon_growth, m->heap,
+		m->mapped, m->mapped_size, m->python_arenas, m->thread_stacks,
+		m->heap + m->mapped + m->python_arenas + m->thread_stacks, m->unexplained);
+}
+
 static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 {
 	fprintf(out, "{\"rank\":%zu,\"pid\":%" PRIu32 ",\"allocator\":", rank, s->pid);
@@ -163,9 +179,24 @@ int report_write_json(FILE *out, const struct report *r)
 		fprintf(out, ",\"outstanding_bytes\":%" PRIu64 ",\"live_allocations\":%" PRIu64
 			",\"rss_bytes\":", r->procs[i].outstanding_bytes, r->procs[i].live_allocations);
 		if (r->procs[i].rss_known)
-			fprintf(out, "%" PRIu64 "}", r->procs[i].rss_bytes);
+			fprintf(out, "%" PRIu64, r->procs[i].rss_bytes);
 		else
-			fputs("null}", out);
+			fputs("null", out);
+		fputs(",\"allocator\":", out);
+		if (r->procs[i].allocator) {
+			fputs("{\"kind\":", out);
+			json_str(out, r->procs[i].allocator);
+			fputs(",\"object\":", out);
+			json_str(out, r->procs[i].allocator_object);
+			fputs(",\"known\":", out);
+			json_bool(out, r->procs[i].allocator_known);
+			fputc('}', out);
+		} else {
+			fputs("null", out);
+		}
+		fputs(",\"memory\":", out);
+		write_memory(out, &r->procs[i].mem);
+		fputc('}', out);
 	}
 
 	fprintf(out, "],\"totals\":{\"outstanding_bytes\":%" PRIu64 ",\"live_allocations\":%" PRIu64
@@ -175,7 +206,9 @@ int report_write_json(FILE *out, const struct report *r)
 	json_num(out, r->alloc_rate);
 	fputs(",\"free_rate\":", out);
 	json_num(out, r->free_rate);
-	fprintf(out, ",\"distinct_stacks\":%" PRIu64 "}", r->distinct_stacks);
+	fprintf(out, ",\"distinct_stacks\":%" PRIu64 ",\"memory\":", r->distinct_stacks);
+	write_memory(out, &r->mem_total);
+	fputc('}', out);
 	/* Sampled: every bytes, count, allocs and frees figure is an
 	 * estimate (see the README's "Sampling"). */
 	fputs(",\"sampled\":", out);
@@ -188,6 +221,7 @@ int report_write_json(FILE *out, const struct report *r)
 		",\"returns_in_flight_at_attach\":%" PRIu64 ",\"entries_without_return\":%" PRIu64 ",\"unknown_frees\":%" PRIu64
 		",\"stacks_not_captured\":%" PRIu64 ",\"replaced_live\":%" PRIu64
 		",\"exec_dropped\":%" PRIu64 ",\"nested_calls\":%" PRIu64
+		",\"maps_in_allocator\":%" PRIu64
 		",\"unwind\":{\"no_table\":%" PRIu64 ",\"no_mapping\":%" PRIu64
 		",\"unsupported\":%" PRIu64 ",\"bad_read\":%" PRIu64 ",\"depth\":%" PRIu64
 		",\"fp_frames\":%" PRIu64 ",\"fp_end\":%" PRIu64 ",\"finished\":%" PRIu64
@@ -197,7 +231,7 @@ int report_write_json(FILE *out, const struct report *r)
 		a->lost_events, a->returns_without_entry, a->returns_in_flight,
 		a->entries_without_return,
 		a->unknown_frees, a->stacks_not_captured, a->replaced_live, a->exec_dropped,
-		a->nested_calls, a->unwind.no_table, a->unwind.no_mapping,
+		a->nested_calls, a->maps_in_allocator, a->unwind.no_table, a->unwind.no_mapping,
 		a->unwind.unsupported, a->unwind.bad_read, a->unwind.depth,
 		a->unwind.fp_frames, a->unwind.fp_end, a->unwind.finished,
 		a->unwind.unfinished, a->unwind.table_full, a->unwind.too_many_mappings,

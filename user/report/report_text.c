@@ -136,6 +136,99 @@ static void write_symbols(FILE *out, const struct report *r)
 	list_end(&l);
 }
 
+/* One line per process: the allocator its malloc binds to. One memtrace
+ * does not know says so, since part of its calls go unseen. */
+static int write_allocators(FILE *out, const struct report *r)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const struct report_process *p = &r->procs[i];
+
+		if (!p->allocator)
+			continue;
+		fprintf(out, "%-*s%" PRIu32 " ", LABEL_WIDTH, first ? "allocator" : "", p->pid);
+		first = false;
+		if (!p->allocator_known)
+			fputs("unknown allocator in ", out);
+		else
+			fprintf(out, "%s, ", p->allocator);
+		if (fput_clean(out, p->allocator_object ? p->allocator_object : "?", NAME_TEXT))
+			return -EIO;
+		if (!p->allocator_known)
+			fputs(" (it defines malloc): only its standard functions are traced, "
+			      "calls to its own entry points are not seen", out);
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+/* "-1.2 MiB" or "1.2 MiB". */
+static const char *fmt_signed(char *buf, size_t len, int64_t v)
+{
+	char b[16];
+
+	snprintf(buf, len, "%s%s", v < 0 ? "-" : "",
+		 fmt_bytes(b, sizeof(b), v < 0 ? (uint64_t)-v : (uint64_t)v));
+	return buf;
+}
+
+static void write_memory_of(FILE *out, const char *label, const char *who,
+			    const struct report_memory *m)
+{
+	uint64_t since = m->heap + m->mapped + m->python_arenas;
+	char b[4][16], g[2][24], item[128];
+	struct list l;
+
+	if (!m->valid) {
+		fprintf(out, "%-*s%s: not measured (gone)\n", LABEL_WIDTH, label, who);
+		return;
+	}
+	fprintf(out, "%-*s%s: RSS %s (anon %s, file %s, shmem %s)\n", LABEL_WIDTH, label, who,
+		fmt_bytes(b[0], sizeof(b[0]), m->rss), fmt_bytes(b[1], sizeof(b[1]), m->rss_anon),
+		fmt_bytes(b[2], sizeof(b[2]), m->rss_file),
+		fmt_bytes(b[3], sizeof(b[3]), m->rss_shmem));
+	/* The line that says whether the stacks listed explain a growth:
+	 * all memtrace accounts for but thread stacks was made since. */
+	fprintf(out, "%-*sanon %s since start, memtrace accounts for %s", LABEL_WIDTH, "",
+		fmt_growth(g[0], sizeof(g[0]), m->rss_anon_growth),
+		fmt_growth(g[1], sizeof(g[1]), (int64_t)since));
+	if (m->rss_anon_growth > 0)
+		fprintf(out, " (%.0f%%)", 100.0 * (double)since / (double)m->rss_anon_growth);
+	fputc('\n', out);
+	list_start(&l, out, "");
+	snprintf(item, sizeof(item), "heap %s", fmt_bytes(b[0], sizeof(b[0]), m->heap));
+	list_add(&l, item);
+	snprintf(item, sizeof(item), "mapped %s (of %s)", fmt_bytes(b[0], sizeof(b[0]), m->mapped),
+		 fmt_bytes(b[1], sizeof(b[1]), m->mapped_size));
+	list_add(&l, item);
+	snprintf(item, sizeof(item), "Python arenas %s",
+		 fmt_bytes(b[0], sizeof(b[0]), m->python_arenas));
+	list_add(&l, item);
+	snprintf(item, sizeof(item), "thread stacks %s",
+		 fmt_bytes(b[0], sizeof(b[0]), m->thread_stacks));
+	list_add(&l, item);
+	snprintf(item, sizeof(item), "unexplained %s%s",
+		 fmt_signed(b[0], sizeof(b[0]), m->unexplained),
+		 m->unexplained < 0 ? " (allocated, not resident)" :
+		 " (allocator slack, memory from before start)");
+	list_add(&l, item);
+	list_end(&l);
+}
+
+/* Where the RSS goes, per process and summed when there are several. */
+static void write_memory(FILE *out, const struct report *r)
+{
+	char who[32];
+
+	for (size_t i = 0; i < r->nprocs; i++) {
+		snprintf(who, sizeof(who), "%" PRIu32, r->procs[i].pid);
+		write_memory_of(out, i ? "" : "memory", who, &r->procs[i].mem);
+	}
+	if (r->nprocs > 1)
+		write_memory_of(out, "", "all", &r->mem_total);
+}
+
 static void write_accounting(FILE *out, const struct report *r)
 {
 	const struct report_accounting *a = &r->acct;
@@ -152,6 +245,7 @@ static void write_accounting(FILE *out, const struct report *r)
 		{ "replaced live", a->replaced_live },
 		{ "exec dropped", a->exec_dropped },
 		{ "nested calls", a->nested_calls },
+		{ "allocator's own maps", a->maps_in_allocator },
 	};
 	char item[64];
 	struct list l;
@@ -327,8 +421,11 @@ int report_write_text(FILE *out, const struct report *r)
 	int err;
 
 	err = write_header(out, r);
+	if (!err)
+		err = write_allocators(out, r);
 	if (err)
 		return err;
+	write_memory(out, r);
 	write_accounting(out, r);
 	err = write_warnings(out, r);
 	if (err)

@@ -433,6 +433,26 @@ int elf_symbols_find(const struct elf_symbols *es, const char *name,
 	return 0;
 }
 
+int elf_symbols_find_global(const struct elf_symbols *es, const char *name,
+			    uint64_t *value, uint64_t *size)
+{
+	const struct sym_vec *vecs[] = { &es->table, &es->others };
+
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < vecs[k]->n; i++) {
+			const struct sym_entry *e = &vecs[k]->v[i];
+
+			if (bind_rank(e->bind) < 2 && !strcmp(e->sym.name, name)) {
+				*value = e->sym.value;
+				if (size)
+					*size = e->sym.size;
+				return 0;
+			}
+		}
+	}
+	return -ENOENT;
+}
+
 int elf_symbols_offset_to_vaddr(const struct elf_symbols *es, uint64_t offset,
 				uint64_t *vaddr)
 {

@@ -61,6 +61,11 @@ const struct elf_symbol *elf_symbols_lookup(const struct elf_symbols *es,
 int elf_symbols_find(const struct elf_symbols *es, const char *name,
 		     uint64_t *value, uint64_t *size);
 
+/* The same for a global or weak definition only: what another object's
+ * call to `name` can bind to. Returns 0 or -ENOENT. */
+int elf_symbols_find_global(const struct elf_symbols *es, const char *name,
+			    uint64_t *value, uint64_t *size);
+
 /* Between file offsets and virtual addresses, through the PT_LOAD segment
  * whose file bytes hold them. Return 0 or -ENOENT (no such segment: the
  * offset is in no loaded part, or the address is in .bss). */

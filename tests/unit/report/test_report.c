@@ -49,7 +49,12 @@ static const struct report_stack sample_stacks[] = {
 };
 
 static const struct report_process leaky_proc[] = {
-	{ .pid = 4242, .comm = "leaky" },
+	{ .pid = 4242, .comm = "leaky", .allocator = "glibc",
+	  .allocator_object = "/usr/lib/x86_64-linux-gnu/libc.so.6", .allocator_known = true,
+	  .mem = { .valid = true, .rss = 12 << 20, .rss_anon = 8 << 20, .rss_file = 4 << 20,
+		   .rss_anon_growth = 6 << 20, .heap = 4194916, .mapped = 1 << 20,
+		   .mapped_size = 2 << 20, .thread_stacks = 64 << 10,
+		   .unexplained = (8 << 20) - 4194916 - (1 << 20) - (64 << 10) } },
 };
 
 static struct report sample_report(void)
@@ -242,10 +247,16 @@ static const char sample_text[] =
 	"outstanding  4.0 MiB in 1027 live allocations\n"
 	"rates        123.4 allocs/s, 120.0 frees/s over the last 10.0s\n"
 	"since start  123456 allocs, 122429 frees, 57 distinct stacks\n"
+	"allocator    4242 glibc, /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+	"memory       4242: RSS 12.0 MiB (anon 8.0 MiB, file 4.0 MiB, shmem 0 B)\n"
+	"             anon +6.0 MiB since start, memtrace accounts for +5.0 MiB (83%)\n"
+	"             heap 4.0 MiB, mapped 1.0 MiB (of 2.0 MiB), Python arenas 0 B,\n"
+	"             thread stacks 64.0 KiB,\n"
+	"             unexplained 2.9 MiB (allocator slack, memory from before start)\n"
 	"accounting   lost events 0, returns without entry 0,\n"
 	"             returns in flight at attach 0, entries without return 0,\n"
 	"             unknown frees 3, stacks not captured 0, replaced live 0,\n"
-	"             exec dropped 0, nested calls 2\n"
+	"             exec dropped 0, nested calls 2, allocator's own maps 0\n"
 	"unwinding    no table 0, no mapping 0, unsupported rule 0, bad read 0,\n"
 	"             depth limit 0, frames by frame pointers 0,\n"
 	"             frame pointers invalid 0, finished in user space 0, unfinished 0,\n"
@@ -461,14 +472,15 @@ static const char small_json[] =
 	"{\"type\":\"report\",\"final\":false,\"time\":\"2026-11-21T04:55:01Z\","
 	"\"elapsed_s\":90.000,\"interval_s\":10.000,"
 	"\"processes\":[{\"pid\":4242,\"comm\":\"leaky\",\"exited\":false,"
-	"\"outstanding_bytes\":4194916,\"live_allocations\":1027,\"rss_bytes\":9437184}],"
+	"\"outstanding_bytes\":4194916,\"live_allocations\":1027,\"rss_bytes\":9437184,"
+	"\"allocator\":null,\"memory\":null}],"
 	"\"totals\":{\"outstanding_bytes\":4194916,\"live_allocations\":1027,\"allocs\":123456,"
 	"\"alloc_bytes\":987654321,\"frees\":122429,\"alloc_rate\":123.400,\"free_rate\":120.000,"
-	"\"distinct_stacks\":57},\"sampled\":false,"
+	"\"distinct_stacks\":57,\"memory\":null},\"sampled\":false,"
 	"\"accounting\":{\"lost_events\":0,\"returns_without_entry\":0,"
 	"\"returns_in_flight_at_attach\":0,"
 	"\"entries_without_return\":0,\"unknown_frees\":3,\"stacks_not_captured\":0,"
-	"\"replaced_live\":0,\"exec_dropped\":0,\"nested_calls\":2,"
+	"\"replaced_live\":0,\"exec_dropped\":0,\"nested_calls\":2,\"maps_in_allocator\":0,"
 	"\"unwind\":{\"no_table\":0,\"no_mapping\":0,\"unsupported\":0,\"bad_read\":0,"
 	"\"depth\":0,\"fp_frames\":0,\"fp_end\":0,\"finished\":0,\"unfinished\":0,"
 	"\"table_full\":0,\"too_many_mappings\":0},"

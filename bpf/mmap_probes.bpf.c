@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Memory the traced programs map themselves: mmap, munmap, mremap and brk,
+ * seen where the kernel runs them, not through uprobes.
+ *
+ * The programs are fentry/fexit on the syscalls' entry functions
+ * (__x64_sys_mmap, ...): they run for those four syscalls only, so other
+ * processes pay nothing. Where the kernel lacks them, the raw syscall
+ * tracepoints (tp_btf/sys_enter, sys_exit) do the same work; those run for
+ * every syscall on the machine (~100 ns more per syscall here, measured in
+ * README "Allocators"), so they are the fallback only.
+ *
+ * A call made while the thread is inside a probed allocator call (its
+ * call_states depth, kept by alloc_probes.bpf.c) is the allocator's own:
+ * jemalloc's extents, glibc's large blocks, tcmalloc's sbrk. Its blocks
+ * are counted already, so it is skipped and counted. This object's maps
+ * are alloc_probes'own (user space reuses them before loading).
+ *
+ * Order, as for malloc and free: munmap is sent at entry, because the
+ * range may be mapped again by another thread before the call returns;
+ * mremap sets its old range aside at entry and sends its outcome at exit;
+ * mmap and brk send their results at exit.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#define ENOENT 2
+#define EEXIST 17
+
+#include "memtrace_events.h"
+#include "stack_source.bpf.h"
+#include "probe_common.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define MT_PAGE 4096ULL
+#define MT_PAGE_UP(n) (((n) + MT_PAGE - 1) & ~(MT_PAGE - 1))
+
+/* <linux/mman.h> */
+#define MT_MAP_TYPE 0x0f
+#define MT_MAP_PRIVATE 0x02
+#define MT_MAP_FIXED 0x10
+#define MT_MAP_ANONYMOUS 0x20
+#define MT_MAP_FIXED_NOREPLACE 0x100000
+
+/* x86-64 syscall numbers, for the tracepoint fallback. */
+#define MT_NR_MMAP 9
+#define MT_NR_MUNMAP 11
+#define MT_NR_BRK 12
+#define MT_NR_MREMAP 25
+
+/* The calling thread's state, if it is a traced process's and not inside
+ * a probed allocator call; NULL otherwise (counted when in the allocator). */
+static __always_inline struct call_state *outside_allocator(bool create)
+{
+	struct call_state *st;
+
+	if (empty_probes || !is_target(bpf_get_current_pid_tgid() >> 32))
+		return NULL;
+	st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0,
+				  create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (st && st->depth > 0) {
+		count(MT_CNT_MAPS_IN_ALLOCATOR);
+		return NULL;
+	}
+	if (!st && create)
+		count(MT_CNT_STATE_FAILED);
+	return st;
+}
+
+/* Send a mapping result with the stack of the user code that asked. */
+static __always_inline void send_mapped(void *ctx, const struct pt_regs *uregs,
+					struct call_state *st, __u8 type, __u8 func,
+					__u64 addr, __u64 size, __u64 old_addr, __u16 flags)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 stack_id = 0;
+
+	if (stack_mode != MT_STACK_NONE && !(flags & MT_EVF_MAP_FILE)) {
+		if (bpf_probe_read_kernel(&st->user_regs, sizeof(st->user_regs), uregs))
+			flags |= MT_EVF_NO_STACK;
+		else
+			/* The PC is the instruction after `syscall`: a return
+			 * address in all but name. */
+			flags |= take_stack_from(ctx, &st->user_regs, st, func, pid, true,
+						 &stack_id);
+	}
+	emit(type, func, addr, size, old_addr, stack_id, flags);
+	count(MT_CNT_MAPS);
+}
+
+static __always_inline void on_mmap_exit(void *ctx, const struct pt_regs *uregs, long ret)
+{
+	__u64 len = BPF_CORE_READ(uregs, si), flags = BPF_CORE_READ(uregs, r10);
+	bool anon = (flags & MT_MAP_ANONYMOUS) && (flags & MT_MAP_TYPE) == MT_MAP_PRIVATE;
+	struct call_state *st;
+
+	if (ret < 0 && ret > -4096)
+		return;		/* failed */
+	/* A mapping of a file (or shared memory) only matters where it
+	 * replaces memory mapped before: MAP_FIXED. */
+	if (!anon && (!(flags & MT_MAP_FIXED) || (flags & MT_MAP_FIXED_NOREPLACE)))
+		return;
+	st = outside_allocator(true);
+	if (!st)
+		return;
+	send_mapped(ctx, uregs, st, MT_EV_MMAP, MT_FUNC_MMAP, (__u64)ret, MT_PAGE_UP(len), 0,
+		    anon ? 0 : MT_EVF_MAP_FILE);
+}
+
+static __always_inline void on_munmap_enter(const struct pt_regs *uregs)
+{
+	__u64 addr = BPF_CORE_READ(uregs, di), len = BPF_CORE_READ(uregs, si);
+
+	/* What the kernel refuses (EINVAL) unmaps nothing. */
+	if ((addr & (MT_PAGE - 1)) || !len || !outside_allocator(false))
+		return;
+	emit(MT_EV_MUNMAP, MT_FUNC_MMAP, addr, MT_PAGE_UP(len), 0, 0, 0);
+}
+
+static __always_inline void on_mremap_enter(const struct pt_regs *uregs)
+{
+	__u64 addr = BPF_CORE_READ(uregs, di), len = BPF_CORE_READ(uregs, si);
+
+	if ((addr & (MT_PAGE - 1)) || !outside_allocator(false))
+		return;
+	emit(MT_EV_MREMAP_BEGIN, MT_FUNC_MREMAP, 0, MT_PAGE_UP(len), addr, 0, 0);
+}
+
+static __always_inline void on_mremap_exit(void *ctx, const struct pt_regs *uregs, long ret)
+{
+	__u64 addr = BPF_CORE_READ(uregs, di), len = BPF_CORE_READ(uregs, dx);
+	struct call_state *st;
+
+	if (addr & (MT_PAGE - 1))
+		return;
+	st = outside_allocator(true);
+	if (!st)
+		return;
+	if (ret < 0 && ret > -4096) {
+		emit(MT_EV_MREMAP_DONE, MT_FUNC_MREMAP, 0, MT_PAGE_UP(len), addr, 0, 0);
+		return;
+	}
+	send_mapped(ctx, uregs, st, MT_EV_MREMAP_DONE, MT_FUNC_MREMAP, (__u64)ret,
+		    MT_PAGE_UP(len), addr, 0);
+}
+
+static __always_inline void on_brk_enter(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct call_state *st = outside_allocator(true);
+
+	if (st)
+		st->brk_before = BPF_CORE_READ(task, mm, brk);
+}
+
+/* brk returns the break as it is after the call, moved or not. */
+static __always_inline void on_brk_exit(void *ctx, const struct pt_regs *uregs, long ret)
+{
+	struct call_state *st = outside_allocator(false);
+	__u64 before;
+
+	if (!st || !st->brk_before)
+		return;
+	before = st->brk_before;
+	st->brk_before = 0;
+	if ((__u64)ret > before)
+		send_mapped(ctx, uregs, st, MT_EV_BRK, MT_FUNC_BRK, (__u64)ret,
+			    (__u64)ret - before, before, 0);
+	else if ((__u64)ret < before)
+		emit(MT_EV_BRK, MT_FUNC_BRK, (__u64)ret, 0, before, 0, 0);
+}
+
+SEC("fexit/__x64_sys_mmap")
+int BPF_PROG(mmap_exit, const struct pt_regs *uregs, long ret)
+{
+	on_mmap_exit(ctx, uregs, ret);
+	return 0;
+}
+
+SEC("fentry/__x64_sys_munmap")
+int BPF_PROG(munmap_enter, const struct pt_regs *uregs)
+{
+	on_munmap_enter(uregs);
+	return 0;
+}
+
+SEC("fentry/__x64_sys_mremap")
+int BPF_PROG(mremap_enter, const struct pt_regs *uregs)
+{
+	on_mremap_enter(uregs);
+	return 0;
+}
+
+SEC("fexit/__x64_sys_mremap")
+int BPF_PROG(mremap_exit, const struct pt_regs *uregs, long ret)
+{
+	on_mremap_exit(ctx, uregs, ret);
+	return 0;
+}
+
+SEC("fentry/__x64_sys_brk")
+int BPF_PROG(brk_enter, const struct pt_regs *uregs)
+{
+	on_brk_enter();
+	return 0;
+}
+
+SEC("fexit/__x64_sys_brk")
+int BPF_PROG(brk_exit, const struct pt_regs *uregs, long ret)
+{
+	on_brk_exit(ctx, uregs, ret);
+	return 0;
+}
+
+/* The fallback: every syscall of every process passes here. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(syscall_enter, struct pt_regs *uregs, long id)
+{
+	if (id == MT_NR_MUNMAP)
+		on_munmap_enter(uregs);
+	else if (id == MT_NR_MREMAP)
+		on_mremap_enter(uregs);
+	else if (id == MT_NR_BRK)
+		on_brk_enter();
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(syscall_exit, struct pt_regs *uregs, long ret)
+{
+	long id = BPF_CORE_READ(uregs, orig_ax);
+
+	if (id == MT_NR_MMAP)
+		on_mmap_exit(ctx, uregs, ret);
+	else if (id == MT_NR_MREMAP)
+		on_mremap_exit(ctx, uregs, ret);
+	else if (id == MT_NR_BRK)
+		on_brk_exit(ctx, uregs, ret);
+	return 0;
+}

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * What every memtrace BPF object shares: the ring buffer of events, the
+ * filter of traced processes, the counters, each thread's state in an
+ * allocator call, and sending an event or a stack. Each object that
+ * includes this defines these maps; user space loads the first
+ * (alloc_probes) and hands its maps to the others (bpf_map__reuse_fd),
+ * so that there is one of each in the kernel.
+ */
+#ifndef MEMTRACE_PROBE_COMMON_BPF_H
+#define MEMTRACE_PROBE_COMMON_BPF_H
+
+#include "memtrace_events.h"
+#include "stack_source.bpf.h"
+
+/* Benchmarks attach the same probes with this set: each program returns at
+ * once, which measures what the traps alone cost. */
+const volatile bool empty_probes = false;
+/* Wake the consumer only once this many bytes wait in the ring; user space
+ * also polls on a short timer, so nothing waits long. */
+const volatile __u64 wakeup_bytes = 1 << 20;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24);	/* resized by user space before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct mt_target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_CNT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* What a thread's outer probed call is doing, from entry to return. */
+struct call_state {
+	__u32 depth;		/* probed calls in flight on this thread */
+	__u32 func;		/* enum mt_func of the outer call */
+	__u64 entry_sp;		/* stack pointer at the outer call's entry */
+	__u64 size;
+	__u64 old_addr;		/* realloc: the block passed in */
+	__u64 out_ptr;		/* posix_memalign: where the result goes */
+	__u64 py_freeing;	/* block PyObject_Free is freeing: its free()
+				   of a large block is the same free */
+	__u64 sample_left;	/* bytes to this thread's next sample point */
+	__u8 sample_ready;	/* sample_left has been drawn */
+	__u8 old_sampled;	/* realloc: the block passed in was sampled */
+	struct mt_stack stack;	/* scratch for stack_capture() */
+	struct mt_unwind_stop stop; /* where the unwind stopped */
+	/* The syscall probes (mmap_probes.bpf.c): a copy of the user
+	 * registers to unwind from, and the program break before a brk. */
+	struct pt_regs user_regs;
+	__u64 brk_before;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct call_state);
+} call_states SEC(".maps");
+
+static __always_inline void count(enum mt_counter c)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void count_n(enum mt_counter c, __u64 n)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+/* Reserve, fill the common fields, submit. Wakes the consumer only past
+ * the threshold: a wakeup per event would cost more than the probe. */
+static __always_inline void emit_wake(__u8 type, __u8 func, __u64 addr, __u64 size,
+				      __u64 old_addr, __u64 stack_id, __u16 flags, bool now)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct mt_event *e;
+	__u64 wake;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(MT_CNT_EVENTS_LOST);
+		return;
+	}
+	e->type = type;
+	e->func = func;
+	e->flags = flags;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->pad = 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->addr = addr;
+	e->size = size;
+	e->old_addr = old_addr;
+	e->stack_id = stack_id;
+
+	wake = now || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, wake);
+}
+
+static __always_inline void emit(__u8 type, __u8 func, __u64 addr, __u64 size,
+				 __u64 old_addr, __u64 stack_id, __u16 flags)
+{
+	emit_wake(type, func, addr, size, old_addr, stack_id, flags, false);
+}
+
+/*
+ * Send the raw stack above the frame where the unwinder stopped, for user
+ * space to finish the walk once it knows the new mapping. Only happens in
+ * the short time between a mapping change and user space loading it (or,
+ * flagged MT_SNAPF_CHECK, when a test asks both walks to be compared).
+ * Returns true if sent.
+ */
+static __always_inline bool send_snapshot(const struct mt_unwind_stop *stop, __u8 flags)
+{
+	const struct mt_frame_regs *regs = &stop->regs;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct mt_snapshot *snap;
+	__u32 len = 0;
+
+	snap = bpf_ringbuf_reserve(&events, sizeof(*snap), 0);
+	if (!snap) {
+		count(MT_CNT_SNAPSHOTS_LOST);
+		return false;
+	}
+	snap->type = MT_EV_STACK_SNAPSHOT;
+	snap->pid = pid_tgid >> 32;
+	snap->tid = (__u32)pid_tgid;
+	snap->flags = flags;
+	snap->regs = *regs;
+	unwind_snapshot_returns(snap, stop);
+	/* In aligned chunks, each in one page: those of a page that cannot
+	 * be read are left out, not the rest. */
+	snap->chunks = 0;
+	snap->addr = regs->sp & ~(__u64)(MT_SNAPSHOT_CHUNK - 1);
+#pragma unroll
+	for (int k = 0; k < MT_SNAPSHOT_BYTES / MT_SNAPSHOT_CHUNK; k++) {
+		if (bpf_probe_read_user(snap->data + k * MT_SNAPSHOT_CHUNK, MT_SNAPSHOT_CHUNK,
+					(const void *)(snap->addr + k * MT_SNAPSHOT_CHUNK)))
+			continue;
+		snap->chunks |= 1 << k;
+		len = (k + 1) * MT_SNAPSHOT_CHUNK;
+	}
+	snap->len = len;
+	bpf_ringbuf_submit(snap, BPF_RB_FORCE_WAKEUP);
+	count(MT_CNT_SNAPSHOTS);
+	return true;
+}
+
+/* Last time each process was told of an unknown PC (rate limit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} unknown_pc_sent SEC(".maps");
+
+#define UNKNOWN_PC_INTERVAL_NS 20000000ULL	/* 20 ms */
+
+/* Count why an unwind stopped early; for a PC in no known mapping, tell
+ * user space (at most every 20 ms per process) so that it rereads the
+ * mappings and loads the tables of what was mapped since. */
+static __always_inline void count_unwind_end(__u32 pid, const struct mt_stack *s)
+{
+	__u64 now, *last;
+	__u32 last_frame;
+
+	if (s->fp_frames)
+		count_n(MT_CNT_UNWIND_FP_FRAMES, s->fp_frames);
+	switch (s->end) {
+	case MT_END_NO_TABLE:
+		count(MT_CNT_UNWIND_NO_TABLE);
+		break;
+	case MT_END_UNSUPPORTED:
+		count(MT_CNT_UNWIND_UNSUPPORTED);
+		break;
+	case MT_END_BAD_READ:
+		count(MT_CNT_UNWIND_BAD_READ);
+		break;
+	case MT_END_DEPTH:
+		count(MT_CNT_UNWIND_DEPTH);
+		break;
+	case MT_END_FP:
+		/* In --stack fp mode every walk ends so: nothing to count. */
+		if (stack_mode == MT_STACK_DWARF)
+			count(MT_CNT_UNWIND_FP_END);
+		break;
+	case MT_END_NO_MAPPING:
+		count(MT_CNT_UNWIND_NO_MAPPING);
+		now = bpf_ktime_get_ns();
+		last = bpf_map_lookup_elem(&unknown_pc_sent, &pid);
+		if (last && now - *last < UNKNOWN_PC_INTERVAL_NS)
+			break;
+		bpf_map_update_elem(&unknown_pc_sent, &pid, &now, BPF_ANY);
+		last_frame = s->len - 1;
+		if (last_frame < MT_MAX_FRAMES)	/* also false for len 0 */
+			emit_wake(MT_EV_UNKNOWN_PC, 0, s->pcs[last_frame], 0, 0, 0, 0,
+				  true);
+		break;
+	}
+}
+
+/* The allocation's stack, into the thread's scratch record; returns the
+ * event flags that say how it went. */
+static __always_inline __u16 take_stack_from(void *ctx, struct pt_regs *regs,
+					     struct call_state *st, __u32 func, __u32 pid,
+					     bool at_return, __u64 *stack_id)
+{
+	if (stack_capture_from(ctx, regs, &st->stack, func, pid, &st->stop, at_return,
+			       stack_id)) {
+		count(MT_CNT_STACK_FAILED);
+		return MT_EVF_NO_STACK;
+	}
+	count_unwind_end(pid, &st->stack);
+	if (st->stack.end == MT_END_NO_MAPPING && send_snapshot(&st->stop, 0))
+		return MT_EVF_SNAPSHOT;
+	/* Testing only: user space walks this stack too, and compares. */
+	if (unwind_check && stack_mode == MT_STACK_DWARF &&
+	    st->stack.end != MT_END_NO_MAPPING) {
+		unwind_start(regs, at_return, &st->stop);
+		if (send_snapshot(&st->stop, MT_SNAPF_CHECK))
+			return MT_EVF_SNAPSHOT_CHECK;
+	}
+	return 0;
+}
+
+static __always_inline __u16 take_stack(struct pt_regs *ctx, struct call_state *st,
+					__u32 func, __u32 pid, bool at_return,
+					__u64 *stack_id)
+{
+	return take_stack_from(ctx, ctx, st, func, pid, at_return, stack_id);
+}
+
+#endif /* MEMTRACE_PROBE_COMMON_BPF_H */

@@ -1,0 +1,108 @@
+#!/bin/sh
+# What the probe sites cost with each allocator, and what the mmap/brk
+# probes cost processes memtrace does not trace.
+#
+# 1. tests/progs/churn.c linked against a private copy of each allocator
+#    (glibc's libc, jemalloc, tcmalloc, mimalloc: a copy is another file,
+#    so no other tracer's uprobes slow it), run round-robin:
+#      alone   churn by itself
+#      entry   memtrace --empty-probes with every probe on its function's
+#              first byte (MEMTRACE_PROBE_AT_ENTRY=1), as other tracers do
+#      sites   memtrace --empty-probes on memtrace's own sites
+#              (user/proc/probe_site.c)
+#    Prints the median ns per malloc+free pair, min-max, and entry/sites.
+# 2. A getppid() loop of a process nobody traces, while memtrace traces a
+#    sleeping one: without memtrace, with the mmap/brk probes on
+#    fentry/fexit (the default), and on the raw syscall tracepoints
+#    (MEMTRACE_NO_FEXIT=1, the fallback).
+#
+# Usage: scripts/bench_allocators.sh [PAIRS] [ROUNDS]
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/bench/lib.sh
+PAIRS=${1:-200000}
+ROUNDS=${2:-5}
+MT=${MEMTRACE:-build/memtrace}
+[ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+B=build/bench
+LIBDIR=/usr/lib/x86_64-linux-gnu
+bench_private_libc tests/progs/churn.c "$B/churn_glibc"
+allocs="glibc"
+for a in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
+	name=${a%%:*} so=${a#*:}
+	[ -e "$LIBDIR/$so" ] || { echo "$name: $LIBDIR/$so missing, skipped"; continue; }
+	cp -f "$(readlink -f "$LIBDIR/$so")" "$B/lib/$so"
+	gcc -O1 -g -fno-omit-frame-pointer -pthread tests/progs/churn.c -o "$B/churn_$name" \
+		"$B/lib/$so" -Wl,-rpath,"$(cd "$B/lib" && pwd)"
+	allocs="$allocs $name"
+done
+
+run() {
+	case $2 in
+	alone) "$B/churn_$1" "$PAIRS" ;;
+	entry) MEMTRACE_PROBE_AT_ENTRY=1 "$MT" -q -o /dev/null --empty-probes -- \
+		"$B/churn_$1" "$PAIRS" ;;
+	sites) "$MT" -q -o /dev/null --empty-probes -- "$B/churn_$1" "$PAIRS" ;;
+	esac
+}
+
+for r in $(seq "$ROUNDS"); do
+	for a in $allocs; do
+		for c in alone entry sites; do
+			run "$a" "$c" 2>/dev/null | sed -n 's/^churn: \([0-9.]*\) ns.*/\1/p' \
+				>> "$tmp/$a.$c"
+		done
+	done
+done
+
+echo "churn, $PAIRS malloc+free pairs (1 in 16 a realloc), private copies, $ROUNDS rounds,"
+echo "ns per pair: median (min-max)"
+printf "%-9s %20s %22s %22s %12s\n" allocator alone "probes at entry" "memtrace's sites" entry/sites
+for a in $allocs; do
+	set -- $(stats "$tmp/$a.alone"); al="$1 ($2-$3)"
+	set -- $(stats "$tmp/$a.entry"); en=$1; enr="$1 ($2-$3)"
+	set -- $(stats "$tmp/$a.sites"); si=$1; sir="$1 ($2-$3)"
+	printf "%-9s %20s %22s %22s %11.1fx\n" "$a" "$al" "$enr" "$sir" \
+		"$(echo "$en $si" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')"
+done
+
+gcc -O2 scripts/bench/syscalls.c -o "$B/syscalls"
+sys_run() {
+	case $1 in
+	none) "$B/syscalls" 1000000 ;;
+	*)
+		sleep 30 & victim=$!
+		sleep 0.3	# past its exec
+		if [ "$1" = tracepoints ]; then
+			MEMTRACE_NO_FEXIT=1 "$MT" -q -o /dev/null -p "$victim" 2>"$tmp/err.$1" &
+		else
+			"$MT" -q -o /dev/null -p "$victim" 2>"$tmp/err.$1" &
+		fi
+		tracer=$!
+		until grep -q "Ctrl-C" "$tmp/err.$1" 2>/dev/null; do
+			kill -0 "$tracer" 2>/dev/null || { cat "$tmp/err.$1" >&2; exit 1; }
+			sleep 0.1
+		done
+		"$B/syscalls" 1000000
+		kill -INT "$tracer"; wait "$tracer" || true
+		kill "$victim" 2>/dev/null; wait "$victim" 2>/dev/null || true
+		;;
+	esac
+}
+for r in $(seq "$ROUNDS"); do
+	for c in none fexit tracepoints; do
+		sys_run "$c" | sed -n 's/^syscalls: \([0-9.]*\) ns.*/\1/p' >> "$tmp/sys.$c"
+	done
+done
+echo
+grep -q "refused fentry" "$tmp/err.fexit" 2>/dev/null &&
+	echo "(this kernel refused fentry/fexit: the default ran on the tracepoints too)"
+echo "getppid() of an untraced process while memtrace traces another, $ROUNDS rounds,"
+echo "ns per call: median (min-max)"
+for c in none fexit tracepoints; do
+	set -- $(stats "$tmp/sys.$c")
+	printf "%-12s %s (%s-%s)\n" "$c" "$1" "$2" "$3"
+done

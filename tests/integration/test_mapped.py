@@ -1,0 +1,72 @@
+"""Memory a program maps itself: anonymous mmap, munmap, mremap and brk,
+traced from the kernel's side, per stack.
+
+tests/progs/mapper maps, unmaps, punches holes, remaps and moves the
+program break from named functions, and writes what it still holds (its
+own ground truth). Each function's stacks must hold exactly that, under
+the kind of the call that made them (mmap, mremap, brk).
+"""
+import os
+import subprocess
+
+import pytest
+
+from conftest import final_report, functions, memtrace_cmd, prog, wait_for_line
+from test_leaky import load_truth
+
+
+def check_maps(report, truth):
+    for want in truth["maps"]:
+        stacks = [s for s in report["stacks"] if want["function"] in functions(s)]
+        got = (sum(s["bytes"] for s in stacks), sum(s["count"] for s in stacks))
+        assert got == (want["bytes"], want["count"]), \
+            f"{want['function']}: memtrace {got}, program says {want}"
+        for s in stacks:
+            assert s["allocator"] == want["kind"], s
+            assert s["frames"][0]["function"] == want["kind"]
+            assert s["frames"][0]["module"] == "[syscall]"
+            assert "main" in functions(s)
+    acct = report["accounting"]
+    assert acct["lost_events"] == 0
+    assert acct["stacks_not_captured"] == 0
+    assert report["may_be_wrong"] is False
+
+
+@pytest.mark.parametrize("probes", ["default", "tracepoints"])
+def test_mapped_exact(tmp_path, probes):
+    """memtrace -- mapper: exact bytes and ranges per function, whichever
+    kernel hooks carry the probes (fentry/fexit on the syscalls, or the raw
+    syscall tracepoints that are their fallback)."""
+    truth, out = tmp_path / "truth.json", tmp_path / "out.json"
+    env = dict(os.environ)
+    if probes == "tracepoints":
+        env["MEMTRACE_NO_FEXIT"] = "1"
+    res = subprocess.run(
+        memtrace_cmd("-q", "-n", "0", "--json", str(out), "--",
+                     prog("mapper"), str(truth)),
+        capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr
+    report = final_report(out)
+    assert not [w for w in report["warnings"] if "mmap" in w], report["warnings"]
+    check_maps(report, load_truth(truth))
+
+
+def test_mapped_attach(tmp_path):
+    """memtrace -p on a running mapper."""
+    truth, out = tmp_path / "truth.json", tmp_path / "out.json"
+    target = subprocess.Popen([prog("mapper"), "--wait", str(truth)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        wait_for_line(target.stdout, "ready")
+        tracer = subprocess.Popen(
+            memtrace_cmd("-q", "-n", "0", "--json", str(out), "-p", str(target.pid)),
+            stderr=subprocess.PIPE, text=True)
+        wait_for_line(tracer.stderr, "Ctrl-C to stop")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        assert target.wait(timeout=60) == 0
+        assert tracer.wait(timeout=60) == 0, tracer.stderr.read()
+    finally:
+        target.kill()
+    check_maps(final_report(out), load_truth(truth))

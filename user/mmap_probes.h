@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The probes on the memory-mapping syscalls (bpf/mmap_probes.bpf.c): mmap,
+ * munmap, mremap and brk of the traced processes, from the kernel side.
+ * They share every map with the allocation probes (the ring buffer, the
+ * filter of traced processes, the counters, the stacks), so they trace
+ * whatever processes those trace, and their events arrive in the same
+ * ring, in order with the allocator's.
+ */
+#ifndef MEMTRACE_MMAP_PROBES_H
+#define MEMTRACE_MMAP_PROBES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "probes.h"
+
+struct mmap_probes;
+
+/*
+ * Load and attach them, on the maps of the allocation probes p (loaded
+ * with cfg). fentry/fexit on the syscalls' functions where the kernel
+ * allows it, else the raw syscall tracepoints (MEMTRACE_NO_FEXIT=1 forces
+ * those). Returns 0 or a negative errno with why filled.
+ */
+int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
+		     const struct probes_config *cfg, char *why, size_t why_len);
+void mmap_probes_close(struct mmap_probes *m);
+
+/* Whether the raw syscall tracepoints carry them (the fallback). */
+bool mmap_probes_on_tracepoints(const struct mmap_probes *m);
+
+/* As probes_print_stats(), for these programs (no header line). */
+int mmap_probes_print_stats(const struct mmap_probes *m, FILE *out);
+
+#endif /* MEMTRACE_MMAP_PROBES_H */
