@@ -77,6 +77,9 @@ enum mt_event_type {
 	 * belongs to; user space finishes the walk once it has loaded the
 	 * new mapping's table. */
 	MT_EV_STACK_SNAPSHOT,
+	/* struct mt_py_code_freed: a Python code object is being freed
+	 * (include/memtrace_python.h). */
+	MT_EV_PY_CODE_FREED,
 };
 
 /* One ring buffer record. 56 bytes: every byte is paid for on every call. */
@@ -112,6 +115,9 @@ struct mt_stack {
 	__u32 fp_frames;	/* frames found by frame pointers */
 	__u32 py_len;		/* Python frames in py[] (0: none) */
 	__u32 pad;
+	/* Bit i: py[i] is an entry frame (MT_PYF_ENTRY's meaning): the next
+	 * older Python frame belongs to an outer call of the eval loop. */
+	__u64 py_entry;
 	/* The allocating thread's Python frames, innermost first, when the
 	 * process is a CPython interpreter. Before pcs[] so that a copy of
 	 * the first len pcs holds everything. */
@@ -217,6 +223,8 @@ enum mt_counter {
 	MT_CNT_RET_IN_FLIGHT,		/* a return probe with no entry, of a call
 					   in flight when the probes were attached
 					   (see MT_IN_FLIGHT_NS) */
+	MT_CNT_PY_CODE_FREED_LOST,	/* a freed code object's contents could
+					   not be sent (ring buffer full) */
 	MT_CNT_COUNT,
 };
 

@@ -127,6 +127,9 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 		return;
 	t->execd = true;
 	python_process_exec(&mt->py_env, &t->py, pid);
+	/* The new program's code objects are not the old one's. */
+	fresh_stacks_forget(&mt->fresh, pid);
+	py_symbols_forget(mt->py, pid);
 	symbolizer_reset_pid(mt->sym, pid);
 	read_mappings(mt, pid);
 	target_comm(pid, t->comm, sizeof(t->comm));
@@ -167,6 +170,17 @@ static void on_event(void *ctx, const void *rec, size_t size)
 			snapshots_keep(&mt->snapshots, rec);
 		return;
 	}
+	if (((const struct mt_event *)rec)->type == MT_EV_PY_CODE_FREED) {
+		/* The copy of a dying code object names the frames that
+		 * ran it, if they have no name yet. */
+		const struct mt_py_code_freed *f = rec;
+		struct traced *t = size >= offsetof(struct mt_py_code_freed, table_bytes) ?
+			processes_find(&mt->procs, f->pid) : NULL;
+
+		if (t && t->py.python)
+			py_symbols_code_freed(mt->py, &t->py.py, rec, size);
+		return;
+	}
 	memcpy(&e, rec, sizeof(e));
 	if (e.type == MT_EV_ALLOC && e.stack_id) {
 		/* Stacks of Python processes seen for the first time have
@@ -174,7 +188,8 @@ static void on_event(void *ctx, const void *rec, size_t size)
 		struct traced *t = processes_find(&mt->procs, e.pid);
 
 		if (t && t->py.python && !agg_has_stack(mt->agg, e.pid, e.stack_id))
-			fresh_stacks_note(&mt->fresh, e.pid, e.stack_id);
+			fresh_stacks_note(&mt->fresh, mt->stacks, mt->py, e.pid, &t->py.py,
+					  e.stack_id);
 	}
 	switch (e.type) {
 	case MT_EV_ALLOC:
@@ -758,6 +773,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	mt.py_env.probes = mt.probes;
+	py_symbols_watch_deaths(mt.py, probes_py_gens(mt.probes));
 	for (size_t i = 0; i < mt.procs.n; i++)
 		if (attach_process(&mt, mt.procs.v[i]))
 			goto fail;

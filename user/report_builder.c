@@ -110,7 +110,7 @@ static void py_frame(const struct report_inputs *in, uint32_t pid,
 	f->python = true;
 	f->address = pf->code;
 	f->module = "python";
-	if (py_symbols_resolve(in->py, pid, t, pf->code, pf->instr, &loc) == 0) {
+	if (py_symbols_resolve(in->py, pid, t, pf, &loc) == 0) {
 		f->function = loc.qualname;
 		f->file = loc.filename;
 		f->line = loc.line;
@@ -176,7 +176,7 @@ static size_t merge_frames(const struct report_inputs *in, uint32_t pid,
 		}
 		do {
 			py_frame(in, pid, t, &st->py[py], &out[n++]);
-		} while (!(st->py[py++].flags & MT_PYF_ENTRY) && py < npy);
+		} while (!(st->py_entry & (1ULL << py++)) && py < npy);
 	}
 	while (py < npy)
 		py_frame(in, pid, t, &st->py[py++], &out[n++]);

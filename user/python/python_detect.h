@@ -52,6 +52,9 @@ struct py_target {
 	uint64_t lib_bias;		/* load bias of that object */
 	struct mt_py_offsets off;	/* for the BPF walker */
 	struct py_layout layout;	/* for python_symbols */
+	/* The code objects' deallocator (PyCode_Type.tp_dealloc), as an
+	 * offset in the file lib_path names; 0: not found in it. */
+	uint64_t code_dealloc_offset;
 };
 
 /*

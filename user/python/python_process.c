@@ -9,6 +9,48 @@
 #include "report/warnings.h"
 #include "util/why.h"
 
+/*
+ * Probe the code objects' deallocator (once per interpreter), so that
+ * frames carry generations and a code object freed before its frames are
+ * named is never given another's name; what cannot be probed is said once,
+ * and names are then checked the weaker way (user/python/python_symbols.h).
+ */
+static void watch_deaths(const struct python_env *env, struct python_process *pp, pid_t pid)
+{
+	char path[PATH_MAX + 32], why[512];
+	int err;
+
+	pp->py.off.watch_deaths = 0;
+	if (!strcmp(pp->dealloc_probed, pp->py.lib_path)) {
+		pp->py.off.watch_deaths = 1;
+		return;
+	}
+	if (!pp->py.code_dealloc_offset) {
+		warnings_add(env->warnings, "PID %d: the code objects' deallocator is not in %s: "
+			     "a Python frame whose code is freed and replaced before memtrace "
+			     "reads it may be misnamed", pid, pp->py.lib_path);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, pp->py.lib_path);
+	err = probes_attach_code_dealloc(env->probes, pid, path, pp->py.code_dealloc_offset,
+					 why, sizeof(why));
+	if (err) {
+		warnings_add(env->warnings, "PID %d: %s: a Python frame whose code is freed and "
+			     "replaced before memtrace reads it may be misnamed", pid, why);
+		return;
+	}
+	snprintf(pp->dealloc_probed, sizeof(pp->dealloc_probed), "%s", pp->py.lib_path);
+	pp->py.off.watch_deaths = 1;
+}
+
+/* Give the BPF walker pid's offsets, deaths watched first: every frame
+ * it records then carries its code's generation. */
+static int publish(const struct python_env *env, struct python_process *pp, pid_t pid)
+{
+	watch_deaths(env, pp, pid);
+	return probes_set_python(env->probes, pid, &pp->py.off);
+}
+
 int python_process_detect(const struct python_env *env, struct python_process *pp,
 			  pid_t pid, const char *comm, bool quiet_if_absent)
 {
@@ -21,7 +63,7 @@ int python_process_detect(const struct python_env *env, struct python_process *p
 	if (!err) {
 		pp->python = true;
 		if (env->probes)
-			probes_set_python(env->probes, pid, &pp->py.off);
+			publish(env, pp, pid);
 		return 0;
 	}
 	if (err == -ENOENT && env->mode == PY_ON && !quiet_if_absent) {
@@ -81,7 +123,7 @@ int python_process_attach(const struct python_env *env, struct python_process *p
 
 	if (!pp->python)
 		return 0;
-	err = probes_set_python(env->probes, pid, &pp->py.off);
+	err = publish(env, pp, pid);
 	if (err) {
 		fprintf(stderr, "memtrace: PID %d: cannot load its Python offsets: %s\n",
 			pid, strerror(-err));

@@ -35,6 +35,9 @@ struct python_process {
 	/* --python-objects: the interpreter object whose pymalloc is probed
 	 * (its probes stay until memtrace exits, even past an exec) */
 	char pymalloc_probed[PATH_MAX];
+	/* The interpreter object whose code-object deallocator is probed
+	 * (once, like pymalloc's probes). */
+	char dealloc_probed[PATH_MAX];
 };
 
 /*
