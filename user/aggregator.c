@@ -46,6 +46,7 @@ struct agg_stack {
 	/* Sampling: estimated outstanding bytes and count, unfiltered, as of
 	 * the previous agg_collect() (for agg_pid_totals()). */
 	double collected_est_bytes, collected_est_count;
+	uint64_t collected_count;	/* count at the previous agg_collect() */
 };
 
 /* The block a thread's realloc has set aside until the realloc's outcome
@@ -669,8 +670,10 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			v->est_frees = s->est_frees;
 			v->est_total_bytes = acc[k].est_total_bytes;
 			v->est_alloc_bytes = s->est_alloc_bytes;
+			v->growth_count = (int64_t)(s->count - s->collected_count);
 		}
 		s->collected_bytes = s->bytes;
+		s->collected_count = s->count;
 		s->collected_est_bytes = acc[k].est_total_bytes;
 		s->collected_est_count = acc[k].est_total_count;
 	}

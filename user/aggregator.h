@@ -60,6 +60,7 @@ struct agg_stack_view {
 	 * allocations and frees since start, and of total_bytes. */
 	double est_bytes, est_count, est_allocs, est_frees, est_total_bytes;
 	double est_alloc_bytes;
+	int64_t growth_count;		/* the same for live allocations */
 };
 
 /* Which live allocations a view counts. Times are CLOCK_MONOTONIC ns. */

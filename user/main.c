@@ -319,6 +319,7 @@ static int report(struct memtrace *mt, bool final)
 		.py = mt->py,
 		.per_process = mt->opt.per_process,
 		.sample_bytes = mt->opt.sample_bytes,
+		.group_by = mt->opt.group_by,
 	};
 	err = report_build(&in, &b);
 	if (err) {
@@ -361,6 +362,11 @@ static int report(struct memtrace *mt, bool final)
 	r->top_n = mt->opt.top_n;
 	if (r->top_n && r->nstacks > r->top_n)
 		r->nstacks = r->top_n;
+	if (r->top_n && r->ngroups > r->top_n)
+		r->ngroups = r->top_n;
+	r->all_frames = mt->opt.all_frames;
+	r->max_frames = mt->opt.max_frames;
+	report_take_python(r, mt->py);
 	if (!mt->opt.quiet || final)
 		write_output(mt->text, report_write_text, r);
 	if (mt->json)

@@ -62,6 +62,14 @@ void options_usage(FILE *out)
 "      --sample-seed N     seed of the sampling (reproducible runs)\n"
 "      --per-process       keep the same stack in different processes apart\n"
 "                          (default: one stack, with each process's share)\n"
+"      --group-by KEY      sum stacks by: stack (default), line (innermost\n"
+"                          Python line, as tracemalloc's 'lineno'), function\n"
+"                          or file; printed as tracemalloc prints statistics\n"
+"      --frames MODE       python (default: in stacks with Python frames, fold\n"
+"                          the interpreter's own frames into one line each)\n"
+"                          or all (every frame)\n"
+"      --max-frames N      show at most N lines of each stack, innermost first\n"
+"                          (default 0: all; JSON always keeps every frame)\n"
 "  -q, --quiet             print only the final report\n"
 "      --empty-probes      attach probes that do nothing (benchmarks)\n"
 "      --bpf-stats         load the BPF programs, print what the verifier\n"
@@ -182,6 +190,9 @@ enum {
 	OPT_HTML,
 	OPT_FOLDED_DIFF,
 	OPT_BASELINE,
+	OPT_GROUP_BY,
+	OPT_FRAMES,
+	OPT_MAX_FRAMES,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -211,6 +222,9 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "per-process", no_argument, NULL, OPT_PER_PROCESS },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 		{ "sample-seed", required_argument, NULL, OPT_SAMPLE_SEED },
+		{ "group-by", required_argument, NULL, OPT_GROUP_BY },
+		{ "frames", required_argument, NULL, OPT_FRAMES },
+		{ "max-frames", required_argument, NULL, OPT_MAX_FRAMES },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -335,6 +349,36 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_SAMPLE_SEED:
 			err = parse_count("--sample-seed", optarg, ULONG_MAX, &v);
 			o->sample_seed = v;
+			break;
+		case OPT_GROUP_BY:
+			if (!strcmp(optarg, "stack")) {
+				o->group_by = REPORT_BY_STACK;
+			} else if (!strcmp(optarg, "line")) {
+				o->group_by = REPORT_BY_LINE;
+			} else if (!strcmp(optarg, "function")) {
+				o->group_by = REPORT_BY_FUNCTION;
+			} else if (!strcmp(optarg, "file")) {
+				o->group_by = REPORT_BY_FILE;
+			} else {
+				fprintf(stderr, "memtrace: --group-by '%s': expected stack, line, "
+					"function or file\n", optarg);
+				err = -EINVAL;
+			}
+			break;
+		case OPT_FRAMES:
+			if (!strcmp(optarg, "python")) {
+				o->all_frames = false;
+			} else if (!strcmp(optarg, "all")) {
+				o->all_frames = true;
+			} else {
+				fprintf(stderr, "memtrace: --frames '%s': expected python or all\n",
+					optarg);
+				err = -EINVAL;
+			}
+			break;
+		case OPT_MAX_FRAMES:
+			err = parse_count("--max-frames", optarg, 100000, &v);
+			o->max_frames = v;
 			break;
 		case 'q':
 			o->quiet = true;

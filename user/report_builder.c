@@ -100,6 +100,9 @@ static const struct py_target *python_of(const struct report_inputs *in, uint32_
 	return NULL;
 }
 
+/* Shown where a frame's code could not be named (counted). */
+static const char unknown_code[] = "<unknown Python code>";
+
 static void py_frame(const struct report_inputs *in, uint32_t pid,
 		     const struct py_target *t, const struct mt_py_frame *pf,
 		     struct report_frame *f)
@@ -115,7 +118,7 @@ static void py_frame(const struct report_inputs *in, uint32_t pid,
 		f->file = loc.filename;
 		f->line = loc.line;
 	} else {
-		f->function = "<unknown Python code>";
+		f->function = unknown_code;
 	}
 }
 
@@ -166,6 +169,8 @@ static size_t merge_frames(const struct report_inputs *in, uint32_t pid,
 		npy = MT_MAX_PY_FRAMES;
 	for (uint32_t k = 0; k < st->len; k++) {
 		pc_frame(in, pid, st->pcs[k], &out[n]);
+		/* The interpreter's own code: what text reports fold. */
+		out[n].interpreter = t && !strcmp(out[n].module, base_name(t->lib_path));
 		if (!npy || !is_eval_loop(&out[n])) {
 			n++;
 			continue;
@@ -347,7 +352,7 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 			m->bytes = m->count = m->allocs = m->frees = m->peak_bytes = 0;
 			m->samples = 0;
 			m->alloc_bytes = 0;
-			m->growth_bytes = 0;
+			m->growth_bytes = m->growth_count = 0;
 			m->oldest_age_s = 0;
 			m->pids = &shares[nshares];
 			m->npids = 0;
@@ -365,6 +370,7 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 				m->peak_bytes += s->peak_bytes;
 				m->growth_bytes += s->growth_bytes;
 				m->samples += s->samples;
+				m->growth_count += s->growth_count;
 				if (s->oldest_age_s > m->oldest_age_s)
 					m->oldest_age_s = s->oldest_age_s;
 				shares[nshares++] = (struct report_pid_share){
@@ -431,6 +437,147 @@ static int build_procs(const struct report_inputs *in, struct built_report *out)
 	return 0;
 }
 
+/* ---- Groups (--group-by) ---- */
+
+/* The frame a stack is grouped by: its innermost Python frame, else the
+ * allocation function's caller (else the allocation function). */
+static const struct report_frame *key_frame(const struct report_stack *s)
+{
+	for (size_t i = 0; i < s->nframes; i++)
+		if (s->frames[i].python)
+			return &s->frames[i];
+	return s->nframes > 1 ? &s->frames[1] : s->nframes ? &s->frames[0] : NULL;
+}
+
+/* The group of stack s: its key's fields that the grouping keeps. A
+ * native frame without source lines stands for its function (by line and
+ * function), or its module (by file); without a function, its address. */
+static struct report_group group_of(const struct report_stack *s, enum report_group_by by)
+{
+	const struct report_frame *f = key_frame(s);
+	struct report_group g = { 0 };
+
+	if (!f)
+		return g;
+	g.python = f->python;
+	g.file = f->file;
+	g.module = f->python ? NULL : f->module;
+	if (by == REPORT_BY_LINE && f->file)
+		g.line = f->line;
+	if (by == REPORT_BY_FILE)
+		return g;
+	if (!f->file || by == REPORT_BY_FUNCTION)
+		g.function = f->function;
+	if (!f->file && !f->function)
+		g.address = f->module_offset;
+	return g;
+}
+
+static bool same_group(const struct report_group *a, const struct report_group *b)
+{
+	return a->python == b->python && a->line == b->line && a->address == b->address &&
+	       same_str(a->file, b->file) && same_str(a->function, b->function) &&
+	       same_str(a->module, b->module);
+}
+
+static uint64_t group_hash(const struct report_group *g)
+{
+	uint64_t h = mt_stack_hash_mix(g->python, (uint64_t)g->line);
+
+	h = hash_str(hash_str(hash_str(h, g->file), g->function), g->module);
+	return mt_stack_hash_mix(h, g->address);
+}
+
+static int cmp_group_bytes(const void *pa, const void *pb)
+{
+	const struct report_group *a = pa, *b = pb;
+
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return 0;
+}
+
+/* Sum out->stacks[0..n) into out->groups by in->group_by. */
+static int build_groups(struct built_report *out, size_t n, enum report_group_by by)
+{
+	struct report_group *groups = calloc(n ? n : 1, sizeof(*groups));
+	struct keyed *keys = calloc(n ? n : 1, sizeof(*keys));
+	size_t ng = 0;
+
+	if (!groups || !keys) {
+		free(groups);
+		free(keys);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		groups[i] = group_of(&out->stacks[i], by);
+		keys[i] = (struct keyed){ group_hash(&groups[i]), i };
+	}
+	qsort(keys, n, sizeof(*keys), cmp_keyed);
+	/* Within a run of one hash, each key not yet summed starts a group
+	 * of those equal to it; groups[] is rewritten in place from the front,
+	 * which only ever overwrites entries already summed. */
+	{
+		struct report_group *sum = calloc(n ? n : 1, sizeof(*sum));
+		bool *taken = calloc(n ? n : 1, sizeof(*taken));
+
+		if (!sum || !taken) {
+			free(sum);
+			free(taken);
+			free(groups);
+			free(keys);
+			return -ENOMEM;
+		}
+		for (size_t run = 0, end; run < n; run = end) {
+			for (end = run + 1; end < n && keys[end].hash == keys[run].hash; end++)
+				;
+			for (size_t a = run; a < end; a++) {
+				struct report_group *g;
+
+				if (taken[a])
+					continue;
+				g = &sum[ng++];
+				*g = groups[keys[a].index];
+				for (size_t b = a; b < end; b++) {
+					const struct report_stack *s = &out->stacks[keys[b].index];
+
+					if (taken[b] || !same_group(g, &groups[keys[b].index]))
+						continue;
+					taken[b] = true;
+					g->bytes += s->bytes;
+					g->count += s->count;
+					g->growth_bytes += s->growth_bytes;
+					g->growth_count += s->growth_count;
+					g->nstacks++;
+				}
+			}
+		}
+		free(taken);
+		free(groups);
+		groups = sum;
+	}
+	free(keys);
+	qsort(groups, ng, sizeof(*groups), cmp_group_bytes);
+	out->groups = groups;
+	out->r.groups = groups;
+	out->r.ngroups = out->r.ngroups_total = ng;
+	return 0;
+}
+
+/* Python frames of the stacks that could not be named. */
+static uint64_t count_unknown(const struct built_report *out, size_t n)
+{
+	uint64_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < out->stacks[i].nframes; j++)
+			k += out->stacks[i].frames[j].python &&
+			     out->stacks[i].frames[j].function == unknown_code;
+	return k;
+}
+
 int report_build(const struct report_inputs *in, struct built_report *out)
 {
 	struct agg_stack_view *views = NULL;
@@ -485,6 +632,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		s->frees = v->frees;
 		s->peak_bytes = v->peak_bytes;
 		s->growth_bytes = v->growth_bytes;
+		s->growth_count = v->growth_count;
 		s->no_stack = pcs[i] == NULL;
 		s->stack_end = pcs[i] ? stack_end_text(pcs[i]->end) : NULL;
 		if (in->sample_bytes)
@@ -510,6 +658,13 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	err = build_procs(in, out);
 	if (err)
 		goto out;
+	out->r.acct.python.unknown_frames = count_unknown(out, nlive);
+	out->r.group_by = in->group_by;
+	if (in->group_by != REPORT_BY_STACK) {
+		err = build_groups(out, nlive, in->group_by);
+		if (err)
+			goto out;
+	}
 
 	agg_totals(in->agg, &t);
 	out->r.outstanding_bytes = t.live_bytes;
@@ -552,7 +707,18 @@ void report_built_free(struct built_report *b)
 	free(b->frames);
 	free(b->shares);
 	free(b->procs);
+	free(b->groups);
 	memset(b, 0, sizeof(*b));
+}
+
+void report_take_python(struct report *r, const struct py_symbols *py)
+{
+	struct py_symbols_stats st;
+
+	py_symbols_get_stats(py, &st);
+	r->acct.python.code_freed = st.freed;
+	r->acct.python.named_from_copy = st.named_from_copy;
+	r->acct.python.lines_cut = st.tables_cut;
 }
 
 void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT])

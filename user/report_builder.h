@@ -37,6 +37,7 @@ struct report_inputs {
 	bool past_stacks;			/* also the stacks holding nothing
 						   that passes the filter, as
 						   r.past_stacks */
+	enum report_group_by group_by;		/* also sum stacks by this */
 };
 
 /* A built report and the memory behind it. */
@@ -46,6 +47,7 @@ struct built_report {
 	struct report_frame *frames;
 	struct report_pid_share *shares;
 	struct report_process *procs;
+	struct report_group *groups;
 };
 
 /* Fill out->r's stacks (and the totals the aggregator knows: outstanding
@@ -56,6 +58,9 @@ struct built_report {
  * Returns 0 or -ENOMEM. */
 int report_build(const struct report_inputs *in, struct built_report *out);
 void report_built_free(struct built_report *b);
+
+/* Copy the Python symbols' counters into r's accounting. */
+void report_take_python(struct report *r, const struct py_symbols *py);
 
 /* Copy the probes' counters (enum mt_counter, summed over CPUs) into the
  * accounting fields of r that they feed. */

@@ -87,6 +87,8 @@ static void write_frame(FILE *out, const struct report_frame *f)
 	}
 	if (f->python)
 		fputs(",\"python\":true", out);
+	if (f->interpreter)
+		fputs(",\"interpreter\":true", out);
 	fputc('}', out);
 }
 
@@ -104,8 +106,9 @@ static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 		s->bytes, s->count);
 	json_num(out, s->oldest_age_s);
 	fprintf(out, ",\"allocs\":%" PRIu64 ",\"alloc_bytes\":%" PRIu64 ",\"frees\":%" PRIu64
-		",\"peak_bytes\":%" PRIu64 ",\"growth_bytes\":%" PRId64 ",\"stack_captured\":",
-		s->allocs, s->alloc_bytes, s->frees, s->peak_bytes, s->growth_bytes);
+		",\"peak_bytes\":%" PRIu64 ",\"growth_bytes\":%" PRId64 ",\"growth_count\":%" PRId64
+		",\"stack_captured\":",
+		s->allocs, s->alloc_bytes, s->frees, s->peak_bytes, s->growth_bytes, s->growth_count);
 	json_bool(out, !s->no_stack);
 	fputs(",\"stack_complete\":", out);
 	json_bool(out, !s->no_stack && !s->stack_end);
@@ -129,6 +132,35 @@ static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 	for (size_t i = 0; i < s->npids; i++)
 		write_share(out, &s->pids[i], i);
 	fputs("]}", out);
+}
+
+static const char *const group_by_names[] = {
+	[REPORT_BY_STACK] = "stack",
+	[REPORT_BY_LINE] = "line",
+	[REPORT_BY_FUNCTION] = "function",
+	[REPORT_BY_FILE] = "file",
+};
+
+/* --group-by: ,"group_by":"line","groups_total":N,"groups":[...] */
+static void write_groups(FILE *out, const struct report *r)
+{
+	fprintf(out, ",\"group_by\":\"%s\",\"groups_total\":%zu,\"groups\":[",
+		group_by_names[r->group_by], r->ngroups_total);
+	for (size_t i = 0; i < r->ngroups; i++) {
+		const struct report_group *g = &r->groups[i];
+
+		fputs(i ? ",{\"file\":" : "{\"file\":", out);
+		json_str(out, g->file);
+		fprintf(out, ",\"line\":%d,\"function\":", g->line);
+		json_str(out, g->function);
+		fputs(",\"module\":", out);
+		json_str(out, g->module);
+		fprintf(out, ",\"python\":%s,\"bytes\":%" PRIu64 ",\"count\":%" PRIu64
+			",\"growth_bytes\":%" PRId64 ",\"growth_count\":%" PRId64
+			",\"stacks\":%zu}", g->python ? "true" : "false", g->bytes, g->count,
+			g->growth_bytes, g->growth_count, g->nstacks);
+	}
+	fputc(']', out);
 }
 
 int report_write_json(FILE *out, const struct report *r)
@@ -187,7 +219,7 @@ int report_write_json(FILE *out, const struct report *r)
 		",\"fp_frames\":%" PRIu64 ",\"fp_end\":%" PRIu64 ",\"finished\":%" PRIu64
 		",\"unfinished\":%" PRIu64 ",\"table_full\":%" PRIu64
 		",\"too_many_mappings\":%" PRIu64 "},\"pymalloc\":{\"unreadable\":%" PRIu64
-		",\"block_sizes\":%" PRIu64 "}},\"may_be_wrong\":",
+		",\"block_sizes\":%" PRIu64 "}",
 		a->lost_events, a->returns_without_entry, a->returns_in_flight,
 		a->entries_without_return,
 		a->unknown_frees, a->stacks_not_captured, a->replaced_live, a->exec_dropped,
@@ -196,6 +228,10 @@ int report_write_json(FILE *out, const struct report *r)
 		a->unwind.fp_frames, a->unwind.fp_end, a->unwind.finished,
 		a->unwind.unfinished, a->unwind.table_full, a->unwind.too_many_mappings,
 		a->pymalloc.unreadable, a->pymalloc.block_sizes);
+	fprintf(out, ",\"python\":{\"unknown_frames\":%" PRIu64 ",\"code_freed\":%" PRIu64
+		",\"named_from_copy\":%" PRIu64 ",\"lines_cut\":%" PRIu64 "}},\"may_be_wrong\":",
+		a->python.unknown_frames, a->python.code_freed, a->python.named_from_copy,
+		a->python.lines_cut);
 	json_bool(out, report_may_be_wrong(a));
 
 	fputs(",\"warnings\":[", out);
@@ -216,7 +252,10 @@ int report_write_json(FILE *out, const struct report *r)
 			fputc(',', out);
 		write_stack(out, &r->stacks[i], i + 1);
 	}
-	fputs("]}\n", out);
+	fputc(']', out);
+	if (r->group_by != REPORT_BY_STACK)
+		write_groups(out, r);
+	fputs("}\n", out);
 
 	/* Every write failure is sticky in the stream: one check. */
 	return fput_finish(out);
