@@ -54,6 +54,16 @@ static __always_inline __u32 py_code_gen(__u32 tgid, __u64 code)
 	return g ? (__u32)*g : 0;
 }
 
+/* Set when a stack with Python frames is first stored: the next event
+ * wakes user space (at most every PY_WAKE_NS), which reads the new stack's
+ * code objects while the process still runs. Else a process that exits
+ * within the ~100 ms user space waits between drains would leave the frames
+ * of its last new stacks unnamed (their code objects die with it, without
+ * the deallocator running). Racy across CPUs, which only costs a wakeup. */
+__u32 py_new_stack;
+__u64 py_last_wake_ns;
+#define PY_WAKE_NS 1000000ULL
+
 #define PY_MAX_INTERPRETERS 4
 #define PY_MAX_THREADS 128
 

@@ -73,6 +73,10 @@ static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *
 
 		if (err && err != -EEXIST)
 			return (int)err;
+		/* A new stack of Python code: user space should read its
+		 * code objects soon, before the process can exit. */
+		if (scratch->py_len)
+			py_new_stack = 1;
 	}
 	*id = h;
 	return 0;

@@ -741,5 +741,6 @@ void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT
 	a->unwind.unfinished += counters[MT_CNT_SNAPSHOTS_LOST];
 	a->pymalloc.unreadable = counters[MT_CNT_PYMALLOC_BAD_READ];
 	a->pymalloc.block_sizes = counters[MT_CNT_PYMALLOC_BLOCK_SIZE];
+	a->python.copies_lost = counters[MT_CNT_PY_CODE_FREED_LOST];
 	a->samples_dropped = counters[MT_CNT_SAMPLES_DROPPED];
 }

@@ -31,8 +31,9 @@ def generated(frame):
 
 
 def check(report, truth):
-    """Every round's allocation on a stack of its own frames; no stack with
-    a generated frame holding anything else. bytearray(n) asks n + 1."""
+    """Every round's allocation on a stack of its own frames, or unknown; no
+    stack with a generated frame holding anything else. bytearray(n) asks
+    n + 1. Counted per allocation: unknown stacks of one shape merge."""
     named = unknown = 0
     misnamed = []
     for s in report["stacks"]:
@@ -40,25 +41,27 @@ def check(report, truth):
         if not frames:
             continue
         want = truth.get(s["bytes"] - 1) if s["count"] == 1 else None
-        if want is None:
-            if any(generated(f) for f in frames):
-                misnamed.append(("holds what no round made", s["bytes"], s["count"],
-                                 frames[:2]))
-            continue
-        got = frames[:len(want)]
-        if got == want:
+        if want is not None and frames[:len(want)] == want:
             named += 1
-        elif any(f[0] == "<unknown Python code>" for f in got):
+        elif want is not None and any(f[0] == "<unknown Python code>"
+                                      for f in frames[:len(want)]):
             unknown += 1
-        else:
-            misnamed.append(("misnamed", want, got))
+        elif frames[0][0] == "<unknown Python code>" and s["bytes"] >= 100000:
+            unknown += s["count"]
+        elif want is not None:
+            misnamed.append(("misnamed", want, frames[:len(want)]))
+        elif any(generated(f) for f in frames):
+            misnamed.append(("holds what no round made", s["bytes"], s["count"],
+                             frames[:2]))
     print(f"{named} named, {unknown} unknown, {len(misnamed)} misnamed of {len(truth)}; "
           f"python accounting {report['accounting'].get('python')}")
     assert not misnamed, misnamed[:5]
     assert named + unknown == len(truth)
     # Unknown is allowed (and counted), but the copies sent as code objects
-    # die name them all here.
-    assert unknown <= len(truth) // 100, unknown
+    # die name them all here, but for the last moments of a process that
+    # exits without freeing them.
+    assert unknown <= len(truth) // 50, unknown
+    assert report["accounting"]["python"]["unknown_frames"] >= unknown
 
 
 def load_truth(path):

@@ -92,7 +92,7 @@ def test_readable_stacks(tmp_path, python):
     assert any(f.get("interpreter") for f in leak["frames"])
     first_py = next(i for i, f in enumerate(leak["frames"]) if f.get("python"))
     blocks = [b for b in stack_blocks(folded.read_text())
-              if any(f"cache" in l and f":{line})" in l for l in b)]
+              if any(f"leaks.py:{line})" in l for l in b)]
     assert blocks, "the leak's stack is not in the text report"
     b = blocks[0]
     # The frames inside the innermost Python frame stay, one line each.
@@ -109,7 +109,7 @@ def test_readable_stacks(tmp_path, python):
 
     trace_script(tmp_path, python, "cache", "-o", str(every), "--frames", "all")
     b_all = [b for b in stack_blocks(every.read_text())
-             if any(f":{line})" in l for l in b)][0]
+             if any(f"leaks.py:{line})" in l for l in b)][0]
     assert len(b_all) == len(leak["frames"])
     assert not any(l.startswith("... ") for l in b_all)
 

@@ -138,6 +138,9 @@ struct report_accounting {
 						   from the copy made then */
 		uint64_t lines_cut;		/* ... whose line table was cut
 						   (later lines unknown) */
+		uint64_t copies_lost;		/* copies of dying code objects
+						   the ring buffer had no room
+						   for */
 	} python;
 };
 

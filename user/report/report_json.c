@@ -229,9 +229,10 @@ int report_write_json(FILE *out, const struct report *r)
 		a->unwind.unfinished, a->unwind.table_full, a->unwind.too_many_mappings,
 		a->pymalloc.unreadable, a->pymalloc.block_sizes);
 	fprintf(out, ",\"python\":{\"unknown_frames\":%" PRIu64 ",\"code_freed\":%" PRIu64
-		",\"named_from_copy\":%" PRIu64 ",\"lines_cut\":%" PRIu64 "}},\"may_be_wrong\":",
+		",\"named_from_copy\":%" PRIu64 ",\"lines_cut\":%" PRIu64
+		",\"copies_lost\":%" PRIu64 "}},\"may_be_wrong\":",
 		a->python.unknown_frames, a->python.code_freed, a->python.named_from_copy,
-		a->python.lines_cut);
+		a->python.lines_cut, a->python.copies_lost);
 	json_bool(out, report_may_be_wrong(a));
 
 	fputs(",\"warnings\":[", out);

@@ -173,6 +173,10 @@ static void write_accounting(FILE *out, const struct report *r)
 		list_add(&l, item);
 		snprintf(item, sizeof(item), "line tables cut %" PRIu64, a->python.lines_cut);
 		list_add(&l, item);
+		if (a->python.copies_lost) {
+			snprintf(item, sizeof(item), "copies lost %" PRIu64, a->python.copies_lost);
+			list_add(&l, item);
+		}
 		list_end(&l);
 	}
 

@@ -810,7 +810,7 @@ static size_t copy_dying(int fd, const struct py_target *t, uint64_t code, uint3
 	r->code = code;
 	r->gen = gen;
 	r->code_len = o->code_header;
-	cr_assert_eq(python_read_mem(fd, code, r->code_bytes, r->code_len), 0);
+	cr_assert_eq(proc_mem_read(fd, code, r->code_bytes, r->code_len), 0);
 	memcpy(&r->qualname, r->code_bytes + o->code_qualname, 8);
 	memcpy(&r->filename, r->code_bytes + o->code_filename, 8);
 	memcpy(&r->table, r->code_bytes + o->code_linetable, 8);
@@ -820,8 +820,8 @@ static size_t copy_dying(int fd, const struct py_target *t, uint64_t code, uint3
 		uint8_t *buf = k ? r->filename_bytes : r->qualname_bytes;
 		size_t max = k ? sizeof(r->filename_bytes) : sizeof(r->qualname_bytes);
 
-		cr_assert_eq(python_read_mem(fd, str + o->str_length, &length, 8), 0);
-		cr_assert_eq(python_read_mem(fd, str + o->str_state, &state, 4), 0);
+		cr_assert_eq(proc_mem_read(fd, str + o->str_length, &length, 8), 0);
+		cr_assert_eq(proc_mem_read(fd, str + o->str_state, &state, 4), 0);
 		if (!(state & 0x20)) {
 			*whole = false;
 			continue;
@@ -829,12 +829,12 @@ static size_t copy_dying(int fd, const struct py_target *t, uint64_t code, uint3
 		*len = (state & 0x40 ? o->str_ascii_data : o->str_compact_data) +
 		       length * ((state >> 2) & 7);
 		cr_assert_leq(*len, max);
-		cr_assert_eq(python_read_mem(fd, str, buf, *len), 0);
+		cr_assert_eq(proc_mem_read(fd, str, buf, *len), 0);
 	}
-	cr_assert_eq(python_read_mem(fd, r->table + o->bytes_size, &size, 8), 0);
+	cr_assert_eq(proc_mem_read(fd, r->table + o->bytes_size, &size, 8), 0);
 	r->table_size = o->bytes_data + size;
 	r->table_len = r->table_size < table_max ? r->table_size : table_max;
-	cr_assert_eq(python_read_mem(fd, r->table, r->table_bytes, r->table_len), 0);
+	cr_assert_eq(proc_mem_read(fd, r->table, r->table_bytes, r->table_len), 0);
 	return offsetof(struct mt_py_code_freed, table_bytes) + r->table_len;
 }
 
@@ -863,7 +863,7 @@ ParameterizedTest(struct interp *ip, python, named_from_the_copy_of_a_dying_code
 	start(ip, "codeinfo.py", &c, &truth);
 	detect_ok(c.pid, &t);
 	t.off.watch_deaths = 1;
-	fd = python_open_mem(c.pid);
+	fd = proc_mem_open(c.pid);
 	cr_assert_geq(fd, 0);
 	for (size_t i = 0; i < truth.ncodes; i++) {
 		const struct expect_code *e = &truth.codes[i];
