@@ -153,6 +153,24 @@ bool agg_has_stack(const struct aggregator *agg, uint32_t pid, uint64_t stack_id
 	return false;
 }
 
+uint64_t agg_live_stack(const struct aggregator *agg, uint32_t pid, uint64_t addr)
+{
+	const struct live_alloc *a = live_table_find(&agg->live, pid, addr);
+
+	return a ? agg->stacks[a->stack].stack_id : 0;
+}
+
+void agg_each_live(const struct aggregator *agg, uint32_t pid,
+		   void (*fn)(void *arg, uint64_t addr, uint64_t size, uint64_t stack_id),
+		   void *arg)
+{
+	const struct live_alloc *slots = agg->live.slots;
+
+	for (size_t i = 0; i < live_table_capacity(&agg->live); i++)
+		if (slots[i].addr && slots[i].pid == pid)
+			fn(arg, slots[i].addr, slots[i].size, agg->stacks[slots[i].stack].stack_id);
+}
+
 /* The index of (pid, stack_id)'s record, made on first sight with func as
  * its function. Returns 0 or -ENOMEM. */
 static int agg_stack_get(struct aggregator *agg, uint32_t pid,

@@ -40,6 +40,7 @@
 #include "python/python_symbols.h"
 #include "report/outputs.h"
 #include "report/out_file.h"
+#include "util/strpool.h"
 #include "report/report.h"
 #include "report/warnings.h"
 #include "symbols/symbolizer.h"
@@ -57,6 +58,9 @@
  * for libraries loaded later. */
 #define UNWIND_ROWS_MIN (1u << 18)
 #define UNWIND_ROWS_FACTOR 2
+/* --types: the most time a census of one process takes. Measured: 0.9 s
+ * for 981 MiB of arenas holding 24 M objects (Debian's python3.11). */
+#define CENSUS_LIMIT_S 5.0
 
 struct memtrace {
 	struct options opt;
@@ -74,6 +78,7 @@ struct memtrace {
 	struct fresh_stacks fresh;
 	struct snapshots snapshots;
 	struct warnings warnings;
+	struct strpool type_names;	/* --types: names of types */
 
 	/* Output files (report/out_file.h): stdout or -o FILE, and --json
 	 * FILE or NULL; the files rewritten at every report (pictures). */
@@ -237,6 +242,7 @@ struct report_procs {
 	struct report_process *procs;
 	const struct libc_target **libcs;
 	const struct py_target **pythons;
+	const struct python_process **py_states;
 };
 
 static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
@@ -246,7 +252,8 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 	rp->procs = calloc(n, sizeof(*rp->procs));
 	rp->libcs = calloc(n, sizeof(*rp->libcs));
 	rp->pythons = calloc(n, sizeof(*rp->pythons));
-	if (!rp->procs || !rp->libcs || !rp->pythons)
+	rp->py_states = calloc(n, sizeof(*rp->py_states));
+	if (!rp->procs || !rp->libcs || !rp->pythons || !rp->py_states)
 		return -ENOMEM;
 	for (size_t i = 0; i < mt->procs.n; i++) {
 		const struct traced *t = mt->procs.v[i];
@@ -260,6 +267,7 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 					 !target_rss(t->pid, &rp->procs[i].rss_bytes);
 		rp->libcs[i] = &t->libc;
 		rp->pythons[i] = t->py.python ? &t->py.py : NULL;
+		rp->py_states[i] = &t->py;
 	}
 	return 0;
 }
@@ -269,6 +277,39 @@ static void report_procs_free(struct report_procs *rp)
 	free(rp->procs);
 	free(rp->libcs);
 	free(rp->pythons);
+	free(rp->py_states);
+}
+
+/* What a census asks of memtrace: the live allocations it tracks. */
+static void census_each_live(void *ctx, uint32_t pid,
+			     void (*fn)(void *arg, uint64_t addr, uint64_t size, uint64_t stack_id),
+			     void *arg)
+{
+	agg_each_live(ctx, pid, fn, arg);
+}
+
+static uint64_t census_stack_of(void *ctx, uint32_t pid, uint64_t addr)
+{
+	return agg_live_stack(ctx, pid, addr);
+}
+
+/* --types: count each live Python process's objects by type now. */
+static void take_censuses(struct memtrace *mt)
+{
+	struct py_census_source src = {
+		.each_live = census_each_live,
+		/* Only --python-objects tracks small objects' stacks. */
+		.stack_of = mt->opt.python_objects ? census_stack_of : NULL,
+		.ctx = mt->agg,
+	};
+
+	for (size_t i = 0; mt->opt.types_top && i < mt->procs.n; i++) {
+		struct traced *t = mt->procs.v[i];
+
+		if (t->py.python && !t->exited)
+			python_process_census(&t->py, t->pid, &src, CENSUS_LIMIT_S,
+					      &mt->type_names);
+	}
 }
 
 static int report(struct memtrace *mt, bool final)
@@ -294,6 +335,7 @@ static int report(struct memtrace *mt, bool final)
 			     "those calls were not traced",
 			     (unsigned long long)counters[MT_CNT_STATE_FAILED]);
 
+	take_censuses(mt);
 	err = report_procs_fill(mt, &rp);
 	if (err) {
 		report_procs_free(&rp);
@@ -320,6 +362,10 @@ static int report(struct memtrace *mt, bool final)
 		.per_process = mt->opt.per_process,
 		.sample_bytes = mt->opt.sample_bytes,
 		.group_by = mt->opt.group_by,
+		.types_top = mt->opt.types_top,
+		.types_limit_s = CENSUS_LIMIT_S,
+		.types_sites = mt->opt.python_objects,
+		.py_states = rp.py_states,
 	};
 	err = report_build(&in, &b);
 	if (err) {
@@ -672,6 +718,7 @@ static void cleanup(struct memtrace *mt)
 	fresh_stacks_free(&mt->fresh);
 	snapshots_print_check(&mt->snapshots, stderr);
 	snapshots_free(&mt->snapshots);
+	strpool_free(&mt->type_names);
 	agg_free(mt->agg);
 	processes_free(&mt->procs);
 	close_outputs(mt);

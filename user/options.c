@@ -70,6 +70,10 @@ void options_usage(FILE *out)
 "                          or all (every frame)\n"
 "      --max-frames N      show at most N lines of each stack, innermost first\n"
 "                          (default 0: all; JSON always keeps every frame)\n"
+"      --types[=N]         Python processes: live objects by type, the N most\n"
+"                          numerous (default 20), counted from outside in every\n"
+"                          report, with their growth (and, with\n"
+"                          --python-objects, the stack that made most of them)\n"
 "  -q, --quiet             print only the final report\n"
 "      --empty-probes      attach probes that do nothing (benchmarks)\n"
 "      --bpf-stats         load the BPF programs, print what the verifier\n"
@@ -193,6 +197,7 @@ enum {
 	OPT_GROUP_BY,
 	OPT_FRAMES,
 	OPT_MAX_FRAMES,
+	OPT_TYPES,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -225,6 +230,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "group-by", required_argument, NULL, OPT_GROUP_BY },
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "max-frames", required_argument, NULL, OPT_MAX_FRAMES },
+		{ "types", optional_argument, NULL, OPT_TYPES },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -380,6 +386,17 @@ int options_parse(struct options *o, int argc, char **argv)
 			err = parse_count("--max-frames", optarg, 100000, &v);
 			o->max_frames = v;
 			break;
+		case OPT_TYPES:
+			v = 20;
+			if (optarg)
+				err = parse_count("--types", optarg, 100000, &v);
+			if (!err && !v) {
+				fprintf(stderr, "memtrace: --types '%s': expected at least 1 type\n",
+					optarg);
+				err = -EINVAL;
+			}
+			o->types_top = v;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -407,6 +424,10 @@ int options_parse(struct options *o, int argc, char **argv)
 	if (!o->command && o->npids == 0 && !o->bpf_stats) {
 		fprintf(stderr, "memtrace: nothing to trace: give -p PID or -- COMMAND "
 			"(see --help)\n");
+		return -EINVAL;
+	}
+	if (o->types_top && o->python == PY_OFF) {
+		fprintf(stderr, "memtrace: --types needs --python auto or on\n");
 		return -EINVAL;
 	}
 	if (o->python_objects && o->python == PY_OFF) {

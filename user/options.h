@@ -48,6 +48,8 @@ struct options {
 					   function, file */
 	bool all_frames;	/* --frames all: no folding in text reports */
 	size_t max_frames;	/* --max-frames: 0, no limit */
+	size_t types_top;	/* --types[=N]: live objects by type, the N
+				   most numerous (0: no census) */
 };
 
 /*

@@ -205,6 +205,23 @@ static void use_estimates(struct report_stack *s, const struct agg_stack_view *v
 	s->growth_bytes = llround(v->growth_bytes * ratio);
 }
 
+int report_key_frame(const struct report_inputs *in, uint32_t pid, uint64_t stack_id,
+		     struct report_frame *out)
+{
+	const struct py_target *t = python_of(in, pid);
+	const struct mt_stack *st;
+
+	if (!stack_id || stack_source_get(in->stacks, stack_id, &st))
+		return -ENOENT;
+	if (t && st->py_len)
+		py_frame(in, pid, t, &st->py[0], out);
+	else if (st->len)
+		pc_frame(in, pid, st->pcs[0], out);
+	else
+		return -ENOENT;
+	return 0;
+}
+
 /* ---- One stack across processes ---- */
 
 static uint64_t hash_str(uint64_t h, const char *str)
@@ -665,6 +682,8 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		if (err)
 			goto out;
 	}
+	if (in->types_top && (err = report_types_build(in, out)))
+		goto out;
 
 	agg_totals(in->agg, &t);
 	out->r.outstanding_bytes = t.live_bytes;
@@ -708,6 +727,9 @@ void report_built_free(struct built_report *b)
 	free(b->shares);
 	free(b->procs);
 	free(b->groups);
+	free(b->type_reports);
+	free(b->type_rows);
+	free(b->site_frames);
 	memset(b, 0, sizeof(*b));
 }
 

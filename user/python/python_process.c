@@ -148,9 +148,53 @@ void python_process_mapped(const struct python_env *env, struct python_process *
 	python_process_probe_objects(env, pp, pid);
 }
 
+void python_process_census(struct python_process *pp, pid_t pid,
+			   const struct py_census_source *src, double budget_s,
+			   struct strpool *names)
+{
+	struct py_census next;
+	int err;
+
+	if (!pp->python)
+		return;
+	if (!pp->arenas_state) {
+		err = py_arenas_find(pid, &pp->py, &pp->arenas, pp->census_why,
+				     sizeof(pp->census_why));
+		if (err == -ESRCH)
+			return;		/* gone: the last census stands */
+		pp->arenas_state = err ? -1 : 1;
+	}
+	if (pp->arenas_state < 0)
+		return;
+	err = py_census_take(pid, &pp->py, &pp->arenas, src, budget_s, names, &next);
+	if (err == -ESRCH)
+		return;
+	if (err) {
+		snprintf(pp->census_why, sizeof(pp->census_why), "the census failed: %s",
+			 err == -ENOMEM ? "out of memory" : "the arena table is unreadable");
+		return;
+	}
+	pp->census_why[0] = '\0';
+	py_census_free(&pp->previous);
+	pp->previous = pp->census;
+	pp->have_previous = pp->have_census;
+	pp->census = next;
+	pp->have_census = true;
+}
+
+void python_process_free(struct python_process *pp)
+{
+	py_census_free(&pp->census);
+	py_census_free(&pp->previous);
+	pp->have_census = pp->have_previous = false;
+}
+
 void python_process_exec(const struct python_env *env, struct python_process *pp,
 			 pid_t pid)
 {
+	/* Another program: its objects are not the old one's. */
+	python_process_free(pp);
+	pp->arenas_state = 0;
 	if (!pp->python)
 		return;
 	pp->python = false;

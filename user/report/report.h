@@ -144,6 +144,39 @@ struct report_accounting {
 	} python;
 };
 
+/* --types: one type's live objects in one Python process. */
+struct report_type_row {
+	const char *name;		/* the type's tp_name */
+	uint64_t count;
+	uint64_t bytes;			/* their blocks */
+	int64_t growth_count;		/* since the previous census (the first:
+					   all of it) */
+	int64_t growth_bytes;
+	/* --python-objects: the stack that allocated the most of them, by
+	 * its innermost Python frame (else its allocation function's
+	 * caller); site_count 0 when none is known. */
+	uint64_t site_count, site_bytes;
+	const struct report_frame *site;
+	size_t nsites;			/* stacks that allocated them */
+};
+
+/* --types: a Python process's live objects by type, counted from outside. */
+struct report_types {
+	uint32_t pid;
+	const char *why;		/* NULL, or why there is no census */
+	size_t ntypes_total;		/* types with live objects */
+	size_t ntypes;			/* rows[]: the most numerous first */
+	const struct report_type_row *rows;
+	/* How the census went (user/python/py_census.h). */
+	uint64_t arena_bytes, arenas, arenas_total, pools, pools_changed,
+		 pools_unreadable, blocks, objects, large, large_objects;
+	double seconds, limit_s;
+	bool cut_short;			/* stopped at limit_s */
+	bool large_since_start;		/* objects over 512 B only as far as
+					   they were allocated while traced */
+	bool sites;			/* --python-objects: rows have sites */
+};
+
 /* --group-by: what a report sums its stacks by. */
 enum report_group_by {
 	REPORT_BY_STACK = 0,	/* each stack on its own */
@@ -228,6 +261,10 @@ struct report {
 	 * 0: no limit) keeps the innermost lines of every stack. */
 	bool all_frames;
 	size_t max_frames;
+
+	/* --types: per Python process (none without --types). */
+	size_t ntype_reports;
+	const struct report_types *type_reports;
 };
 
 /* "12.3 MiB", "512 B". buf must hold at least 16 bytes; returns buf. */

@@ -163,6 +163,56 @@ static void write_groups(FILE *out, const struct report *r)
 	fputc(']', out);
 }
 
+/* --types: ,"types":[{"pid":..,"census":{..},"types_total":N,"types":[..]}] */
+static void write_types(FILE *out, const struct report *r)
+{
+	fputs(",\"types\":[", out);
+	for (size_t i = 0; i < r->ntype_reports; i++) {
+		const struct report_types *t = &r->type_reports[i];
+
+		fprintf(out, "%s{\"pid\":%" PRIu32 ",\"error\":", i ? "," : "", t->pid);
+		json_str(out, t->why);
+		fprintf(out, ",\"census\":{\"arena_bytes\":%" PRIu64 ",\"arenas\":%" PRIu64
+			",\"arenas_total\":%" PRIu64 ",\"pools\":%" PRIu64
+			",\"pools_changed\":%" PRIu64 ",\"pools_unreadable\":%" PRIu64
+			",\"blocks\":%" PRIu64 ",\"objects\":%" PRIu64 ",\"large\":%" PRIu64
+			",\"large_objects\":%" PRIu64 ",\"seconds\":", t->arena_bytes, t->arenas,
+			t->arenas_total, t->pools, t->pools_changed, t->pools_unreadable, t->blocks,
+			t->objects, t->large, t->large_objects);
+		json_num(out, t->seconds);
+		fputs(",\"limit_s\":", out);
+		json_num(out, t->limit_s);
+		fputs(",\"cut_short\":", out);
+		json_bool(out, t->cut_short);
+		fputs(",\"large_as_far_as_traced\":", out);
+		json_bool(out, t->large_since_start);
+		fprintf(out, "},\"types_total\":%zu,\"types\":[", t->ntypes_total);
+		for (size_t k = 0; k < t->ntypes; k++) {
+			const struct report_type_row *row = &t->rows[k];
+
+			fputs(k ? ",{\"name\":" : "{\"name\":", out);
+			json_str(out, row->name);
+			fprintf(out, ",\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+				",\"growth_count\":%" PRId64 ",\"growth_bytes\":%" PRId64,
+				row->count, row->bytes, row->growth_count, row->growth_bytes);
+			if (t->sites) {
+				fprintf(out, ",\"stacks\":%zu,\"site\":", row->nsites);
+				if (row->site) {
+					fprintf(out, "{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+						",\"frame\":", row->site_count, row->site_bytes);
+					write_frame(out, row->site);
+					fputc('}', out);
+				} else {
+					fputs("null", out);
+				}
+			}
+			fputc('}', out);
+		}
+		fputs("]}", out);
+	}
+	fputc(']', out);
+}
+
 int report_write_json(FILE *out, const struct report *r)
 {
 	const struct report_accounting *a = &r->acct;
@@ -256,6 +306,8 @@ int report_write_json(FILE *out, const struct report *r)
 	fputc(']', out);
 	if (r->group_by != REPORT_BY_STACK)
 		write_groups(out, r);
+	if (r->ntype_reports)
+		write_types(out, r);
 	fputs("}\n", out);
 
 	/* Every write failure is sticky in the stream: one check. */
