@@ -77,8 +77,14 @@ struct mt_py_offsets {
 	__u32 bytes_data;		/* PyBytesObject ob_sval */
 	__u32 watch_deaths;		/* 1: the deallocator is probed, frames
 					   carry generations */
-	__u32 pad2;
+	__u32 frame_window;		/* 1: every frame field the walker reads
+					   lies in a frame's first
+					   MT_PY_FRAME_WINDOW bytes, read at once */
 };
+
+/* One read of this many bytes instead of one per field: the frame fields
+ * of 3.11-3.13 all lie within them (the last, owner, at 70). */
+#define MT_PY_FRAME_WINDOW 72
 
 #define MT_PY_NO_OFFSET 0xffffffffu
 

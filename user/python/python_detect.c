@@ -254,6 +254,16 @@ static void copy_layout(struct py_target *t)
 	o->str_compact_data = l->unicode_compact_data;
 	o->bytes_size = l->bytes_size;
 	o->bytes_data = l->bytes_data;
+	/* The walker reads a frame at once when its fields fit the window. */
+	o->frame_window = !(o->frame_code % 8) && !(o->frame_previous % 8) &&
+			  !(o->frame_instr % 8) &&
+			  o->frame_code + 8 <= MT_PY_FRAME_WINDOW &&
+			  o->frame_previous + 8 <= MT_PY_FRAME_WINDOW &&
+			  o->frame_instr + 8 <= MT_PY_FRAME_WINDOW &&
+			  (o->frame_owner == MT_PY_NO_OFFSET ||
+			   o->frame_owner < MT_PY_FRAME_WINDOW) &&
+			  (o->frame_is_entry == MT_PY_NO_OFFSET ||
+			   o->frame_is_entry < MT_PY_FRAME_WINDOW);
 }
 
 /* Py_Version into *t, refusing what no table here describes. */
