@@ -278,6 +278,15 @@ static size_t fold_frames(const struct report *r, const struct report_stack *s, 
 	return nlines;
 }
 
+/* Is there a Python frame at or after frame i (else i is in the outer end)? */
+static bool python_from(const struct report_stack *s, size_t i)
+{
+	for (; i < s->nframes; i++)
+		if (s->frames[i].python)
+			return true;
+	return false;
+}
+
 static int write_frames(FILE *out, const struct report *r, const struct report_stack *s)
 {
 	size_t *fold = calloc(s->nframes ? s->nframes : 1, sizeof(*fold));
@@ -295,8 +304,7 @@ static int write_frames(FILE *out, const struct report *r, const struct report_s
 			fputs("      ", out);
 			err = fput_frame(out, f, NAME_TEXT);
 			fputc('\n', out);
-		} else if (f->interpreter && at + fold[k] < s->nframes &&
-			   s->frames[at + fold[k]].python) {
+		} else if (python_from(s, at)) {
 			fprintf(out, "      ... %zu interpreter frames\n", fold[k]);
 		} else {
 			/* The outer end: say where it ends. */
