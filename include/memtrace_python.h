@@ -3,9 +3,10 @@
  * What the BPF Python probes and user space agree on: the offsets the frame
  * walker and the code-object probe read in one interpreter (filled per
  * traced process by user/python/python_detect.c from the interpreter's
- * version: 3.11, 3.12 built-in tables; 3.13 the interpreter's own
- * _Py_DebugOffsets), the frame record, the code objects' generations, and
- * the record sent when a code object is freed.
+ * version, user/python/python_offsets.c: built-in tables for 3.11 and 3.12,
+ * the interpreter's own _Py_DebugOffsets for 3.13), the frame record, the
+ * code objects' generations, and the record sent when a code object is
+ * freed.
  *
  * Why generations: a frame records its code object's address, which is
  * resolved to a name later, in user space; by then the code object may have

@@ -356,32 +356,28 @@ int options_parse(struct options *o, int argc, char **argv)
 			err = parse_count("--sample-seed", optarg, ULONG_MAX, &v);
 			o->sample_seed = v;
 			break;
-		case OPT_GROUP_BY:
-			if (!strcmp(optarg, "stack")) {
-				o->group_by = REPORT_BY_STACK;
-			} else if (!strcmp(optarg, "line")) {
-				o->group_by = REPORT_BY_LINE;
-			} else if (!strcmp(optarg, "function")) {
-				o->group_by = REPORT_BY_FUNCTION;
-			} else if (!strcmp(optarg, "file")) {
-				o->group_by = REPORT_BY_FILE;
-			} else {
-				fprintf(stderr, "memtrace: --group-by '%s': expected stack, line, "
-					"function or file\n", optarg);
-				err = -EINVAL;
-			}
+		case OPT_GROUP_BY: {
+			static const char *const names[] = { "stack", "line", "function",
+							     "file" };
+			static const int values[] = { REPORT_BY_STACK, REPORT_BY_LINE,
+						      REPORT_BY_FUNCTION, REPORT_BY_FILE };
+			int by;
+
+			err = parse_choice("--group-by", optarg, names, values, 4, &by);
+			if (!err)
+				o->group_by = by;
 			break;
-		case OPT_FRAMES:
-			if (!strcmp(optarg, "python")) {
-				o->all_frames = false;
-			} else if (!strcmp(optarg, "all")) {
-				o->all_frames = true;
-			} else {
-				fprintf(stderr, "memtrace: --frames '%s': expected python or all\n",
-					optarg);
-				err = -EINVAL;
-			}
+		}
+		case OPT_FRAMES: {
+			static const char *const names[] = { "python", "all" };
+			static const int values[] = { 0, 1 };
+			int all;
+
+			err = parse_choice("--frames", optarg, names, values, 2, &all);
+			if (!err)
+				o->all_frames = all;
 			break;
+		}
 		case OPT_MAX_FRAMES:
 			err = parse_count("--max-frames", optarg, 100000, &v);
 			o->max_frames = v;

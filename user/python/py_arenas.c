@@ -220,22 +220,6 @@ static int find_state(int memfd, const struct py_target *t, struct py_arenas_ref
 	return 0;
 }
 
-/* The interpreter's file, as pid maps it. */
-static int open_interpreter(pid_t pid, const struct py_target *t)
-{
-	struct proc_maps maps;
-	int fd = -ENOENT, err;
-
-	err = proc_maps_read(pid, &maps);
-	if (err)
-		return err;
-	for (size_t i = 0; i < maps.n && fd == -ENOENT; i++)
-		if (!strcmp(maps.maps[i].path, t->lib_path))
-			fd = proc_maps_open_file(pid, &maps.maps[i]);
-	proc_maps_free(&maps);
-	return fd;
-}
-
 int py_arenas_find(pid_t pid, const struct py_target *t, struct py_arenas_ref *out,
 		   char *why, size_t why_len)
 {
@@ -244,7 +228,7 @@ int py_arenas_find(pid_t pid, const struct py_target *t, struct py_arenas_ref *o
 	int fd, memfd, err;
 
 	memset(out, 0, sizeof(*out));
-	fd = open_interpreter(pid, t);
+	fd = python_open_lib(pid, t->lib_path);
 	if (fd < 0)
 		return why_fail(fd == -ESRCH ? fd : -ENOENT, why, why_len,
 				"cannot open %s: %s", t->lib_path, strerror(-fd));

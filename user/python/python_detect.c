@@ -402,3 +402,27 @@ out:
 	proc_maps_free(&maps);
 	return err;
 }
+
+int python_open_lib(pid_t pid, const char *lib_path)
+{
+	const struct proc_map *any = NULL;
+	struct proc_maps maps;
+	int fd, err;
+
+	err = proc_maps_read(pid, &maps);
+	if (err)
+		return err;
+	for (size_t i = 0; i < maps.n; i++) {
+		const struct proc_map *m = &maps.maps[i];
+
+		if (!m->inode || strcmp(m->path, lib_path))
+			continue;
+		if (!any || m->perms[2] == 'x')
+			any = m;
+		if (m->perms[2] == 'x')
+			break;
+	}
+	fd = any ? target_file_open_mapped(pid, any) : -ENOENT;
+	proc_maps_free(&maps);
+	return fd;
+}

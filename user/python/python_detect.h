@@ -69,4 +69,9 @@ struct py_target {
  */
 int python_detect(pid_t pid, struct py_target *out, char *why, size_t why_len);
 
+/* An fd of the file pid maps at lib_path (the interpreter's object), opened
+ * as it is mapped (user/proc/target_file.h): its executable mapping's if it
+ * has one. Returns the fd, -ENOENT, -ESRCH or another negative errno. */
+int python_open_lib(pid_t pid, const char *lib_path);
+
 #endif /* MEMTRACE_PYTHON_DETECT_H */

@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "python_process.h"
 #include "pymalloc_target.h"
 #include "probes.h"
+#include "proc/target_file.h"
 #include "report/warnings.h"
 #include "util/why.h"
 
@@ -17,8 +19,8 @@
  */
 static void watch_deaths(const struct python_env *env, struct python_process *pp, pid_t pid)
 {
-	char path[PATH_MAX + 32], why[512];
-	int err;
+	char path[64], why[512];
+	int fd, err;
 
 	pp->py.off.watch_deaths = 0;
 	if (!strcmp(pp->dealloc_probed, pp->py.lib_path)) {
@@ -31,9 +33,18 @@ static void watch_deaths(const struct python_env *env, struct python_process *pp
 			     "reads it may be misnamed", pid, pp->py.lib_path);
 		return;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, pp->py.lib_path);
+	/* Attached through the very file mapped (user/proc/target_file.h). */
+	fd = python_open_lib(pid, pp->py.lib_path);
+	if (fd < 0) {
+		warnings_add(env->warnings, "PID %d: cannot open %s: %s: a Python frame whose "
+			     "code is freed and replaced before memtrace reads it may be "
+			     "misnamed", pid, pp->py.lib_path, strerror(-fd));
+		return;
+	}
+	target_file_fd_path(fd, path, sizeof(path));
 	err = probes_attach_code_dealloc(env->probes, pid, path, pp->py.code_dealloc_offset,
 					 why, sizeof(why));
+	close(fd);
 	if (err) {
 		warnings_add(env->warnings, "PID %d: %s: a Python frame whose code is freed and "
 			     "replaced before memtrace reads it may be misnamed", pid, why);
