@@ -116,6 +116,11 @@ static __always_inline void emit_wake(__u8 type, __u8 func, __u64 addr, __u64 si
 	e->old_addr = old_addr;
 	e->stack_id = stack_id;
 
+	if (py_new_stack && e->ts_ns - py_last_wake_ns > PY_WAKE_NS) {
+		py_new_stack = 0;
+		py_last_wake_ns = e->ts_ns;
+		now = true;
+	}
 	wake = now || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
 		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, wake);

@@ -46,6 +46,9 @@ struct report_frame {
 	bool inlined;		/* inlined into the next frame */
 	bool python;		/* a Python frame, from the interpreter's own
 				   frame list */
+	bool interpreter;	/* native code of a Python process's own
+				   interpreter (its eval loop, calls, object
+				   allocator): what text reports fold */
 	/* The mapping that holds address, for outputs that name it (pprof):
 	 * all zero / NULL when no mapping is known. */
 	const char *module_path;	/* the mapped file's path, NULL if none */
@@ -84,6 +87,7 @@ struct report_stack {
 	int64_t growth_bytes;	/* since the previous report */
 	uint64_t samples;	/* sampling: live sampled allocations behind
 				   the estimates (0 when not sampling) */
+	int64_t growth_count;	/* live allocations, since the previous report */
 	bool no_stack;		/* allocations whose stack was not captured */
 	const char *stack_end;	/* NULL: the walk reached the outermost frame;
 				   else why it stopped ("no unwind table", ...) */
@@ -174,8 +178,82 @@ struct report_accounting {
 		uint64_t block_sizes;	/* allocations counted at their block
 					   size (request unknown at the site) */
 	} pymalloc;
+	/* Python frames (user/python/python_symbols.h). */
+	struct {
+		uint64_t unknown_frames;	/* in this report's stacks: not
+						   named (code freed before it
+						   could be read, unreadable) */
+		uint64_t code_freed;		/* code objects seen dying */
+		uint64_t named_from_copy;	/* ... whose frames were named
+						   from the copy made then */
+		uint64_t lines_cut;		/* ... whose line table was cut
+						   (later lines unknown) */
+		uint64_t copies_lost;		/* copies of dying code objects
+						   the ring buffer had no room
+						   for */
+	} python;
 };
 
+/* --types: one type's live objects in one Python process. */
+struct report_type_row {
+	const char *name;		/* the type's tp_name */
+	uint64_t count;
+	uint64_t bytes;			/* their blocks */
+	int64_t growth_count;		/* since the previous census (the first:
+					   all of it) */
+	int64_t growth_bytes;
+	/* --python-objects: the stack that allocated the most of them, by
+	 * its innermost Python frame (else its allocation function's
+	 * caller); site_count 0 when none is known. */
+	uint64_t site_count, site_bytes;
+	const struct report_frame *site;
+	size_t nsites;			/* stacks that allocated them */
+};
+
+/* --types: a Python process's live objects by type, counted from outside. */
+struct report_types {
+	uint32_t pid;
+	const char *why;		/* NULL, or why there is no census */
+	size_t ntypes_total;		/* types with live objects */
+	size_t ntypes;			/* rows[]: the most numerous first */
+	const struct report_type_row *rows;
+	/* How the census went (user/python/py_census.h). */
+	uint64_t arena_bytes, arenas, arenas_total, pools, pools_changed,
+		 pools_unreadable, blocks, objects, large, large_objects;
+	double seconds, limit_s;
+	bool cut_short;			/* stopped at limit_s */
+	bool large_since_start;		/* objects over 512 B only as far as
+					   they were allocated while traced */
+	bool sites;			/* --python-objects: rows have sites */
+};
+
+/* --group-by: what a report sums its stacks by. */
+enum report_group_by {
+	REPORT_BY_STACK = 0,	/* each stack on its own */
+	REPORT_BY_LINE,		/* the innermost Python line (tracemalloc's
+				   'lineno'); else the innermost caller */
+	REPORT_BY_FUNCTION,	/* ... its function */
+	REPORT_BY_FILE,		/* ... its file (tracemalloc's 'filename') */
+};
+
+/* The stacks whose key frame (the innermost Python frame, else the first
+ * caller of the allocation function) has the same line, function or file. */
+struct report_group {
+	const char *file;	/* NULL: unknown (a native frame without
+				   source lines) */
+	int line;		/* REPORT_BY_LINE; 0 otherwise or unknown */
+	const char *function;	/* REPORT_BY_LINE and _FUNCTION; NULL when
+				   unknown or by file */
+	const char *module;	/* the key frame's module (native frames) */
+	uint64_t address;	/* native frames with neither file nor
+				   function: the frame's address */
+	bool python;		/* the key frame is a Python frame */
+	uint64_t bytes;		/* outstanding (as filtered) */
+	uint64_t count;
+	int64_t growth_bytes;	/* since the previous report */
+	int64_t growth_count;
+	size_t nstacks;		/* stacks summed */
+};
 struct report {
 	struct timespec wall;		/* CLOCK_REALTIME at the report */
 	double elapsed_s;		/* since tracing started */
@@ -232,6 +310,25 @@ struct report {
 	/* Human-readable warnings: figures that may be wrong and why. */
 	size_t nwarnings;
 	const char *const *warnings;
+
+	/* --group-by other than stack: the groups, largest first (the top
+	 * N, like stacks); stacks stay as they are. */
+	enum report_group_by group_by;
+	size_t ngroups_total;
+	size_t ngroups;
+	const struct report_group *groups;
+
+	/* How the text report shows stacks with Python frames: by default
+	 * the interpreter's own frames between Python frames fold into one
+	 * line, as do the frames outside the outermost Python frame;
+	 * all_frames (--frames all) shows each. max_frames (--max-frames,
+	 * 0: no limit) keeps the innermost lines of every stack. */
+	bool all_frames;
+	size_t max_frames;
+
+	/* --types: per Python process (none without --types). */
+	size_t ntype_reports;
+	const struct report_types *type_reports;
 };
 
 /* "12.3 MiB", "512 B". buf must hold at least 16 bytes; returns buf. */
