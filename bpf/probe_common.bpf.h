@@ -53,7 +53,7 @@ struct call_state {
 	__u8 sample_ready;	/* sample_left has been drawn */
 	__u8 old_sampled;	/* realloc: the block passed in was sampled */
 	struct mt_stack stack;	/* scratch for stack_capture() */
-	struct mt_frame_regs stop; /* where the unwind stopped */
+	struct mt_unwind_stop stop; /* where the unwind stopped */
 	/* The syscall probes (mmap_probes.bpf.c): a copy of the user
 	 * registers to unwind from, and the program break before a brk. */
 	struct pt_regs user_regs;
@@ -133,8 +133,9 @@ static __always_inline void emit(__u8 type, __u8 func, __u64 addr, __u64 size,
  * the short time between a mapping change and user space loading it.
  * Returns true if sent.
  */
-static __always_inline bool send_snapshot(const struct mt_frame_regs *regs)
+static __always_inline bool send_snapshot(const struct mt_unwind_stop *stop, __u8 flags)
 {
+	const struct mt_frame_regs *regs = &stop->regs;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct mt_snapshot *snap;
 	__u32 len = 0;
@@ -147,21 +148,27 @@ static __always_inline bool send_snapshot(const struct mt_frame_regs *regs)
 	snap->type = MT_EV_STACK_SNAPSHOT;
 	snap->pid = pid_tgid >> 32;
 	snap->tid = (__u32)pid_tgid;
+	snap->flags = flags;
 	snap->regs = *regs;
-	/* In chunks: a read that crosses the top of the stack fails whole,
-	 * so the copy ends at the last chunk that could be read. */
+	unwind_snapshot_returns(snap, stop);
+	/* In aligned chunks, each in one page: those of a page that cannot
+	 * be read are left out, not the rest. */
+	snap->chunks = 0;
+	snap->addr = regs->sp & ~(__u64)(MT_SNAPSHOT_CHUNK - 1);
 #pragma unroll
-	for (int k = 0; k < MT_SNAPSHOT_BYTES / 1024; k++) {
-		if (bpf_probe_read_user(snap->data + k * 1024, 1024,
-					(const void *)(regs->sp + k * 1024)))
-			break;
-		len += 1024;
+	for (int k = 0; k < MT_SNAPSHOT_BYTES / MT_SNAPSHOT_CHUNK; k++) {
+		if (bpf_probe_read_user(snap->data + k * MT_SNAPSHOT_CHUNK, MT_SNAPSHOT_CHUNK,
+					(const void *)(snap->addr + k * MT_SNAPSHOT_CHUNK)))
+			continue;
+		snap->chunks |= 1 << k;
+		len = (k + 1) * MT_SNAPSHOT_CHUNK;
 	}
 	snap->len = len;
 	bpf_ringbuf_submit(snap, BPF_RB_FORCE_WAKEUP);
 	count(MT_CNT_SNAPSHOTS);
 	return true;
 }
+
 
 /* Last time each process was told of an unknown PC (rate limit). */
 struct {
@@ -228,8 +235,15 @@ static __always_inline __u16 take_stack_from(void *ctx, struct pt_regs *regs,
 		return MT_EVF_NO_STACK;
 	}
 	count_unwind_end(pid, &st->stack);
-	if (st->stack.end == MT_END_NO_MAPPING && send_snapshot(&st->stop))
+	if (st->stack.end == MT_END_NO_MAPPING && send_snapshot(&st->stop, 0))
 		return MT_EVF_SNAPSHOT;
+	/* Testing only: user space walks this stack too, and compares. */
+	if (unwind_check && stack_mode == MT_STACK_DWARF &&
+	    st->stack.end != MT_END_NO_MAPPING) {
+		unwind_start(regs, at_return, &st->stop);
+		if (send_snapshot(&st->stop, MT_SNAPF_CHECK))
+			return MT_EVF_SNAPSHOT_CHECK;
+	}
 	return 0;
 }
 

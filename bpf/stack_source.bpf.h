@@ -39,11 +39,11 @@ struct {
  */
 static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 					      struct mt_stack *scratch, __u32 func, __u32 pid,
-					      struct mt_frame_regs *stop, bool at_return,
+					      struct mt_unwind_stop *stop, bool at_return,
 					      __u64 *id);
 
 static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *scratch,
-					 __u32 func, __u32 pid, struct mt_frame_regs *stop,
+					 __u32 func, __u32 pid, struct mt_unwind_stop *stop,
 					 bool at_return, __u64 *id)
 {
 	return stack_capture_from(regs, regs, scratch, func, pid, stop, at_return, id);
@@ -57,10 +57,9 @@ static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *
  */
 static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 					      struct mt_stack *scratch, __u32 func, __u32 pid,
-					      struct mt_frame_regs *stop, bool at_return,
+					      struct mt_unwind_stop *stop, bool at_return,
 					      __u64 *id)
 {
-	__u32 n;
 	__u64 h;
 
 	if (stack_mode == MT_STACK_NONE)
@@ -82,24 +81,9 @@ static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 		scratch->end = MT_END_FP;
 	}
 	scratch->func = func;
-	n = scratch->len;
 	py_capture(pid, (__u32)bpf_get_current_pid_tgid(), scratch);
 
-	h = mt_stack_hash_mix(0, func + 1);
-	h = mt_stack_hash_mix(h, scratch->end);
-	for (int i = 0; i < MT_MAX_FRAMES; i++) {
-		if (i >= n)
-			break;
-		h = mt_stack_hash_mix(h, scratch->pcs[i]);
-	}
-	h = mt_stack_hash_mix(h, scratch->py_len);
-	for (int i = 0; i < MT_MAX_PY_FRAMES; i++) {
-		if (i >= scratch->py_len)
-			break;
-		h = mt_stack_hash_mix(h, scratch->py[i].code);
-		h = mt_stack_hash_mix(h, (__u32)scratch->py[i].instr);
-	}
-	h = mt_stack_hash_final(h);
+	h = mt_stack_id(scratch);
 
 	/* Look first: the common case is a stack we already stored, and an
 	 * update would copy the whole 1 KiB record for nothing. */

@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The DWARF unwinder: walks a user stack without frame pointers, using the
- * compact tables user space builds from each object's .eh_frame (see
- * include/memtrace_unwind.h for the row format).
- *
- * Per frame: find the mapping that holds the PC (binary search over the
- * process's executable mappings), then the row for the PC (binary search
- * over that object's rows in one shared array), then apply the row: the
- * CFA from rsp or rbp, the return address at CFA - 8, rbp from its save
- * slot. Code with no table (JIT, anonymous memory) falls back to frame
- * pointers. Every early stop records why, and the caller counts it.
+ * The DWARF unwinder in BPF: walks a user stack without frame pointers,
+ * using the compact tables user space builds from each object's .eh_frame
+ * (see include/memtrace_unwind.h for the row format). The rules of a step
+ * are include/memtrace_unwind_step.h, shared with the walk user space
+ * finishes from snapshots; this file gives them their hooks (the current
+ * task's memory, the unwind_rows array, the task's pending return probes)
+ * and the maps. Every early stop records why, and the caller counts it.
  *
  * The frame loop runs under bpf_loop so that the verifier checks one
  * iteration, not 127; the searches inside are small bounded loops whose
@@ -20,6 +17,11 @@
 
 #include "memtrace_events.h"
 #include "memtrace_unwind.h"
+
+/* Testing only (MEMTRACE_UNWIND_CHECK=1): every stack walked whole here
+ * is also sent as a snapshot of its first frame, for user space to walk
+ * with the same rules and compare (user/unwind/snapshots.c). */
+const volatile bool unwind_check = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -39,340 +41,151 @@ struct {
 	__type(value, struct mt_unwind_row);
 } unwind_rows SEC(".maps");
 
-/* 2^9 > MT_MAX_MAPPINGS, 2^24 > any row count we allow */
-#define MAPPING_SEARCH_STEPS 9
-#define ROW_SEARCH_STEPS 24
-/* Return instances skipped to find the one of a frame (chained ones of
- * tail calls share a frame). */
-#define MAX_RETURN_INSTANCES 4
-
-struct mt_unwind_state {
-	__u64 pc, sp, bp;
-	__u64 trampoline;		/* uretprobe trampoline address, or 0 */
-	__u64 ri;			/* next struct return_instance to match */
-	struct mt_stack *out;
-	const struct mt_proc_mappings *maps;
-	__u32 pid;
-	__u8 pc_is_return;		/* look the PC up at pc - 1 */
-	__u8 bp_valid;
-	__u8 end;			/* enum mt_stack_end, once stopped */
-	__u8 stopped;
+/* Where a walk stopped, for a snapshot to go on from: the registers, and
+ * what the trampoline substitution needs (the return instances of the
+ * cursor on, which only BPF can read). */
+struct mt_unwind_stop {
+	struct mt_frame_regs regs;
+	__u64 trampoline;
+	__u64 ri;			/* struct return_instance * */
 };
 
-static __always_inline const struct mt_mapping *
-find_mapping(const struct mt_proc_mappings *maps, __u64 pc)
+#include "memtrace_unwind_step.h"
+
+/* The hooks of memtrace_unwind_step.h: the current task's memory, the
+ * unwind_rows array, the task's return instances. */
+static __always_inline int mt_unwind_read(const struct mt_unwind_state *s, void *dst,
+					  __u32 size, __u64 addr)
 {
-	__u32 lo = 0, hi = maps->n;
-
-	if (hi > MT_MAX_MAPPINGS)
-		hi = MT_MAX_MAPPINGS;
-	for (int k = 0; k < MAPPING_SEARCH_STEPS; k++) {
-		__u32 mid;
-		const struct mt_mapping *m;
-
-		if (lo >= hi)
-			break;
-		mid = (lo + hi) / 2;
-		m = &maps->m[mid & (MT_MAX_MAPPINGS - 1)];
-		if (pc < m->start)
-			hi = mid;
-		else if (pc >= m->end)
-			lo = mid + 1;
-		else
-			return m;
-	}
-	return NULL;
+	return bpf_probe_read_user(dst, size, (const void *)addr);
 }
 
-/* The last row of [start, start + len) whose pc <= target. */
 static __always_inline const struct mt_unwind_row *
-find_row(__u32 start, __u32 len, __u64 target)
+mt_unwind_row(const struct mt_unwind_state *s, __u32 idx)
 {
-	__u32 lo = start, hi = start + len, key;
-
-	for (int k = 0; k < ROW_SEARCH_STEPS; k++) {
-		const struct mt_unwind_row *row;
-		__u32 mid;
-
-		if (lo >= hi)
-			break;
-		mid = lo + (hi - lo) / 2;
-		row = bpf_map_lookup_elem(&unwind_rows, &mid);
-		if (!row)
-			return NULL;
-		if (row->pc <= target)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == start)
-		return NULL;	/* before the first row */
-	key = lo - 1;
-	return bpf_map_lookup_elem(&unwind_rows, &key);
+	return bpf_map_lookup_elem(&unwind_rows, &idx);
 }
 
-static __always_inline int read_u64(__u64 *dst, __u64 addr)
+static __always_inline __u64 mt_unwind_ri_slot(const struct mt_unwind_state *s, __u64 ri)
 {
-	return bpf_probe_read_user(dst, sizeof(*dst), (const void *)addr);
+	return BPF_CORE_READ((struct return_instance *)ri, stack);
 }
 
-/*
- * A return address that is the uretprobe trampoline belongs to a function
- * with a pending return probe: the real one is in the task's list of
- * return instances, found by the stack slot it was taken from. The list
- * runs from the innermost pending call outwards, as the walk does, so a
- * cursor into it (s->ri) makes each lookup a step or two.
- */
-static __always_inline __u64 real_return_address(struct mt_unwind_state *s, __u64 ra,
-						 __u64 slot)
+static __always_inline __u64 mt_unwind_ri_ret(const struct mt_unwind_state *s, __u64 ri)
 {
-	struct return_instance *ri = (struct return_instance *)s->ri;
-
-	for (int k = 0; k < MAX_RETURN_INSTANCES && ri; k++) {
-		__u64 stack = BPF_CORE_READ(ri, stack);
-
-		if (stack > slot)
-			break;		/* belongs to an outer frame */
-		if (stack == slot) {
-			/* Chained instances (tail calls) share the slot, and
-			 * each holds the real address. */
-			s->ri = (__u64)BPF_CORE_READ(ri, next);
-			return BPF_CORE_READ(ri, orig_ret_vaddr);
-		}
-		ri = BPF_CORE_READ(ri, next);
-	}
-	s->ri = (__u64)ri;
-	return ra;
+	return BPF_CORE_READ((struct return_instance *)ri, orig_ret_vaddr);
 }
 
-static __always_inline void stop(struct mt_unwind_state *s, __u8 why)
+static __always_inline __u64 mt_unwind_ri_next(const struct mt_unwind_state *s, __u64 ri)
 {
-	s->end = why;
-	s->stopped = 1;
+	return (__u64)BPF_CORE_READ((struct return_instance *)ri, next);
 }
 
-/* Frame pointers further than this above sp are not this stack's. */
-#define FP_MAX_FRAME (8ULL << 20)
-
-/*
- * One frame by frame pointers: for code that has no table. Code without
- * frame pointers leaves anything in rbp, so what it gives is checked: a
- * frame pointer into the stack above sp, and a return address into code
- * the process has mapped. Anything else ends the walk (and is counted)
- * rather than adding a garbage frame.
- */
-static __always_inline void fp_step(struct mt_unwind_state *s)
-{
-	__u64 ra, next_bp, pair[2];
-
-	if (!s->bp_valid || s->bp < s->sp || s->bp - s->sp > FP_MAX_FRAME ||
-	    (s->bp & 7)) {
-		stop(s, MT_END_FP);
-		return;
-	}
-	/* Saved rbp and return address are adjacent: one read, not two
-	 * (why that matters: read_ra_and_bp() below). */
-	if (bpf_probe_read_user(pair, sizeof(pair), (const void *)s->bp)) {
-		stop(s, MT_END_BAD_READ);
-		return;
-	}
-	next_bp = pair[0];
-	ra = pair[1];
-	if (s->trampoline && ra == s->trampoline)
-		ra = real_return_address(s, ra, s->bp + 8);
-	if (!find_mapping(s->maps, ra)) {
-		stop(s, MT_END_FP);
-		return;
-	}
-	s->out->fp_frames++;
-	s->sp = s->bp + 16;
-	s->bp = next_bp;
-	s->pc = ra;
-	s->pc_is_return = 1;
-}
-
-/*
- * Each bpf_probe_read_user costs about 60 ns here, far more than the copy
- * itself (measured by adding work per frame: an extra 8-byte read cost
- * 61 ns a frame, a second row search 43 ns, a second mapping search 3 ns),
- * and a frame that saves rbp needs two: the return address at CFA - 8 and
- * rbp at CFA + rbp_offset. When rbp sits right below the return address
- * (code with frame pointers, and any function whose first push is rbp)
- * one 16-byte read fetches both. Other save slots keep two reads: reading
- * a whole 64-byte save area instead measured slower per frame, even for
- * frames that took the 16-byte path, and bigger reads cost ~15 ns more
- * than 16-byte ones. False when not adjacent or the read fails; the
- * caller then reads the words one by one, so the result never differs.
- */
-static __always_inline bool read_ra_and_bp(const struct mt_unwind_row *row, __u64 cfa,
-					   __u64 *ra, __u64 *saved_bp)
-{
-	__u64 pair[2];
-
-	if (row->rbp_offset != -16)
-		return false;
-	if (bpf_probe_read_user(pair, sizeof(pair), (const void *)(cfa - 16)))
-		return false;
-	*saved_bp = pair[0];
-	*ra = pair[1];
-	return true;
-}
-
-/* One frame by the row that covers the PC. */
-static __always_inline void table_step(struct mt_unwind_state *s,
-				       const struct mt_unwind_row *row)
-{
-	__u64 cfa, ra, saved_bp;
-
-	switch (row->cfa_type) {
-	case MT_CFA_RSP:
-		cfa = s->sp + (__s64)row->cfa_offset;
-		break;
-	case MT_CFA_RBP:
-		if (!s->bp_valid) {
-			stop(s, MT_END_UNSUPPORTED);
-			return;
-		}
-		cfa = s->bp + (__s64)row->cfa_offset;
-		break;
-	case MT_CFA_PLT:
-		cfa = s->sp + 8 + ((s->pc & 15) >= 11 ? 8 : 0);
-		break;
-	case MT_CFA_SIGNAL: {
-		/* At __restore_rt the stack holds the ucontext of the
-		 * interrupted code: its registers are the next frame's. */
-		__u64 mc = s->sp + __builtin_offsetof(struct ucontext, uc_mcontext);
-
-		if (read_u64(&s->pc, mc + __builtin_offsetof(struct sigcontext_64, ip)) ||
-		    read_u64(&s->sp, mc + __builtin_offsetof(struct sigcontext_64, sp)) ||
-		    read_u64(&s->bp, mc + __builtin_offsetof(struct sigcontext_64, bp))) {
-			stop(s, MT_END_BAD_READ);
-			return;
-		}
-		s->bp_valid = 1;
-		s->pc_is_return = 0;	/* the interrupted instruction itself */
-		return;
-	}
-	case MT_CFA_END:
-		stop(s, MT_END_COMPLETE);
-		return;
-	case MT_CFA_NONE:
-		stop(s, MT_END_NO_TABLE);
-		return;
-	default:
-		stop(s, MT_END_UNSUPPORTED);
-		return;
-	}
-
-	if (row->rbp_type == MT_RBP_OFFSET && read_ra_and_bp(row, cfa, &ra, &saved_bp)) {
-		s->bp = saved_bp;
-		s->bp_valid = 1;
-	} else {
-		if (read_u64(&ra, cfa - 8)) {
-			stop(s, MT_END_BAD_READ);
-			return;
-		}
-		if (row->rbp_type == MT_RBP_OFFSET) {
-			if (read_u64(&saved_bp, cfa + (__s64)row->rbp_offset)) {
-				stop(s, MT_END_BAD_READ);
-				return;
-			}
-			s->bp = saved_bp;
-			s->bp_valid = 1;
-		} else if (row->rbp_type == MT_RBP_UNSUPPORTED) {
-			s->bp_valid = 0;
-		}
-	}
-	if (s->trampoline && ra == s->trampoline)
-		ra = real_return_address(s, ra, cfa - 8);
-	if (cfa <= s->sp) {		/* a stack only grows towards callers */
-		stop(s, MT_END_BAD_READ);
-		return;
-	}
-	s->sp = cfa;
-	s->pc = ra;
-	s->pc_is_return = 1;
-}
+_Static_assert(__builtin_offsetof(struct ucontext, uc_mcontext) +
+	       __builtin_offsetof(struct sigcontext_64, ip) == MT_SIGFRAME_IP,
+	       "signal frame: ip");
+_Static_assert(__builtin_offsetof(struct ucontext, uc_mcontext) +
+	       __builtin_offsetof(struct sigcontext_64, sp) == MT_SIGFRAME_SP,
+	       "signal frame: sp");
+_Static_assert(__builtin_offsetof(struct ucontext, uc_mcontext) +
+	       __builtin_offsetof(struct sigcontext_64, bp) == MT_SIGFRAME_BP,
+	       "signal frame: bp");
 
 static long unwind_frame(__u32 i, void *data)
 {
-	struct mt_unwind_state *s = data;
-	const struct mt_mapping *m;
-	const struct mt_unwind_row *row;
-	__u32 n = s->out->len;
-	__u64 lookup;
+	return mt_unwind_frame(data);
+}
 
-	/* A return address of 0 ends no real stack: outermost frames say
-	 * so in their CFI (MT_CFA_END: glibc's _start and clone3), so 0
-	 * means the CFA led to a wrong slot (garbage CFI). Not complete. */
-	if (!s->pc) {
-		stop(s, MT_END_BAD_READ);
-		return 1;
-	}
-	if (n >= MT_MAX_FRAMES) {
-		stop(s, MT_END_DEPTH);
-		return 1;
-	}
-	s->out->pcs[n] = s->pc;
-	s->out->len = n + 1;
+/*
+ * The state a walk of the current task starts from, at a probe with these
+ * registers. at_return: they are those of a return probe, so the PC is a
+ * return address into the caller; otherwise the PC is the probed
+ * instruction itself.
+ */
+static __always_inline void unwind_init(struct mt_unwind_state *s, struct pt_regs *regs,
+					bool at_return)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
 
-	m = find_mapping(s->maps, s->pc);
-	if (!m) {
-		/* The caller finds this PC as the last frame. */
-		stop(s, MT_END_NO_MAPPING);
-		return 1;
-	}
-	if (m->rows_len == 0) {
-		fp_step(s);
-		return s->stopped ? 1 : 0;
-	}
-	lookup = s->pc - m->bias - (s->pc_is_return ? 1 : 0);
-	row = find_row(m->rows_start, m->rows_len, lookup);
-	if (!row) {
-		stop(s, MT_END_NO_TABLE);
-		return 1;
-	}
-	table_step(s, row);
-	return s->stopped ? 1 : 0;
+	s->pc = PT_REGS_IP(regs);
+	s->sp = PT_REGS_SP(regs);
+	s->bp = PT_REGS_FP(regs);
+	s->bp_valid = 1;
+	s->pc_is_return = at_return;
+	s->trampoline = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+	s->ri = (__u64)BPF_CORE_READ(task, utask, return_instances);
+}
+
+/* What a snapshot needs of a walk's state to go on from it. */
+static __always_inline void unwind_save(const struct mt_unwind_state *s,
+					struct mt_unwind_stop *stop)
+{
+	stop->regs.pc = s->pc;
+	stop->regs.sp = s->sp;
+	stop->regs.bp = s->bp;
+	stop->regs.pc_is_return = s->pc_is_return;
+	stop->regs.bp_valid = s->bp_valid;
+	stop->trampoline = s->trampoline;
+	stop->ri = s->ri;
+}
+
+/* *start: the state a walk from these registers starts from (for a
+ * snapshot of the whole stack). */
+static __always_inline void unwind_start(struct pt_regs *regs, bool at_return,
+					 struct mt_unwind_stop *start)
+{
+	struct mt_unwind_state s = {};
+
+	unwind_init(&s, regs, at_return);
+	unwind_save(&s, start);
 }
 
 /*
  * Unwind the current task from the probe's registers into *out. Returns
  * 0 when at least one frame was recorded; out->end says how it stopped
  * (MT_END_NO_MAPPING: the last frame is a PC in no known mapping) and
- * *stop holds the registers of the frame where it stopped. at_return: the
- * registers are those of a return probe, so the PC is a return address into
- * the caller; otherwise the PC is the probed instruction itself.
+ * *stop holds the state of the frame where it stopped.
  */
 static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *out,
-					__u32 pid, struct mt_frame_regs *stop, bool at_return)
+					__u32 pid, struct mt_unwind_stop *stop, bool at_return)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct mt_unwind_state s = {};
 
 	s.maps = bpf_map_lookup_elem(&proc_mappings, &pid);
 	if (!s.maps)
 		return -ENOENT;
+	unwind_init(&s, regs, at_return);
 	s.out = out;
-	s.pid = pid;
-	s.pc = PT_REGS_IP(regs);
-	s.sp = PT_REGS_SP(regs);
-	s.bp = PT_REGS_FP(regs);
-	s.bp_valid = 1;
-	s.pc_is_return = at_return;
-	s.trampoline = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
-	s.ri = (__u64)BPF_CORE_READ(task, utask, return_instances);
 	out->len = 0;
 	out->fp_frames = 0;
 
-	bpf_loop(MT_MAX_FRAMES + 1, unwind_frame, &s, 0);
-	out->end = s.stopped ? s.end : MT_END_DEPTH;
-	stop->pc = s.pc;
-	stop->sp = s.sp;
-	stop->bp = s.bp;
-	stop->pc_is_return = s.pc_is_return;
-	stop->bp_valid = s.bp_valid;
+	bpf_loop(MT_UNWIND_MAX_STEPS, unwind_frame, &s, 0);
+	out->end = mt_unwind_end(&s);
+	unwind_save(&s, stop);
 	return out->len ? 0 : -ENOENT;
+}
+
+/*
+ * The pending return instances of stop's cursor on, as the snapshot's
+ * (slot, real return address) pairs: user space cannot read the kernel's
+ * list, and with these its walk substitutes the trampoline as BPF's does.
+ */
+static __always_inline void unwind_snapshot_returns(struct mt_snapshot *snap,
+						    const struct mt_unwind_stop *stop)
+{
+	__u64 ri = stop->ri;
+	__u32 n = 0;
+
+	snap->trampoline = stop->trampoline;
+	for (int k = 0; k < MT_SNAPSHOT_RETURNS; k++) {
+		if (!ri)
+			break;
+		snap->returns[k].slot = mt_unwind_ri_slot(NULL, ri);
+		snap->returns[k].ret = mt_unwind_ri_ret(NULL, ri);
+		ri = mt_unwind_ri_next(NULL, ri);
+		n++;
+	}
+	snap->nreturns = n;
 }
 
 #endif /* MEMTRACE_UNWIND_DWARF_BPF_H */

@@ -188,8 +188,11 @@ struct mt_event {
 #define MT_EVF_NO_STACK 0x1
 /* A struct mt_snapshot for this allocation's stack came just before. */
 #define MT_EVF_SNAPSHOT 0x2
+/* A struct mt_snapshot flagged MT_SNAPF_CHECK came just before: this
+ * allocation's stack is complete as it is, the snapshot is for checking. */
+#define MT_EVF_SNAPSHOT_CHECK 0x4
 /* MT_EV_MMAP of something other than private anonymous memory. */
-#define MT_EVF_MAP_FILE 0x4
+#define MT_EVF_MAP_FILE 0x8
 
 /* The value of the stacks map: the stack's program counters, innermost
  * first. pcs[0] is the return address into the allocation's caller (the
@@ -235,16 +238,49 @@ struct mt_frame_regs {
  * the frames between a library's code and main in all but deep
  * recursions; what does not fit ends the stack with MT_END_BAD_READ. */
 #define MT_SNAPSHOT_BYTES 16384
+/* They are read in chunks aligned to their size, from sp rounded down:
+ * a chunk then lies in one page, and a page that cannot be read (past the
+ * top of the stack, or never touched: a big local array left unused is
+ * not present) leaves out its chunks only, as reads of it fail in BPF,
+ * while the chunks above it are still read. */
+#define MT_SNAPSHOT_CHUNK 1024
+
+/* Pending return probes a snapshot carries: the kernel keeps at most 64
+ * per thread (MAX_URETPROBE_DEPTH). */
+#define MT_SNAPSHOT_RETURNS 64
+
+/* A pending return probe: the stack slot whose return address the kernel
+ * replaced with its trampoline, and the real return address. */
+struct mt_snapshot_return {
+	__u64 slot;
+	__u64 ret;
+};
 
 struct mt_snapshot {
 	__u8 type;		/* MT_EV_STACK_SNAPSHOT */
-	__u8 pad1[3];
+	__u8 flags;		/* MT_SNAPF_* */
+	__u16 chunks;		/* bit k: data[k * MT_SNAPSHOT_CHUNK...] for
+				   one chunk was read */
 	__u32 pid;
 	__u32 tid;
-	__u32 len;		/* bytes of stack in data[] */
+	__u32 len;		/* bytes from addr to the end of the last
+				   chunk read */
+	__u64 addr;		/* the address of data[0]: regs.sp rounded
+				   down to MT_SNAPSHOT_CHUNK */
 	struct mt_frame_regs regs;
+	__u64 trampoline;	/* the uretprobe trampoline's address, or 0 */
+	__u32 nreturns;		/* entries in returns[] */
+	__u32 pad2;
+	/* The thread's pending return probes from the innermost one the walk
+	 * had not yet passed, outwards. */
+	struct mt_snapshot_return returns[MT_SNAPSHOT_RETURNS];
 	__u8 data[MT_SNAPSHOT_BYTES];
 };
+
+/* The snapshot was taken at the first frame of a stack the BPF walk
+ * finished itself (MEMTRACE_UNWIND_CHECK=1): user space walks it too and
+ * compares. The allocation that follows is flagged MT_EVF_SNAPSHOT_CHECK. */
+#define MT_SNAPF_CHECK 0x1
 
 /* Counters kept by the probes in a per-CPU array; user space sums them. */
 enum mt_counter {

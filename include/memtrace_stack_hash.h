@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The stack ID: a 64-bit hash of the allocation function, how the walk
- * ended (the same frames, complete or not, are different stacks) and the
- * program counters. Shared so that a stack finished in user space (from a
- * snapshot) gets the same ID as the same stack walked whole in BPF, and
- * the two aggregate as one.
+ * ended (the same frames, complete or not, are different stacks), the
+ * program counters and the Python frames. Compiled by both sides, so that
+ * a stack finished in user space (from a snapshot) gets the same ID as the
+ * same stack walked whole in BPF, and the two aggregate as one.
  */
 #ifndef MEMTRACE_STACK_HASH_H
 #define MEMTRACE_STACK_HASH_H
@@ -23,6 +23,34 @@ static inline __attribute__((always_inline)) __u64 mt_stack_hash_mix(__u64 h, __
 static inline __attribute__((always_inline)) __u64 mt_stack_hash_final(__u64 h)
 {
 	return h ? h : 1;
+}
+
+/*
+ * The ID of a stack record: its allocation function, how its walk ended,
+ * its program counters (the first len), then its Python frames (code
+ * object and instruction). The one composition both sides use: the probes
+ * for the stacks they store, user space for the stacks it finishes.
+ */
+static inline __attribute__((always_inline)) __u64 mt_stack_id(const struct mt_stack *s)
+{
+	__u32 n = s->len, py = s->py_len;
+	__u64 h;
+
+	h = mt_stack_hash_mix(0, s->func + 1ULL);
+	h = mt_stack_hash_mix(h, s->end);
+	for (__u32 i = 0; i < MT_MAX_FRAMES; i++) {
+		if (i >= n)
+			break;
+		h = mt_stack_hash_mix(h, s->pcs[i]);
+	}
+	h = mt_stack_hash_mix(h, py);
+	for (__u32 i = 0; i < MT_MAX_PY_FRAMES; i++) {
+		if (i >= py)
+			break;
+		h = mt_stack_hash_mix(h, s->py[i].code);
+		h = mt_stack_hash_mix(h, (__u32)s->py[i].instr);
+	}
+	return mt_stack_hash_final(h);
 }
 
 #endif /* MEMTRACE_STACK_HASH_H */

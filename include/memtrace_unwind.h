@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The unwind table format, shared by the table builder (user space, from
- * .eh_frame / .debug_frame) and the BPF unwinder.
+ * .eh_frame / .debug_frame) and the unwind step both walks apply
+ * (memtrace_unwind_step.h).
  *
  * One row covers [pc, next row's pc) of one object file, in the file's own
  * virtual addresses (the process's address minus the load bias). It says
@@ -48,6 +49,17 @@ struct mt_unwind_row {
 	__u8 cfa_type;		/* enum mt_cfa_type */
 	__u8 rbp_type;		/* enum mt_rbp_type */
 };
+
+/*
+ * Where the kernel's x86-64 signal frame keeps the interrupted registers
+ * (MT_CFA_SIGNAL): at __restore_rt, sp points at a struct ucontext (uapi:
+ * uc_flags, uc_link, uc_stack, then uc_mcontext, a struct sigcontext:
+ * r8..r15, di, si, bp, bx, dx, ax, cx, sp, ip). The kernel ABI, so
+ * constants; both sides check them against their own headers.
+ */
+#define MT_SIGFRAME_BP (40 + 10 * 8)
+#define MT_SIGFRAME_SP (40 + 15 * 8)
+#define MT_SIGFRAME_IP (40 + 16 * 8)
 
 /* Executable mappings of one process, sorted by start, as the unwinder
  * finds the table for a PC. */

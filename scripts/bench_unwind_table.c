@@ -7,8 +7,8 @@
  *
  *   gcc -std=gnu11 -O2 -D_GNU_SOURCE -Iinclude -Iuser \
  *       scripts/bench_unwind_table.c user/unwind/unwind_table.c \
- *       user/symbols/elf_file.c user/symbols/debug_file.c user/util/vec.c \
- *       -ldw -lelf -o /tmp/bench_unwind_table
+ *       user/symbols/debug_file.c user/symbols/elf_file.c user/util/vec.c \
+ *       -ldw -lelf -lz -o /tmp/bench_unwind_table
  *   /tmp/bench_unwind_table [file...]
  *
  * Without arguments: libc, libstdc++, python3.11 and libLLVM-14, those of

@@ -175,10 +175,13 @@ static void on_event(void *ctx, const void *rec, size_t size)
 	}
 	memcpy(&e, rec, sizeof(e));
 	/* Maps the program made itself carry a stack too. */
-	if ((e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE || e.type == MT_EV_BRK) &&
-	    (e.flags & MT_EVF_SNAPSHOT)) {
-		mappings_changed(mt, e.pid);
-		snapshots_finish(&mt->snapshots, mt->unwind, mt->stacks, &e);
+	if (e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE || e.type == MT_EV_BRK) {
+		if (e.flags & MT_EVF_SNAPSHOT) {
+			mappings_changed(mt, e.pid);
+			snapshots_finish(&mt->snapshots, mt->unwind, mt->stacks, &e);
+		}
+		if (e.flags & MT_EVF_SNAPSHOT_CHECK)	/* MEMTRACE_UNWIND_CHECK */
+			snapshots_check(&mt->snapshots, mt->unwind, mt->stacks, &e);
 	}
 	if ((e.type == MT_EV_ALLOC || e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE ||
 	     e.type == MT_EV_BRK) && e.stack_id) {
@@ -197,6 +200,8 @@ static void on_event(void *ctx, const void *rec, size_t size)
 			mappings_changed(mt, e.pid);
 			snapshots_finish(&mt->snapshots, mt->unwind, mt->stacks, &e);
 		}
+		if (e.flags & MT_EVF_SNAPSHOT_CHECK)	/* MEMTRACE_UNWIND_CHECK */
+			snapshots_check(&mt->snapshots, mt->unwind, mt->stacks, &e);
 		break;
 	case MT_EV_EXEC:
 		handle_exec(mt, e.pid);
@@ -373,6 +378,13 @@ static int report(struct memtrace *mt, bool final)
 	}
 	r->acct.unwind.finished = mt->snapshots.done;
 	r->acct.unwind.unfinished = mt->snapshots.failed;
+	if (mt->unwind) {
+		struct unwind_loader_stats us;
+
+		unwind_loader_stats(mt->unwind, &us);
+		r->acct.unwind.table_full = us.full;
+		r->acct.unwind.too_many_mappings = us.too_many_mappings;
+	}
 	report_take_counters(r, counters);
 	r->acct.maps_in_allocator += mt->maps_in_allocator;
 	r->min_age_s = mt->opt.min_age_s;
@@ -699,6 +711,7 @@ static void cleanup(struct memtrace *mt)
 	unwind_loader_free(mt->unwind);
 	py_symbols_free(mt->py);
 	fresh_stacks_free(&mt->fresh);
+	snapshots_print_check(&mt->snapshots, stderr);
 	snapshots_free(&mt->snapshots);
 	agg_free(mt->agg);
 	processes_free(&mt->procs);
@@ -840,7 +853,7 @@ int main(int argc, char **argv)
 	if (err)
 		fprintf(stderr, "memtrace: event loop failed: %s\n", strerror(-err));
 	report(&mt, true);
-	outputs_say(mt.outputs, stderr);
+	outputs_say(mt.outputs, stderr, !out_file_error(mt.json), !out_file_error(mt.text));
 	/* The final report went wherever it still could; a file that
 	 * failed makes the exit status say so. */
 	failed = close_outputs(&mt);

@@ -64,6 +64,9 @@ static int load_skel(struct probes *p, const struct probes_config *cfg, bool mul
 	p->skel->rodata->stack_mode = cfg->stack_mode;
 	p->skel->rodata->empty_probes = cfg->empty_probes;
 	p->skel->rodata->sample_bytes = cfg->sample_bytes;
+	/* Tests only: the stacks walked in BPF are walked in user space
+	 * too, and compared (user/unwind/snapshots.h). */
+	p->skel->rodata->unwind_check = getenv("MEMTRACE_UNWIND_CHECK") != NULL;
 	/* Wake the consumer at a quarter full: it also drains on a timer,
 	 * so this only matters in bursts. */
 	p->skel->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;

@@ -10,7 +10,6 @@
 #include <bpf/bpf.h>
 
 #include "memtrace_mix.h"
-#include "memtrace_stack_hash.h"
 #include "stack_source.h"
 
 struct cached_stack {
@@ -137,19 +136,4 @@ int stack_source_put(struct stack_source *s, uint64_t id, const struct mt_stack 
 	if (cached(s, id))
 		return -EEXIST;
 	return insert(s, id, stack, NULL);
-}
-
-uint64_t stack_source_id(const struct mt_stack *stack)
-{
-	uint64_t h = mt_stack_hash_mix(0, stack->func + 1ULL);
-
-	h = mt_stack_hash_mix(h, stack->end);
-	for (size_t i = 0; i < stack->len && i < MT_MAX_FRAMES; i++)
-		h = mt_stack_hash_mix(h, stack->pcs[i]);
-	h = mt_stack_hash_mix(h, stack->py_len);
-	for (size_t i = 0; i < stack->py_len && i < MT_MAX_PY_FRAMES; i++) {
-		h = mt_stack_hash_mix(h, stack->py[i].code);
-		h = mt_stack_hash_mix(h, (uint32_t)stack->py[i].instr);
-	}
-	return mt_stack_hash_final(h);
 }

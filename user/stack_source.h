@@ -23,7 +23,7 @@ int stack_source_get(struct stack_source *s, uint64_t id, const struct mt_stack 
  * id. Returns 0, -EEXIST if id is taken, or -ENOMEM. */
 int stack_source_put(struct stack_source *s, uint64_t id, const struct mt_stack *stack);
 
-/* The ID a stack of these frames gets (the same hash as the probes'). */
-uint64_t stack_source_id(const struct mt_stack *stack);
+/* The ID a stack gets is mt_stack_id() (include/memtrace_stack_hash.h),
+ * the same composition as the probes'. */
 
 #endif /* MEMTRACE_STACK_SOURCE_H */

@@ -158,3 +158,20 @@ def test_without_the_debug_file_the_walk_stops_and_says_so(tmp_path):
     assert s["stack_complete"] is False
     assert s["stack_end"] == "no unwind table for a frame"
     assert report["accounting"]["unwind"]["no_table"] >= 1
+
+
+def test_mappings_past_the_limit_are_counted_and_ignored(tmp_path):
+    """A process with more executable mappings than the unwinder's list
+    holds (256): the rest are left out and counted, in the report."""
+    lines, report = run_attached(tmp_path, [prog("many_maps"), "300"])
+    # "exec mappings M, uprobes U": U is the kernel's uprobe area, made at
+    # the first probe hit, which memtrace sees if it reads the mappings
+    # again after that (it does when a walk meets an unknown PC).
+    counts = [l for l in lines if l.startswith("exec mappings")][0]
+    total, uprobes = map(int, counts.replace(",", "").split()[2::2])
+    assert total - uprobes > 256
+    unwind = report["accounting"]["unwind"]
+    assert total - uprobes - 256 <= unwind["too_many_mappings"] <= total - 256, unwind
+    assert unwind["table_full"] == 0
+    # The allocation is counted all the same, on whatever stack was seen.
+    assert [s for s in report["stacks"] if s["bytes"] == 70001]

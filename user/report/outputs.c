@@ -214,7 +214,7 @@ static void say(FILE *out, bool *any, const char *what, const char *how, const c
 	fputc('\n', out);
 }
 
-void outputs_say(const struct outputs *o, FILE *out)
+void outputs_say(const struct outputs *o, FILE *out, bool json_written, bool text_written)
 {
 	static const struct { const char *what, *how; } kinds[OUT_COUNT] = {
 		[OUT_FOLDED] = { "folded stacks", "flamegraph.pl %s > flame.svg" },
@@ -229,8 +229,9 @@ void outputs_say(const struct outputs *o, FILE *out)
 	for (enum output_kind k = 0; k < OUT_COUNT; k++)
 		if (o->wrote & 1u << k)
 			say(out, &any, kinds[k].what, kinds[k].how, o->c.path[k]);
-	if (o->c.json_path)
+	/* The caller's files, where they did not fail. */
+	if (o->c.json_path && json_written)
 		say(out, &any, "JSON lines", "jq -c .totals %s", o->c.json_path);
-	if (o->c.text_path)
+	if (o->c.text_path && text_written)
 		say(out, &any, "text reports", "less %s", o->c.text_path);
 }

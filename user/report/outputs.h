@@ -61,7 +61,8 @@ bool outputs_want_past_stacks(const struct outputs *o);
 int outputs_write(struct outputs *o, const struct report *r, char *why, size_t why_len);
 
 /* Once, at exit: the files written and how to open each ("memtrace: wrote"
- * and a line per file), or nothing. */
-void outputs_say(const struct outputs *o, FILE *out);
+ * and a line per file), or nothing. The caller's -o and --json files are
+ * listed when they did not fail. */
+void outputs_say(const struct outputs *o, FILE *out, bool json_written, bool text_written);
 
 #endif /* MEMTRACE_OUTPUTS_H */

@@ -139,6 +139,13 @@ struct report_accounting {
 		uint64_t finished;	/* stacks finished in user space from a
 					   snapshot (code mapped moments before) */
 		uint64_t unfinished;	/* ... that could not be */
+		/* The loader's, counted and ignored: */
+		uint64_t table_full;	/* objects whose table did not fit the
+					   rows array (their code is walked
+					   by frame pointers) */
+		uint64_t too_many_mappings; /* executable mappings past the 256
+					   a process's list holds (their code
+					   is in no known mapping) */
 	} unwind;
 	/* pymalloc probed at its inlined sites (see
 	 * user/python/pymalloc_sites.h). */

@@ -219,7 +219,8 @@ int report_write_json(FILE *out, const struct report *r)
 		",\"unwind\":{\"no_table\":%" PRIu64 ",\"no_mapping\":%" PRIu64
 		",\"unsupported\":%" PRIu64 ",\"bad_read\":%" PRIu64 ",\"depth\":%" PRIu64
 		",\"fp_frames\":%" PRIu64 ",\"fp_end\":%" PRIu64 ",\"finished\":%" PRIu64
-		",\"unfinished\":%" PRIu64 "},\"pymalloc\":{\"unreadable\":%" PRIu64
+		",\"unfinished\":%" PRIu64 ",\"table_full\":%" PRIu64
+		",\"too_many_mappings\":%" PRIu64 "},\"pymalloc\":{\"unreadable\":%" PRIu64
 		",\"block_sizes\":%" PRIu64 "}},\"may_be_wrong\":",
 		a->lost_events, a->returns_without_entry, a->returns_in_flight,
 		a->entries_without_return,
@@ -227,7 +228,8 @@ int report_write_json(FILE *out, const struct report *r)
 		a->nested_calls, a->maps_in_allocator, a->unwind.no_table, a->unwind.no_mapping,
 		a->unwind.unsupported, a->unwind.bad_read, a->unwind.depth,
 		a->unwind.fp_frames, a->unwind.fp_end, a->unwind.finished,
-		a->unwind.unfinished, a->pymalloc.unreadable, a->pymalloc.block_sizes);
+		a->unwind.unfinished, a->unwind.table_full, a->unwind.too_many_mappings,
+		a->pymalloc.unreadable, a->pymalloc.block_sizes);
 	json_bool(out, report_may_be_wrong(a));
 
 	fputs(",\"warnings\":[", out);

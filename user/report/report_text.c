@@ -244,6 +244,8 @@ static void write_accounting(FILE *out, const struct report *r)
 			{ "frame pointers invalid", a->unwind.fp_end },
 			{ "finished in user space", a->unwind.finished },
 			{ "unfinished", a->unwind.unfinished },
+			{ "table full", a->unwind.table_full },
+			{ "too many mappings", a->unwind.too_many_mappings },
 		};
 
 		for (size_t i = 0; i < sizeof(uw) / sizeof(uw[0]); i++) {

@@ -36,6 +36,8 @@ struct mapping_src {
 struct proc_state {
 	pid_t pid;
 	uint64_t maps_hash;		/* of /proc/PID/maps, to skip rescans */
+	size_t ignored;			/* executable mappings past
+					   MT_MAX_MAPPINGS at the last scan */
 	struct mt_proc_mappings m;
 	struct mapping_src src[MT_MAX_MAPPINGS];	/* one per m.m[] */
 };
@@ -69,7 +71,7 @@ void unwind_loader_free(struct unwind_loader *ul)
 		return;
 	unwind_objects_free(&ul->objs);
 	free(ul->procs);
-	if (ul->rows)
+	if (ul->rows && ul->rows_map_bytes)	/* not the caller's memory */
 		munmap(ul->rows, ul->rows_map_bytes);
 	free(ul);
 }
@@ -139,6 +141,7 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps,
 {
 	struct proc_state *next;
 	bool missing = false;
+	size_t ignored = 0;
 	uint64_t h;
 	uint32_t n = 0;
 
@@ -161,7 +164,7 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps,
 		if (m->perms[2] != 'x')
 			continue;
 		if (n == MT_MAX_MAPPINGS) {
-			ul->stats.too_many_mappings++;
+			ignored++;
 			continue;
 		}
 		known = known_mapping(ps, m);
@@ -194,6 +197,7 @@ static int scan(struct unwind_loader *ul, struct proc_state *ps,
 		n++;
 	}
 	ps->m.n = n;
+	ps->ignored = ignored;
 	ps->m.generation++;
 	memcpy(ps->m.m, next->m.m, n * sizeof(ps->m.m[0]));
 	memcpy(ps->src, next->src, n * sizeof(ps->src[0]));
@@ -245,7 +249,7 @@ static int publish(struct unwind_loader *ul, struct proc_state *ps)
 	ul->stats.no_table = no_table;
 	/* The rows are in place before the list that points at them. */
 	__sync_synchronize();
-	if (bpf_map_update_elem(ul->maps_fd, &key, &ps->m, BPF_ANY))
+	if (ul->maps_fd >= 0 && bpf_map_update_elem(ul->maps_fd, &key, &ps->m, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -271,12 +275,27 @@ size_t unwind_loader_rows_needed(const struct unwind_loader *ul)
 	return unwind_objects_rows_needed(&ul->objs);
 }
 
+/* Take rows[0..rows_cap) as where tables go, and publish what is prepared. */
+static int attach_rows(struct unwind_loader *ul, struct mt_unwind_row *rows, size_t rows_cap)
+{
+	int err;
+
+	ul->rows = rows;
+	ul->rows_cap = rows_cap;
+	ul->stats.rows_cap = rows_cap;
+	for (size_t i = 0; i < ul->nprocs; i++) {
+		err = publish(ul, &ul->procs[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_cap,
 			 int mappings_map_fd)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
 	void *mem;
-	int err;
 
 	ul->rows_map_bytes = (rows_cap * sizeof(struct mt_unwind_row) + page - 1) &
 			     ~(page - 1);
@@ -284,17 +303,15 @@ int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_
 		   rows_map_fd, 0);
 	if (mem == MAP_FAILED)
 		return -errno;
-	ul->rows = mem;
 	ul->rows_fd = rows_map_fd;
-	ul->rows_cap = rows_cap;
-	ul->stats.rows_cap = rows_cap;
 	ul->maps_fd = mappings_map_fd;
-	for (size_t i = 0; i < ul->nprocs; i++) {
-		err = publish(ul, &ul->procs[i]);
-		if (err)
-			return err;
-	}
-	return 0;
+	return attach_rows(ul, mem, rows_cap);
+}
+
+int unwind_loader_attach_memory(struct unwind_loader *ul, struct mt_unwind_row *rows,
+				size_t rows_cap)
+{
+	return attach_rows(ul, rows, rows_cap);
 }
 
 int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, const struct proc_maps *maps)
@@ -305,19 +322,34 @@ int unwind_loader_sync(struct unwind_loader *ul, pid_t pid, const struct proc_ma
 	if (!ps)
 		return -ENOMEM;
 	changed = scan(ul, ps, maps);
-	if (changed <= 0 || ul->maps_fd < 0)
+	if (changed <= 0 || !ul->rows)
 		return changed < 0 ? changed : 0;
 	return publish(ul, ps);
+}
+
+int unwind_loader_walk(struct unwind_loader *ul, pid_t pid, const struct mt_snapshot *snap,
+		       struct mt_stack *stack)
+{
+	struct proc_state *ps = find_proc(ul, pid, false);
+
+	if (!ps || !ul->rows)
+		return -ENOENT;
+	return unwind_walk(ul->rows, ul->rows_used, &ps->m, snap, stack);
 }
 
 int unwind_loader_finish(struct unwind_loader *ul, pid_t pid,
 			 const struct mt_snapshot *snap, struct mt_stack *stack)
 {
-	struct proc_state *ps = find_proc(ul, pid, false);
+	int err;
 
-	if (!ps || !ul->rows || stack->len == 0)
+	if (stack->len == 0)
 		return -ENOENT;
-	return unwind_walk_finish(ul->rows, ul->rows_used, &ps->m, snap, stack);
+	/* The last frame is the PC that stopped BPF: walk on from it. */
+	stack->len--;
+	err = unwind_loader_walk(ul, pid, snap, stack);
+	if (err)
+		stack->len++;
+	return err;
 }
 
 void unwind_loader_forget(struct unwind_loader *ul, pid_t pid)
@@ -329,12 +361,15 @@ void unwind_loader_forget(struct unwind_loader *ul, pid_t pid)
 		return;
 	if (ul->maps_fd >= 0)
 		bpf_map_delete_elem(ul->maps_fd, &key);
+	ul->stats.too_many_mappings += ps->ignored;	/* still counted */
 	*ps = ul->procs[--ul->nprocs];
 }
 
 void unwind_loader_stats(const struct unwind_loader *ul, struct unwind_loader_stats *out)
 {
 	*out = ul->stats;
+	for (size_t i = 0; i < ul->nprocs; i++)
+		out->too_many_mappings += ul->procs[i].ignored;
 	out->objects = ul->objs.built;
 	out->bytes = ul->objs.bytes;
 	out->build_ms = ul->objs.build_ms;

@@ -23,8 +23,11 @@ struct unwind_loader_stats {
 	double build_ms;	/* time spent building tables */
 	size_t no_table;	/* executable mappings without a table */
 	size_t full;		/* tables that did not fit (their code falls
-				   back to frame pointers) */
-	size_t too_many_mappings; /* mappings past MT_MAX_MAPPINGS, ignored */
+				   back to frame pointers), since start */
+	size_t too_many_mappings; /* executable mappings past MT_MAX_MAPPINGS,
+				   ignored: as each process's mappings
+				   were last read, summed over every
+				   process since start */
 };
 
 int unwind_loader_new(struct unwind_loader **out);
@@ -41,6 +44,13 @@ size_t unwind_loader_rows_needed(const struct unwind_loader *ul);
  * mappings: pid -> struct mt_proc_mappings) and load everything prepared. */
 int unwind_loader_attach(struct unwind_loader *ul, int rows_map_fd, size_t rows_cap,
 			 int mappings_map_fd);
+
+struct mt_unwind_row;
+/* The same with rows in memory of the caller's (rows_cap of them, kept
+ * until unwind_loader_free()) and no BPF map of mapping lists: for the
+ * user-space walk alone, as the unit tests use it without root. */
+int unwind_loader_attach_memory(struct unwind_loader *ul, struct mt_unwind_row *rows,
+				size_t rows_cap);
 
 /*
  * Bring pid's mapping list up to date with maps, its /proc/PID/maps as
@@ -63,6 +73,14 @@ struct mt_snapshot;
 struct mt_stack;
 int unwind_loader_finish(struct unwind_loader *ul, pid_t pid,
 			 const struct mt_snapshot *snap, struct mt_stack *stack);
+
+/*
+ * Walk a whole stack from snap (the registers of its first frame, and the
+ * stack above), appending to *stack (as unwind_walk() in unwind_walk.h)
+ * over what is loaded for pid. Returns 0, or -ENOENT when nothing is.
+ */
+int unwind_loader_walk(struct unwind_loader *ul, pid_t pid, const struct mt_snapshot *snap,
+		       struct mt_stack *stack);
 
 /* Forget pid (exit). */
 void unwind_loader_forget(struct unwind_loader *ul, pid_t pid);

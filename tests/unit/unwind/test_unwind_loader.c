@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the unwind loader's mapping lists: what a rescan keeps.
- * They publish into BPF maps made here (root, or CAP_BPF, needed), not
- * into the probes' own.
+ * Unit tests for the unwind loader's mapping lists: what a rescan keeps
+ * (published into BPF maps made here: root, or CAP_BPF, needed; not the
+ * probes' own), and what does not fit (rows in memory: no root).
  *
  * The process is made up: maps text naming a copy of libc, for a PID that
  * no longer exists, as when memtrace handles the events of a process that
@@ -208,4 +208,33 @@ Test(unwind_loader, exited_process_keeps_its_list)
 	cr_assert_eq(m.n, 1);
 	cr_assert(mapping_at(&m, f.text.start)->rows_len > 100);
 	teardown(&f);
+}
+
+/*
+ * Tables that do not fit the rows array are left out whole (their code is
+ * then walked by frame pointers) and counted; the others are loaded. No
+ * BPF: rows in memory, as the user-space walk alone uses them.
+ */
+Test(unwind_loader, tables_that_do_not_fit_are_counted)
+{
+	struct unwind_loader_stats st;
+	struct unwind_loader *ul;
+	struct mt_unwind_row *rows;
+	size_t need, cap;
+
+	cr_assert_eq(unwind_loader_new(&ul), 0);
+	cr_assert_eq(unwind_loader_prepare(ul, getpid()), 0);
+	need = unwind_loader_rows_needed(ul);
+	cap = need / 2;
+	rows = calloc(cap, sizeof(*rows));
+	cr_assert_not_null(rows);
+	cr_assert_eq(unwind_loader_attach_memory(ul, rows, cap), 0);
+	unwind_loader_stats(ul, &st);
+	cr_assert(st.objects >= 2, "%zu objects", st.objects);
+	cr_assert(st.full >= 1, "%zu rows of %zu needed fitted, none left out", st.rows, need);
+	cr_assert(st.rows > 0 && st.rows <= cap, "%zu rows loaded in %zu", st.rows, cap);
+	cr_assert_eq(st.rows_cap, cap);
+	cr_assert_eq(st.too_many_mappings, 0);
+	unwind_loader_free(ul);
+	free(rows);
 }
