@@ -194,10 +194,13 @@ static void on_event(void *ctx, const void *rec, size_t size)
 	}
 	memcpy(&e, rec, sizeof(e));
 	/* Maps the program made itself carry a stack too. */
-	if ((e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE || e.type == MT_EV_BRK) &&
-	    (e.flags & MT_EVF_SNAPSHOT)) {
-		mappings_changed(mt, e.pid);
-		snapshots_finish(&mt->snapshots, mt->unwind, mt->stacks, &e);
+	if (e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE || e.type == MT_EV_BRK) {
+		if (e.flags & MT_EVF_SNAPSHOT) {
+			mappings_changed(mt, e.pid);
+			snapshots_finish(&mt->snapshots, mt->unwind, mt->stacks, &e);
+		}
+		if (e.flags & MT_EVF_SNAPSHOT_CHECK)	/* MEMTRACE_UNWIND_CHECK */
+			snapshots_check(&mt->snapshots, mt->unwind, mt->stacks, &e);
 	}
 	if ((e.type == MT_EV_ALLOC || e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE ||
 	     e.type == MT_EV_BRK) && e.stack_id) {
