@@ -175,7 +175,6 @@ static __always_inline bool send_snapshot(const struct mt_unwind_stop *stop, __u
 	return true;
 }
 
-
 /* Last time each process was told of an unknown PC (rate limit). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
