@@ -3,6 +3,7 @@
  * Loading the allocation probes and attaching them to processes.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "probes.h"
 #include "sampling.h"
+#include "uprobe_events.h"
 #include "uprobe_multi.h"
 #include "util/vec.h"
 #include "util/why.h"
@@ -41,6 +43,11 @@ struct probes {
 	int ncpus;
 	bool multi;		/* allocation probes attach as multi-uprobes */
 	const volatile uint64_t *py_gens;	/* py_code_gens, mapped */
+	/* Probes as tracefs uprobe events, one kernel consumer each however
+	 * many processes are traced (see uprobe_events.h); NULL: links per
+	 * process, as above. */
+	struct uprobe_events *ue;
+	bool system_wide;	/* -a: every process that maps a probed file */
 };
 
 #define PY_GENS_BYTES ((size_t)MT_PY_GEN_SLOTS * sizeof(uint64_t))
@@ -117,10 +124,17 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 		goto err;
 	}
 
-	/* The allocation probes attach as multi-uprobe links where the kernel
+	/* Probes as tracefs uprobe events where the kernel has them
+	 * (MEMTRACE_NO_UPROBE_EVENTS=1 to test without): their cost per hit
+	 * does not grow with the number of traced processes. Else the
+	 * allocation probes attach as multi-uprobe links where the kernel
 	 * has them (6.6+; MEMTRACE_NO_UPROBE_MULTI=1 to test without), as
 	 * one uprobe each where it refuses the attach type. */
-	err = load_skel(p, cfg, !getenv("MEMTRACE_NO_UPROBE_MULTI"), why, why_len);
+	p->system_wide = cfg->system_wide;
+	if (!getenv("MEMTRACE_NO_UPROBE_EVENTS") &&
+	    uprobe_events_open(&p->ue, cfg->system_wide, NULL, 0))
+		p->ue = NULL;
+	err = load_skel(p, cfg, !p->ue && !getenv("MEMTRACE_NO_UPROBE_MULTI"), why, why_len);
 	if (err && p->multi) {
 		alloc_probes_bpf__destroy(p->skel);
 		err = load_skel(p, cfg, false, why, why_len);
@@ -255,14 +269,20 @@ static int batch_attach(struct probes *p, struct pid_links *pl, const char *path
 {
 	int err = 0;
 
-	if (b->n && p->multi) {
-		int fd = uprobe_multi_attach(bpf_program__fd(b->prog), pl->pid, path,
+	if (b->n && p->ue)
+		err = uprobe_events_attach(p->ue, pl->pid, bpf_program__fd(b->prog), path,
+					   b->offsets, b->cookies, b->n, b->ret);
+	else if (b->n && p->multi) {
+		/* pid 0: every process (-a) */
+		int fd = uprobe_multi_attach(bpf_program__fd(b->prog),
+					     p->system_wide ? 0 : pl->pid, path,
 					     b->offsets, b->cookies, b->n, b->ret);
 
 		err = fd < 0 ? fd : keep_link(pl, NULL, fd);
 	}
-	for (size_t i = 0; b->n && !p->multi && !err && i < b->n; i++) {
-		struct bpf_link *link = attach_one(b->prog, pl->pid, path, b->offsets[i],
+	for (size_t i = 0; b->n && !p->ue && !p->multi && !err && i < b->n; i++) {
+		struct bpf_link *link = attach_one(b->prog, p->system_wide ? -1 : pl->pid,
+						   path, b->offsets[i],
 						   b->ret, b->cookies[i]);
 
 		err = link ? keep_link(pl, link, -1) : -errno;
@@ -389,9 +409,12 @@ int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 
 	/* Where the loader announces new objects (optional: without it,
 	 * new objects are found when the unwinder meets them). */
-	if (at->ldso_path[0]) {
-		struct bpf_link *link = attach_one(p->skel->progs.maps_changed, pid,
-						   at->ldso_path,
+	if (at->ldso_path[0] && p->ue) {
+		uprobe_events_attach(p->ue, pid, bpf_program__fd(p->skel->progs.maps_changed),
+				     at->ldso_path, &at->dl_debug_state_offset, NULL, 1, false);
+	} else if (at->ldso_path[0]) {
+		struct bpf_link *link = attach_one(p->skel->progs.maps_changed,
+						   p->system_wide ? -1 : pid, at->ldso_path,
 						   at->dl_debug_state_offset, false, 0);
 
 		if (link && keep_link(pl, link, -1))
@@ -494,6 +517,113 @@ const volatile uint64_t *probes_py_gens(const struct probes *p)
 	return p->py_gens;
 }
 
+static int set_target(struct probes *p, pid_t pid, const struct mt_target *tv)
+{
+	__u32 key = pid;
+
+	return bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key), tv,
+				    sizeof(*tv), BPF_ANY);
+}
+
+int probes_attach_all(struct probes *p, const struct alloc_target *at,
+		      char *why, size_t why_len)
+{
+	struct pid_links *pl;
+	int err;
+
+	if (!p->system_wide)
+		return why_fail(-EINVAL, why, why_len, "not tracing system-wide");
+	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
+		return -ENOMEM;
+	pl = &p->pids[p->npids++];
+	memset(pl, 0, sizeof(*pl));
+	if (at->ldso_path[0] && p->ue) {
+		uprobe_events_attach(p->ue, 0, bpf_program__fd(p->skel->progs.maps_changed),
+				     at->ldso_path, &at->dl_debug_state_offset, NULL, 1, false);
+	} else if (at->ldso_path[0]) {
+		struct bpf_link *link = attach_one(p->skel->progs.maps_changed, -1,
+						   at->ldso_path, at->dl_debug_state_offset,
+						   false, 0);
+
+		if (link && keep_link(pl, link, -1))
+			return -ENOMEM;
+	}
+	err = attach_sites(p, pl, at);
+	if (err)
+		return why_fail(err, why, why_len,
+				"cannot attach uprobes to the allocation functions of %s: %s",
+				at->maps_path, strerror(-err));
+	return 0;
+}
+
+int probes_add_target(struct probes *p, pid_t pid)
+{
+	struct mt_target tv = { 0 };
+	int err = set_target(p, pid, &tv);
+
+	if (!err)
+		mark_live(p, pid, true);
+	return err;
+}
+
+int probes_follow(struct probes *p, pid_t parent, pid_t child, const struct alloc_target *at,
+		  char *why, size_t why_len)
+{
+	struct pid_links *pl;
+	struct mt_target tv = { 0 };
+	__u32 key = parent;
+	int err;
+
+	/* The child is what its parent was: same filter entry, and with
+	 * tracefs events the same probes (its breakpoints are inherited). */
+	bpf_map__lookup_elem(p->skel->maps.targets, &key, sizeof(key), &tv, sizeof(tv), 0);
+	if (!p->ue)
+		return probes_attach(p, child, at, why, why_len);
+	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
+		return -ENOMEM;
+	pl = &p->pids[p->npids++];
+	memset(pl, 0, sizeof(*pl));
+	pl->pid = child;
+	err = set_target(p, child, &tv);
+	if (!err)
+		err = uprobe_events_fork(p->ue, parent, child);
+	if (!err)
+		mark_live(p, child, true);
+	if (err)
+		return why_fail(err, why, why_len, "cannot trace PID %d, a child of %d: %s",
+				child, parent, strerror(-err));
+	return 0;
+}
+
+int probes_exec(struct probes *p, pid_t pid, bool new_leader)
+{
+	return p->ue ? uprobe_events_exec(p->ue, pid, new_leader) : 0;
+}
+
+int probes_retarget(struct probes *p, pid_t pid, pid_t tid)
+{
+	return p->ue ? uprobe_events_retarget(p->ue, pid, tid) : 0;
+}
+
+void probes_forget(struct probes *p, pid_t pid)
+{
+	__u32 key = pid;
+
+	bpf_map__delete_elem(p->skel->maps.targets, &key, sizeof(key), 0);
+	if (p->ue)
+		uprobe_events_forget(p->ue, pid);
+}
+
+bool probes_per_process_consumers(const struct probes *p)
+{
+	return !p->ue && !p->system_wide;
+}
+
+int probes_targets_map_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.targets);
+}
+
 int probes_print_stats(const struct probes *p, FILE *out)
 {
 	struct bpf_program *prog;
@@ -575,17 +705,74 @@ void probes_clear_python(struct probes *p, uint32_t pid)
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.py_targets), &key);
 }
 
+/* Close the links of processes [from, to) of p, each entry probes first
+ * (they were attached last), so that no call enters with its return
+ * probe already gone. */
+struct closer {
+	struct probes *p;
+	size_t from, to;
+};
+
+static void *close_links(void *arg)
+{
+	struct closer *c = arg;
+
+	for (size_t i = c->from; i < c->to; i++) {
+		for (size_t j = c->p->pids[i].nlinks; j-- > 0;)
+			destroy_link(&c->p->pids[i].links[j]);
+		free(c->p->pids[i].links);
+	}
+	return NULL;
+}
+
+/* Closing a link waits for a grace period (~46 ms here), and one close
+ * after another took 10.3 s for 64 processes; grace periods are shared by
+ * concurrent waiters, so the processes' links are closed from up to 64
+ * threads at once (0.38 s for 64 processes, measured). */
+#define CLOSE_THREADS 64
+
+static void close_all_links(struct probes *p)
+{
+	pthread_t th[CLOSE_THREADS];
+	struct closer c[CLOSE_THREADS];
+	size_t nth = p->npids < CLOSE_THREADS ? p->npids : CLOSE_THREADS, started = 0;
+
+	for (size_t t = 0; t < nth; t++) {
+		c[t] = (struct closer){ p, p->npids * t / nth, p->npids * (t + 1) / nth };
+		if (nth > 1 && !pthread_create(&th[t], NULL, close_links, &c[t]))
+			started = t + 1;
+		else
+			break;
+	}
+	/* What no thread took, here. */
+	if (started < nth) {
+		struct closer rest = { p, c[started].from, p->npids };
+
+		close_links(&rest);
+	}
+	for (size_t t = 0; t < started; t++)
+		pthread_join(th[t], NULL);
+}
+
+/* Empty the filter map: the programs return at once from here on. */
+static void clear_targets(struct probes *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.targets);
+	__u32 key;
+
+	while (!bpf_map_get_next_key(fd, NULL, &key))
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+}
+
 void probes_close(struct probes *p)
 {
 	if (!p)
 		return;
-	/* Entry probes first (they were attached last), so that no call
-	 * enters with its return probe already gone. */
-	for (size_t i = 0; i < p->npids; i++) {
-		for (size_t j = p->pids[i].nlinks; j-- > 0;)
-			destroy_link(&p->pids[i].links[j]);
-		free(p->pids[i].links);
-	}
+	if (p->skel)
+		clear_targets(p);
+	uprobe_events_close(p->ue);
+	close_all_links(p);
 	free(p->pids);
 	bpf_link__destroy(p->exec_link);
 	if (p->py_gens)

@@ -26,6 +26,8 @@ struct probes_config {
 	size_t unwind_rows;		/* rows the unwind table array holds */
 	uint64_t sample_bytes;		/* --sample-bytes (0: trace every call) */
 	uint64_t sample_seed;		/* seed of the sampling intervals */
+	bool system_wide;		/* -a: probes_attach_all(), no per-process
+					   probes */
 };
 
 /* Load and verify the BPF programs. why: one line for a person. */
@@ -63,6 +65,40 @@ int probes_attach_code_dealloc(struct probes *p, pid_t pid, const char *path,
  * mapped read-only; valid until probes_close(). */
 const volatile uint64_t *probes_py_gens(const struct probes *p);
 
+/*
+ * -a: probe every process that maps at's allocator (at found in any one of
+ * them); which of them are traced is the filter's business
+ * (probes_add_target).
+ */
+int probes_attach_all(struct probes *p, const struct alloc_target *at,
+		      char *why, size_t why_len);
+
+/* Let pid's calls through the in-kernel filter. */
+int probes_add_target(struct probes *p, pid_t pid);
+
+/*
+ * child was just forked by the traced parent and has not run: trace it as
+ * its parent is traced (same filter entry; same probes: with tracefs
+ * events its inherited breakpoints get their entries, else at's
+ * sites are attached for it).
+ */
+int probes_follow(struct probes *p, pid_t parent, pid_t child, const struct alloc_target *at,
+		  char *why, size_t why_len);
+
+/* pid exec'd (new_leader: from a thread other than its leader). */
+int probes_exec(struct probes *p, pid_t pid, bool new_leader);
+
+/* pid's leader thread exits while its thread tid lives on. */
+int probes_retarget(struct probes *p, pid_t pid, pid_t tid);
+
+/* pid exited or is no longer traced: out of the filter, its probes
+ * released where that is cheap (links wait for probes_close). */
+void probes_forget(struct probes *p, pid_t pid);
+
+/* True when each traced process adds a consumer to every probe (links
+ * per process: the cost per hit grows with the number of processes). */
+bool probes_per_process_consumers(const struct probes *p);
+
 /* Print each loaded program's size and the instructions the verifier
  * processed to accept it (its limit is 1 million). */
 int probes_print_stats(const struct probes *p, FILE *out);
@@ -78,6 +114,7 @@ int probes_events_map_fd(const struct probes *p);
 int probes_stacks_map_fd(const struct probes *p);
 int probes_unwind_rows_map_fd(const struct probes *p);
 int probes_mappings_map_fd(const struct probes *p);
+int probes_targets_map_fd(const struct probes *p);
 
 struct mt_py_offsets;
 
