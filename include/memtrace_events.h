@@ -170,6 +170,13 @@ enum mt_event_type {
 	/* struct mt_py_code_freed: a Python code object is being freed
 	 * (include/memtrace_python.h). */
 	MT_EV_PY_CODE_FREED,
+	/* bpf/process_watch.bpf.c: the process pid was created by the
+	 * process addr, which memtrace traces but cannot ptrace (another
+	 * tracer has it); pid is in the filter already. */
+	MT_EV_FORK,
+	/* bpf/process_watch.bpf.c: the process pid entered the --cgroup
+	 * (moved in, or created in it by a process not traced). */
+	MT_EV_CGROUP_ENTER,
 };
 
 /* One ring buffer record. 56 bytes: every byte is paid for on every call. */

@@ -12,14 +12,18 @@
  * traced processes, and always finish with a final report.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,12 +34,15 @@
 #include "mmap_probes.h"
 #include "options.h"
 #include "probes.h"
+#include "process_watch.h"
 #include "processes.h"
 #include "reconcile.h"
 #include "report_builder.h"
 #include "ringbuf_consumer.h"
 #include "stack_source.h"
 #include "proc/alloc_target.h"
+#include "proc/cgroup.h"
+#include "proc/follow.h"
 #include "proc/proc_maps.h"
 #include "proc/rss.h"
 #include "proc/target.h"
@@ -50,7 +57,11 @@
 #include "symbols/symbolizer.h"
 #include "unwind/snapshots.h"
 #include "unwind/unwind_loader.h"
+#include "util/vec.h"
 #include "util/why.h"
+
+/* Processes traced in part that a report's warnings name one by one. */
+#define MAX_PROCESS_WARNINGS 4
 
 /* How often the ring is drained when the probes have not woken us. */
 #define DRAIN_MS 100
@@ -89,6 +100,16 @@ struct memtrace {
 	 * FILE or NULL; the files rewritten at every report (pictures). */
 	struct out_file *text, *json;
 	struct outputs *outputs;
+
+	/* Which processes: followed under ptrace (NULL: --no-follow, -a),
+	 * and the kernel's news of the others (forks under another tracer,
+	 * -a, --cgroup). */
+	struct follow *follow;
+	struct process_watch *watch;
+	uint64_t cgroup_id;
+	/* -a: the allocator files probed for every process (device, inode) */
+	struct { dev_t dev; ino_t ino; } *all_libcs;
+	size_t nall_libcs, all_libcs_cap;
 
 	int epfd, sigfd, timerfd;
 	uint64_t start_ns, last_report_ns, last_maps_ns;
@@ -144,12 +165,15 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	symbolizer_reset_pid(mt->sym, pid);
 	read_mappings(mt, pid);
 	target_comm(pid, t->comm, sizeof(t->comm));
-	warnings_add(&mt->warnings, "PID %d exec'd (now %s): allocations from before the "
-		     "exec were dropped", pid, t->comm);
+	/* A child that execs right after its fork drops only what it
+	 * inherited: the header says what it runs now. */
+	if (t->how != TRACED_BORN)
+		warnings_add(&mt->warnings, "PID %d exec'd (now %s): allocations from before "
+			     "the exec were dropped", pid, t->comm);
 	/* The new program has not mapped its libc yet when the exec is
 	 * seen; a program with another libc (or none) is noticed when its
-	 * mappings are next read. */
-	if (!alloc_target_find(pid, &lt, why, sizeof(why))) {
+	 * mappings are next read. Under ptrace, exec_ready() sees to it. */
+	if (!t->followed && !mt->opt.all && !alloc_target_find(pid, &lt, why, sizeof(why))) {
 		if (strcmp(lt.maps_path, t->alloc.maps_path))
 			warnings_add(&mt->warnings, "PID %d exec'd into a program that uses "
 				     "another allocator (%s): its allocations are not traced", pid,
@@ -170,6 +194,202 @@ static void mappings_changed(struct memtrace *mt, uint32_t pid)
 	if (t)
 		python_process_mapped(&mt->py_env, &t->py, pid, t->comm);
 }
+
+/* Watch pid's exit (its pidfd in the loop, once the loop exists). */
+static void track_exit(struct memtrace *mt, struct traced *t)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (t->pidfd >= 0 || t->exited)
+		return;
+	t->pidfd = target_pidfd(t->pid);
+	if (t->pidfd < 0) {
+		t->exited = true;	/* gone already */
+		t->exited_ns = now_ns();
+		return;
+	}
+	ev.data.fd = t->pidfd;
+	if (mt->epfd >= 0)
+		epoll_ctl(mt->epfd, EPOLL_CTL_ADD, t->pidfd, &ev);
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* follow: a traced process created child, which waits for this. */
+static bool on_born(void *ctx, pid_t parent, pid_t child)
+{
+	struct memtrace *mt = ctx;
+	struct traced *p = processes_find(&mt->procs, parent), *t;
+	char why[512];
+
+	if (!p || processes_add(&mt->procs, child, &t))
+		return false;
+	/* What the child is, it inherited: the same program, allocator and
+	 * Python, at the same addresses (the allocator's files stay the
+	 * parent's to close). */
+	t->alloc = p->alloc;
+	t->alloc.open = false;
+	t->rss_anon_start = p->rss_anon_start;
+	t->py = p->py;
+	memcpy(t->comm, p->comm, sizeof(t->comm));
+	memcpy(t->exe, p->exe, sizeof(t->exe));
+	t->ppid = parent;
+	t->how = TRACED_BORN;
+	t->followed = true;
+	t->traced_from_ns = now_ns();
+	if (p->not_at_all) {
+		processes_set_untraced(t, p->untraced_kind, "%s", p->untraced);
+		track_exit(mt, t);
+		return true;
+	}
+	if (probes_follow(mt->probes, parent, child, &t->alloc, why, sizeof(why))) {
+		processes_set_untraced(t, UNTRACED_PROBES, "%s", why);
+		track_exit(mt, t);
+		return true;
+	}
+	if (t->py.python)
+		python_process_attach(&mt->py_env, &t->py, child);
+	if (probes_per_process_consumers(mt->probes)) {
+		/* Links are per process: its pymalloc needs its own. */
+		t->py.pymalloc_probed[0] = '\0';
+		python_process_probe_objects(&mt->py_env, &t->py, child);
+	}
+	read_mappings(mt, child);
+	track_exit(mt, t);
+	return true;
+}
+
+/* follow: pid exec'd; its new program and libraries are mapped, and none
+ * of its code ran yet. */
+static void on_exec_ready(void *ctx, pid_t pid, bool new_leader)
+{
+	struct memtrace *mt = ctx;
+	struct traced *t;
+	struct alloc_target at;
+	char why[512];
+	bool same;
+	int err;
+
+	/* The exec's own event first: it drops what the old program had. */
+	rb_consumer_drain(mt->consumer);
+	t = processes_find(&mt->procs, pid);
+	if (!t)
+		return;
+	probes_exec(mt->probes, pid, new_leader);
+	processes_read_identity(t);
+	err = alloc_target_find(pid, &at, why, sizeof(why));
+	if (err == -ENOENT) {
+		processes_set_untraced(t, UNTRACED_STATIC, "exec'd into %s, in which no object "
+				       "defines malloc (a static binary): its allocations are "
+				       "not seen", t->exe);
+		return;
+	}
+	if (err) {
+		processes_set_untraced(t, UNTRACED_PROBES, "exec'd into %s: %s", t->exe, why);
+		return;
+	}
+	/* The new program's own: its addresses, maybe another allocator
+	 * (then its probes go on now, before any of its code runs). */
+	same = same_file(at.path, t->alloc.path);
+	alloc_target_release(&t->alloc);
+	t->alloc = at;
+	if (!same && probes_attach(mt->probes, pid, &t->alloc, why, sizeof(why)))
+		processes_set_untraced(t, UNTRACED_PROBES, "exec'd into %s: %s", t->exe, why);
+	read_mappings(mt, pid);
+	python_process_mapped(&mt->py_env, &t->py, pid, t->comm);
+}
+
+static void on_leader_exit(void *ctx, pid_t pid, pid_t tid)
+{
+	struct memtrace *mt = ctx;
+
+	probes_retarget(mt->probes, pid, tid);
+}
+
+/* Check a process and find its libc, before anything is loaded. */
+static int prepare_process(struct memtrace *mt, pid_t pid, enum traced_how how);
+static int attach_process(struct memtrace *mt, struct traced *t);
+
+/*
+ * Start tracing pid, found after start-up (a process of the --cgroup, a
+ * child of a process memtrace cannot ptrace, a child found running):
+ * what prepare_process and attach_process do, where a failure makes it
+ * an untraced entry instead of the end of memtrace.
+ */
+static struct traced *trace_late(struct memtrace *mt, pid_t pid, enum traced_how how)
+{
+	struct traced *t = processes_find(&mt->procs, pid);
+	char why[512];
+
+	if (t && !t->exited)
+		return t;
+	if (prepare_process(mt, pid, how) || !(t = processes_find(&mt->procs, pid)))
+		return NULL;
+	t->how = how;
+	if (!t->not_at_all && !t->exited) {
+		attach_process(mt, t);
+		read_mappings(mt, pid);
+	}
+	if (mt->follow && !t->not_at_all && !t->exited &&
+	    follow_seize(mt->follow, pid, why, sizeof(why)) == 0)
+		t->followed = true;
+	track_exit(mt, t);
+	return t;
+}
+
+/* A traced process cannot be ptraced (another tracer has it): the kernel
+ * adds its children to the filter, and they are probed when seen. */
+static void follow_by_watch(struct memtrace *mt, struct traced *t, const char *why)
+{
+	if (!mt->watch || process_watch_children(mt->watch, t->pid))
+		processes_set_untraced(t, NULL, "%s: the processes it creates are not traced",
+				       why);
+	else
+		processes_set_untraced(t, NULL, "%s: the processes it creates are traced from "
+				       "when memtrace sees them, not from their first instruction",
+				       why);
+}
+
+/* The kernel says (bpf/process_watch.bpf.c) that child, created by the
+ * traced parent, is in the filter but has no probes yet. */
+static void on_late_child(struct memtrace *mt, pid_t parent, pid_t child)
+{
+	struct traced *p = processes_find(&mt->procs, parent), *t;
+
+	if (processes_find(&mt->procs, child))
+		return;
+	t = trace_late(mt, child, TRACED_LATE);
+	if (!t)
+		return;
+	t->ppid = parent;
+	if (!t->untraced[0])
+		processes_set_untraced(t, NULL, "created by PID %d, which memtrace cannot "
+				       "ptrace: traced from when it was seen", parent);
+	if (p && !t->followed)
+		process_watch_children(mt->watch, child);
+}
+
+/* A process entered the --cgroup (moved in, or created in it). */
+static void on_cgroup_enter(struct memtrace *mt, pid_t pid, pid_t parent)
+{
+	struct traced *t = processes_find(&mt->procs, pid);
+
+	if (t && !t->exited)
+		return;
+	t = trace_late(mt, pid, TRACED_CGROUP);
+	if (t && parent && !t->untraced[0])
+		processes_set_untraced(t, NULL, "created in the cgroup by PID %d, which is "
+				       "not traced: traced from when memtrace saw it", parent);
+}
+
+/* -a: a process memtrace has not seen yet sent an event. */
+static void adopt(struct memtrace *mt, pid_t pid);
 
 static void on_event(void *ctx, const void *rec, size_t size)
 {
@@ -193,6 +413,16 @@ static void on_event(void *ctx, const void *rec, size_t size)
 		return;
 	}
 	memcpy(&e, rec, sizeof(e));
+	if (e.type == MT_EV_FORK) {
+		on_late_child(mt, (pid_t)e.addr, e.pid);
+		return;
+	}
+	if (e.type == MT_EV_CGROUP_ENTER) {
+		on_cgroup_enter(mt, e.pid, (pid_t)e.addr);
+		return;
+	}
+	if (mt->opt.all && !processes_find(&mt->procs, e.pid))
+		adopt(mt, e.pid);
 	/* Maps the program made itself carry a stack too. */
 	if (e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE || e.type == MT_EV_BRK) {
 		if (e.flags & MT_EVF_SNAPSHOT) {
@@ -281,7 +511,44 @@ struct report_procs {
 	const struct alloc_target **allocs;
 	const struct py_target **pythons;
 	const struct python_process **py_states;
+	struct report_count untraceable[4];	/* by UNTRACED_* */
+	size_t nuntraceable;
+	uint64_t partial;			/* processes traced in part */
 };
+
+static const char *how_name(enum traced_how how)
+{
+	switch (how) {
+	case TRACED_NAMED: return "named";
+	case TRACED_DESCENDANT: return "child";
+	case TRACED_BORN: return "born";
+	case TRACED_LATE: return "late";
+	case TRACED_CGROUP: return "cgroup";
+	case TRACED_ALL: return "all";
+	}
+	return "?";
+}
+
+static double since_start_s(const struct memtrace *mt, uint64_t ns)
+{
+	return ns > mt->start_ns && mt->start_ns ? (ns - mt->start_ns) / 1e9 : 0;
+}
+
+/* Count a process not traced at all under its reason. */
+static void count_untraceable(struct report_procs *rp, const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < rp->nuntraceable; i++)
+		if (!strcmp(rp->untraceable[i].what, kind))
+			break;
+	if (i == rp->nuntraceable) {
+		if (i == sizeof(rp->untraceable) / sizeof(rp->untraceable[0]))
+			return;
+		rp->untraceable[rp->nuntraceable++] = (struct report_count){ kind, 0 };
+	}
+	rp->untraceable[i].count++;
+}
 
 static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 {
@@ -303,7 +570,18 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 			.allocator = alloc_kind_name(t->alloc.kind),
 			.allocator_object = t->alloc.maps_path,
 			.allocator_known = t->alloc.kind != ALLOC_UNKNOWN,
+			.ppid = (uint32_t)t->ppid,
+			.exe = t->exe,
+			.how = how_name(t->how),
+			.traced_from_s = since_start_s(mt, t->traced_from_ns),
+			.exited_s = since_start_s(mt, t->exited_ns),
+			.untraced = t->untraced[0] ? t->untraced : NULL,
+			.not_traced = t->not_at_all,
 		};
+		if (t->not_at_all)
+			count_untraceable(rp, t->untraced_kind ? t->untraced_kind : "other");
+		else if (t->untraced[0])
+			rp->partial++;
 		rp->allocs[i] = &t->alloc;
 		if (!t->exited) {
 			struct reconcile_in ri = {
@@ -368,7 +646,10 @@ static void take_censuses(struct memtrace *mt)
 
 static int report(struct memtrace *mt, bool final)
 {
-	const char *warnings[WARNINGS_MAX];
+	/* The warnings kept, then what this report says of the processes. */
+	const char *warnings[WARNINGS_MAX + MAX_PROCESS_WARNINGS + 1];
+	char proc_lines[MAX_PROCESS_WARNINGS + 1][WARNING_LEN];
+	size_t nproc_lines = 0;
 	uint64_t counters[MT_CNT_COUNT] = { 0 }, now = now_ns();
 	struct report_procs rp = { 0 };
 	struct built_report b;
@@ -438,6 +719,9 @@ static int report(struct memtrace *mt, bool final)
 		r->alloc_rate = (r->allocs - mt->last_allocs) / interval;
 		r->free_rate = (r->frees - mt->last_frees) / interval;
 	}
+	r->nuntraceable = rp.nuntraceable;
+	r->untraceable = rp.untraceable;
+	r->acct.processes_partial = rp.partial;
 	r->acct.unwind.finished = mt->snapshots.done;
 	r->acct.unwind.unfinished = mt->snapshots.failed;
 	if (mt->unwind) {
@@ -453,6 +737,29 @@ static int report(struct memtrace *mt, bool final)
 	r->window_s = mt->opt.window_s;
 	r->short_templates = mt->opt.short_templates;
 	r->nwarnings = warnings_list(&mt->warnings, warnings, WARNINGS_MAX);
+	/* Processes traced in part, each said (the first few), and those
+	 * not traced at all, counted: in every report, JSON included. */
+	for (size_t i = 0; i < mt->procs.n && nproc_lines < MAX_PROCESS_WARNINGS; i++) {
+		const struct traced *t = mt->procs.v[i];
+
+		if (t->untraced[0] && !t->not_at_all)
+			snprintf(proc_lines[nproc_lines++], WARNING_LEN, "PID %d (%.16s) is "
+				 "traced only in part: %.190s", t->pid, t->comm, t->untraced);
+	}
+	if (rp.partial > nproc_lines && nproc_lines < MAX_PROCESS_WARNINGS + 1)
+		snprintf(proc_lines[nproc_lines++], WARNING_LEN, "%" PRIu64 " processes are "
+			 "traced only in part: see processes", rp.partial);
+	if (rp.nuntraceable && nproc_lines < MAX_PROCESS_WARNINGS + 1) {
+		uint64_t n = 0;
+
+		for (size_t i = 0; i < rp.nuntraceable; i++)
+			n += rp.untraceable[i].count;
+		snprintf(proc_lines[nproc_lines++], WARNING_LEN, "%" PRIu64 " process%s not "
+			 "traced at all (see \"not traced\"): their allocations are not in "
+			 "these figures", n, n == 1 ? " is" : "es are");
+	}
+	for (size_t i = 0; i < nproc_lines; i++)
+		warnings[r->nwarnings++] = proc_lines[i];
 	r->warnings = warnings;
 
 	mt->last_report_ns = now;
@@ -506,10 +813,13 @@ static void on_exit_of(struct memtrace *mt, struct traced *t)
 	int status;
 
 	t->exited = true;
+	t->exited_ns = now_ns();
 	if (t->pid == mt->child)
 		waitpid(t->pid, &status, WNOHANG);
 	epoll_ctl(mt->epfd, EPOLL_CTL_DEL, t->pidfd, NULL);
-	if (processes_all_exited(&mt->procs))
+	probes_forget(mt->probes, t->pid);
+	/* A cgroup may have processes again later; -a never ends so. */
+	if (!mt->opt.all && !mt->opt.cgroup_path && processes_all_exited(&mt->procs))
 		mt->stop = true;
 }
 
@@ -536,6 +846,9 @@ static int run(struct memtrace *mt)
 		/* Always drain first: events that precede an exit or a
 		 * signal belong in the report that follows it. */
 		rb_consumer_drain(mt->consumer);
+		/* Processes wait in their ptrace stops: always look. */
+		if (mt->follow)
+			follow_handle(mt->follow);
 		fresh_stacks_resolve(&mt->fresh, &mt->procs, mt->stacks, mt->py);
 		refresh_maps(mt, now_ns());
 
@@ -548,6 +861,7 @@ static int run(struct memtrace *mt)
 				if (read(mt->sigfd, &si, sizeof(si)) == sizeof(si) &&
 				    (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM))
 					mt->stop = true;
+				/* SIGCHLD: ptrace stops, handled below. */
 			} else if (fd == mt->timerfd) {
 				uint64_t ticks;
 
@@ -678,6 +992,13 @@ static int setup_loop(struct memtrace *mt)
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Followed processes wait for memtrace at each fork, thread start,
+	 * exec and signal: Ctrl-Z must not stop it under them. */
+	if (mt->follow) {
+		signal(SIGTSTP, SIG_IGN);
+		signal(SIGTTIN, SIG_IGN);
+		signal(SIGTTOU, SIG_IGN);
+	}
 
 	mt->epfd = epoll_create1(EPOLL_CLOEXEC);
 	mt->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
@@ -693,21 +1014,26 @@ static int setup_loop(struct memtrace *mt)
 	    (err = add_fd(mt->epfd, rb_consumer_fd(mt->consumer))))
 		return err;
 	for (size_t i = 0; i < mt->procs.n; i++)
-		if ((err = add_fd(mt->epfd, mt->procs.v[i]->pidfd)))
+		if (mt->procs.v[i]->pidfd >= 0 && (err = add_fd(mt->epfd, mt->procs.v[i]->pidfd)))
 			return err;
 	return 0;
 }
 
 /* Check a process and find its libc, before anything is loaded. */
-static int prepare_process(struct memtrace *mt, pid_t pid)
+static int prepare_process(struct memtrace *mt, pid_t pid, enum traced_how how)
 {
+	/* A process named on the command line must be traceable: anything
+	 * else is one line and the end. Others found on the way (a child, a
+	 * cgroup's process) become entries that say why they are not traced. */
+	bool named = how == TRACED_NAMED;
 	struct traced *t;
 	char why[512];
 	int err;
 
 	err = target_check_pid(pid, why, sizeof(why));
 	if (err) {
-		why_say("%s", why);
+		if (named)
+			why_say("%s", why);
 		return err;
 	}
 	err = processes_add(&mt->procs, pid, &t);
@@ -715,17 +1041,30 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
 		return err;
 	}
+	t->how = how;
+	processes_read_identity(t);
 	err = alloc_target_find(pid, &t->alloc, why, sizeof(why));
-	if (err) {
+	/* A process that exits while memtrace looks leaves no mappings. */
+	if (err == -ESRCH || (err && target_check_pid(pid, NULL, 0) == -ESRCH))
+		goto gone;
+	if (err && named) {
 		why_say("%s", why);
 		return err;
 	}
-	target_comm(pid, t->comm, sizeof(t->comm));
-	err = python_process_detect(&mt->py_env, &t->py, pid, t->comm, false);
+	if (err) {
+		processes_set_untraced(t, processes_exe_is_static(pid) ? UNTRACED_STATIC :
+				       UNTRACED_NO_LIBC, "%s", why);
+		return 0;
+	}
+	err = python_process_detect(&mt->py_env, &t->py, pid, t->comm, !named);
 	if (err)
 		return err;
-	if (mt->unwind) {
+	/* Before the BPF maps exist, so that they can be sized; later, the
+	 * tables come with the mappings (read_mappings). */
+	if (mt->unwind && !mt->probes) {
 		err = unwind_loader_prepare(mt->unwind, pid);
+		if (err == -ESRCH)
+			goto gone;
 		if (err) {
 			fprintf(stderr, "memtrace: PID %d: cannot read its mappings for "
 				"unwinding: %s\n", pid, strerror(-err));
@@ -733,20 +1072,33 @@ static int prepare_process(struct memtrace *mt, pid_t pid)
 		}
 	}
 	t->pidfd = target_pidfd(pid);
+	if (t->pidfd == -ESRCH)
+		goto gone;
 	if (t->pidfd < 0) {
 		fprintf(stderr, "memtrace: PID %d: cannot watch for its exit: %s\n",
 			pid, strerror(-t->pidfd));
 		return t->pidfd;
 	}
 	return 0;
+gone:
+	/* It exited while memtrace looked at it: said, and the others go on. */
+	t->pidfd = -1;
+	t->exited = true;
+	t->exited_ns = now_ns();
+	processes_set_untraced(t, UNTRACED_GONE, "exited before memtrace could trace it");
+	return 0;
 }
 
 static int attach_process(struct memtrace *mt, struct traced *t)
 {
+	bool named = t->how == TRACED_NAMED;
 	struct rss rss;
 	char why[512];
 	int err;
 
+	if (t->not_at_all || t->exited)
+		return 0;
+	t->traced_from_ns = now_ns();
 	/* What it holds already, to tell the growth since. */
 	if (!rss_read(t->pid, &rss))
 		t->rss_anon_start = rss.anon;
@@ -760,6 +1112,16 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 	if (err)
 		return err;
 	err = probes_attach(mt->probes, t->pid, &t->alloc, why, sizeof(why));
+	if (err && target_check_pid(t->pid, NULL, 0) == -ESRCH) {	/* or a zombie */
+		t->exited = true;
+		t->exited_ns = now_ns();
+		processes_set_untraced(t, UNTRACED_GONE, "exited before memtrace could trace it");
+		return 0;
+	}
+	if (err && !named) {
+		processes_set_untraced(t, UNTRACED_PROBES, "%s", why);
+		return 0;
+	}
 	if (err) {
 		why_say("%s", why);
 		return err;
@@ -768,11 +1130,148 @@ static int attach_process(struct memtrace *mt, struct traced *t)
 	return 0;
 }
 
+/* Trace t's future children under ptrace; where that cannot be (another
+ * tracer), through the kernel's fork news. */
+static void follow_process(struct memtrace *mt, struct traced *t)
+{
+	char why[512];
+
+	if (!mt->follow || t->not_at_all || t->exited || t->followed)
+		return;
+	if (!follow_seize(mt->follow, t->pid, why, sizeof(why)))
+		t->followed = true;
+	else if (kill(t->pid, 0) == 0)
+		follow_by_watch(mt, t, why);
+}
+
+/* The processes that already descend from the traced ones, found after
+ * these are followed (what they create from then on is born under
+ * ptrace). */
+static void trace_descendants(struct memtrace *mt)
+{
+	for (size_t i = 0; i < mt->procs.n; i++) {
+		struct traced *t = mt->procs.v[i];
+		pid_t *kids;
+		size_t n;
+
+		if (!t->followed || t->exited || follow_children(t->pid, &kids, &n))
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			struct traced *c;
+
+			if (processes_find(&mt->procs, kids[k]))
+				continue;
+			c = trace_late(mt, kids[k], TRACED_DESCENDANT);
+			if (c)
+				c->ppid = t->pid;
+		}
+		free(kids);
+	}
+}
+
+/* -a: which allocator files are probed for every process. */
+static bool all_libc_known(struct memtrace *mt, const struct alloc_target *lt, bool add)
+{
+	struct stat st;
+
+	if (stat(lt->path, &st))
+		return false;
+	for (size_t i = 0; i < mt->nall_libcs; i++)
+		if (mt->all_libcs[i].dev == st.st_dev && mt->all_libcs[i].ino == st.st_ino)
+			return true;
+	if (add && !vec_reserve(&mt->all_libcs, &mt->all_libcs_cap, mt->nall_libcs + 1,
+				sizeof(*mt->all_libcs))) {
+		mt->all_libcs[mt->nall_libcs].dev = st.st_dev;
+		mt->all_libcs[mt->nall_libcs++].ino = st.st_ino;
+	}
+	return false;
+}
+
+/* -a: start tracing an entry made by prepare_process(). */
+static void attach_all_process(struct memtrace *mt, struct traced *t, bool late)
+{
+	char why[512];
+
+	if (t->not_at_all || t->exited)
+		return;
+	t->traced_from_ns = now_ns();
+	if (!all_libc_known(mt, &t->alloc, true)) {
+		if (probes_attach_all(mt->probes, &t->alloc, why, sizeof(why))) {
+			processes_set_untraced(t, UNTRACED_PROBES, "%s", why);
+			return;
+		}
+		if (late)
+			processes_set_untraced(t, NULL, "its allocator (%s) was probed only once "
+					       "it had started", t->alloc.maps_path);
+	}
+	probes_add_target(mt->probes, t->pid);
+	symbolizer_add_pid(mt->sym, t->pid);
+	python_process_attach(&mt->py_env, &t->py, t->pid);
+	python_process_probe_objects(&mt->py_env, &t->py, t->pid);
+}
+
+static void adopt(struct memtrace *mt, pid_t pid)
+{
+	struct traced *t;
+
+	if ((pid_t)pid == getpid())
+		return;
+	if (prepare_process(mt, pid, TRACED_ALL) || !(t = processes_find(&mt->procs, pid))) {
+		/* Gone before it could be looked at: its events still count. */
+		if (!processes_add(&mt->procs, pid, &t)) {
+			t->how = TRACED_ALL;
+			t->exited = true;
+			t->exited_ns = now_ns();
+		}
+		return;
+	}
+	attach_all_process(mt, t, true);
+	read_mappings(mt, pid);
+	track_exit(mt, t);
+}
+
+/* -a: every user process running now. */
+static int scan_all(struct memtrace *mt)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	if (!d) {
+		fprintf(stderr, "memtrace: cannot list /proc: %s\n", strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		char why[256];
+		pid_t pid = atoi(de->d_name);
+
+		if (pid <= 0 || pid == getpid() || target_check_pid(pid, why, sizeof(why)))
+			continue;	/* kernel threads, zombies */
+		prepare_process(mt, pid, TRACED_ALL);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Files and pidfds: with many processes, the soft limit (1024) is soon
+ * reached; the hard one is the system's word. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static void cleanup(struct memtrace *mt)
 {
 	/* Probes go first: nothing is left in the kernel, whatever failed. */
 	mmap_probes_close(mt->mmap);
+	process_watch_close(mt->watch);
 	probes_close(mt->probes);
+	follow_free(mt->follow);
+	free(mt->all_libcs);
 	rb_consumer_free(mt->consumer);
 	stack_source_free(mt->stacks);
 	symbolizer_free(mt->sym);
@@ -839,20 +1338,66 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 
+	raise_fd_limit();
+	if (mt.opt.follow && !mt.opt.all) {
+		struct follow_hooks hooks = {
+			.ctx = &mt,
+			.born = on_born,
+			.exec_ready = on_exec_ready,
+			.leader_exit = on_leader_exit,
+		};
+
+		if ((err = follow_new(&mt.follow, &hooks))) {
+			fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
+			goto fail;
+		}
+	}
+
 	/* Everything that can be wrong with the targets is found before
 	 * anything is loaded into the kernel. */
 	if (mt.opt.command) {
-		err = target_launch(mt.opt.command, &mt.child, why, sizeof(why));
+		/* Followed, it is stopped once its libraries are mapped and
+		 * before their constructors; else at its entry point. */
+		err = mt.follow ? follow_launch(mt.follow, mt.opt.command, &mt.child, why,
+						sizeof(why))
+				: target_launch(mt.opt.command, &mt.child, why, sizeof(why));
 		if (err) {
 			why_say("%s", why);
 			goto fail;
 		}
-		if (prepare_process(&mt, mt.child))
+		if (prepare_process(&mt, mt.child, TRACED_NAMED))
 			goto fail;
-	} else {
+		mt.procs.v[0]->followed = mt.follow != NULL;
+	} else if (mt.opt.npids) {
+		/* Each must exist; one that exits while memtrace attaches is
+		 * reported as exited, and the others are traced. */
 		for (size_t i = 0; i < mt.opt.npids; i++)
-			if (prepare_process(&mt, mt.opt.pids[i]))
+			if ((err = target_check_pid(mt.opt.pids[i], why, sizeof(why)))) {
+				fprintf(stderr, "memtrace: %s\n", why);
 				goto fail;
+			}
+		for (size_t i = 0; i < mt.opt.npids; i++)
+			if (prepare_process(&mt, mt.opt.pids[i], TRACED_NAMED))
+				goto fail;
+	} else if (mt.opt.cgroup_path) {
+		pid_t *pids;
+		size_t n;
+
+		if (cgroup_check(mt.opt.cgroup_path, &mt.cgroup_id, why, sizeof(why))) {
+			fprintf(stderr, "memtrace: %s\n", why);
+			goto fail;
+		}
+		if ((err = cgroup_procs(mt.opt.cgroup_path, &pids, &n))) {
+			fprintf(stderr, "memtrace: --cgroup '%s': cannot list its processes: %s\n",
+				mt.opt.cgroup_path, strerror(-err));
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (pids[i] != getpid())
+				prepare_process(&mt, pids[i], TRACED_CGROUP);
+		free(pids);
+	} else if (mt.opt.all && scan_all(&mt)) {
+		goto fail;
 	}
 
 	pc = (struct probes_config){
@@ -861,6 +1406,7 @@ int main(int argc, char **argv)
 		.empty_probes = mt.opt.empty_probes,
 		.sample_bytes = mt.opt.sample_bytes,
 		.sample_seed = mt.opt.sample_seed,
+		.system_wide = mt.opt.all,
 	};
 	if (mt.unwind) {
 		size_t need = unwind_loader_rows_needed(mt.unwind) * UNWIND_ROWS_FACTOR;
@@ -900,9 +1446,40 @@ int main(int argc, char **argv)
 			"the machine passes while memtrace runs");
 	mt.py_env.probes = mt.probes;
 	py_symbols_watch_deaths(mt.py, probes_py_gens(mt.probes));
-	for (size_t i = 0; i < mt.procs.n; i++)
-		if (attach_process(&mt, mt.procs.v[i]))
+	if (mt.follow || mt.opt.all || mt.cgroup_id) {
+		struct process_watch_config wc = {
+			.trace_all = mt.opt.all,
+			.cgroup_id = mt.cgroup_id,
+			.events_fd = probes_events_map_fd(mt.probes),
+			.targets_fd = probes_targets_map_fd(mt.probes),
+		};
+
+		if ((err = process_watch_open(&mt.watch, &wc, why, sizeof(why)))) {
+			fprintf(stderr, "memtrace: %s\n", why);
 			goto fail;
+		}
+	}
+	for (size_t i = 0; i < mt.procs.n; i++) {
+		struct traced *t = mt.procs.v[i];
+
+		if (mt.opt.all) {
+			attach_all_process(&mt, t, false);
+			continue;
+		}
+		if (attach_process(&mt, t))
+			goto fail;
+		/* Followed from here on: what it creates next is born under
+		 * ptrace. The launched command is followed already. */
+		if (t->pid != mt.child)
+			follow_process(&mt, t);
+	}
+	if (mt.opt.npids && processes_all_exited(&mt.procs)) {
+		fprintf(stderr, "memtrace: every process given with -p exited while memtrace "
+			"attached to it: nothing left to trace\n");
+		goto fail;
+	}
+	if (mt.follow)
+		trace_descendants(&mt);
 
 	err = setup_loop(&mt);
 	if (err) {
@@ -911,12 +1488,20 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	mt.start_ns = mt.last_report_ns = mt.last_maps_ns = now_ns();
-	if (mt.child && (err = target_resume(mt.child))) {
+	if (mt.child && (err = mt.follow ? follow_release(mt.follow, mt.child)
+					 : target_resume(mt.child))) {
 		fprintf(stderr, "memtrace: cannot start the command: %s\n", strerror(-err));
 		goto fail;
 	}
-	why_say("tracing %zu process%s (%s); Ctrl-C to stop",
-		mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->alloc.maps_path);
+	if (mt.opt.all || mt.opt.cgroup_path || !mt.procs.n)
+		why_say("tracing %zu process%s%s%s; Ctrl-C to stop",
+			mt.procs.n, mt.procs.n == 1 ? "" : "es",
+			mt.opt.all ? " and every process started from now" : " of the cgroup",
+			mt.opt.all ? "" : " and those that enter it");
+	else
+		why_say("tracing %zu process%s (%s)%s; Ctrl-C to stop",
+			mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->alloc.maps_path,
+			mt.follow ? " and the processes they create" : "");
 	publish_outputs(&mt);
 
 	err = run(&mt);

@@ -19,13 +19,23 @@ void options_usage(FILE *out)
 	fprintf(out,
 "usage: memtrace -p PID[,PID...] [options]      trace running processes\n"
 "       memtrace [options] -- COMMAND [ARG...]  run COMMAND and trace it\n"
+"       memtrace --cgroup PATH [options]        trace a cgroup v2's processes\n"
+"       memtrace -a [options]                   trace every process\n"
 "\n"
 "Reports which call stacks hold memory that is still allocated (malloc,\n"
 "calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign,\n"
 "valloc, pvalloc, free in the target's libc), how much, since when, and how\n"
 "it grows. Needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE).\n"
 "\n"
-"  -p, --pid PID[,PID...]  processes to trace (repeatable)\n"
+"  -p, --pid PID[,PID...]  processes to trace (repeatable), with the\n"
+"                          processes they have created and will create\n"
+"      --no-follow         trace only the processes named (-p or COMMAND),\n"
+"                          not the processes they create\n"
+"      --cgroup PATH       every process of the cgroup v2 directory PATH (a\n"
+"                          service, container or pod) and below, now and\n"
+"                          later\n"
+"  -a, --all               every process that allocates, now and later;\n"
+"                          every one of them pays for the probes\n"
 "  -i, --interval SECONDS  time between reports (default 10)\n"
 "  -d, --duration SECONDS  stop after this long (default: until Ctrl-C,\n"
 "                          SIGTERM, or the traced processes exit)\n"
@@ -166,7 +176,12 @@ static int parse_pids(struct options *o, const char *arg)
 			err = -EINVAL;
 			break;
 		}
-		o->pids[o->npids++] = (pid_t)v;
+		/* -p X,X traces X once. */
+		for (size_t i = 0; i < o->npids && v; i++)
+			if (o->pids[i] == (pid_t)v)
+				v = 0;
+		if (v)
+			o->pids[o->npids++] = (pid_t)v;
 	}
 	if (!err && o->npids == 0) {
 		fprintf(stderr, "memtrace: -p '%s': no process id given\n", arg);
@@ -201,6 +216,8 @@ enum {
 	OPT_FRAMES,
 	OPT_MAX_FRAMES,
 	OPT_TYPES,
+	OPT_NO_FOLLOW,
+	OPT_CGROUP,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -235,6 +252,9 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "max-frames", required_argument, NULL, OPT_MAX_FRAMES },
 		{ "types", optional_argument, NULL, OPT_TYPES },
+		{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "all", no_argument, NULL, 'a' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -250,11 +270,12 @@ int options_parse(struct options *o, int argc, char **argv)
 	o->stack_mode = MT_STACK_DWARF;
 	o->ringbuf_bytes = 32u << 20;
 	o->sample_seed = SAMPLING_DEFAULT_SEED;
+	o->follow = true;
 
 	/* "+": stop at the first non-option, which starts COMMAND. */
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:i:d:n:o:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:i:d:n:o:aqhV", longopts, NULL)) != -1) {
 		err = 0;
 		switch (c) {
 		case 'p':
@@ -400,6 +421,19 @@ int options_parse(struct options *o, int argc, char **argv)
 			}
 			o->types_top = v;
 			break;
+		case OPT_NO_FOLLOW:
+			o->follow = false;
+			break;
+		case OPT_CGROUP:
+			if (!*optarg) {
+				fprintf(stderr, "memtrace: --cgroup needs a cgroup directory\n");
+				err = -EINVAL;
+			}
+			o->cgroup_path = optarg;
+			break;
+		case 'a':
+			o->all = true;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -424,9 +458,26 @@ int options_parse(struct options *o, int argc, char **argv)
 
 	if (optind < argc)
 		o->command = &argv[optind];
-	if (!o->command && o->npids == 0 && !o->bpf_stats) {
-		fprintf(stderr, "memtrace: nothing to trace: give -p PID or -- COMMAND "
-			"(see --help)\n");
+	if (o->command && o->npids && !o->all && !o->cgroup_path) {
+		fprintf(stderr, "memtrace: give either -p PID or a COMMAND, not both\n");
+		return -EINVAL;
+	}
+	if (o->all + !!o->cgroup_path + !!o->command + !!o->npids > 1) {
+		fprintf(stderr, "memtrace: %s: choose one of -p PID, --cgroup PATH, -a "
+			"and -- COMMAND\n",
+			o->all && o->npids ? "-a traces every process, -p names some" :
+			o->all ? "-a traces every process already" :
+			"more than one set of processes to trace");
+		return -EINVAL;
+	}
+	if (!o->command && o->npids == 0 && !o->cgroup_path && !o->all && !o->bpf_stats) {
+		fprintf(stderr, "memtrace: nothing to trace: give -p PID, --cgroup PATH, -a "
+			"or -- COMMAND (see --help)\n");
+		return -EINVAL;
+	}
+	if (!o->follow && (o->all || o->cgroup_path)) {
+		fprintf(stderr, "memtrace: --no-follow applies to -p and COMMAND only: %s "
+			"traces every process it covers\n", o->all ? "-a" : "--cgroup");
 		return -EINVAL;
 	}
 	if (o->types_top && o->python == PY_OFF) {
@@ -448,10 +499,6 @@ int options_parse(struct options *o, int argc, char **argv)
 	    !o->flamegraph_path) {
 		fprintf(stderr, "memtrace: --baseline sets what --flamegraph-diff, --folded-diff, "
 			"--flamegraph and --html compare with: give one of them\n");
-		return -EINVAL;
-	}
-	if (o->command && o->npids) {
-		fprintf(stderr, "memtrace: give either -p PID or a COMMAND, not both\n");
 		return -EINVAL;
 	}
 	return 0;

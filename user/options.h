@@ -51,6 +51,10 @@ struct options {
 	size_t max_frames;	/* --max-frames: 0, no limit */
 	size_t types_top;	/* --types[=N]: live objects by type, the N
 				   most numerous (0: no census) */
+	bool follow;		/* trace the processes traced ones create
+				   (default; --no-follow) */
+	const char *cgroup_path;	/* --cgroup PATH */
+	bool all;		/* -a: every process */
 };
 
 /*

@@ -498,6 +498,15 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 	return (long)nmerged;
 }
 
+static int cmp_proc_bytes(const void *a, const void *b)
+{
+	const struct report_process *x = a, *y = b;
+
+	if (x->outstanding_bytes != y->outstanding_bytes)
+		return x->outstanding_bytes < y->outstanding_bytes ? 1 : -1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
 /* The processes, with what the aggregator holds for each. */
 static int build_procs(const struct report_inputs *in, struct built_report *out)
 {
@@ -521,6 +530,9 @@ static int build_procs(const struct report_inputs *in, struct built_report *out)
 		}
 	}
 	free(t);
+	/* The largest first: a report of a service lists the processes that
+	 * matter first (and, past 20, counts the rest). */
+	qsort(out->procs, in->nprocs, sizeof(*out->procs), cmp_proc_bytes);
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Command-line parsing (user/options.c). */
+#include <errno.h>
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <errno.h>
@@ -131,4 +132,50 @@ Test(options, python_views)
 	cr_assert_not(o.all_frames);
 	cr_assert_eq(o.max_frames, 0);
 	cr_assert_eq(o.types_top, 0);
+}
+
+Test(options, same_pid_twice_is_traced_once)
+{
+	char *argv[] = { "memtrace", "-p", "12,12", "-p", "34,12", NULL };
+	struct options o;
+
+	cr_assert_eq(parse(&o, argv), 0);
+	cr_assert_eq(o.npids, 2);
+	cr_assert_eq(o.pids[0], 12);
+	cr_assert_eq(o.pids[1], 34);
+	cr_assert(o.follow);
+}
+
+Test(options, services)
+{
+	char *cg[] = { "memtrace", "--cgroup", "/sys/fs/cgroup/x", NULL };
+	char *all[] = { "memtrace", "-a", "-d", "1", NULL };
+	char *nf[] = { "memtrace", "--no-follow", "-p", "5", NULL };
+	struct options o;
+
+	cr_assert_eq(parse(&o, cg), 0);
+	cr_assert_str_eq(o.cgroup_path, "/sys/fs/cgroup/x");
+	cr_assert_eq(parse(&o, all), 0);
+	cr_assert(o.all);
+	cr_assert_eq(parse(&o, nf), 0);
+	cr_assert_not(o.follow);
+}
+
+Test(options, all_with_pids_is_one_clear_line, .init = cr_redirect_stderr)
+{
+	char *argv[] = { "memtrace", "-a", "-p", "1", NULL };
+	struct options o;
+
+	cr_assert_eq(parse(&o, argv), -EINVAL);
+	fflush(stderr);
+	cr_assert_stderr_eq_str("memtrace: -a traces every process, -p names some: choose "
+				"one of -p PID, --cgroup PATH, -a and -- COMMAND\n");
+}
+
+Test(options, cgroup_with_command_is_refused, .init = cr_redirect_stderr)
+{
+	char *argv[] = { "memtrace", "--cgroup", "/x", "--", "ls", NULL };
+	struct options o;
+
+	cr_assert_eq(parse(&o, argv), -EINVAL);
 }

@@ -85,7 +85,8 @@ bool report_may_be_wrong(const struct report_accounting *a)
 	 * aggregator and the probes handle them without losing anything. */
 	return a->lost_events || a->returns_without_entry ||
 	       a->entries_without_return || a->stacks_not_captured ||
-	       a->replaced_live || a->pymalloc.unreadable || a->samples_dropped;
+	       a->replaced_live || a->pymalloc.unreadable || a->samples_dropped ||
+	       a->processes_partial;
 }
 
 /* snprintf that appends, keeping snprintf's "length it would have taken"

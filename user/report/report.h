@@ -117,6 +117,11 @@ struct report_memory {
 				   resident (never touched, or swapped out) */
 };
 
+struct report_count {
+	const char *what;
+	uint64_t count;
+};
+
 struct report_process {
 	uint32_t pid;
 	const char *comm;	/* command name; "" if unknown */
@@ -132,6 +137,15 @@ struct report_process {
 	bool allocator_known;	/* false: only its standard functions are
 				   probed (see user/proc/alloc_target.h) */
 	struct report_memory mem;
+	uint32_t ppid;		/* its parent (0: unknown) */
+	const char *exe;	/* its program; "" if unknown */
+	const char *how;	/* "named", "child", "born", "late", "cgroup",
+				   "all": how it came to be traced */
+	double traced_from_s;	/* since memtrace started (0: from the start) */
+	double exited_s;	/* when it was seen to exit (exited only) */
+	/* Traced partly, or not at all (not_traced): why; NULL if fully. */
+	const char *untraced;
+	bool not_traced;
 };
 
 /* Counters that say how far the figures can be trusted. */
@@ -150,6 +164,8 @@ struct report_accounting {
 					   sampled blocks was full */
 	uint64_t maps_in_allocator;	/* mmap, brk... made by the allocator
 					   itself: its blocks are counted */
+	uint64_t processes_partial;	/* traced processes whose allocations
+					   are seen only in part */
 	/* Stack walks that stopped before the outermost frame, by reason. */
 	struct {
 		uint64_t no_table;	/* a PC in a gap of its table */
@@ -264,9 +280,14 @@ struct report {
 	double elapsed_s;		/* since tracing started */
 	double interval_s;		/* since the previous report */
 	bool final;
+	/* Every process memtrace traces or was asked to, largest
+	 * outstanding first (the text report lists the first 20). */
 	size_t nprocs;
 	const struct report_process *procs;
 	struct report_memory mem_total;	/* summed over the measured ones */
+	/* Processes not traced at all, by reason ("static binary", ...). */
+	size_t nuntraceable;
+	const struct report_count *untraceable;
 
 	/* Totals over every live allocation, whatever the filter. */
 	uint64_t outstanding_bytes;

@@ -279,10 +279,37 @@ int report_write_json(FILE *out, const struct report *r)
 		}
 		fputs(",\"memory\":", out);
 		write_memory(out, &r->procs[i].mem);
+		fprintf(out, ",\"ppid\":%" PRIu32 ",\"exe\":", r->procs[i].ppid);
+		json_str(out, r->procs[i].exe ? r->procs[i].exe : "");
+		fputs(",\"how\":", out);
+		json_str(out, r->procs[i].how ? r->procs[i].how : "");
+		fputs(",\"traced_from_s\":", out);
+		json_num(out, r->procs[i].traced_from_s);
+		fputs(",\"exited_s\":", out);
+		if (r->procs[i].exited && r->procs[i].exited_s > 0)
+			json_num(out, r->procs[i].exited_s);
+		else
+			fputs("null", out);
+		fputs(",\"traced\":", out);
+		json_str(out, r->procs[i].not_traced ? "no" : r->procs[i].untraced ? "partly" :
+			 "yes");
+		fputs(",\"untraced\":", out);
+		if (r->procs[i].untraced)
+			json_str(out, r->procs[i].untraced);
+		else
+			fputs("null", out);
 		fputc('}', out);
 	}
+	fputs("],\"untraceable\":{", out);
+	for (size_t i = 0; i < r->nuntraceable; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, r->untraceable[i].what);
+		fprintf(out, ":%" PRIu64, r->untraceable[i].count);
+	}
+	fputc('}', out);
 
-	fprintf(out, "],\"totals\":{\"outstanding_bytes\":%" PRIu64 ",\"live_allocations\":%" PRIu64
+	fprintf(out, ",\"totals\":{\"outstanding_bytes\":%" PRIu64 ",\"live_allocations\":%" PRIu64
 		",\"allocs\":%" PRIu64 ",\"alloc_bytes\":%" PRIu64 ",\"frees\":%" PRIu64
 		",\"alloc_rate\":",
 		r->outstanding_bytes, r->live_allocations, r->allocs, r->alloc_bytes, r->frees);
@@ -305,6 +332,7 @@ int report_write_json(FILE *out, const struct report *r)
 		",\"stacks_not_captured\":%" PRIu64 ",\"replaced_live\":%" PRIu64
 		",\"exec_dropped\":%" PRIu64 ",\"nested_calls\":%" PRIu64
 		",\"maps_in_allocator\":%" PRIu64
+		",\"processes_partial\":%" PRIu64
 		",\"unwind\":{\"no_table\":%" PRIu64 ",\"no_mapping\":%" PRIu64
 		",\"unsupported\":%" PRIu64 ",\"bad_read\":%" PRIu64 ",\"depth\":%" PRIu64
 		",\"fp_frames\":%" PRIu64 ",\"fp_end\":%" PRIu64 ",\"finished\":%" PRIu64
@@ -314,7 +342,8 @@ int report_write_json(FILE *out, const struct report *r)
 		a->lost_events, a->returns_without_entry, a->returns_in_flight,
 		a->entries_without_return,
 		a->unknown_frees, a->stacks_not_captured, a->replaced_live, a->exec_dropped,
-		a->nested_calls, a->maps_in_allocator, a->unwind.no_table, a->unwind.no_mapping,
+		a->nested_calls, a->maps_in_allocator, a->processes_partial, a->unwind.no_table,
+		a->unwind.no_mapping,
 		a->unwind.unsupported, a->unwind.bad_read, a->unwind.depth,
 		a->unwind.fp_frames, a->unwind.fp_end, a->unwind.finished,
 		a->unwind.unfinished, a->unwind.table_full, a->unwind.too_many_mappings,

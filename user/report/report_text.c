@@ -65,10 +65,84 @@ static void list_end(struct list *l)
 	fputc('\n', l->out);
 }
 
+/* Processes listed one per line; past this many, the rest are counted. */
+#define MAX_LISTED_PROCS 20
+
+/* "4250 gunicorn (/usr/bin/python3.11), parent 4242, born at +0.3s,
+ * exited at +5.1s", and on the next line why it is traced only partly. */
+static void write_process(FILE *out, const struct report_process *p)
+{
+	const char *comm = p->comm ? p->comm : "", *exe = p->exe ? p->exe : "";
+	char line[768];
+	int n;
+
+	n = snprintf(line, sizeof(line), "%" PRIu32 "%s%s", p->pid, *comm ? " " : "", comm);
+	if (*exe)
+		n += snprintf(line + n, sizeof(line) - n, " (%s)", exe);
+	if (p->ppid && n < (int)sizeof(line))
+		n += snprintf(line + n, sizeof(line) - n, ", parent %" PRIu32, p->ppid);
+	if (n < (int)sizeof(line)) {
+		if (p->how && !strcmp(p->how, "born"))
+			n += snprintf(line + n, sizeof(line) - n, ", born at +%.1fs",
+				      p->traced_from_s);
+		else if (p->traced_from_s >= 0.05)
+			n += snprintf(line + n, sizeof(line) - n, ", traced from +%.1fs",
+				      p->traced_from_s);
+		else if (!p->not_traced)
+			n += snprintf(line + n, sizeof(line) - n, ", from the start");
+	}
+	if (p->exited && n < (int)sizeof(line))
+		n += p->exited_s > 0 ? snprintf(line + n, sizeof(line) - n, ", exited at +%.1fs",
+						p->exited_s)
+				     : snprintf(line + n, sizeof(line) - n, ", exited");
+	fprintf(out, "%*s", LABEL_WIDTH, "");
+	fput_clean(out, line, NAME_TEXT);
+	fputc('\n', out);
+	if (p->untraced) {
+		snprintf(line, sizeof(line), "%s: %s", p->not_traced ? "not traced" :
+			 "partly traced", p->untraced);
+		fprintf(out, "%*s", LABEL_WIDTH + 2, "");
+		fput_clean(out, line, NAME_TEXT);
+		fputc('\n', out);
+	}
+}
+
+/* Every process (the largest first, past 20 the rest counted), and those
+ * not traced at all by reason. */
+static void write_processes(FILE *out, const struct report *r)
+{
+	size_t exited = 0, shown = r->nprocs < MAX_LISTED_PROCS ? r->nprocs : MAX_LISTED_PROCS;
+	uint64_t rest = 0;
+	char b[16];
+
+	for (size_t i = 0; i < r->nprocs; i++)
+		exited += r->procs[i].exited;
+	fprintf(out, "%-*s", LABEL_WIDTH, "processes");
+	if (!r->nprocs)
+		fputs("none\n", out);
+	else if (exited)
+		fprintf(out, "%zu, %zu exited\n", r->nprocs, exited);
+	else
+		fprintf(out, "%zu\n", r->nprocs);
+	for (size_t i = 0; i < shown; i++)
+		write_process(out, &r->procs[i]);
+	for (size_t i = shown; i < r->nprocs; i++)
+		rest += r->procs[i].outstanding_bytes;
+	if (shown < r->nprocs)
+		fprintf(out, "%*sand %zu more, holding %s\n", LABEL_WIDTH, "", r->nprocs - shown,
+			fmt_bytes(b, sizeof(b), rest));
+	if (r->nuntraceable) {
+		fprintf(out, "%-*s", LABEL_WIDTH, "not traced");
+		for (size_t i = 0; i < r->nuntraceable; i++)
+			fprintf(out, "%s%" PRIu64 " (%s)", i ? ", " : "", r->untraceable[i].count,
+				r->untraceable[i].what);
+		fputc('\n', out);
+	}
+}
+
 static int write_header(FILE *out, const struct report *r)
 {
-	char when[32], age[16], b[16], name[256], item[320];
-	struct list l;
+	char when[32], age[16], b[16];
 	struct tm tm;
 
 	if (!localtime_r(&r->wall.tv_sec, &tm))
@@ -77,19 +151,7 @@ static int write_header(FILE *out, const struct report *r)
 	fprintf(out, "== memtrace %sreport %s, %s since start ==\n",
 		r->final ? "final " : "", when, fmt_age(age, sizeof(age), r->elapsed_s));
 
-	list_start(&l, out, "processes");
-	for (size_t i = 0; i < r->nprocs; i++) {
-		const struct report_process *p = &r->procs[i];
-		const char *comm = p->comm ? p->comm : "";
-
-		clean_name(name, sizeof(name), comm, NAME_TEXT);
-		snprintf(item, sizeof(item), "%" PRIu32 "%s%s%s", p->pid,
-			 *comm ? " " : "", name, p->exited ? " (exited)" : "");
-		list_add(&l, item);
-	}
-	if (!r->nprocs)
-		list_add(&l, "none");
-	list_end(&l);
+	write_processes(out, r);
 
 	fprintf(out, "%-*s%s in %" PRIu64 " live allocation%s\n", LABEL_WIDTH, "outstanding",
 		fmt_bytes(b, sizeof(b), r->outstanding_bytes), r->live_allocations,
@@ -338,6 +400,9 @@ static void write_accounting(FILE *out, const struct report *r)
 		fprintf(out, "  %" PRIu64 " pymalloc block%s unreadable at a probe: those "
 			"allocations or frees were missed\n", a->pymalloc.unreadable,
 			plural(a->pymalloc.unreadable));
+	if (a->processes_partial)
+		fprintf(out, "  %" PRIu64 " process%s traced only in part: see processes\n",
+			a->processes_partial, a->processes_partial == 1 ? "" : "es");
 }
 
 static int write_warnings(FILE *out, const struct report *r)
