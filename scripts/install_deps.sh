@@ -10,7 +10,8 @@ PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
 libcriterion-dev python3 python3-pytest gdb libc6-dbg binutils libcapstone-dev \
 golang-go chromium libclang-rt-14-dev util-linux libiberty-dev libdebuginfod-dev debuginfod \
 curl iproute2 libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libgoogle-perftools-dev \
-libmimalloc2.0 libmimalloc-dev redis-server redis-tools"
+libmimalloc2.0 libmimalloc-dev redis-server redis-tools \
+gunicorn python3-flask"
 
 if [ "$(id -u)" != 0 ]; then
 	what=${1:-make test}

@@ -12,6 +12,7 @@
  * traced processes, and always finish with a final report.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <signal.h>
@@ -383,6 +384,9 @@ static void on_cgroup_enter(struct memtrace *mt, pid_t pid, pid_t parent)
 	if (t && !t->exited)
 		return;
 	t = trace_late(mt, pid, TRACED_CGROUP);
+	if (t)
+		fprintf(stderr, "memtrace: PID %d (%s) entered the cgroup: %s\n", pid, t->comm,
+			t->not_at_all ? "not traced" : "tracing it");
 	if (t && parent && !t->untraced[0])
 		processes_set_untraced(t, NULL, "created in the cgroup by PID %d, which is "
 				       "not traced: traced from when memtrace saw it", parent);
@@ -1140,7 +1144,7 @@ static void follow_process(struct memtrace *mt, struct traced *t)
 		return;
 	if (!follow_seize(mt->follow, t->pid, why, sizeof(why)))
 		t->followed = true;
-	else if (kill(t->pid, 0) == 0)
+	else if (target_check_pid(t->pid, NULL, 0) == 0)
 		follow_by_watch(mt, t, why);
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -65,6 +66,7 @@ struct uprobe_events {
 	struct ue_proc **procs;
 	size_t nprocs, procs_cap;
 	unsigned next_name;
+	size_t repaired;	/* a fork child's breakpoints put back */
 };
 
 int uprobe_events_format(char *buf, size_t len, const char *group, const char *name,
@@ -451,6 +453,97 @@ out:
 	return err;
 }
 
+static void proc_close_entries(struct ue_proc *p);
+
+/* Where def's probe is in pid's address space (0: not mapped). */
+static uint64_t probe_address(const struct ue_def *d, const char *maps)
+{
+	for (const char *line = maps; line && *line;) {
+		unsigned long lo, hi, pgoff, ino, maj, min;
+		char perms[8];
+		const char *end = strchr(line, '\n');
+
+		if (sscanf(line, "%lx-%lx %7s %lx %lx:%lx %lu", &lo, &hi, perms, &pgoff, &maj, &min,
+			   &ino) == 7 && perms[2] == 'x' && ino == d->ino &&
+		    maj == major(d->dev) && min == minor(d->dev) && d->offset >= pgoff &&
+		    d->offset < pgoff + (hi - lo))
+			return lo + (d->offset - pgoff);
+		line = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static char *read_maps(pid_t pid)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (vec_reserve(&buf, &cap, len + 4097, 1))
+			break;
+		n = read(fd, buf + len, 4096);
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+/*
+ * The child's breakpoints were copied by fork; but another tracer's probe
+ * detaching meanwhile (the kernel then walks every process that maps the
+ * file, and removes what no consumer claims) took away those of a child
+ * that had no entry yet. They are checked now that the entries exist (a
+ * read of the child's memory waits for such a walk to finish with it).
+ * If one is missing, the child's entries are opened again the ordinary
+ * way, which installs the breakpoints (with an entry of its address space
+ * already there, the kernel would not look: so the old ones go first;
+ * the child is stopped, nothing runs meanwhile). Returns 1 if it did.
+ */
+static int fork_repair(struct uprobe_events *ue, struct ue_proc *cp, pid_t child)
+{
+	char *maps = read_maps(child), path[64];
+	bool missing = false;
+	size_t *defs, n;
+	int memfd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", child);
+	memfd = open(path, O_RDONLY | O_CLOEXEC);
+	for (size_t i = 0; i < cp->n && !missing; i++) {
+		uint64_t addr = maps ? probe_address(&ue->defs[cp->v[i].def], maps) : 0;
+		unsigned char byte = 0;
+
+		missing = !addr || memfd < 0 || pread(memfd, &byte, 1, (off_t)addr) != 1 ||
+			  byte != 0xcc;
+	}
+	if (memfd >= 0)
+		close(memfd);
+	free(maps);
+	if (!missing)
+		return 0;
+	n = cp->n;
+	defs = calloc(n ? n : 1, sizeof(*defs));
+	if (!defs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		defs[i] = cp->v[i].def;
+	proc_close_entries(cp);
+	for (size_t i = 0; i < n && !err; i++)
+		err = entry_open(ue, cp, child, defs[i], false);
+	free(defs);
+	ue->repaired++;
+	return err ? err : 1;
+}
+
 int uprobe_events_fork(struct uprobe_events *ue, pid_t parent, pid_t child)
 {
 	struct ue_proc *pp, *cp;
@@ -465,7 +558,14 @@ int uprobe_events_fork(struct uprobe_events *ue, pid_t parent, pid_t child)
 	for (size_t i = 0; i < pp->n && !err; i++)
 		if (!proc_has(cp, pp->v[i].def))
 			err = entry_open(ue, cp, child, pp->v[i].def, true);
-	return err;
+	if (!err)
+		err = fork_repair(ue, cp, child);
+	return err < 0 ? err : 0;
+}
+
+size_t uprobe_events_repaired(const struct uprobe_events *ue)
+{
+	return ue->repaired;
 }
 
 static void proc_close_entries(struct ue_proc *p)

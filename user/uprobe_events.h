@@ -67,7 +67,8 @@ int uprobe_events_attach(struct uprobe_events *ue, pid_t pid, int prog_fd, const
  * child was just forked by parent and has not run yet: give it an entry
  * for every definition parent has. The child inherited parent's
  * breakpoints, so the kernel is told not to look for them (enable_on_exec:
- * no walk over every process that maps the file).
+ * no walk over every process that maps the file); each is then checked in
+ * the child's memory, and one that is missing is installed.
  */
 int uprobe_events_fork(struct uprobe_events *ue, pid_t parent, pid_t child);
 
@@ -84,6 +85,10 @@ int uprobe_events_retarget(struct uprobe_events *ue, pid_t pid, pid_t tid);
 
 /* pid exited, or is no longer traced: close its entries. */
 void uprobe_events_forget(struct uprobe_events *ue, pid_t pid);
+
+/* Breakpoints of fork children found missing (another tracer's probes
+ * detaching meanwhile) and put back. */
+size_t uprobe_events_repaired(const struct uprobe_events *ue);
 
 /* Entries held by all processes (each is one file descriptor). */
 size_t uprobe_events_entries(const struct uprobe_events *ue);
