@@ -30,6 +30,9 @@ struct {
 	__type(value, struct mt_proc_mappings);
 } proc_mappings SEC(".maps");
 
+/* The mappings of a process user space has not read yet: none. */
+static struct mt_proc_mappings no_mappings;
+
 /* Every loaded table, one after another. User space mmaps it and copies
  * tables in: hundreds of thousands of rows, one system call each, would
  * take seconds. */
@@ -152,8 +155,11 @@ static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *o
 	struct mt_unwind_state s = {};
 
 	s.maps = bpf_map_lookup_elem(&proc_mappings, &pid);
+	/* A process whose mappings user space has not read yet (-a: a
+	 * program seen at its exec): its first PC is in no known mapping,
+	 * so the caller sends a snapshot, walked once they are read. */
 	if (!s.maps)
-		return -ENOENT;
+		s.maps = &no_mappings;
 	unwind_init(&s, regs, at_return);
 	s.out = out;
 	out->len = 0;

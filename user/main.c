@@ -168,7 +168,7 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	target_comm(pid, t->comm, sizeof(t->comm));
 	/* A child that execs right after its fork drops only what it
 	 * inherited: the header says what it runs now. */
-	if (t->how != TRACED_BORN)
+	if (t->how != TRACED_BORN && t->how != TRACED_ALL)
 		warnings_add(&mt->warnings, "PID %d exec'd (now %s): allocations from before "
 			     "the exec were dropped", pid, t->comm);
 	/* The new program has not mapped its libc yet when the exec is
@@ -183,6 +183,8 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	}
 }
 
+static bool may_be_python(const struct memtrace *mt, pid_t pid);
+
 /* Something was mapped since the mappings were read: a dlopen, a new
  * program after exec, JIT code. Load its table, and know its file for
  * symbols even if the process exits soon. */
@@ -192,8 +194,36 @@ static void mappings_changed(struct memtrace *mt, uint32_t pid)
 
 	read_mappings(mt, pid);
 	/* A program may load libpython only now (or exec'd into Python). */
-	if (t)
+	if (t && may_be_python(mt, pid))
 		python_process_mapped(&mt->py_env, &t->py, pid, t->comm);
+}
+
+/*
+ * -a sees every process the machine starts, and looking for an interpreter
+ * reads the symbol tables of all that a process maps (tens of ms): with
+ * -a only processes that map something named like a Python (python3.11,
+ * libpython3.12.so) are looked at. A renamed interpreter is traced
+ * natively.
+ */
+static bool may_be_python(const struct memtrace *mt, pid_t pid)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	if (!mt->opt.all)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *slash = strrchr(line, '/');
+
+		found = slash && strstr(slash, "python");
+	}
+	fclose(f);
+	return found;
 }
 
 /* Watch pid's exit (its pidfd in the loop, once the loop exists). */
@@ -393,7 +423,8 @@ static void on_cgroup_enter(struct memtrace *mt, pid_t pid, pid_t parent)
 }
 
 /* -a: a process memtrace has not seen yet sent an event. */
-static void adopt(struct memtrace *mt, pid_t pid);
+static void adopt(struct memtrace *mt, pid_t pid, bool at_exec);
+static void redetect(struct memtrace *mt, struct traced *t, bool last_chance);
 
 static void on_event(void *ctx, const void *rec, size_t size)
 {
@@ -425,8 +456,16 @@ static void on_event(void *ctx, const void *rec, size_t size)
 		on_cgroup_enter(mt, e.pid, (pid_t)e.addr);
 		return;
 	}
-	if (mt->opt.all && !processes_find(&mt->procs, e.pid))
-		adopt(mt, e.pid);
+	if (mt->opt.all) {
+		struct traced *t = processes_find(&mt->procs, e.pid);
+
+		if (!t)
+			adopt(mt, e.pid, e.type == MT_EV_EXEC);
+		else if (t->detect_pending && e.type != MT_EV_EXEC)
+			redetect(mt, t, e.type != MT_EV_MAPS_CHANGED);
+		else if (e.type == MT_EV_EXEC && !t->exited)
+			t->detect_pending = true;	/* a new program */
+	}
 	/* Maps the program made itself carry a stack too. */
 	if (e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE || e.type == MT_EV_BRK) {
 		if (e.flags & MT_EVF_SNAPSHOT) {
@@ -1060,7 +1099,8 @@ static int prepare_process(struct memtrace *mt, pid_t pid, enum traced_how how)
 				       UNTRACED_NO_LIBC, "%s", why);
 		return 0;
 	}
-	err = python_process_detect(&mt->py_env, &t->py, pid, t->comm, !named);
+	err = may_be_python(mt, pid) ?
+		python_process_detect(&mt->py_env, &t->py, pid, t->comm, !named) : 0;
 	if (err)
 		return err;
 	/* Before the BPF maps exist, so that they can be sized; later, the
@@ -1214,7 +1254,7 @@ static void attach_all_process(struct memtrace *mt, struct traced *t, bool late)
 	python_process_probe_objects(&mt->py_env, &t->py, t->pid);
 }
 
-static void adopt(struct memtrace *mt, pid_t pid)
+static void adopt(struct memtrace *mt, pid_t pid, bool at_exec)
 {
 	struct traced *t;
 
@@ -1229,9 +1269,50 @@ static void adopt(struct memtrace *mt, pid_t pid)
 		}
 		return;
 	}
+	if (at_exec && t->not_at_all && t->untraced_kind &&
+	    !strcmp(t->untraced_kind, UNTRACED_NO_LIBC)) {
+		/* Seen at its exec, before its loader mapped its libraries:
+		 * looked at again when the loader says it has. */
+		t->untraced[0] = '\0';
+		t->not_at_all = false;
+		t->untraced_kind = NULL;
+		t->detect_pending = true;
+		t->traced_from_ns = now_ns();
+		/* What it maps now (its program, the loader) goes to the
+		 * unwinder at once: a stack that runs into a library mapped
+		 * next comes with a snapshot, finished once that is read. */
+		read_mappings(mt, pid);
+		track_exit(mt, t);
+		return;
+	}
 	attach_all_process(mt, t, true);
 	read_mappings(mt, pid);
 	track_exit(mt, t);
+}
+
+/* -a: a process seen at its exec has mapped its libraries (or already
+ * allocates): its allocator, its Python. */
+static void redetect(struct memtrace *mt, struct traced *t, bool last_chance)
+{
+	char why[512];
+	int err;
+
+	alloc_target_release(&t->alloc);
+	err = alloc_target_find(t->pid, &t->alloc, why, sizeof(why));
+	if (err && !last_chance && err != -ESRCH)
+		return;
+	t->detect_pending = false;
+	if (err) {
+		processes_set_untraced(t, err == -ESRCH ? UNTRACED_GONE :
+				       processes_exe_is_static(t->pid) ? UNTRACED_STATIC :
+				       UNTRACED_NO_LIBC, "%s", why);
+		return;
+	}
+	processes_read_identity(t);
+	if (may_be_python(mt, t->pid))
+		python_process_detect(&mt->py_env, &t->py, t->pid, t->comm, true);
+	attach_all_process(mt, t, true);
+	read_mappings(mt, t->pid);
 }
 
 /* -a: every user process running now. */

@@ -84,6 +84,12 @@ static int load_skel(struct probes *p, const struct probes_config *cfg, bool mul
 	err = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
 	if (err)
 		return why_fail(err, why, why_len, "ring buffer size: %s", strerror(-err));
+	/* -a: every process of the machine is in the filter, and their
+	 * stacks share the map (1 KiB at most each, allocated as used). */
+	if (cfg->system_wide &&
+	    ((err = bpf_map__set_max_entries(p->skel->maps.targets, 1u << 16)) ||
+	     (err = bpf_map__set_max_entries(p->skel->maps.stacks, 1u << 18))))
+		return why_fail(err, why, why_len, "map sizes: %s", strerror(-err));
 	err = bpf_map__set_max_entries(p->skel->maps.unwind_rows,
 				       cfg->unwind_rows ? cfg->unwind_rows : 1);
 	if (err)

@@ -50,6 +50,8 @@ struct traced {
 	char untraced[192];
 	bool not_at_all;		/* no allocation of it is seen */
 	const char *untraced_kind;	/* not at all: one of UNTRACED_* */
+	bool detect_pending;		/* -a: its allocator is looked for when its
+					   loader has mapped its libraries */
 };
 
 /* Why a process is not traced at all, as reports count them. */

@@ -171,9 +171,10 @@ def load(port, first, n):
 def check_service(report, truth_dir, replacement):
     """Each leaking line: memtrace's bytes (over the stacks it reports)
     within 10% of the sum of the workers' tracemalloc truths, in stacks
-    merged over the workers. The workers forked at start-up share one
-    stack; a replacement's differs only by where in gunicorn's arbiter loop
-    its parent forked it (an outer frame), so a line has one or two."""
+    merged over the workers. The workers forked at start-up share the
+    line's largest stack; a replacement's differs only by where in
+    gunicorn's arbiter loop its parent forked it (an outer frame). (The
+    line's small stacks are tracemalloc's own tables, growing there.)"""
     app = os.path.join(APP_DIR, "gunicorn_app.py")
     truths = [json.load(open(p)) for p in glob.glob(os.path.join(truth_dir, "worker-*.json"))]
     assert replacement in [t["pid"] for t in truths], "the replacement wrote no truth"
@@ -186,7 +187,6 @@ def check_service(report, truth_dir, replacement):
         assert expected > 1 << 20, (name, expected)
         assert abs(got - expected) <= 0.10 * expected, \
             f"line {line} ({name}): memtrace {got} B, tracemalloc {expected} B"
-        assert 1 <= len(stacks) <= 2, f"line {line}: {len(stacks)} stacks"
         assert len(stacks[0]["pids"]) >= 2, stacks[0]["pids"]
         pids = {share["pid"]: share["bytes"] for s in stacks for share in s["pids"]}
         assert len(pids) == len(truths), (pids, [t["pid"] for t in truths])
@@ -233,7 +233,7 @@ def test_gunicorn_attached_to_the_master(tmp_path, truth_dir):
     try:
         wait_serving(port)
         wait_workers(guni.pid, 2)
-        tracer = subprocess.Popen(memtrace_cmd("-q", "-n", os.environ.get("TOPN", "20"),
+        tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0",
                                                "--json", str(out), "-p", str(guni.pid)),
                                   stderr=subprocess.PIPE, text=True)
         wait_for_line(tracer.stderr, "Ctrl-C to stop", timeout=60)
@@ -257,7 +257,7 @@ def test_gunicorn_started_by_memtrace(tmp_path, truth_dir):
     ends when gunicorn does."""
     port, out = free_port(), tmp_path / "out.json"
     env = dict(os.environ, TRUTH_DIR=str(truth_dir))
-    tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "20", "--json", str(out), "--",
+    tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out), "--",
                                            *gunicorn_argv(port)),
                               stderr=subprocess.PIPE, text=True, env=env)
     master = None
@@ -364,13 +364,17 @@ int main(void)
 
 
 def test_all_traces_programs_started_later_and_counts_static_ones(tmp_path):
-    """-a: a program started after memtrace is traced; a static binary
-    started after it is counted as untraceable."""
+    """-a: a program started after memtrace is traced; a stripped static
+    binary started after it is counted as untraceable."""
     src, static = tmp_path / "static.c", tmp_path / "static_leaker"
     src.write_text(STATIC_SRC)
-    subprocess.run(["gcc", "-O1", "-static", "-o", str(static), str(src)], check=True)
+    # Stripped: no symbol says where its malloc is (with symbols, memtrace
+    # probes a static program's own allocator).
+    subprocess.run(["gcc", "-O1", "-static", "-s", "-o", str(static), str(src)], check=True)
     out = tmp_path / "out.json"
-    tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out), "-a"),
+    # Every process on the machine: a large ring, as other work goes on.
+    tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--ringbuf-mb", "256", "--json",
+                                           str(out), "-a"),
                               stderr=subprocess.PIPE, text=True)
     procs = []
     try:
@@ -384,7 +388,9 @@ def test_all_traces_programs_started_later_and_counts_static_ones(tmp_path):
         procs.append(st)
         wait_for_line(st.stdout, "leaked")
         tracer.send_signal(signal.SIGINT)
-        _, err = tracer.communicate(timeout=120)
+        # Its final report first handles what every process of the machine
+        # sent meanwhile: on a machine busy building, a while.
+        _, err = tracer.communicate(timeout=900)
         assert tracer.returncode == 0, err
     finally:
         if tracer.poll() is None:
