@@ -1188,11 +1188,81 @@ static void follow_process(struct memtrace *mt, struct traced *t)
 		follow_by_watch(mt, t, why);
 }
 
+/* The executable mappings of pid, "start inode" a line. */
+static char *exec_layout(pid_t pid)
+{
+	char path[64], line[512], *out = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, ino;
+		char perms[8];
+		int n;
+
+		if (sscanf(line, "%lx-%*x %7s %*x %*s %lu", &lo, perms, &ino) != 3 ||
+		    perms[2] != 'x' || vec_reserve(&out, &cap, len + 48, 1))
+			continue;
+		n = snprintf(out + len, 48, "%lx %lu\n", lo, ino);
+		len += n;
+	}
+	fclose(f);
+	return out;
+}
+
+/*
+ * A child of the traced process parent_idx found running: if it maps the
+ * same code at the same addresses (a fork that did not exec), it is what
+ * its parent is (allocator, Python), and the search for them (tens of ms
+ * a process: a Python's symbol tables) is skipped. NULL: it differs, the
+ * caller looks at it afresh.
+ */
+static struct traced *trace_forked(struct memtrace *mt, size_t parent_idx, pid_t pid)
+{
+	struct traced *p = mt->procs.v[parent_idx], *t;
+	char *a = p->not_at_all || p->exited ? NULL : exec_layout(p->pid);
+	char *b = a ? exec_layout(pid) : NULL, why[512];
+	bool same = a && b && !strcmp(a, b);
+	struct rss rss;
+
+	free(a);
+	free(b);
+	if (!same || processes_add(&mt->procs, pid, &t))
+		return NULL;
+	p = mt->procs.v[parent_idx];
+	t->alloc = p->alloc;
+	t->alloc.open = false;		/* the parent's files */
+	t->py = p->py;
+	t->py.pymalloc_probed[0] = '\0';	/* its own entries */
+	t->how = TRACED_DESCENDANT;
+	processes_read_identity(t);
+	t->traced_from_ns = now_ns();
+	if (!rss_read(pid, &rss))
+		t->rss_anon_start = rss.anon;
+	symbolizer_add_pid(mt->sym, pid);
+	python_process_attach(&mt->py_env, &t->py, pid);
+	if (probes_attach(mt->probes, pid, &t->alloc, why, sizeof(why)))
+		processes_set_untraced(t, target_check_pid(pid, NULL, 0) == -ESRCH ?
+				       UNTRACED_GONE : UNTRACED_PROBES, "%s", why);
+	else
+		python_process_probe_objects(&mt->py_env, &t->py, pid);
+	read_mappings(mt, pid);
+	if (!t->not_at_all && !follow_seize(mt->follow, pid, why, sizeof(why)))
+		t->followed = true;
+	track_exit(mt, t);
+	return t;
+}
+
 /* The processes that already descend from the traced ones, found after
  * these are followed (what they create from then on is born under
  * ptrace). */
 static void trace_descendants(struct memtrace *mt)
 {
+	probes_batch(mt->probes, true);
 	for (size_t i = 0; i < mt->procs.n; i++) {
 		struct traced *t = mt->procs.v[i];
 		pid_t *kids;
@@ -1205,12 +1275,16 @@ static void trace_descendants(struct memtrace *mt)
 
 			if (processes_find(&mt->procs, kids[k]))
 				continue;
-			c = trace_late(mt, kids[k], TRACED_DESCENDANT);
+			c = trace_forked(mt, i, kids[k]);
+			if (!c)
+				c = trace_late(mt, kids[k], TRACED_DESCENDANT);
 			if (c)
 				c->ppid = t->pid;
+			t = mt->procs.v[i];	/* the table grew */
 		}
 		free(kids);
 	}
+	probes_batch(mt->probes, false);
 }
 
 /* -a: which allocator files are probed for every process. */

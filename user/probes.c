@@ -511,7 +511,18 @@ int probes_attach_code_dealloc(struct probes *p, pid_t pid, const char *path,
 
 	if (!pl)
 		return -ENOMEM;
-	link = attach_one(p->skel->progs.py_code_dealloc, pid, path, offset, false, 0);
+	/* As the allocation probes: one event for every process (a link
+	 * per process waits a grace period each at exit). */
+	if (p->ue) {
+		int err = uprobe_events_attach(p->ue, p->system_wide ? 0 : pid,
+					       bpf_program__fd(p->skel->progs.py_code_dealloc),
+					       path, &offset, NULL, 1, false);
+
+		return err ? why_fail(err, why, why_len, "cannot probe the code objects' "
+				      "deallocator in %s: %s", path, strerror(-err)) : 0;
+	}
+	link = attach_one(p->skel->progs.py_code_dealloc, p->system_wide ? -1 : pid, path,
+			  offset, false, 0);
 	if (!link)
 		return why_fail(-errno, why, why_len, "cannot probe the code objects' "
 				"deallocator in %s: %s", path, strerror(errno));
@@ -599,6 +610,11 @@ int probes_follow(struct probes *p, pid_t parent, pid_t child, const struct allo
 		return why_fail(err, why, why_len, "cannot trace PID %d, a child of %d: %s",
 				child, parent, strerror(-err));
 	return 0;
+}
+
+int probes_batch(struct probes *p, bool on)
+{
+	return p->ue ? uprobe_events_defer(p->ue, on) : 0;
 }
 
 int probes_exec(struct probes *p, pid_t pid, bool new_leader)

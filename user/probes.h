@@ -85,6 +85,10 @@ int probes_add_target(struct probes *p, pid_t pid);
 int probes_follow(struct probes *p, pid_t parent, pid_t child, const struct alloc_target *at,
 		  char *why, size_t why_len);
 
+/* Attaching many running processes: on, their breakpoints wait; off,
+ * they are installed for all at once (see uprobe_events_defer()). */
+int probes_batch(struct probes *p, bool on);
+
 /* pid exec'd (new_leader: from a thread other than its leader). */
 int probes_exec(struct probes *p, pid_t pid, bool new_leader);
 

@@ -41,6 +41,8 @@ struct ue_def {
 	int anchor_fd;		/* perf event the program is attached to */
 	int link_fd;		/* the BPF link on it */
 	int id;			/* tracepoint id */
+	pid_t pending;		/* deferred: a process whose entry waits for the
+				   breakpoints to be installed (0: none) */
 };
 
 /* One process's entries: a perf group, one event per definition. */
@@ -67,6 +69,7 @@ struct uprobe_events {
 	size_t nprocs, procs_cap;
 	unsigned next_name;
 	size_t repaired;	/* a fork child's breakpoints put back */
+	bool deferring;		/* uprobe_events_defer() */
 };
 
 int uprobe_events_format(char *buf, size_t len, const char *group, const char *name,
@@ -415,6 +418,11 @@ static int entry_open(struct uprobe_events *ue, struct ue_proc *p, pid_t tid, si
 
 	if (vec_reserve(&p->v, &p->cap, p->n + 1, sizeof(*p->v)))
 		return -ENOMEM;
+	if (!born && ue->deferring) {
+		/* Installed for every process at once by the flush. */
+		born = true;
+		ue->defs[def].pending = tid;
+	}
 	fd = perf_open(ue->defs[def].id, tid, -1, p->n ? p->v[0].fd : -1, born);
 	if (fd < 0)
 		return fd;
@@ -561,6 +569,34 @@ int uprobe_events_fork(struct uprobe_events *ue, pid_t parent, pid_t child)
 	if (!err)
 		err = fork_repair(ue, cp, child);
 	return err < 0 ? err : 0;
+}
+
+int uprobe_events_defer(struct uprobe_events *ue, bool on)
+{
+	int err = 0;
+
+	ue->deferring = on;
+	if (on)
+		return 0;
+	/* One ordinary entry per definition, opened and closed: the
+	 * kernel's walk installs the breakpoint in every process that has an
+	 * entry (its filter says so), where one walk per process and
+	 * definition would be O(processes x processes). It is memtrace's own:
+	 * for an address space that has an entry already the kernel would not
+	 * walk; closing it walks once more, taking it out of memtrace. */
+	for (size_t i = 0; i < ue->ndefs; i++) {
+		int fd;
+
+		if (!ue->defs[i].pending)
+			continue;
+		fd = perf_open(ue->defs[i].id, getpid(), -1, -1, false);
+		if (fd >= 0)
+			close(fd);
+		else if (!err && fd != -ESRCH)
+			err = fd;
+		ue->defs[i].pending = 0;
+	}
+	return err;
 }
 
 size_t uprobe_events_repaired(const struct uprobe_events *ue)

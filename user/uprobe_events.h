@@ -86,6 +86,15 @@ int uprobe_events_retarget(struct uprobe_events *ue, pid_t pid, pid_t tid);
 /* pid exited, or is no longer traced: close its entries. */
 void uprobe_events_forget(struct uprobe_events *ue, pid_t pid);
 
+/*
+ * on: the entries uprobe_events_attach() opens from now on leave the
+ * breakpoints to be installed later; off: install them, one walk per
+ * definition for every process attached meanwhile (attaching many running
+ * processes one by one costs a walk over every process that maps the file,
+ * per probe and per process). Until then those processes do not trap.
+ */
+int uprobe_events_defer(struct uprobe_events *ue, bool on);
+
 /* Breakpoints of fork children found missing (another tracer's probes
  * detaching meanwhile) and put back. */
 size_t uprobe_events_repaired(const struct uprobe_events *ue);
