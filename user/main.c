@@ -126,28 +126,36 @@ static void read_mappings(struct memtrace *mt, uint32_t pid)
 static void handle_exec(struct memtrace *mt, uint32_t pid)
 {
 	struct traced *t = processes_find(&mt->procs, pid);
-	struct alloc_target lt;
-	char why[256];
 
 	if (!t)
 		return;
 	t->execd = true;
+	t->alloc_check_pending = true;
 	python_process_exec(&mt->py_env, &t->py, pid);
 	symbolizer_reset_pid(mt->sym, pid);
 	read_mappings(mt, pid);
 	target_comm(pid, t->comm, sizeof(t->comm));
 	warnings_add(&mt->warnings, "PID %d exec'd (now %s): allocations from before the "
 		     "exec were dropped", pid, t->comm);
-	/* The new program has not mapped its libc yet when the exec is
-	 * seen; a program with another libc (or none) is noticed when its
-	 * mappings are next read. */
-	if (!alloc_target_find(pid, &lt, why, sizeof(why))) {
-		if (strcmp(lt.maps_path, t->alloc.maps_path))
-			warnings_add(&mt->warnings, "PID %d exec'd into a program that uses "
-				     "another allocator (%s): its allocations are not traced", pid,
-				     lt.maps_path);
-		alloc_target_release(&lt);
-	}
+}
+
+/* After an exec, once the new program's objects are mapped: does its
+ * malloc bind where the probes are? (At the exec itself nothing but the
+ * program and ld.so is mapped yet.) Done after its tables are loaded, as
+ * finding the allocator reads symbols: not while its stacks wait. */
+static void check_allocator_after_exec(struct memtrace *mt, struct traced *t)
+{
+	struct alloc_target lt;
+	char why[256];
+
+	if (alloc_target_find(t->pid, &lt, why, sizeof(why)))
+		return;		/* not yet: at its next mapping change */
+	t->alloc_check_pending = false;
+	if (strcmp(lt.maps_path, t->alloc.maps_path))
+		warnings_add(&mt->warnings, "PID %d exec'd into a program that uses another "
+			     "allocator (%s): its allocations are not traced", t->pid,
+			     lt.maps_path);
+	alloc_target_release(&lt);
 }
 
 /* Something was mapped since the mappings were read: a dlopen, a new
@@ -161,6 +169,8 @@ static void mappings_changed(struct memtrace *mt, uint32_t pid)
 	/* A program may load libpython only now (or exec'd into Python). */
 	if (t)
 		python_process_mapped(&mt->py_env, &t->py, pid, t->comm);
+	if (t && t->alloc_check_pending)
+		check_allocator_after_exec(mt, t);
 }
 
 static void on_event(void *ctx, const void *rec, size_t size)

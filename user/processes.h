@@ -25,6 +25,7 @@ struct traced {
 	struct alloc_target alloc;
 	struct python_process py;
 	uint64_t rss_anon_start;	/* anonymous RSS when tracing began */
+	bool alloc_check_pending;	/* exec'd: is its allocator the same? */
 };
 
 struct processes {
