@@ -508,6 +508,72 @@ int BPF_KRETPROBE(pymalloc_new_pool_exit, __u64 block)
 	return 0;
 }
 
+/* The record a dying code object is copied into (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_py_code_freed);
+} py_freed_scratch SEC(".maps");
+
+/*
+ * On entry to the code objects' deallocator (PyCode_Type.tp_dealloc):
+ * one more death at the code's address slot, so that user space no longer
+ * trusts what the address holds for frames recorded before; and a copy of
+ * the dying object's name, file name and location table, so that those
+ * frames can still be named.
+ */
+SEC("uprobe")
+int BPF_KPROBE(py_code_dealloc, __u64 code)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32, zero = 0, slot;
+	const struct mt_py_offsets *o;
+	struct mt_py_code_freed *r;
+	__u64 *gen, size = 0, qualname = 0, filename = 0, table = 0;
+	__u32 len;
+
+	if (empty_probes || !code)
+		return 0;
+	o = bpf_map_lookup_elem(&py_targets, &pid);
+	if (!o || !o->watch_deaths)
+		return 0;
+	slot = mt_py_gen_slot(pid, code);
+	gen = bpf_map_lookup_elem(&py_code_gens, &slot);
+	r = bpf_map_lookup_elem(&py_freed_scratch, &zero);
+	if (!gen || !r)
+		return 0;
+
+	r->type = MT_EV_PY_CODE_FREED;
+	r->pid = pid;
+	r->code = code;
+	r->gen = (__u32)__sync_fetch_and_add(gen, 1);
+	r->code_len = py_copy(r->code_bytes, code, o->code_header, MT_PY_FREED_CODE_BYTES);
+	bpf_probe_read_user(&qualname, 8, (const void *)(code + o->code_qualname));
+	bpf_probe_read_user(&filename, 8, (const void *)(code + o->code_filename));
+	bpf_probe_read_user(&table, 8, (const void *)(code + o->code_linetable));
+	r->qualname = qualname;
+	r->filename = filename;
+	r->table = table;
+	r->qualname_len = qualname ? py_copy(r->qualname_bytes, qualname,
+					     py_str_bytes(o, qualname),
+					     MT_PY_FREED_QUALNAME_BYTES) : 0;
+	r->filename_len = filename ? py_copy(r->filename_bytes, filename,
+					     py_str_bytes(o, filename),
+					     MT_PY_FREED_FILENAME_BYTES) : 0;
+	if (table && bpf_probe_read_user(&size, 8, (const void *)(table + o->bytes_size)))
+		size = 0;
+	size = size < (1u << 24) ? size + o->bytes_data : 0;
+	r->table_size = size;
+	len = table && size ? py_copy(r->table_bytes, table, size, MT_PY_FREED_TABLE_BYTES) : 0;
+	r->table_len = len;
+	if (len > MT_PY_FREED_TABLE_BYTES)
+		return 0;
+	if (bpf_ringbuf_output(&events, r, offsetof(struct mt_py_code_freed, table_bytes) + len,
+			       0))
+		count(MT_CNT_PY_CODE_FREED_LOST);
+	return 0;
+}
+
 /* A BTF tracepoint: unlike a tracefs one it needs no mounted tracefs. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid,

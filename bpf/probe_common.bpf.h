@@ -116,6 +116,11 @@ static __always_inline void emit_wake(__u8 type, __u8 func, __u64 addr, __u64 si
 	e->old_addr = old_addr;
 	e->stack_id = stack_id;
 
+	if (py_new_stack && e->ts_ns - py_last_wake_ns > PY_WAKE_NS) {
+		py_new_stack = 0;
+		py_last_wake_ns = e->ts_ns;
+		now = true;
+	}
 	wake = now || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
 		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, wake);
@@ -130,7 +135,8 @@ static __always_inline void emit(__u8 type, __u8 func, __u64 addr, __u64 size,
 /*
  * Send the raw stack above the frame where the unwinder stopped, for user
  * space to finish the walk once it knows the new mapping. Only happens in
- * the short time between a mapping change and user space loading it.
+ * the short time between a mapping change and user space loading it (or,
+ * flagged MT_SNAPF_CHECK, when a test asks both walks to be compared).
  * Returns true if sent.
  */
 static __always_inline bool send_snapshot(const struct mt_unwind_stop *stop, __u8 flags)
@@ -168,7 +174,6 @@ static __always_inline bool send_snapshot(const struct mt_unwind_stop *stop, __u
 	count(MT_CNT_SNAPSHOTS);
 	return true;
 }
-
 
 /* Last time each process was told of an unknown PC (rate limit). */
 struct {

@@ -11,6 +11,10 @@
  * interpreter's list of thread states for the one whose native_thread_id
  * is this thread's id (as the process's own PID namespace numbers it);
  * the answer is cached per thread and re-checked on every use.
+ *
+ * Each frame also records its code object's generation (see
+ * include/memtrace_python.h): how many code objects have died at its
+ * address slot, counted by py_code_dealloc below.
  */
 #ifndef MEMTRACE_PYTHON_FRAMES_BPF_H
 #define MEMTRACE_PYTHON_FRAMES_BPF_H
@@ -31,6 +35,34 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } py_tstates SEC(".maps");
+
+/* Deaths of code objects per address slot (mt_py_gen_slot). Mmapable:
+ * user space reads the counts without a system call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MT_PY_GEN_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_code_gens SEC(".maps");
+
+static __always_inline __u32 py_code_gen(__u32 tgid, __u64 code)
+{
+	__u32 slot = mt_py_gen_slot(tgid, code);
+	__u64 *g = bpf_map_lookup_elem(&py_code_gens, &slot);
+
+	return g ? (__u32)*g : 0;
+}
+
+/* Set when a stack with Python frames is first stored: the next event
+ * wakes user space (at most every PY_WAKE_NS), which reads the new stack's
+ * code objects while the process still runs. Else a process that exits
+ * within the ~100 ms user space waits between drains would leave the frames
+ * of its last new stacks unnamed (their code objects die with it, without
+ * the deallocator running). Racy across CPUs, which only costs a wakeup. */
+__u32 py_new_stack;
+__u64 py_last_wake_ns;
+#define PY_WAKE_NS 1000000ULL
 
 #define PY_MAX_INTERPRETERS 4
 #define PY_MAX_THREADS 128
@@ -112,6 +144,7 @@ struct py_walk {
 	const struct mt_py_offsets *o;
 	struct mt_stack *out;
 	__u64 frame;
+	__u32 tgid;
 };
 
 static long py_walk_frame(__u32 i, void *data)
@@ -126,18 +159,46 @@ static long py_walk_frame(__u32 i, void *data)
 
 	if (!frame)
 		return 1;
-	code = py_read_ptr(frame + o->frame_code);
-	w->frame = py_read_ptr(frame + o->frame_previous);
-	if (o->frame_owner != MT_PY_NO_OFFSET)
-		bpf_probe_read_user(&owner, 1, (const void *)(frame + o->frame_owner));
-	if (o->frame_is_entry != MT_PY_NO_OFFSET)
-		bpf_probe_read_user(&is_entry, 1, (const void *)(frame + o->frame_is_entry));
+	if (o->frame_window) {
+		/* One read where there would be four: a user read is the
+		 * walk's main cost (61 ns each, see README). */
+		__u8 fb[MT_PY_FRAME_WINDOW];
+		__u32 oc = o->frame_code, op = o->frame_previous, oi = o->frame_instr;
+		__u32 ow = o->frame_owner, oe = o->frame_is_entry;
+
+		if (bpf_probe_read_user(fb, sizeof(fb), (const void *)frame))
+			return 1;
+		if (oc > MT_PY_FRAME_WINDOW - 8 || op > MT_PY_FRAME_WINDOW - 8 ||
+		    oi > MT_PY_FRAME_WINDOW - 8)
+			return 1;
+		/* Aligned, as the verifier wants stack reads (user space
+		 * only sets frame_window for aligned fields). */
+		oc &= ~7u;
+		op &= ~7u;
+		oi &= ~7u;
+		code = *(__u64 *)(fb + oc);
+		w->frame = *(__u64 *)(fb + op);
+		instr = *(__u64 *)(fb + oi);
+		if (ow < MT_PY_FRAME_WINDOW)
+			owner = fb[ow];
+		if (oe < MT_PY_FRAME_WINDOW)
+			is_entry = fb[oe];
+	} else {
+		code = py_read_ptr(frame + o->frame_code);
+		w->frame = py_read_ptr(frame + o->frame_previous);
+		instr = 0;
+		if (o->frame_owner != MT_PY_NO_OFFSET)
+			bpf_probe_read_user(&owner, 1, (const void *)(frame + o->frame_owner));
+		if (o->frame_is_entry != MT_PY_NO_OFFSET)
+			bpf_probe_read_user(&is_entry, 1,
+					    (const void *)(frame + o->frame_is_entry));
+	}
 
 	/* 3.12+: a shim frame stands where C code called into the eval loop:
 	 * the Python frame recorded just before it began that call. */
 	if (owner == MT_PY_FRAME_OWNED_BY_CSTACK || (o->none_addr && code == o->none_addr)) {
 		if (n > 0 && n <= MT_MAX_PY_FRAMES)
-			out->py[(n - 1) & (MT_MAX_PY_FRAMES - 1)].flags |= MT_PYF_ENTRY;
+			out->py_entry |= 1ULL << ((n - 1) & (MT_MAX_PY_FRAMES - 1));
 		return 0;
 	}
 	if (!code)
@@ -145,14 +206,17 @@ static long py_walk_frame(__u32 i, void *data)
 	if (n >= MT_MAX_PY_FRAMES)
 		return 1;
 
-	instr = py_read_ptr(frame + o->frame_instr);
+	if (!o->frame_window)
+		instr = py_read_ptr(frame + o->frame_instr);
 	/* Code units are 2 bytes; before the first instruction the index is
 	 * negative, which user space reads as "at co_firstlineno". Signed
 	 * division is not allowed in BPF: an arithmetic shift does it. */
 	idx = (__s64)(instr - (code + o->code_adaptive)) >> 1;
 	out->py[n].code = code;
 	out->py[n].instr = (__s32)idx;
-	out->py[n].flags = is_entry ? MT_PYF_ENTRY : 0;
+	out->py[n].gen = o->watch_deaths ? py_code_gen(w->tgid, code) : 0;
+	if (is_entry)
+		out->py_entry |= 1ULL << n;
 	out->py_len = n + 1;
 	return 0;
 }
@@ -165,10 +229,11 @@ static long py_walk_frame(__u32 i, void *data)
 static __always_inline void py_capture(__u32 pid, __u32 tid, struct mt_stack *out)
 {
 	const struct mt_py_offsets *o = bpf_map_lookup_elem(&py_targets, &pid);
-	struct py_walk w = { .o = o, .out = out };
+	struct py_walk w = { .o = o, .out = out, .tgid = pid };
 	__u64 tstate, cframe;
 
 	out->py_len = 0;
+	out->py_entry = 0;
 	if (!o)
 		return;
 	tstate = py_find_tstate(o, tid);
@@ -183,7 +248,40 @@ static __always_inline void py_capture(__u32 pid, __u32 tid, struct mt_stack *ou
 	bpf_loop(MT_MAX_PY_FRAMES * 2, py_walk_frame, &w, 0);
 	/* The oldest frame began the outermost eval loop call. */
 	if (out->py_len > 0 && out->py_len <= MT_MAX_PY_FRAMES)
-		out->py[(out->py_len - 1) & (MT_MAX_PY_FRAMES - 1)].flags |= MT_PYF_ENTRY;
+		out->py_entry |= 1ULL << ((out->py_len - 1) & (MT_MAX_PY_FRAMES - 1));
+}
+
+/* A str object's characters: where they start and how many bytes they
+ * take, for a compact string (what code objects' names and file names
+ * are); 0 for any other. */
+static __always_inline __u32 py_str_bytes(const struct mt_py_offsets *o, __u64 str)
+{
+	__u64 length = 0;
+	__u32 state = 0, kind, head;
+
+	if (bpf_probe_read_user(&length, sizeof(length), (const void *)(str + o->str_length)) ||
+	    bpf_probe_read_user(&state, sizeof(state), (const void *)(str + o->str_state)))
+		return 0;
+	kind = (state >> 2) & 7;
+	if (!(state & 0x20) || (kind != 1 && kind != 2 && kind != 4) || length > (1u << 20))
+		return 0;		/* not compact: its characters are elsewhere */
+	head = state & 0x40 ? o->str_ascii_data : o->str_compact_data;
+	return head + (__u32)length * kind;
+}
+
+/* Copy up to max bytes of the object at addr into dst; returns the bytes
+ * copied (0: unreadable). */
+static __always_inline __u32 py_copy(void *dst, __u64 addr, __u64 len, __u64 max)
+{
+	if (len > max)
+		len = max;
+	/* The verifier must see the bound on the very register passed. */
+	barrier_var(len);
+	if (len > max)
+		return 0;
+	if (!len || bpf_probe_read_user(dst, len, (const void *)addr))
+		return 0;
+	return len;
 }
 
 #endif /* MEMTRACE_PYTHON_FRAMES_BPF_H */

@@ -92,6 +92,10 @@ static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 
 		if (err && err != -EEXIST)
 			return (int)err;
+		/* A new stack of Python code: user space should read its
+		 * code objects soon, before the process can exit. */
+		if (scratch->py_len)
+			py_new_stack = 1;
 	}
 	*id = h;
 	return 0;

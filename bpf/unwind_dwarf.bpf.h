@@ -61,9 +61,9 @@ static __always_inline int mt_unwind_read(const struct mt_unwind_state *s, void 
 }
 
 static __always_inline const struct mt_unwind_row *
-mt_unwind_row(const struct mt_unwind_state *s, __u32 idx)
+mt_unwind_row(const struct mt_unwind_state *s, const __u32 *idx)
 {
-	return bpf_map_lookup_elem(&unwind_rows, &idx);
+	return bpf_map_lookup_elem(&unwind_rows, idx);
 }
 
 static __always_inline __u64 mt_unwind_ri_slot(const struct mt_unwind_state *s, __u64 ri)

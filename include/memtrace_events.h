@@ -167,6 +167,9 @@ enum mt_event_type {
 	 * [old_addr, addr) on stack_id (func MT_FUNC_BRK), a shrink frees
 	 * [addr, old_addr). */
 	MT_EV_BRK,
+	/* struct mt_py_code_freed: a Python code object is being freed
+	 * (include/memtrace_python.h). */
+	MT_EV_PY_CODE_FREED,
 };
 
 /* One ring buffer record. 56 bytes: every byte is paid for on every call. */
@@ -204,6 +207,9 @@ struct mt_stack {
 	__u32 fp_frames;	/* frames found by frame pointers */
 	__u32 py_len;		/* Python frames in py[] (0: none) */
 	__u32 pad;
+	/* Bit i: py[i] is an entry frame (MT_PYF_ENTRY's meaning): the next
+	 * older Python frame belongs to an outer call of the eval loop. */
+	__u64 py_entry;
 	/* The allocating thread's Python frames, innermost first, when the
 	 * process is a CPython interpreter. Before pcs[] so that a copy of
 	 * the first len pcs holds everything. */
@@ -313,6 +319,8 @@ enum mt_counter {
 					   a probed allocator call: the
 					   allocator's own, not counted again */
 	MT_CNT_MAPS,			/* mmap, mremap, brk results sent */
+	MT_CNT_PY_CODE_FREED_LOST,	/* a freed code object's contents could
+					   not be sent (ring buffer full) */
 	MT_CNT_COUNT,
 };
 

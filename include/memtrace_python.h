@@ -1,11 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the BPF Python frame walker needs to know about one interpreter:
- * where its runtime state is and the offsets of the few fields it reads.
- * User space fills it per traced process (user/python/python_detect.c) from
- * the interpreter's version (user/python/python_offsets.c: built-in tables
- * for 3.11 and 3.12, the interpreter's own _Py_DebugOffsets for 3.13) and
- * stores it in a BPF map.
+ * What the BPF Python probes and user space agree on: the offsets the frame
+ * walker and the code-object probe read in one interpreter (filled per
+ * traced process by user/python/python_detect.c from the interpreter's
+ * version, user/python/python_offsets.c: built-in tables for 3.11 and 3.12,
+ * the interpreter's own _Py_DebugOffsets for 3.13), the frame record, the
+ * code objects' generations, and the record sent when a code object is
+ * freed.
+ *
+ * Why generations: a frame records its code object's address, which is
+ * resolved to a name later, in user space; by then the code object may have
+ * been freed and another one made at the same address (a module's code
+ * after its import, exec'd code). Neither the address nor the pointers in
+ * the object tell them apart: pymalloc puts the new names and tables at the
+ * old places too (measured: 396 of 3000 nested functions exec'd in a loop
+ * on Debian's 3.11 had the address, co_filename, co_qualname, co_linetable
+ * and co_firstlineno of an earlier, different function). So a probe on the
+ * code objects' deallocator counts, per address slot, how many code
+ * objects died there; each frame records its slot's count (its
+ * generation), which is part of the stack's identity, and user space names
+ * a frame only from a read made while the slot still had that count, or
+ * from the copy the deallocator's probe sent of the dying object.
  */
 #ifndef MEMTRACE_PYTHON_H
 #define MEMTRACE_PYTHON_H
@@ -49,23 +64,91 @@ struct mt_py_offsets {
 	__u32 code_firstlineno;
 	__u64 none_addr;		/* &_Py_NoneStruct (3.13: f_executable of
 					   shim frames), 0 if unused */
+
+	/* What the code-object probe copies (struct mt_py_code_freed). */
+	__u32 code_header;		/* bytes of the code object to copy */
+	__u32 code_filename;		/* PyCodeObject fields (pointers) */
+	__u32 code_qualname;
+	__u32 code_linetable;
+	__u32 str_length;		/* PyASCIIObject.length (code points) */
+	__u32 str_state;		/* ... state: kind, compact, ascii bits */
+	__u32 str_ascii_data;		/* compact ASCII: characters start here */
+	__u32 str_compact_data;		/* other compact strings: here */
+	__u32 bytes_size;		/* PyBytesObject ob_size */
+	__u32 bytes_data;		/* PyBytesObject ob_sval */
+	__u32 watch_deaths;		/* 1: the deallocator is probed, frames
+					   carry generations */
+	__u32 frame_window;		/* 1: every frame field the walker reads
+					   lies in a frame's first
+					   MT_PY_FRAME_WINDOW bytes, read at once */
 };
+
+/* One read of this many bytes instead of one per field: the frame fields
+ * of 3.11-3.13 all lie within them (the last, owner, at 70). */
+#define MT_PY_FRAME_WINDOW 72
 
 #define MT_PY_NO_OFFSET 0xffffffffu
 
 /* _PyInterpreterFrame.owner of a C-stack shim frame (3.12+). */
 #define MT_PY_FRAME_OWNED_BY_CSTACK 3
 
-/* One Python frame as the probe records it. */
+/* One Python frame as the probe records it. Whether it is an entry frame
+ * (the next older Python frame belongs to an outer call of the eval loop,
+ * the native frames in between are C code) is bit i of mt_stack.py_entry. */
 struct mt_py_frame {
 	__u64 code;			/* PyCodeObject * */
 	__s32 instr;			/* instruction index (code units) */
-	__u32 flags;			/* MT_PYF_* */
+	__u32 gen;			/* the code's generation (see above);
+					   0 when deaths are not watched */
 };
 
-/* The frame is an entry frame: the next older Python frame belongs to an
- * outer call of the eval loop (the native frames in between are C code). */
-#define MT_PYF_ENTRY 0x1
+/*
+ * Generations: a BPF array of this many u64 counters, one per slot of
+ * code addresses (hashed with the process). Two addresses sharing a slot
+ * only make a frame unknown, never misnamed; at 2^17 slots that takes two
+ * deaths among 131,072 slots between a frame's capture and its naming.
+ * A slot wraps (as the u32 a frame keeps) after 2^32 deaths.
+ */
+#define MT_PY_GEN_SLOTS (1u << 17)
+
+static inline __attribute__((always_inline)) __u32 mt_py_gen_slot(__u32 tgid, __u64 code)
+{
+	__u64 h = (code >> 4) ^ ((__u64)tgid << 40);
+
+	h *= 0x9e3779b97f4a7c15ULL;
+	return (__u32)(h >> (64 - 17));
+}
+
+/* How much of a dying code object's parts the probe copies. A location
+ * table longer than its window is cut (lines past the cut are unknown):
+ * 8 KiB holds the table of 98% of the modules of Debian's Python 3.11
+ * standard library (4 KiB: 96%). */
+#define MT_PY_FREED_CODE_BYTES 256
+#define MT_PY_FREED_QUALNAME_BYTES 512
+#define MT_PY_FREED_FILENAME_BYTES 1024
+#define MT_PY_FREED_TABLE_BYTES 8192
+
+/*
+ * Sent by the code-object probe, in ring order after every event whose
+ * stack ran the code (the frame held a reference: the code could not die
+ * before the allocation's event was sent). Each part is the first *_len
+ * bytes of the object at the address beside it (0: not read); only the
+ * table part is cut short, and the record ends right after what it holds.
+ */
+struct mt_py_code_freed {
+	__u8 type;			/* MT_EV_PY_CODE_FREED */
+	__u8 pad[3];
+	__u32 pid;			/* tgid, root namespace */
+	__u64 code;			/* address of the code object */
+	__u32 gen;			/* its generation (before this death) */
+	__u32 code_len, qualname_len, filename_len, table_len;
+	__u32 table_size;		/* bytes the whole table object has */
+	__u64 qualname, filename, table;	/* the parts' addresses */
+	__u8 code_bytes[MT_PY_FREED_CODE_BYTES];
+	__u8 qualname_bytes[MT_PY_FREED_QUALNAME_BYTES];
+	__u8 filename_bytes[MT_PY_FREED_FILENAME_BYTES];
+	__u8 table_bytes[MT_PY_FREED_TABLE_BYTES];
+};
 
 /*
  * Probes inside pymalloc's inlined fast paths (builds without pymalloc

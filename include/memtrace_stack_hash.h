@@ -48,7 +48,9 @@ static inline __attribute__((always_inline)) __u64 mt_stack_id(const struct mt_s
 		if (i >= py)
 			break;
 		h = mt_stack_hash_mix(h, s->py[i].code);
-		h = mt_stack_hash_mix(h, (__u32)s->py[i].instr);
+		/* The generation: two code objects at one address, one after
+		 * the other, are two stacks (include/memtrace_python.h). */
+		h = mt_stack_hash_mix(h, (__u32)s->py[i].instr | (__u64)s->py[i].gen << 32);
 	}
 	return mt_stack_hash_final(h);
 }

@@ -37,6 +37,18 @@
 #include "memtrace_unwind.h"
 
 #define MT_UNWIND_INLINE static inline __attribute__((always_inline))
+/*
+ * Rare paths: a function of their own in BPF. The frame callback must keep
+ * its stack under 64 bytes: from 64 on, the kernel runs it on a private
+ * per-CPU stack, and each frame took ~17 ns more here (the BPF walk timed
+ * with bpf_ktime_get_ns around it: 6.7 -> 7.8 us at 67 frames; 56 bytes
+ * rounded up is 64). Hence also the row index passed by address.
+ */
+#ifdef __bpf__
+#define MT_UNWIND_COLD static __attribute__((noinline))
+#else
+#define MT_UNWIND_COLD static inline
+#endif
 
 /* 2^9 > MT_MAX_MAPPINGS, 2^24 > any row count we allow (the searches
  * stop there whatever the data says). */
@@ -74,9 +86,11 @@ struct mt_unwind_state {
  * non-zero when they cannot be read (nothing else then differs). */
 MT_UNWIND_INLINE int mt_unwind_read(const struct mt_unwind_state *s, void *dst,
 				    __u32 size, __u64 addr);
-/* Row idx of the rows array, or NULL past its end. */
+/* Row *idx of the rows array, or NULL past its end. (By address, as
+ * bpf_map_lookup_elem() takes it: the index then lives in memory, not in
+ * a register the BPF code needs across the call.) */
 MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_row(const struct mt_unwind_state *s,
-							   __u32 idx);
+							   const __u32 *idx);
 /* Of the return instance at cursor ri (non-zero): the stack slot its
  * return address was taken from, that real return address, and the
  * cursor of the next instance out (0: none). The list runs from the
@@ -116,7 +130,7 @@ MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_find_row(const struct mt_
 								__u32 start, __u32 len,
 								__u64 target)
 {
-	__u32 lo = start, hi = start + len;
+	__u32 lo = start, hi = start + len, key;
 
 	for (int k = 0; k < MT_UNWIND_ROW_STEPS; k++) {
 		const struct mt_unwind_row *row;
@@ -125,7 +139,7 @@ MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_find_row(const struct mt_
 		if (lo >= hi)
 			break;
 		mid = lo + (hi - lo) / 2;
-		row = mt_unwind_row(s, mid);
+		row = mt_unwind_row(s, &mid);
 		if (!row)
 			return row;
 		if (row->pc <= target)
@@ -135,7 +149,8 @@ MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_find_row(const struct mt_
 	}
 	if (lo == start)
 		return (const struct mt_unwind_row *)0;	/* before the first row */
-	return mt_unwind_row(s, lo - 1);
+	key = lo - 1;
+	return mt_unwind_row(s, &key);
 }
 
 MT_UNWIND_INLINE int mt_unwind_read_u64(const struct mt_unwind_state *s, __u64 *dst,
@@ -151,14 +166,16 @@ MT_UNWIND_INLINE int mt_unwind_read_u64(const struct mt_unwind_state *s, __u64 *
  * the innermost pending call outwards, as the walk does, so a cursor into
  * it (s->ri) makes each lookup a step or two. ra as it is when no
  * instance matches.
+ *
+ * Out of line in BPF (only walks through pending return probes get
+ * here): inlined, it took the frame callback's stack to 56 bytes (see
+ * MT_UNWIND_COLD).
  */
-MT_UNWIND_INLINE __u64 mt_unwind_real_return_address(struct mt_unwind_state *s, __u64 ra,
-						     __u64 slot)
+MT_UNWIND_COLD __u64 mt_unwind_return_instance(struct mt_unwind_state *s, __u64 ra,
+					       __u64 slot)
 {
 	__u64 ri = s->ri;
 
-	if (!s->trampoline || ra != s->trampoline)
-		return ra;
 	for (int k = 0; k < MT_UNWIND_MAX_RETURN_INSTANCES && ri; k++) {
 		__u64 stack = mt_unwind_ri_slot(s, ri);
 
@@ -174,6 +191,14 @@ MT_UNWIND_INLINE __u64 mt_unwind_real_return_address(struct mt_unwind_state *s, 
 	}
 	s->ri = ri;
 	return ra;
+}
+
+MT_UNWIND_INLINE __u64 mt_unwind_real_return_address(struct mt_unwind_state *s, __u64 ra,
+						     __u64 slot)
+{
+	if (!s->trampoline || ra != s->trampoline)
+		return ra;
+	return mt_unwind_return_instance(s, ra, slot);
 }
 
 MT_UNWIND_INLINE void mt_unwind_stop(struct mt_unwind_state *s, __u8 why)

@@ -6,6 +6,13 @@
 #   --python off          memtrace, native stacks only
 #   default               memtrace, Python frames merged into the stacks
 #   --python-objects      memtrace, and pymalloc's small objects traced too
+# and where --python-objects' time goes:
+#   objects, empty probes the same probes, whose programs return at once:
+#                         the kernel's traps alone
+#   objects, --stack none the probes' work without walking stacks
+# and, for comparison, the in-process tracer people use:
+#   -X tracemalloc=1      tracemalloc, innermost frame only
+#   -X tracemalloc=25     tracemalloc, 25 frames
 # Prints the median time per round of each and its ratio to alone.
 # Usage: scripts/bench_python.sh [PYTHON] [ROUNDS] [REPEATS]
 set -eu
@@ -29,17 +36,27 @@ for r in $(seq "$REPEATS"); do
 		2>/dev/null | us >> "$tmp/python"
 	"$MT" -q -o /dev/null --python-objects -- "$PY" scripts/bench/py_churn.py \
 		"$ROUNDS" 2>/dev/null | us >> "$tmp/objects"
+	"$MT" -q -o /dev/null --python-objects --empty-probes -- "$PY" \
+		scripts/bench/py_churn.py "$ROUNDS" 2>/dev/null | us >> "$tmp/traps"
+	"$MT" -q -o /dev/null --python-objects --stack none -- "$PY" \
+		scripts/bench/py_churn.py "$ROUNDS" 2>/dev/null | us >> "$tmp/nostack"
+	"$PY" -X tracemalloc=1 scripts/bench/py_churn.py "$ROUNDS" | us >> "$tmp/tm1"
+	"$PY" -X tracemalloc=25 scripts/bench/py_churn.py "$ROUNDS" | us >> "$tmp/tm25"
 done
 
 a=$(median < "$tmp/alone")
 echo "$PY scripts/bench/py_churn.py $ROUNDS, median of $REPEATS runs:"
-for run in alone native python objects; do
+for run in alone native python objects traps nostack tm1 tm25; do
 	v=$(median < "$tmp/$run")
 	case $run in
 	alone) label="alone" ;;
 	native) label="memtrace --python off" ;;
 	python) label="memtrace (Python frames)" ;;
 	objects) label="memtrace --python-objects" ;;
+	traps) label="  same, empty probes" ;;
+	nostack) label="  same, --stack none" ;;
+	tm1) label="python -X tracemalloc=1" ;;
+	tm25) label="python -X tracemalloc=25" ;;
 	esac
 	awk -v l="$label" -v v="$v" -v a="$a" \
 		'BEGIN { if (v == "") printf "  %-28s    (no result)\n", l;

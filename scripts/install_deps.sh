@@ -8,9 +8,9 @@ set -eu
 
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev pkg-config \
 libcriterion-dev python3 python3-pytest gdb libc6-dbg binutils libcapstone-dev \
-libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libgoogle-perftools-dev libmimalloc2.0 \
-libmimalloc-dev redis-server redis-tools \
-golang-go chromium libclang-rt-14-dev util-linux"
+golang-go chromium libclang-rt-14-dev util-linux libiberty-dev libdebuginfod-dev debuginfod \
+curl iproute2 libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libgoogle-perftools-dev \
+libmimalloc2.0 libmimalloc-dev redis-server redis-tools"
 
 if [ "$(id -u)" != 0 ]; then
 	what=${1:-make test}

@@ -17,7 +17,13 @@ scripts/run_unit.sh build/asan/tests >"$unit" 2>&1 || status=1
 cat "$unit" | tee -a "$log"
 
 echo "== fuzz (20 s per harness)"
-make -s fuzz-build >/dev/null 2>&1 || { echo "fuzz: 0 passed, 1 failed (build)" >>"$log"; status=1; }
+# A harness that does not build is a failure, said with the compiler's words.
+make -s -k fuzz-build >"$log.fuzzbuild" 2>&1 || {
+	grep -E "error|undefined" "$log.fuzzbuild" | head -5
+	echo "fuzz: 0 passed, 1 failed (build)" >>"$log"
+	status=1
+}
+rm -f "$log.fuzzbuild"
 scripts/run_fuzz.sh 20 build/fuzz/fuzz_elf_symbols build/fuzz/fuzz_unwind_table \
 	build/fuzz/fuzz_pymalloc_sites build/fuzz/fuzz_python_code \
 	build/fuzz/fuzz_python_linetable build/fuzz/fuzz_proc_maps 2>&1 | tee -a "$log" || status=1

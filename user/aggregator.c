@@ -47,6 +47,7 @@ struct agg_stack {
 	/* Sampling: estimated outstanding bytes and count, unfiltered, as of
 	 * the previous agg_collect() (for agg_pid_totals()). */
 	double collected_est_bytes, collected_est_count;
+	uint64_t collected_count;	/* count at the previous agg_collect() */
 };
 
 /* The block a thread's realloc has set aside until the realloc's outcome
@@ -166,6 +167,24 @@ bool agg_has_stack(const struct aggregator *agg, uint32_t pid, uint64_t stack_id
 			return true;
 	}
 	return false;
+}
+
+uint64_t agg_live_stack(const struct aggregator *agg, uint32_t pid, uint64_t addr)
+{
+	const struct live_alloc *a = live_table_find(&agg->live, pid, addr);
+
+	return a ? agg->stacks[a->stack].stack_id : 0;
+}
+
+void agg_each_live(const struct aggregator *agg, uint32_t pid,
+		   void (*fn)(void *arg, uint64_t addr, uint64_t size, uint64_t stack_id),
+		   void *arg)
+{
+	const struct live_alloc *slots = agg->live.slots;
+
+	for (size_t i = 0; i < live_table_capacity(&agg->live); i++)
+		if (slots[i].addr && slots[i].pid == pid)
+			fn(arg, slots[i].addr, slots[i].size, agg->stacks[slots[i].stack].stack_id);
 }
 
 /* The index of (pid, stack_id)'s record, made on first sight with func as
@@ -890,8 +909,10 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 			v->est_frees = s->est_frees;
 			v->est_total_bytes = acc[k].est_total_bytes;
 			v->est_alloc_bytes = s->est_alloc_bytes;
+			v->growth_count = (int64_t)(s->count - s->collected_count);
 		}
 		s->collected_bytes = s->bytes;
+		s->collected_count = s->count;
 		s->collected_est_bytes = acc[k].est_total_bytes;
 		s->collected_est_count = acc[k].est_total_count;
 	}

@@ -62,6 +62,7 @@ struct agg_stack_view {
 	 * allocations and frees since start, and of total_bytes. */
 	double est_bytes, est_count, est_allocs, est_frees, est_total_bytes;
 	double est_alloc_bytes;
+	int64_t growth_count;		/* the same for live allocations */
 };
 
 /* Which live allocations a view counts. Times are CLOCK_MONOTONIC ns. */
@@ -134,6 +135,15 @@ struct agg_pid_totals {
 /* Fill the figures of each of the n entries (0 for a pid with nothing
  * live). */
 void agg_pid_totals(const struct aggregator *agg, struct agg_pid_totals *p, size_t n);
+/* The stack_id of pid's live allocation at addr; 0 if there is none (or
+ * it has no stack). */
+uint64_t agg_live_stack(const struct aggregator *agg, uint32_t pid, uint64_t addr);
+
+/* Call fn for each live allocation of pid (in no particular order); fn
+ * must not change the aggregator. */
+void agg_each_live(const struct aggregator *agg, uint32_t pid,
+		   void (*fn)(void *arg, uint64_t addr, uint64_t size, uint64_t stack_id),
+		   void *arg);
 
 /* Memory the aggregator holds, in bytes (tables and arrays). */
 size_t agg_memory_bytes(const struct aggregator *agg);

@@ -44,6 +44,7 @@
 #include "python/python_symbols.h"
 #include "report/outputs.h"
 #include "report/out_file.h"
+#include "util/strpool.h"
 #include "report/report.h"
 #include "report/warnings.h"
 #include "symbols/symbolizer.h"
@@ -61,6 +62,9 @@
  * for libraries loaded later. */
 #define UNWIND_ROWS_MIN (1u << 18)
 #define UNWIND_ROWS_FACTOR 2
+/* --types: the most time a census of one process takes. Measured: 0.9 s
+ * for 981 MiB of arenas holding 24 M objects (Debian's python3.11). */
+#define CENSUS_LIMIT_S 5.0
 
 struct memtrace {
 	struct options opt;
@@ -79,6 +83,7 @@ struct memtrace {
 	struct fresh_stacks fresh;
 	struct snapshots snapshots;
 	struct warnings warnings;
+	struct strpool type_names;	/* --types: names of types */
 
 	/* Output files (report/out_file.h): stdout or -o FILE, and --json
 	 * FILE or NULL; the files rewritten at every report (pictures). */
@@ -132,6 +137,9 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	t->execd = true;
 	t->alloc_check_pending = true;
 	python_process_exec(&mt->py_env, &t->py, pid);
+	/* The new program's code objects are not the old one's. */
+	fresh_stacks_forget(&mt->fresh, pid);
+	py_symbols_forget(mt->py, pid);
 	symbolizer_reset_pid(mt->sym, pid);
 	read_mappings(mt, pid);
 	target_comm(pid, t->comm, sizeof(t->comm));
@@ -183,6 +191,17 @@ static void on_event(void *ctx, const void *rec, size_t size)
 			snapshots_keep(&mt->snapshots, rec);
 		return;
 	}
+	if (((const struct mt_event *)rec)->type == MT_EV_PY_CODE_FREED) {
+		/* The copy of a dying code object names the frames that
+		 * ran it, if they have no name yet. */
+		const struct mt_py_code_freed *f = rec;
+		struct traced *t = size >= offsetof(struct mt_py_code_freed, table_bytes) ?
+			processes_find(&mt->procs, f->pid) : NULL;
+
+		if (t && t->py.python)
+			py_symbols_code_freed(mt->py, &t->py.py, rec, size);
+		return;
+	}
 	memcpy(&e, rec, sizeof(e));
 	/* Maps the program made itself carry a stack too. */
 	if (e.type == MT_EV_MMAP || e.type == MT_EV_MREMAP_DONE || e.type == MT_EV_BRK) {
@@ -200,7 +219,8 @@ static void on_event(void *ctx, const void *rec, size_t size)
 		struct traced *t = processes_find(&mt->procs, e.pid);
 
 		if (t && t->py.python && !agg_has_stack(mt->agg, e.pid, e.stack_id))
-			fresh_stacks_note(&mt->fresh, e.pid, e.stack_id);
+			fresh_stacks_note(&mt->fresh, mt->stacks, mt->py, e.pid, &t->py.py,
+					  e.stack_id);
 	}
 	switch (e.type) {
 	case MT_EV_ALLOC:
@@ -270,6 +290,7 @@ struct report_procs {
 	struct report_process *procs;
 	const struct alloc_target **allocs;
 	const struct py_target **pythons;
+	const struct python_process **py_states;
 };
 
 static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
@@ -279,7 +300,8 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 	rp->procs = calloc(n, sizeof(*rp->procs));
 	rp->allocs = calloc(n, sizeof(*rp->allocs));
 	rp->pythons = calloc(n, sizeof(*rp->pythons));
-	if (!rp->procs || !rp->allocs || !rp->pythons)
+	rp->py_states = calloc(n, sizeof(*rp->py_states));
+	if (!rp->procs || !rp->allocs || !rp->pythons || !rp->py_states)
 		return -ENOMEM;
 	for (size_t i = 0; i < mt->procs.n; i++) {
 		const struct traced *t = mt->procs.v[i];
@@ -309,6 +331,7 @@ static int report_procs_fill(const struct memtrace *mt, struct report_procs *rp)
 		rp->procs[i].rss_known = !t->exited &&
 					 !target_rss(t->pid, &rp->procs[i].rss_bytes);
 		rp->pythons[i] = t->py.python ? &t->py.py : NULL;
+		rp->py_states[i] = &t->py;
 	}
 	return 0;
 }
@@ -318,6 +341,39 @@ static void report_procs_free(struct report_procs *rp)
 	free(rp->procs);
 	free(rp->allocs);
 	free(rp->pythons);
+	free(rp->py_states);
+}
+
+/* What a census asks of memtrace: the live allocations it tracks. */
+static void census_each_live(void *ctx, uint32_t pid,
+			     void (*fn)(void *arg, uint64_t addr, uint64_t size, uint64_t stack_id),
+			     void *arg)
+{
+	agg_each_live(ctx, pid, fn, arg);
+}
+
+static uint64_t census_stack_of(void *ctx, uint32_t pid, uint64_t addr)
+{
+	return agg_live_stack(ctx, pid, addr);
+}
+
+/* --types: count each live Python process's objects by type now. */
+static void take_censuses(struct memtrace *mt)
+{
+	struct py_census_source src = {
+		.each_live = census_each_live,
+		/* Only --python-objects tracks small objects' stacks. */
+		.stack_of = mt->opt.python_objects ? census_stack_of : NULL,
+		.ctx = mt->agg,
+	};
+
+	for (size_t i = 0; mt->opt.types_top && i < mt->procs.n; i++) {
+		struct traced *t = mt->procs.v[i];
+
+		if (t->py.python && !t->exited)
+			python_process_census(&t->py, t->pid, &src, CENSUS_LIMIT_S,
+					      &mt->type_names);
+	}
 }
 
 static int report(struct memtrace *mt, bool final)
@@ -343,6 +399,7 @@ static int report(struct memtrace *mt, bool final)
 			     "those calls were not traced",
 			     (unsigned long long)counters[MT_CNT_STATE_FAILED]);
 
+	take_censuses(mt);
 	err = report_procs_fill(mt, &rp);
 	if (err) {
 		report_procs_free(&rp);
@@ -368,6 +425,11 @@ static int report(struct memtrace *mt, bool final)
 		.py = mt->py,
 		.per_process = mt->opt.per_process,
 		.sample_bytes = mt->opt.sample_bytes,
+		.group_by = mt->opt.group_by,
+		.types_top = mt->opt.types_top,
+		.types_limit_s = CENSUS_LIMIT_S,
+		.types_sites = mt->opt.python_objects,
+		.py_states = rp.py_states,
 	};
 	err = report_build(&in, &b);
 	if (err) {
@@ -399,6 +461,7 @@ static int report(struct memtrace *mt, bool final)
 	r->acct.maps_in_allocator += mt->maps_in_allocator;
 	r->min_age_s = mt->opt.min_age_s;
 	r->window_s = mt->opt.window_s;
+	r->short_templates = mt->opt.short_templates;
 	r->nwarnings = warnings_list(&mt->warnings, warnings, WARNINGS_MAX);
 	r->warnings = warnings;
 
@@ -413,6 +476,11 @@ static int report(struct memtrace *mt, bool final)
 	r->top_n = mt->opt.top_n;
 	if (r->top_n && r->nstacks > r->top_n)
 		r->nstacks = r->top_n;
+	if (r->top_n && r->ngroups > r->top_n)
+		r->ngroups = r->top_n;
+	r->all_frames = mt->opt.all_frames;
+	r->max_frames = mt->opt.max_frames;
+	report_take_python(r, mt->py);
 	if (!mt->opt.quiet || final)
 		write_output(mt->text, report_write_text, r);
 	if (mt->json)
@@ -723,6 +791,7 @@ static void cleanup(struct memtrace *mt)
 	fresh_stacks_free(&mt->fresh);
 	snapshots_print_check(&mt->snapshots, stderr);
 	snapshots_free(&mt->snapshots);
+	strpool_free(&mt->type_names);
 	agg_free(mt->agg);
 	processes_free(&mt->procs);
 	close_outputs(mt);
@@ -840,6 +909,7 @@ int main(int argc, char **argv)
 			"are traced from the raw syscall tracepoints, which every syscall on "
 			"the machine passes while memtrace runs");
 	mt.py_env.probes = mt.probes;
+	py_symbols_watch_deaths(mt.py, probes_py_gens(mt.probes));
 	for (size_t i = 0; i < mt.procs.n; i++)
 		if (attach_process(&mt, mt.procs.v[i]))
 			goto fail;

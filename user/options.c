@@ -62,6 +62,20 @@ void options_usage(FILE *out)
 "      --sample-seed N     seed of the sampling (reproducible runs)\n"
 "      --per-process       keep the same stack in different processes apart\n"
 "                          (default: one stack, with each process's share)\n"
+"      --short-templates   text report: C++ template arguments as <...>\n"
+"                          (JSON and folded keep the full names)\n"
+"      --group-by KEY      sum stacks by: stack (default), line (innermost\n"
+"                          Python line, as tracemalloc's 'lineno'), function\n"
+"                          or file; printed as tracemalloc prints statistics\n"
+"      --frames MODE       python (default: in stacks with Python frames, fold\n"
+"                          the interpreter's own frames into one line each)\n"
+"                          or all (every frame)\n"
+"      --max-frames N      show at most N lines of each stack, innermost first\n"
+"                          (default 0: all; JSON always keeps every frame)\n"
+"      --types[=N]         Python processes: live objects by type, the N most\n"
+"                          numerous (default 20), counted from outside in every\n"
+"                          report, with their growth (and, with\n"
+"                          --python-objects, the stack that made most of them)\n"
 "  -q, --quiet             print only the final report\n"
 "      --empty-probes      attach probes that do nothing (benchmarks)\n"
 "      --bpf-stats         load the BPF programs, print what the verifier\n"
@@ -182,6 +196,11 @@ enum {
 	OPT_HTML,
 	OPT_FOLDED_DIFF,
 	OPT_BASELINE,
+	OPT_SHORT_TEMPLATES,
+	OPT_GROUP_BY,
+	OPT_FRAMES,
+	OPT_MAX_FRAMES,
+	OPT_TYPES,
 };
 
 int options_parse(struct options *o, int argc, char **argv)
@@ -211,6 +230,11 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "per-process", no_argument, NULL, OPT_PER_PROCESS },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 		{ "sample-seed", required_argument, NULL, OPT_SAMPLE_SEED },
+		{ "short-templates", no_argument, NULL, OPT_SHORT_TEMPLATES },
+		{ "group-by", required_argument, NULL, OPT_GROUP_BY },
+		{ "frames", required_argument, NULL, OPT_FRAMES },
+		{ "max-frames", required_argument, NULL, OPT_MAX_FRAMES },
+		{ "types", optional_argument, NULL, OPT_TYPES },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -316,6 +340,9 @@ int options_parse(struct options *o, int argc, char **argv)
 				o->python = mode;
 			break;
 		}
+		case OPT_SHORT_TEMPLATES:
+			o->short_templates = true;
+			break;
 		case OPT_PYTHON_OBJECTS:
 			o->python_objects = true;
 			break;
@@ -335,6 +362,43 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_SAMPLE_SEED:
 			err = parse_count("--sample-seed", optarg, ULONG_MAX, &v);
 			o->sample_seed = v;
+			break;
+		case OPT_GROUP_BY: {
+			static const char *const names[] = { "stack", "line", "function",
+							     "file" };
+			static const int values[] = { REPORT_BY_STACK, REPORT_BY_LINE,
+						      REPORT_BY_FUNCTION, REPORT_BY_FILE };
+			int by;
+
+			err = parse_choice("--group-by", optarg, names, values, 4, &by);
+			if (!err)
+				o->group_by = by;
+			break;
+		}
+		case OPT_FRAMES: {
+			static const char *const names[] = { "python", "all" };
+			static const int values[] = { 0, 1 };
+			int all;
+
+			err = parse_choice("--frames", optarg, names, values, 2, &all);
+			if (!err)
+				o->all_frames = all;
+			break;
+		}
+		case OPT_MAX_FRAMES:
+			err = parse_count("--max-frames", optarg, 100000, &v);
+			o->max_frames = v;
+			break;
+		case OPT_TYPES:
+			v = 20;
+			if (optarg)
+				err = parse_count("--types", optarg, 100000, &v);
+			if (!err && !v) {
+				fprintf(stderr, "memtrace: --types '%s': expected at least 1 type\n",
+					optarg);
+				err = -EINVAL;
+			}
+			o->types_top = v;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -363,6 +427,10 @@ int options_parse(struct options *o, int argc, char **argv)
 	if (!o->command && o->npids == 0 && !o->bpf_stats) {
 		fprintf(stderr, "memtrace: nothing to trace: give -p PID or -- COMMAND "
 			"(see --help)\n");
+		return -EINVAL;
+	}
+	if (o->types_top && o->python == PY_OFF) {
+		fprintf(stderr, "memtrace: --types needs --python auto or on\n");
 		return -EINVAL;
 	}
 	if (o->python_objects && o->python == PY_OFF) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "memtrace_events.h"
+#include "report/report.h"
 
 #define MT_MAX_PIDS 64
 
@@ -43,6 +44,13 @@ struct options {
 	bool per_process;	/* do not merge stacks across processes */
 	uint64_t sample_bytes;	/* --sample-bytes (0: trace every call) */
 	uint64_t sample_seed;
+	bool short_templates;	/* text report: template arguments as <...> */
+	enum report_group_by group_by;	/* --group-by: stack (default), line,
+					   function, file */
+	bool all_frames;	/* --frames all: no folding in text reports */
+	size_t max_frames;	/* --max-frames: 0, no limit */
+	size_t types_top;	/* --types[=N]: live objects by type, the N
+				   most numerous (0: no census) */
 };
 
 /*

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -39,7 +40,10 @@ struct probes {
 	size_t npids, pids_cap;
 	int ncpus;
 	bool multi;		/* allocation probes attach as multi-uprobes */
+	const volatile uint64_t *py_gens;	/* py_code_gens, mapped */
 };
+
+#define PY_GENS_BYTES ((size_t)MT_PY_GEN_SLOTS * sizeof(uint64_t))
 
 /* libbpf's own messages would repeat, less clearly, what the caller prints;
  * keep warnings only when asked to debug. */
@@ -131,6 +135,16 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 			 strerror(-err));
 		goto err;
 	}
+
+	p->py_gens = mmap(NULL, PY_GENS_BYTES, PROT_READ, MAP_SHARED,
+			  bpf_map__fd(p->skel->maps.py_code_gens), 0);
+	if (p->py_gens == MAP_FAILED) {
+		p->py_gens = NULL;
+		err = why_fail(-errno, why, why_len, "cannot map the code objects' generations: %s",
+			       strerror(errno));
+		goto err;
+	}
+
 	p->exec_link = bpf_program__attach(p->skel->progs.handle_exec);
 	if (!p->exec_link) {
 		err = why_fail(-errno, why, why_len, "cannot attach the exec tracepoint: %s",
@@ -181,6 +195,21 @@ static struct pid_links *find_pid(struct probes *p, pid_t pid)
 		if (p->pids[i].pid == pid)
 			return &p->pids[i];
 	return NULL;
+}
+
+/* pid's links, made empty if it has none yet; NULL: out of memory. */
+static struct pid_links *pid_links_of(struct probes *p, pid_t pid)
+{
+	struct pid_links *pl = find_pid(p, pid);
+
+	if (pl)
+		return pl;
+	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
+		return NULL;
+	pl = &p->pids[p->npids++];
+	memset(pl, 0, sizeof(*pl));
+	pl->pid = pid;
+	return pl;
 }
 
 /*
@@ -344,16 +373,13 @@ static void mark_live(struct probes *p, pid_t pid, bool live)
 int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 		  char *why, size_t why_len)
 {
-	struct pid_links *pl;
+	struct pid_links *pl = pid_links_of(p, pid);
 	struct mt_target tv = { 0 };
 	__u32 key = pid;
 	int err;
 
-	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
+	if (!pl)
 		return -ENOMEM;
-	pl = &p->pids[p->npids++];
-	memset(pl, 0, sizeof(*pl));
-	pl->pid = pid;
 
 	err = bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key),
 				   &tv, sizeof(tv), BPF_ANY);
@@ -446,6 +472,26 @@ int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
 				"cannot attach uprobes to pymalloc's inlined sites in %s for "
 				"PID %d: %s", path, pid, strerror(-err));
 	return 0;
+}
+
+int probes_attach_code_dealloc(struct probes *p, pid_t pid, const char *path,
+			       uint64_t offset, char *why, size_t why_len)
+{
+	struct pid_links *pl = pid_links_of(p, pid);
+	struct bpf_link *link;
+
+	if (!pl)
+		return -ENOMEM;
+	link = attach_one(p->skel->progs.py_code_dealloc, pid, path, offset, false, 0);
+	if (!link)
+		return why_fail(-errno, why, why_len, "cannot probe the code objects' "
+				"deallocator in %s: %s", path, strerror(errno));
+	return keep_link(pl, link, -1);
+}
+
+const volatile uint64_t *probes_py_gens(const struct probes *p)
+{
+	return p->py_gens;
 }
 
 int probes_print_stats(const struct probes *p, FILE *out)
@@ -542,6 +588,8 @@ void probes_close(struct probes *p)
 	}
 	free(p->pids);
 	bpf_link__destroy(p->exec_link);
+	if (p->py_gens)
+		munmap((void *)p->py_gens, PY_GENS_BYTES);
 	alloc_probes_bpf__destroy(p->skel);
 	free(p);
 }

@@ -53,6 +53,16 @@ int probes_attach_pymalloc(struct probes *p, pid_t pid, const char *path,
 int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
 				 const struct pymalloc_sites *ps, char *why, size_t why_len);
 
+/* Probe pid's code-object deallocator (at offset in path, which names the
+ * file through /proc/PID/root): it counts deaths per address slot and
+ * copies each dying code object (see include/memtrace_python.h). */
+int probes_attach_code_dealloc(struct probes *p, pid_t pid, const char *path,
+			       uint64_t offset, char *why, size_t why_len);
+
+/* The death counts the deallocator's probe keeps, MT_PY_GEN_SLOTS u64s
+ * mapped read-only; valid until probes_close(). */
+const volatile uint64_t *probes_py_gens(const struct probes *p);
+
 /* Print each loaded program's size and the instructions the verifier
  * processed to accept it (its limit is 1 million). */
 int probes_print_stats(const struct probes *p, FILE *out);

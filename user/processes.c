@@ -45,6 +45,7 @@ void processes_free(struct processes *ps)
 		if (ps->v[i]->pidfd >= 0)
 			close(ps->v[i]->pidfd);
 		alloc_target_release(&ps->v[i]->alloc);
+		python_process_free(&ps->v[i]->py);
 		free(ps->v[i]);
 	}
 	free(ps->v);

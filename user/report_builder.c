@@ -10,9 +10,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "report_builder.h"
 #include "memtrace_stack_hash.h"
+#include "util/vec.h"
 
 #define MT_STR_(x) #x
 #define MT_STR(x) MT_STR_(x)
@@ -104,6 +106,9 @@ static const struct py_target *python_of(const struct report_inputs *in, uint32_
 	return NULL;
 }
 
+/* Shown where a frame's code could not be named (counted). */
+static const char unknown_code[] = "<unknown Python code>";
+
 static void py_frame(const struct report_inputs *in, uint32_t pid,
 		     const struct py_target *t, const struct mt_py_frame *pf,
 		     struct report_frame *f)
@@ -114,12 +119,12 @@ static void py_frame(const struct report_inputs *in, uint32_t pid,
 	f->python = true;
 	f->address = pf->code;
 	f->module = "python";
-	if (py_symbols_resolve(in->py, pid, t, pf->code, pf->instr, &loc) == 0) {
+	if (py_symbols_resolve(in->py, pid, t, pf, &loc) == 0) {
 		f->function = loc.qualname;
 		f->file = loc.filename;
 		f->line = loc.line;
 	} else {
-		f->function = "<unknown Python code>";
+		f->function = unknown_code;
 	}
 }
 
@@ -130,15 +135,54 @@ static bool is_eval_loop(const struct report_frame *f)
 	return f->function && !strncmp(f->function, "_PyEval_EvalFrameDefault", 24);
 }
 
-static void pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
-		     struct report_frame *f)
+/* The frames being built, for all stacks in one array. */
+struct frames {
+	struct report_frame *v;
+	size_t n, cap;
+};
+
+static struct report_frame *push(struct frames *fv)
 {
+	if (vec_reserve(&fv->v, &fv->cap, fv->n + 1, sizeof(*fv->v)))
+		return NULL;
+	memset(&fv->v[fv->n], 0, sizeof(fv->v[0]));
+	return &fv->v[fv->n++];
+}
+
+/* A native frame, after the frames inlined at its address (innermost
+ * first). A copy of the frame itself goes in *copy. Returns 0 or
+ * -ENOMEM. */
+static int pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
+		    struct frames *fv, struct report_frame *copy)
+{
+	struct report_frame *f;
 	struct sym_frame sf;
 
-	memset(f, 0, sizeof(*f));
 	/* Fills sf even when it fails ("[unknown]" parts). */
 	symbolizer_resolve(in->sym, pid, pc, true, &sf);
+	for (size_t i = 0; i < sf.ninlined; i++) {
+		const struct sym_inline *si = &sf.inlined[i];
+
+		if (!(f = push(fv)))
+			return -ENOMEM;
+		f->function = si->function;
+		f->mangled = si->mangled;
+		f->module = sf.module ? sf.module : "[unknown]";
+		f->address = pc;
+		f->module_offset = sf.module_offset;
+		f->file = si->file;
+		f->line = si->line;
+		f->inlined = true;
+		f->module_path = sf.module_path;
+		f->build_id = sf.build_id;
+		f->map_start = sf.map_start;
+		f->map_end = sf.map_end;
+		f->map_offset = sf.map_offset;
+	}
+	if (!(f = push(fv)))
+		return -ENOMEM;
 	f->function = sf.function;
+	f->mangled = sf.mangled;
 	f->offset = sf.offset;
 	f->module = sf.module ? sf.module : "[unknown]";
 	f->address = pc;
@@ -150,41 +194,62 @@ static void pc_frame(const struct report_inputs *in, uint32_t pid, uint64_t pc,
 	f->map_start = sf.map_start;
 	f->map_end = sf.map_end;
 	f->map_offset = sf.map_offset;
+	*copy = *f;
+	return 0;
 }
 
 /*
- * The native frames of st, with each eval-loop frame replaced by the
+ * The native frames of st, each after the frames inlined into it, with
+ * each eval-loop frame (and what is inlined into it) replaced by the
  * Python frames it runs: from the next unused one up to and including the
  * next entry frame. Python frames left over (a native walk that stopped
- * early) go last. Returns the number of frames written (at most
- * st->len + st->py_len).
+ * early) go last. Returns 0 or -ENOMEM.
  */
-static size_t merge_frames(const struct report_inputs *in, uint32_t pid,
-			   const struct mt_stack *st, struct report_frame *out)
+static int merge_frames(const struct report_inputs *in, uint32_t pid,
+			const struct mt_stack *st, struct frames *fv)
 {
 	const struct py_target *t = st->py_len ? python_of(in, pid) : NULL;
 	uint32_t py = 0, npy = t ? st->py_len : 0;
-	size_t n = 0;
+	struct report_frame native, *f;
+	int err;
 
 	if (npy > MT_MAX_PY_FRAMES)
 		npy = MT_MAX_PY_FRAMES;
 	for (uint32_t k = 0; k < st->len; k++) {
-		pc_frame(in, pid, st->pcs[k], &out[n]);
-		if (!npy || !is_eval_loop(&out[n])) {
-			n++;
+		size_t start = fv->n;
+		bool interp;
+
+		err = pc_frame(in, pid, st->pcs[k], fv, &native);
+		if (err)
+			return err;
+		/* The interpreter's own code: what text reports fold. */
+		interp = t && !strcmp(native.module, base_name(t->lib_path));
+		for (size_t j = start; j < fv->n; j++)
+			fv->v[j].interpreter = interp;
+		/* No Python frame left for an eval loop: it stays. */
+		if (!npy || py == npy || !is_eval_loop(&native))
 			continue;
-		}
-		if (py == npy) {
-			n++;		/* no Python frame left for it: keep it */
-			continue;
-		}
+		fv->n = start;
 		do {
-			py_frame(in, pid, t, &st->py[py], &out[n++]);
-		} while (!(st->py[py++].flags & MT_PYF_ENTRY) && py < npy);
+			if (!(f = push(fv)))
+				return -ENOMEM;
+			py_frame(in, pid, t, &st->py[py], f);
+		} while (!(st->py_entry & (1ULL << py++)) && py < npy);
 	}
-	while (py < npy)
-		py_frame(in, pid, t, &st->py[py++], &out[n++]);
-	return n;
+	while (py < npy) {
+		if (!(f = push(fv)))
+			return -ENOMEM;
+		py_frame(in, pid, t, &st->py[py++], f);
+	}
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Sampling: the view's estimates in place of its sampled figures. Growth
@@ -202,6 +267,29 @@ static void use_estimates(struct report_stack *s, const struct agg_stack_view *v
 	s->frees = llround(v->est_frees);
 	s->peak_bytes = llround(v->peak_bytes * ratio);
 	s->growth_bytes = llround(v->growth_bytes * ratio);
+}
+
+int report_key_frame(const struct report_inputs *in, uint32_t pid, uint64_t stack_id,
+		     struct report_frame *out)
+{
+	const struct py_target *t = python_of(in, pid);
+	const struct mt_stack *st;
+
+	if (!stack_id || stack_source_get(in->stacks, stack_id, &st))
+		return -ENOENT;
+	if (t && st->py_len) {
+		py_frame(in, pid, t, &st->py[0], out);
+	} else if (st->len) {
+		/* The frame itself; what is inlined at it is not wanted. */
+		struct frames fv = { 0 };
+		int err = pc_frame(in, pid, st->pcs[0], &fv, out);
+
+		free(fv.v);
+		return err;
+	} else {
+		return -ENOENT;
+	}
+	return 0;
 }
 
 /* ---- One stack across processes ---- */
@@ -351,7 +439,7 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 			m->bytes = m->count = m->allocs = m->frees = m->peak_bytes = 0;
 			m->samples = 0;
 			m->alloc_bytes = 0;
-			m->growth_bytes = 0;
+			m->growth_bytes = m->growth_count = 0;
 			m->oldest_age_s = 0;
 			m->pids = &shares[nshares];
 			m->npids = 0;
@@ -369,6 +457,7 @@ static long merge_stacks(struct built_report *out, size_t n, bool per_process)
 				m->peak_bytes += s->peak_bytes;
 				m->growth_bytes += s->growth_bytes;
 				m->samples += s->samples;
+				m->growth_count += s->growth_count;
 				if (s->oldest_age_s > m->oldest_age_s)
 					m->oldest_age_s = s->oldest_age_s;
 				shares[nshares++] = (struct report_pid_share){
@@ -435,14 +524,159 @@ static int build_procs(const struct report_inputs *in, struct built_report *out)
 	return 0;
 }
 
+/* ---- Groups (--group-by) ---- */
+
+/* The frame a stack is grouped by: its innermost Python frame, else the
+ * allocation function's caller (else the allocation function). */
+static const struct report_frame *key_frame(const struct report_stack *s)
+{
+	for (size_t i = 0; i < s->nframes; i++)
+		if (s->frames[i].python)
+			return &s->frames[i];
+	return s->nframes > 1 ? &s->frames[1] : s->nframes ? &s->frames[0] : NULL;
+}
+
+/* The group of stack s: its key's fields that the grouping keeps. A
+ * native frame without source lines stands for its function (by line and
+ * function), or its module (by file); without a function, its address. */
+static struct report_group group_of(const struct report_stack *s, enum report_group_by by)
+{
+	const struct report_frame *f = key_frame(s);
+	struct report_group g = { 0 };
+
+	if (!f)
+		return g;
+	g.python = f->python;
+	g.file = f->file;
+	g.module = f->python ? NULL : f->module;
+	if (by == REPORT_BY_LINE && f->file)
+		g.line = f->line;
+	if (by == REPORT_BY_FILE)
+		return g;
+	if (!f->file || by == REPORT_BY_FUNCTION)
+		g.function = f->function;
+	if (!f->file && !f->function)
+		g.address = f->module_offset;
+	return g;
+}
+
+static bool same_group(const struct report_group *a, const struct report_group *b)
+{
+	return a->python == b->python && a->line == b->line && a->address == b->address &&
+	       same_str(a->file, b->file) && same_str(a->function, b->function) &&
+	       same_str(a->module, b->module);
+}
+
+static uint64_t group_hash(const struct report_group *g)
+{
+	uint64_t h = mt_stack_hash_mix(g->python, (uint64_t)g->line);
+
+	h = hash_str(hash_str(hash_str(h, g->file), g->function), g->module);
+	return mt_stack_hash_mix(h, g->address);
+}
+
+static int cmp_group_bytes(const void *pa, const void *pb)
+{
+	const struct report_group *a = pa, *b = pb;
+
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return 0;
+}
+
+/* Sum out->stacks[0..n) into out->groups by in->group_by. */
+static int build_groups(struct built_report *out, size_t n, enum report_group_by by)
+{
+	struct report_group *groups = calloc(n ? n : 1, sizeof(*groups));
+	struct keyed *keys = calloc(n ? n : 1, sizeof(*keys));
+	size_t ng = 0;
+
+	if (!groups || !keys) {
+		free(groups);
+		free(keys);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		groups[i] = group_of(&out->stacks[i], by);
+		keys[i] = (struct keyed){ group_hash(&groups[i]), i };
+	}
+	qsort(keys, n, sizeof(*keys), cmp_keyed);
+	/* Within a run of one hash, each key not yet summed starts a group
+	 * of those equal to it; groups[] is rewritten in place from the front,
+	 * which only ever overwrites entries already summed. */
+	{
+		struct report_group *sum = calloc(n ? n : 1, sizeof(*sum));
+		bool *taken = calloc(n ? n : 1, sizeof(*taken));
+
+		if (!sum || !taken) {
+			free(sum);
+			free(taken);
+			free(groups);
+			free(keys);
+			return -ENOMEM;
+		}
+		for (size_t run = 0, end; run < n; run = end) {
+			for (end = run + 1; end < n && keys[end].hash == keys[run].hash; end++)
+				;
+			for (size_t a = run; a < end; a++) {
+				struct report_group *g;
+
+				if (taken[a])
+					continue;
+				g = &sum[ng++];
+				*g = groups[keys[a].index];
+				for (size_t b = a; b < end; b++) {
+					const struct report_stack *s = &out->stacks[keys[b].index];
+
+					if (taken[b] || !same_group(g, &groups[keys[b].index]))
+						continue;
+					taken[b] = true;
+					g->bytes += s->bytes;
+					g->count += s->count;
+					g->growth_bytes += s->growth_bytes;
+					g->growth_count += s->growth_count;
+					g->nstacks++;
+				}
+			}
+		}
+		free(taken);
+		free(groups);
+		groups = sum;
+	}
+	free(keys);
+	qsort(groups, ng, sizeof(*groups), cmp_group_bytes);
+	out->groups = groups;
+	out->r.groups = groups;
+	out->r.ngroups = out->r.ngroups_total = ng;
+	return 0;
+}
+
+/* Python frames of the stacks that could not be named. */
+static uint64_t count_unknown(const struct built_report *out, size_t n)
+{
+	uint64_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < out->stacks[i].nframes; j++)
+			k += out->stacks[i].frames[j].python &&
+			     out->stacks[i].frames[j].function == unknown_code;
+	return k;
+}
+
 int report_build(const struct report_inputs *in, struct built_report *out)
 {
 	struct agg_stack_view *views = NULL;
 	const struct mt_stack **pcs = NULL;
 	struct agg_filter filter = in->filter;
+	struct frames fv = { 0 };
+	size_t *first = NULL;
+	struct sym_stats ss;
 	struct agg_totals t;
-	size_t nviews, nlive = 0, nshow, nframes = 0, fi = 0;
+	size_t nviews, nlive = 0, nshow;
 	long nmerged;
+	double t0 = now_s();
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -460,15 +694,15 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		goto out;
 	}
 
-	/* Count the frames first, so they fit in one array. */
-	for (size_t i = 0; i < nviews; i++) {
+	for (size_t i = 0; i < nviews; i++)
 		if (views[i].stack_id &&
 		    stack_source_get(in->stacks, views[i].stack_id, &pcs[i]))
 			pcs[i] = NULL;
-		nframes += 1 + (pcs[i] ? pcs[i]->len + pcs[i]->py_len : 0);
-	}
-	out->frames = calloc(nframes ? nframes : 1, sizeof(*out->frames));
-	if (!out->frames) {
+	/* Frames go in one array that grows (inlined frames are only known
+	 * once resolved); each stack keeps its start, turned into a pointer
+	 * once the array has stopped moving. */
+	first = calloc(nviews ? nviews : 1, sizeof(*first));
+	if (!first) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -476,7 +710,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	for (size_t i = 0; i < nviews; i++) {
 		const struct agg_stack_view *v = &views[i];
 		struct report_stack *s = &out->stacks[i];
-		struct report_frame *frames = &out->frames[fi];
+		struct report_frame *f;
 
 		s->pid = v->pid;
 		s->allocator = v->func < MT_FUNC_COUNT ? mt_func_names[v->func] : "?";
@@ -489,18 +723,26 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		s->frees = v->frees;
 		s->peak_bytes = v->peak_bytes;
 		s->growth_bytes = v->growth_bytes;
+		s->growth_count = v->growth_count;
 		s->no_stack = pcs[i] == NULL;
 		s->stack_end = pcs[i] ? stack_end_text(pcs[i]->end) : NULL;
 		if (in->sample_bytes)
 			use_estimates(s, v);
 
-		allocator_frame(in, v->pid, v->func, &frames[0]);
-		s->nframes = 1;
-		if (pcs[i])
-			s->nframes += merge_frames(in, v->pid, pcs[i], &frames[1]);
-		s->frames = frames;
-		fi += s->nframes;
+		first[i] = fv.n;
+		if (!(f = push(&fv))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		allocator_frame(in, v->pid, v->func, f);
+		if (pcs[i] && (err = merge_frames(in, v->pid, pcs[i], &fv)))
+			goto out;
+		s->nframes = fv.n - first[i];
 	}
+	out->frames = fv.v;
+	fv.v = NULL;
+	for (size_t i = 0; i < nviews; i++)
+		out->stacks[i].frames = &out->frames[first[i]];
 
 	nmerged = merge_stacks(out, nviews, in->per_process);
 	if (nmerged < 0) {
@@ -513,6 +755,15 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	nshow = in->top_n && in->top_n < nlive ? in->top_n : nlive;
 	err = build_procs(in, out);
 	if (err)
+		goto out;
+	out->r.acct.python.unknown_frames = count_unknown(out, nlive);
+	out->r.group_by = in->group_by;
+	if (in->group_by != REPORT_BY_STACK) {
+		err = build_groups(out, nlive, in->group_by);
+		if (err)
+			goto out;
+	}
+	if (in->types_top && (err = report_types_build(in, out)))
 		goto out;
 
 	agg_totals(in->agg, &t);
@@ -541,8 +792,18 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 	out->r.past_stacks = out->stacks + nlive;
 	out->r.nprocs = in->nprocs;
 	out->r.procs = out->procs;
+
+	symbolizer_stats(in->sym, &ss);
+	out->r.symbols.resolved = ss.resolved;
+	out->r.symbols.with_line = ss.with_line;
+	out->r.symbols.objects_no_debug = ss.objects_no_debug;
+	out->r.symbols.debuginfod_pending = ss.debuginfod_pending;
+	out->r.symbols.seconds = ss.seconds;
+	out->r.symbols.build_s = now_s() - t0;
 	err = 0;
 out:
+	free(fv.v);
+	free(first);
 	free(pcs);
 	free(views);
 	if (err)
@@ -556,7 +817,21 @@ void report_built_free(struct built_report *b)
 	free(b->frames);
 	free(b->shares);
 	free(b->procs);
+	free(b->groups);
+	free(b->type_reports);
+	free(b->type_rows);
+	free(b->site_frames);
 	memset(b, 0, sizeof(*b));
+}
+
+void report_take_python(struct report *r, const struct py_symbols *py)
+{
+	struct py_symbols_stats st;
+
+	py_symbols_get_stats(py, &st);
+	r->acct.python.code_freed = st.freed;
+	r->acct.python.named_from_copy = st.named_from_copy;
+	r->acct.python.lines_cut = st.tables_cut;
 }
 
 void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT])
@@ -580,5 +855,6 @@ void report_take_counters(struct report *r, const uint64_t counters[MT_CNT_COUNT
 	a->unwind.unfinished += counters[MT_CNT_SNAPSHOTS_LOST];
 	a->pymalloc.unreadable = counters[MT_CNT_PYMALLOC_BAD_READ];
 	a->pymalloc.block_sizes = counters[MT_CNT_PYMALLOC_BLOCK_SIZE];
+	a->python.copies_lost = counters[MT_CNT_PY_CODE_FREED_LOST];
 	a->samples_dropped = counters[MT_CNT_SAMPLES_DROPPED];
 }

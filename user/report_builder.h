@@ -9,6 +9,7 @@
 
 #include "aggregator.h"
 #include "python/python_detect.h"
+#include "python/python_process.h"
 #include "python/python_symbols.h"
 #include "proc/alloc_target.h"
 #include "report/report.h"
@@ -37,6 +38,14 @@ struct report_inputs {
 	bool past_stacks;			/* also the stacks holding nothing
 						   that passes the filter, as
 						   r.past_stacks */
+	enum report_group_by group_by;		/* also sum stacks by this */
+	/* --types: the most numerous types shown per process (0: no
+	 * census in the report), the census's time limit, and per process
+	 * its Python state (the censuses), or NULL. */
+	size_t types_top;
+	double types_limit_s;
+	bool types_sites;			/* censuses know stacks */
+	const struct python_process *const *py_states;	/* nprocs, or NULL */
 };
 
 /* A built report and the memory behind it. */
@@ -46,6 +55,10 @@ struct built_report {
 	struct report_frame *frames;
 	struct report_pid_share *shares;
 	struct report_process *procs;
+	struct report_group *groups;
+	struct report_types *type_reports;
+	struct report_type_row *type_rows;
+	struct report_frame *site_frames;
 };
 
 /* Fill out->r's stacks (and the totals the aggregator knows: outstanding
@@ -56,6 +69,18 @@ struct built_report {
  * Returns 0 or -ENOMEM. */
 int report_build(const struct report_inputs *in, struct built_report *out);
 void report_built_free(struct built_report *b);
+
+/* The frame a stack is known by: its innermost Python frame, else the
+ * allocation function's caller. Returns 0, or -ENOENT for an unknown
+ * stack. */
+int report_key_frame(const struct report_inputs *in, uint32_t pid, uint64_t stack_id,
+		     struct report_frame *out);
+
+/* --types: out->r's type_reports, from in->py_states (report_types.c). */
+int report_types_build(const struct report_inputs *in, struct built_report *out);
+
+/* Copy the Python symbols' counters into r's accounting. */
+void report_take_python(struct report *r, const struct py_symbols *py);
 
 /* Copy the probes' counters (enum mt_counter, summed over CPUs) into the
  * accounting fields of r that they feed. */

@@ -63,10 +63,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = fuzz_memfd(data + 1, size - 1);
 	if (py_symbols_new(&s))
 		abort();
-	/* Twice: the second time through the cache and its re-check. */
+	/* Twice: the second time through the cache and its re-check by
+	 * fingerprint, as lookup_unwatched() does on a live process. */
 	for (int round = 0; round < 2; round++) {
-		if (lookup_code(s, fd, 1, &t, CODE_ADDR, &c))
+		struct mem_src m = { .memfd = fd };
+		struct py_fingerprint fp;
+
+		c = find_code(s, 1, CODE_ADDR, 0);
+		if (read_fingerprint(&m, &t, CODE_ADDR, &fp))
 			break;
+		if (!c || !c->ready || !same_fingerprint(&c->fp, &fp)) {
+			if (!c && new_code(s, 1, CODE_ADDR, 0, &c))
+				break;
+			if (fill_code(s, &m, &t, CODE_ADDR, c))
+				break;
+		}
 		if (!c->qualname || !c->filename)
 			abort();
 		for (int32_t instr = -1; instr <= (int32_t)c->ncodeunits + 1; instr++) {

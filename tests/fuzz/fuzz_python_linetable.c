@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(&first, data, 4);
 	c.fp.firstlineno = first;
-	if (!decode_linetable(data + 4, size - 4, first, &c)) {
+	if (!decode_linetable(data + 4, size - 4, first, false, &c)) {
 		if (c.nranges > size - 4 || (c.nranges && c.ranges[0].start != 0))
 			abort();
 		for (uint32_t i = 1; i < c.nranges; i++)

@@ -43,7 +43,9 @@ def final_report(path):
 
 
 def functions(stack):
-    return [fr["function"] for fr in stack["frames"]]
+    """The functions of the stack's own frames: without the frames the
+    compiler inlined into them (which only show more of the same stack)."""
+    return [fr["function"] for fr in stack["frames"] if not fr.get("inlined")]
 
 
 def stacks_naming(report, function):

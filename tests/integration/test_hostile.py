@@ -443,27 +443,35 @@ def public_dir():
 
 def test_planted_symlinks_at_output_names(tmp_path, public_dir):
     """Another user plants symlinks to a victim file at the final names and
-    at the old temporary name (FILE.tmp): nothing is written through them."""
+    at the old temporary name (FILE.tmp) of every output, the pictures'
+    included: nothing is written through them."""
     victim = tmp_path / "victim"
     victim.write_text("precious\n")
-    for name in ("out.folded", "out.folded.tmp", "out.json", "out.json.tmp", "out.txt"):
+    pictures = {"--flamegraph": "out.svg", "--html": "out.html", "--pprof": "out.pb.gz"}
+    finals = ["out.folded", "out.json", "out.txt", *pictures.values()]
+    planted = [*finals, "out.folded.tmp", "out.json.tmp",
+               *(name + ".tmp" for name in pictures.values())]
+    for name in planted:
         as_nobody("ln", "-s", str(victim), str(public_dir / name))
     res = subprocess.run(
         memtrace_cmd("-n", "0", "--folded", str(public_dir / "out.folded"), "--json",
-                     str(public_dir / "out.json"), "-o", str(public_dir / "out.txt"), "--",
+                     str(public_dir / "out.json"), "-o", str(public_dir / "out.txt"),
+                     *(x for opt, name in pictures.items()
+                       for x in (opt, str(public_dir / name))), "--",
                      prog("leaky"), str(tmp_path / "truth.json")),
         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert victim.read_text() == "precious\n"
-    for name in ("out.folded", "out.json", "out.txt"):
+    for name in finals:
         p = public_dir / name
         assert not p.is_symlink() and p.stat().st_uid == 0, name
     assert read_reports(public_dir / "out.json")[-1]["final"] is True
     assert "leak_pages" in (public_dir / "out.folded").read_text()
     assert "final report" in (public_dir / "out.txt").read_text()
+    assert "<svg" in (public_dir / "out.svg").read_text()
+    assert (public_dir / "out.pb.gz").read_bytes()[:2] == b"\x1f\x8b"
     # No temporary file is left behind.
-    assert sorted(p.name for p in public_dir.iterdir()) == \
-        sorted(["out.folded", "out.folded.tmp", "out.json", "out.json.tmp", "out.txt"])
+    assert sorted(p.name for p in public_dir.iterdir()) == sorted(planted)
 
 
 def test_fifo_of_another_user_as_output_is_refused(tmp_path, public_dir):
@@ -499,14 +507,19 @@ def test_dev_full_as_stdout_exits_non_zero(tmp_path):
 
 
 def test_failed_start_leaves_existing_outputs_alone(tmp_path):
-    """A mistyped PID: -o, --json and --folded files from an earlier run
-    stay as they were, and nothing else is left in their directory."""
-    files = {name: f"old {name}\n" for name in ("out.txt", "out.json", "out.folded")}
+    """A mistyped PID: -o, --json, --folded and the pictures' files from an
+    earlier run stay as they were, and nothing else is left in their
+    directory."""
+    files = {name: f"old {name}\n" for name in ("out.txt", "out.json", "out.folded",
+                                                 "out.svg", "out.html", "out.pb.gz")}
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     res = subprocess.run(memtrace_cmd("-o", str(tmp_path / "out.txt"), "--json",
                                       str(tmp_path / "out.json"), "--folded",
-                                      str(tmp_path / "out.folded"), "-p", "4194303"),
+                                      str(tmp_path / "out.folded"), "--flamegraph",
+                                      str(tmp_path / "out.svg"), "--html",
+                                      str(tmp_path / "out.html"), "--pprof",
+                                      str(tmp_path / "out.pb.gz"), "-p", "4194303"),
                          capture_output=True, text=True, timeout=BOUND_S)
     assert res.returncode == 1 and "no process" in res.stderr
     for name, text in files.items():

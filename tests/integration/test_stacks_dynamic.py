@@ -53,7 +53,7 @@ def run_attached(tmp_path, argv, settled=None):
 
 
 def functions(stack):
-    return [f["function"] for f in stack["frames"]]
+    return [f["function"] for f in stack["frames"] if not f.get("inlined")]
 
 
 def leaked_blocks(report):

@@ -66,7 +66,7 @@ Test(options, all_values)
 
 Test(options, bad_values_are_refused, .init = cr_redirect_stderr)
 {
-	char *bad[][6] = {
+	char *bad[][8] = {
 		{ "memtrace", "-i", "0", "-p", "1", NULL },
 		{ "memtrace", "-i", "nan", "-p", "1", NULL },
 		{ "memtrace", "-n", "-3", "-p", "1", NULL },
@@ -77,6 +77,12 @@ Test(options, bad_values_are_refused, .init = cr_redirect_stderr)
 		{ "memtrace", NULL },
 		{ "memtrace", "-p", "1", "--", "ls", NULL },
 		{ "memtrace", "-x", NULL },
+		{ "memtrace", "--group-by", "lines", "-p", "1", NULL },
+		{ "memtrace", "--frames", "some", "-p", "1", NULL },
+		{ "memtrace", "--max-frames", "-1", "-p", "1", NULL },
+		{ "memtrace", "--types=0", "-p", "1", NULL },
+		{ "memtrace", "--types=x", "-p", "1", NULL },
+		{ "memtrace", "--types", "--python", "off", "-p", "1", NULL },
 	};
 	struct options o;
 
@@ -102,4 +108,27 @@ Test(options, choices, .init = cr_redirect_stderr)
 	cr_assert_stderr_eq_str(
 		"memtrace: --stack 'DWARF': expected dwarf, fp or none\n"
 		"memtrace: --python '': expected auto, on or off\n");
+}
+
+Test(options, python_views)
+{
+	char *argv[] = { "memtrace", "--group-by", "line", "--frames", "all", "--max-frames",
+			 "7", "--types", "-p", "1", NULL };
+	char *argv2[] = { "memtrace", "--group-by", "file", "--types=5", "-p", "1", NULL };
+	char *argv3[] = { "memtrace", "-p", "1", NULL };
+	struct options o;
+
+	cr_assert_eq(parse(&o, argv), 0);
+	cr_assert_eq(o.group_by, REPORT_BY_LINE);
+	cr_assert(o.all_frames);
+	cr_assert_eq(o.max_frames, 7);
+	cr_assert_eq(o.types_top, 20);
+	cr_assert_eq(parse(&o, argv2), 0);
+	cr_assert_eq(o.group_by, REPORT_BY_FILE);
+	cr_assert_eq(o.types_top, 5);
+	cr_assert_eq(parse(&o, argv3), 0);
+	cr_assert_eq(o.group_by, REPORT_BY_STACK);
+	cr_assert_not(o.all_frames);
+	cr_assert_eq(o.max_frames, 0);
+	cr_assert_eq(o.types_top, 0);
 }

@@ -37,8 +37,9 @@
 #define PY_RELEASE_BETA 0xb
 
 /* PyTypeObject.tp_basicsize: after the PyVarObject head (refcount, type,
- * size) and tp_name, in every GIL build. */
+ * size) and tp_name, in every GIL build; then tp_itemsize, tp_dealloc. */
 #define TYPE_BASICSIZE_OFFSET 32
+#define TYPE_DEALLOC_OFFSET 48
 
 /* The data symbols this file needs from the interpreter's object. */
 enum py_sym {
@@ -228,11 +229,41 @@ static bool layout_ok(const struct py_target *t)
 	const struct py_layout *l = &t->layout;
 
 	return l->code_header <= t->off.code_adaptive &&
+	       l->code_header <= MT_PY_FREED_CODE_BYTES &&
 	       l->ob_type + 8 <= l->unicode_ascii_data &&
 	       l->unicode_length + 8 <= l->unicode_ascii_data &&
 	       l->unicode_state + 4 <= l->unicode_ascii_data &&
 	       l->unicode_ascii_data <= l->unicode_compact_data &&
 	       l->bytes_size + 8 <= l->bytes_data;
+}
+
+/* What the code-object probe copies, from the layout python_symbols
+ * decodes (include/memtrace_python.h). */
+static void copy_layout(struct py_target *t)
+{
+	const struct py_layout *l = &t->layout;
+	struct mt_py_offsets *o = &t->off;
+
+	o->code_header = l->code_header;
+	o->code_filename = l->code_filename;
+	o->code_qualname = l->code_qualname;
+	o->code_linetable = l->code_linetable;
+	o->str_length = l->unicode_length;
+	o->str_state = l->unicode_state;
+	o->str_ascii_data = l->unicode_ascii_data;
+	o->str_compact_data = l->unicode_compact_data;
+	o->bytes_size = l->bytes_size;
+	o->bytes_data = l->bytes_data;
+	/* The walker reads a frame at once when its fields fit the window. */
+	o->frame_window = !(o->frame_code % 8) && !(o->frame_previous % 8) &&
+			  !(o->frame_instr % 8) &&
+			  o->frame_code + 8 <= MT_PY_FRAME_WINDOW &&
+			  o->frame_previous + 8 <= MT_PY_FRAME_WINDOW &&
+			  o->frame_instr + 8 <= MT_PY_FRAME_WINDOW &&
+			  (o->frame_owner == MT_PY_NO_OFFSET ||
+			   o->frame_owner < MT_PY_FRAME_WINDOW) &&
+			  (o->frame_is_entry == MT_PY_NO_OFFSET ||
+			   o->frame_is_entry < MT_PY_FRAME_WINDOW);
 }
 
 /* Py_Version into *t, refusing what no table here describes. */
@@ -317,6 +348,25 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 				   ", not %u: a modified build?",
 				   t->major, t->minor, t->micro, basicsize,
 				   t->off.code_adaptive);
+	copy_layout(t);
+	return 0;
+}
+
+/* The file offset of PyCode_Type.tp_dealloc, when the interpreter's own
+ * object (mapped like m) holds it; else 0, and deaths go unwatched. */
+static uint64_t find_code_dealloc(int memfd, const struct proc_maps *maps,
+				  const struct proc_map *m, const struct py_target *t)
+{
+	uint64_t fn = 0;
+
+	if (proc_mem_read(memfd, t->layout.code_type + TYPE_DEALLOC_OFFSET, &fn, sizeof(fn)))
+		return 0;
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *x = &maps->maps[i];
+
+		if (same_file(x, m) && fn >= x->start && fn < x->end && x->perms[2] == 'x')
+			return fn - x->start + x->pgoff;
+	}
 	return 0;
 }
 
@@ -345,8 +395,34 @@ int python_detect(pid_t pid, struct py_target *out, char *why, size_t why_len)
 		goto out;
 	}
 	err = fill_target(memfd, &syms, bias, out, why, why_len);
+	if (!err)
+		out->code_dealloc_offset = find_code_dealloc(memfd, &maps, m, out);
 	close(memfd);
 out:
 	proc_maps_free(&maps);
 	return err;
+}
+
+int python_open_lib(pid_t pid, const char *lib_path)
+{
+	const struct proc_map *any = NULL;
+	struct proc_maps maps;
+	int fd, err;
+
+	err = proc_maps_read(pid, &maps);
+	if (err)
+		return err;
+	for (size_t i = 0; i < maps.n; i++) {
+		const struct proc_map *m = &maps.maps[i];
+
+		if (!m->inode || strcmp(m->path, lib_path))
+			continue;
+		if (!any || m->perms[2] == 'x')
+			any = m;
+		if (m->perms[2] == 'x')
+			break;
+	}
+	fd = any ? target_file_open_mapped(pid, any) : -ENOENT;
+	proc_maps_free(&maps);
+	return fd;
 }

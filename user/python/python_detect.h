@@ -52,6 +52,9 @@ struct py_target {
 	uint64_t lib_bias;		/* load bias of that object */
 	struct mt_py_offsets off;	/* for the BPF walker */
 	struct py_layout layout;	/* for python_symbols */
+	/* The code objects' deallocator (PyCode_Type.tp_dealloc), as an
+	 * offset in the file lib_path names; 0: not found in it. */
+	uint64_t code_dealloc_offset;
 };
 
 /*
@@ -65,5 +68,10 @@ struct py_target {
  * why (may be NULL when why_len is 0) is set to "" on success.
  */
 int python_detect(pid_t pid, struct py_target *out, char *why, size_t why_len);
+
+/* An fd of the file pid maps at lib_path (the interpreter's object), opened
+ * as it is mapped (user/proc/target_file.h): its executable mapping's if it
+ * has one. Returns the fd, -ENOENT, -ESRCH or another negative errno. */
+int python_open_lib(pid_t pid, const char *lib_path);
 
 #endif /* MEMTRACE_PYTHON_DETECT_H */

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 
 #include "options.h"
+#include "py_arenas.h"
+#include "py_census.h"
 #include "python_detect.h"
 
 struct probes;
@@ -35,6 +37,17 @@ struct python_process {
 	/* --python-objects: the interpreter object whose pymalloc is probed
 	 * (its probes stay until memtrace exits, even past an exec) */
 	char pymalloc_probed[PATH_MAX];
+	/* The interpreter object whose code-object deallocator is probed
+	 * (once, like pymalloc's probes). */
+	char dealloc_probed[PATH_MAX];
+	/* --types: where its arena table is (looked for once: 1 found, -1
+	 * not, with why), and its last two censuses (previous: for growth;
+	 * have_previous: there was one). */
+	int arenas_state;
+	struct py_arenas_ref arenas;
+	char census_why[256];		/* "": the census went fine */
+	struct py_census census, previous;
+	bool have_census, have_previous;
 };
 
 /*
@@ -63,6 +76,18 @@ void python_process_probe_objects(const struct python_env *env, struct python_pr
  * may have become Python. */
 void python_process_mapped(const struct python_env *env, struct python_process *pp,
 			   pid_t pid, const char *comm);
+
+/*
+ * --types: count pid's live objects by type now (src: what memtrace tracks
+ * of it), within budget_s; the census before becomes the previous one. What
+ * cannot be done is in pp->census_why, said in the report.
+ */
+void python_process_census(struct python_process *pp, pid_t pid,
+			   const struct py_census_source *src, double budget_s,
+			   struct strpool *names);
+
+/* Free what the process's Python state holds. */
+void python_process_free(struct python_process *pp);
 
 /* pid exec'd: whatever runs now is detected afresh from its mappings. */
 void python_process_exec(const struct python_env *env, struct python_process *pp,

@@ -26,6 +26,17 @@
  * Strings come in three widths (1, 2 or 4 bytes a code point); compact ones
  * hold their characters right after the header, ASCII ones after a shorter
  * header; those of str subclasses point to them.
+ *
+ * Which code object a frame ran (see include/memtrace_python.h): a frame
+ * carries its code object's generation, and the cache is keyed by
+ * (process, address, generation). An entry is decoded either from the
+ * process's memory, between two looks at the address slot's death count
+ * that both still show the frame's generation (so the object lived
+ * throughout the read), or from the copy the deallocator's probe sent of
+ * the dying object. A frame whose code died before either is not named:
+ * unknown, never the name of whatever lives at the address now. Once
+ * decoded, an entry serves its frames without reading the process again,
+ * so names outlive the process.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -79,12 +90,24 @@ struct py_code {
 	struct py_code *next;
 	pid_t pid;
 	uint64_t addr;
+	uint32_t gen;		/* the frames' generation (0: not watched) */
+	bool ready;		/* decoded; else wanted by a stack, and
+				   named when its object is read or freed */
+	bool cut;		/* the location table was cut short (a copy):
+				   code units past it have no known line */
 	struct py_fingerprint fp;
 	const char *qualname;
 	const char *filename;
 	struct py_range *ranges;
 	uint32_t nranges;
 	uint32_t ncodeunits;	/* what the location table covers */
+};
+
+/* Where bytes of the traced process are read from: its memory, or the
+ * parts of a dying code object the deallocator's probe copied. */
+struct mem_src {
+	int memfd;				/* when rec is NULL */
+	const struct mt_py_code_freed *rec;
 };
 
 struct py_proc {
@@ -102,11 +125,13 @@ struct py_symbols {
 	struct strpool strings;
 	struct py_proc *procs;		/* few: a linear search */
 	size_t nprocs, procs_cap;
+	const volatile uint64_t *gens;	/* the probes' death counts, or NULL */
+	struct py_symbols_stats stats;
 };
 
-static uint64_t hash_code(pid_t pid, uint64_t addr)
+static uint64_t hash_code(pid_t pid, uint64_t addr, uint32_t gen)
 {
-	return mt_mix64(addr ^ ((uint64_t)(uint32_t)pid << 40));
+	return mt_mix64(addr ^ ((uint64_t)(uint32_t)pid << 40) ^ ((uint64_t)gen << 20));
 }
 
 static int grow_codes(struct py_symbols *s)
@@ -120,7 +145,7 @@ static int grow_codes(struct py_symbols *s)
 		struct py_code *c, *next;
 
 		for (c = s->codes[i]; c; c = next) {
-			size_t k = hash_code(c->pid, c->addr) & (n - 1);
+			size_t k = hash_code(c->pid, c->addr, c->gen) & (n - 1);
 
 			next = c->next;
 			c->next = b[k];
@@ -225,9 +250,16 @@ static uint32_t get_u32(const uint8_t *buf, uint32_t off)
 	return v;
 }
 
+static int rec_read(const struct mt_py_code_freed *r, uint64_t addr, void *buf, size_t len);
+
+static int src_read(const struct mem_src *m, uint64_t addr, void *buf, size_t len)
+{
+	return m->rec ? rec_read(m->rec, addr, buf, len) : proc_mem_read(m->memfd, addr, buf, len);
+}
+
 /* The fingerprint of the code object at addr, which must still be one. */
-static int read_fingerprint(int memfd, const struct py_target *t, uint64_t addr,
-			    struct py_fingerprint *fp)
+static int read_fingerprint(const struct mem_src *m, const struct py_target *t,
+			    uint64_t addr, struct py_fingerprint *fp)
 {
 	const struct py_layout *l = &t->layout;
 	uint8_t hdr[CODE_HEADER_MAX];
@@ -240,7 +272,7 @@ static int read_fingerprint(int memfd, const struct py_target *t, uint64_t addr,
 	    !inside(l->code_linetable, 8, l->code_header) ||
 	    !inside(t->off.code_firstlineno, 4, l->code_header))
 		return -EINVAL;
-	err = proc_mem_read(memfd, addr, hdr, l->code_header);
+	err = src_read(m, addr, hdr, l->code_header);
 	if (err)
 		return err;
 	if (get_u64(hdr, l->ob_type) != l->code_type)
@@ -293,21 +325,21 @@ static size_t put_utf8(char *out, uint32_t c)
 }
 
 /* Is the object whose type is at type a str? */
-static int check_str_type(int memfd, const struct py_layout *l, uint64_t type)
+static int check_str_type(const struct mem_src *m, const struct py_layout *l, uint64_t type)
 {
 	uint64_t flags;
 	int err;
 
 	if (type == l->unicode_type)
 		return 0;
-	err = proc_mem_read(memfd, type + l->type_flags, &flags, sizeof(flags));
+	err = src_read(m, type + l->type_flags, &flags, sizeof(flags));
 	if (err)
 		return err == -ESRCH ? err : -EINVAL;
 	return flags & TPFLAGS_UNICODE_SUBCLASS ? 0 : -EINVAL;
 }
 
 /* The str object at addr, as an interned UTF-8 string. */
-static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
+static int read_str(struct py_symbols *s, const struct mem_src *m, const struct py_layout *l,
 		    uint64_t addr, const char **out)
 {
 	uint8_t hdr[128];
@@ -323,10 +355,10 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 	    !inside(l->unicode_length, 8, l->unicode_ascii_data) ||
 	    !inside(l->unicode_state, 4, l->unicode_ascii_data))
 		return -EINVAL;
-	err = proc_mem_read(memfd, addr, hdr, l->unicode_ascii_data);
+	err = src_read(m, addr, hdr, l->unicode_ascii_data);
 	if (err)
 		return err;
-	err = check_str_type(memfd, l, get_u64(hdr, l->ob_type));
+	err = check_str_type(m, l, get_u64(hdr, l->ob_type));
 	if (err)
 		return err;
 	length = get_u64(hdr, l->unicode_length);
@@ -336,7 +368,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 		return -EINVAL;
 	if (!(state & STATE_COMPACT)) {
 		/* Not compact (a str subclass): the characters are elsewhere. */
-		err = proc_mem_read(memfd, addr + l->unicode_compact_data,
+		err = src_read(m, addr + l->unicode_compact_data,
 				      &data, sizeof(data));
 		if (err)
 			return err;
@@ -354,7 +386,7 @@ static int read_str(struct py_symbols *s, int memfd, const struct py_layout *l,
 		err = -ENOMEM;
 		goto out;
 	}
-	err = proc_mem_read(memfd, data, chars, length * kind);
+	err = src_read(m, data, chars, length * kind);
 	if (err)
 		goto out;
 	for (uint64_t i = 0; i < length; i++) {
@@ -381,29 +413,39 @@ out:
 	return err;
 }
 
-/* The bytes object at addr, in a new buffer. */
-static int read_bytes(int memfd, const struct py_layout *l, uint64_t addr,
-		      uint8_t **out, size_t *len)
+/* The bytes object at addr, in a new buffer. From a copy, the object may
+ * be cut short: *cut then says that *len bytes are all there is. */
+static int read_bytes(const struct mem_src *m, const struct py_layout *l, uint64_t addr,
+		      uint8_t **out, size_t *len, bool *cut)
 {
-	int64_t size;
+	int64_t size, have;
 	uint8_t *buf;
 	int err;
 
-	err = proc_mem_read(memfd, addr + l->bytes_size, &size, sizeof(size));
+	*cut = false;
+	err = src_read(m, addr + l->bytes_size, &size, sizeof(size));
 	if (err)
 		return err;
 	if (size < 0 || size > LINETABLE_MAX)
 		return -EINVAL;
-	buf = malloc(size ? size : 1);
+	have = size;
+	if (m->rec && addr == m->rec->table &&
+	    (int64_t)m->rec->table_len - l->bytes_data < size) {
+		have = (int64_t)m->rec->table_len - l->bytes_data;
+		if (have < 0)
+			return -EFAULT;
+		*cut = true;
+	}
+	buf = malloc(have ? have : 1);
 	if (!buf)
 		return -ENOMEM;
-	err = proc_mem_read(memfd, addr + l->bytes_data, buf, size);
+	err = src_read(m, addr + l->bytes_data, buf, have);
 	if (err) {
 		free(buf);
 		return err;
 	}
 	*out = buf;
-	*len = size;
+	*len = have;
 	return 0;
 }
 
@@ -437,8 +479,8 @@ static bool read_signed_varint(const uint8_t *p, size_t len, size_t *i,
 }
 
 /* The location table into c->ranges, one per run of code units with the
- * same line. */
-static int decode_linetable(const uint8_t *p, size_t len, int32_t firstlineno,
+ * same line. A table cut short (cut) ends at its last whole entry. */
+static int decode_linetable(const uint8_t *p, size_t len, int32_t firstlineno, bool cut,
 			    struct py_code *c)
 {
 	int64_t line = firstlineno, delta;
@@ -450,16 +492,24 @@ static int decode_linetable(const uint8_t *p, size_t len, int32_t firstlineno,
 	if (!c->ranges)
 		return -ENOMEM;
 	c->nranges = 0;
+	c->cut = cut;
 	while (i < len) {
 		uint8_t first = p[i++];
 		int code = (first >> 3) & 15;
 		int32_t entry_line;
+		size_t end;
 
 		if (!(first & 0x80))
 			return -EINVAL;
+		/* Where this entry ends: at the next byte with bit 7 set. A
+		 * cut table's last entry may be incomplete: it is dropped. */
+		for (end = i; end < len && !(p[end] & 0x80); end++)
+			;
+		if (end == len && cut)
+			break;
 		delta = 0;
 		if (code == LOC_NO_COLUMNS || code == LOC_LONG) {
-			if (!read_signed_varint(p, len, &i, &delta))
+			if (!read_signed_varint(p, end, &i, &delta))
 				return -EINVAL;
 		} else if (code >= LOC_ONE_LINE0 && code <= LOC_ONE_LINE2) {
 			delta = code - LOC_ONE_LINE0;
@@ -475,8 +525,7 @@ static int decode_linetable(const uint8_t *p, size_t len, int32_t firstlineno,
 		if (addr > UINT32_MAX)
 			return -EINVAL;
 		/* Columns and end lines: not needed. */
-		while (i < len && !(p[i] & 0x80))
-			i++;
+		i = end;
 	}
 	c->ncodeunits = (uint32_t)addr;
 	return 0;
@@ -487,8 +536,12 @@ static int line_of(const struct py_code *c, int32_t instr)
 	size_t lo;
 	int32_t line;
 
-	if (instr < 0 || (uint32_t)instr >= c->ncodeunits)
+	if (instr < 0)
 		return c->fp.firstlineno;
+	if ((uint32_t)instr >= c->ncodeunits)
+		/* Past a cut table the line is not known; past a whole one,
+		 * the frame has not started (CPython gives co_firstlineno). */
+		return c->cut ? 0 : c->fp.firstlineno;
 	/* The first range starting after instr. */
 	lo = FIRST_ABOVE(c->ranges, c->nranges, start, (uint32_t)instr);
 	line = c->ranges[lo - 1].line;
@@ -496,127 +549,278 @@ static int line_of(const struct py_code *c, int32_t instr)
 }
 
 /* Read what fp points to into c. */
-static int decode_code(struct py_symbols *s, int memfd, const struct py_target *t,
-		       uint64_t addr, const struct py_fingerprint *fp,
-		       struct py_code *c)
+static int decode_code(struct py_symbols *s, const struct mem_src *m,
+		       const struct py_target *t, uint64_t addr,
+		       const struct py_fingerprint *fp, struct py_code *c)
 {
 	struct py_fingerprint again;
 	uint8_t *table = NULL;
 	size_t len = 0;
+	bool cut = false;
 	int err;
 
 	c->fp = *fp;
-	err = read_str(s, memfd, &t->layout, fp->qualname, &c->qualname);
+	err = read_str(s, m, &t->layout, fp->qualname, &c->qualname);
 	if (!err)
-		err = read_str(s, memfd, &t->layout, fp->filename, &c->filename);
+		err = read_str(s, m, &t->layout, fp->filename, &c->filename);
 	if (!err)
-		err = read_bytes(memfd, &t->layout, fp->linetable, &table, &len);
+		err = read_bytes(m, &t->layout, fp->linetable, &table, &len, &cut);
 	if (!err)
-		err = decode_linetable(table, len, fp->firstlineno, c);
+		err = decode_linetable(table, len, fp->firstlineno, cut, c);
 	free(table);
 	if (err)
 		return err;
 	/* The object was freed while being read: what was read may be
 	 * anything. */
-	err = read_fingerprint(memfd, t, addr, &again);
+	err = read_fingerprint(m, t, addr, &again);
 	if (err)
 		return err;
 	return same_fingerprint(fp, &again) ? 0 : -EINVAL;
 }
 
 static struct py_code *find_code(const struct py_symbols *s, pid_t pid,
-				 uint64_t addr)
+				 uint64_t addr, uint32_t gen)
 {
 	struct py_code *c;
 
 	if (!s->ncode_buckets)
 		return NULL;
-	c = s->codes[hash_code(pid, addr) & (s->ncode_buckets - 1)];
+	c = s->codes[hash_code(pid, addr, gen) & (s->ncode_buckets - 1)];
 	for (; c; c = c->next)
-		if (c->pid == pid && c->addr == addr)
+		if (c->pid == pid && c->addr == addr && c->gen == gen)
 			return c;
 	return NULL;
 }
 
-static int insert_code(struct py_symbols *s, struct py_code *c)
+/* A new entry for (pid, addr, gen), not decoded yet. */
+static int new_code(struct py_symbols *s, pid_t pid, uint64_t addr, uint32_t gen,
+		    struct py_code **out)
 {
-	struct py_code **bucket;
+	struct py_code **bucket, *c;
 
 	if (s->ncodes >= s->ncode_buckets && grow_codes(s))
 		return -ENOMEM;
-	bucket = &s->codes[hash_code(c->pid, c->addr) & (s->ncode_buckets - 1)];
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->pid = pid;
+	c->addr = addr;
+	c->gen = gen;
+	bucket = &s->codes[hash_code(pid, addr, gen) & (s->ncode_buckets - 1)];
 	c->next = *bucket;
 	*bucket = c;
 	s->ncodes++;
-	return 0;
-}
-
-/* The cache entry for the code object at addr, decoded if it is new or
- * if what the address holds has changed. */
-static int lookup_code(struct py_symbols *s, int memfd, pid_t pid,
-		       const struct py_target *t, uint64_t addr,
-		       struct py_code **out)
-{
-	struct py_fingerprint fp;
-	struct py_code *c, fresh = { .pid = pid, .addr = addr };
-	int err;
-
-	err = read_fingerprint(memfd, t, addr, &fp);
-	if (err)
-		return err;
-	c = find_code(s, pid, addr);
-	if (c && same_fingerprint(&c->fp, &fp)) {
-		*out = c;
-		return 0;
-	}
-	err = decode_code(s, memfd, t, addr, &fp, &fresh);
-	if (err) {
-		free(fresh.ranges);
-		return err;
-	}
-	if (c) {
-		/* Another code object at a reused address. */
-		free(c->ranges);
-		fresh.next = c->next;
-		*c = fresh;
-		*out = c;
-		return 0;
-	}
-	c = malloc(sizeof(*c));
-	if (!c) {
-		free(fresh.ranges);
-		return -ENOMEM;
-	}
-	*c = fresh;
-	err = insert_code(s, c);
-	if (err) {
-		free(c->ranges);
-		free(c);
-		return err;
-	}
 	*out = c;
 	return 0;
 }
 
-int py_symbols_resolve(struct py_symbols *s, pid_t pid,
-		       const struct py_target *t, uint64_t code, int32_t instr,
-		       struct py_location *out)
+/* Decode the code object at addr from m into c, which becomes ready. */
+static int fill_code(struct py_symbols *s, const struct mem_src *m,
+		     const struct py_target *t, uint64_t addr, struct py_code *c)
+{
+	struct py_code fresh = { 0 };
+	struct py_fingerprint fp;
+	int err;
+
+	err = read_fingerprint(m, t, addr, &fp);
+	if (!err)
+		err = decode_code(s, m, t, addr, &fp, &fresh);
+	if (err) {
+		free(fresh.ranges);
+		return err;
+	}
+	free(c->ranges);
+	c->fp = fresh.fp;
+	c->qualname = fresh.qualname;
+	c->filename = fresh.filename;
+	c->ranges = fresh.ranges;
+	c->nranges = fresh.nranges;
+	c->ncodeunits = fresh.ncodeunits;
+	c->cut = fresh.cut;
+	c->ready = true;
+	return 0;
+}
+
+/* How many code objects have died at addr's slot (the frames' u32). */
+static uint32_t gen_now(const struct py_symbols *s, pid_t pid, uint64_t addr)
+{
+	return (uint32_t)__atomic_load_n(&s->gens[mt_py_gen_slot((uint32_t)pid, addr)],
+					 __ATOMIC_ACQUIRE);
+}
+
+void py_symbols_watch_deaths(struct py_symbols *s, const volatile uint64_t *gens)
+{
+	s->gens = gens;
+}
+
+/* Deaths are watched for this frame: it carries a generation that only a
+ * read made while the slot still shows it may name. */
+static bool watched(const struct py_symbols *s, const struct py_target *t)
+{
+	return s->gens && t->off.watch_deaths;
+}
+
+int py_symbols_want(struct py_symbols *s, pid_t pid, const struct py_target *t,
+		    const struct mt_py_frame *f)
 {
 	struct py_code *c;
-	int memfd, err;
+	int err;
 
-	memfd = proc_memfd(s, pid);
-	if (memfd < 0)
-		return memfd;
-	err = lookup_code(s, memfd, pid, t, code, &c);
-	if (err == -ESRCH) {
-		/* Its pid may come back as another process. */
-		py_symbols_forget(s, pid);
+	if (!watched(s, t) || find_code(s, pid, f->code, f->gen))
+		return 0;
+	err = new_code(s, pid, f->code, f->gen, &c);
+	return err;
+}
+
+/* The entry of a watched frame: decoded from memory if its object still
+ * lives with the frame's generation. -ESTALE: it died before it was read. */
+static int lookup_watched(struct py_symbols *s, pid_t pid, const struct py_target *t,
+			  const struct mt_py_frame *f, struct py_code **out)
+{
+	struct mem_src m = { .memfd = -1 };
+	struct py_code *c = find_code(s, pid, f->code, f->gen);
+	int err;
+
+	if (c && c->ready) {
+		*out = c;
+		return 0;
 	}
+	if (gen_now(s, pid, f->code) != f->gen)
+		return -ESTALE;
+	m.memfd = proc_memfd(s, pid);
+	if (m.memfd < 0)
+		return m.memfd;
+	if (!c) {
+		err = new_code(s, pid, f->code, f->gen, &c);
+		if (err)
+			return err;
+	}
+	err = fill_code(s, &m, t, f->code, c);
+	/* Read while it died: what was read may be another object's. */
+	if (gen_now(s, pid, f->code) != f->gen) {
+		c->ready = false;
+		return -ESTALE;
+	}
+	if (err)
+		return err;
+	s->stats.named++;
+	*out = c;
+	return 0;
+}
+
+/* Without generations: the entry for addr is checked against what the
+ * address holds now, and decoded again when that has changed. Once the
+ * process is gone, the last entry stands. */
+static int lookup_unwatched(struct py_symbols *s, pid_t pid, const struct py_target *t,
+			    uint64_t addr, struct py_code **out)
+{
+	struct mem_src m = { .memfd = -1 };
+	struct py_code *c = find_code(s, pid, addr, 0);
+	struct py_fingerprint fp;
+	int err;
+
+	m.memfd = proc_memfd(s, pid);
+	err = m.memfd < 0 ? m.memfd : read_fingerprint(&m, t, addr, &fp);
+	if (err == -ESRCH && c && c->ready) {
+		*out = c;
+		return 0;
+	}
+	if (err)
+		return err;
+	if (c && c->ready && same_fingerprint(&c->fp, &fp)) {
+		*out = c;
+		return 0;
+	}
+	if (!c) {
+		err = new_code(s, pid, addr, 0, &c);
+		if (err)
+			return err;
+	}
+	err = fill_code(s, &m, t, addr, c);
+	if (err)
+		return err;
+	s->stats.named++;
+	*out = c;
+	return 0;
+}
+
+int py_symbols_resolve(struct py_symbols *s, pid_t pid, const struct py_target *t,
+		       const struct mt_py_frame *f, struct py_location *out)
+{
+	struct py_code *c;
+	int err;
+
+	err = watched(s, t) ? lookup_watched(s, pid, t, f, &c) :
+			      lookup_unwatched(s, pid, t, f->code, &c);
 	if (err)
 		return err;
 	out->qualname = c->qualname;
 	out->filename = c->filename;
-	out->line = line_of(c, instr);
+	out->line = line_of(c, f->instr);
 	return 0;
+}
+
+/* Bytes of the copy: inside one of its parts, or -EFAULT. */
+static int rec_read(const struct mt_py_code_freed *r, uint64_t addr, void *buf, size_t len)
+{
+	const struct {
+		uint64_t at;
+		uint32_t len;
+		const uint8_t *bytes;
+	} parts[] = {
+		{ r->code, r->code_len, r->code_bytes },
+		{ r->qualname, r->qualname_len, r->qualname_bytes },
+		{ r->filename, r->filename_len, r->filename_bytes },
+		{ r->table, r->table_len, r->table_bytes },
+	};
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (!parts[i].at || addr < parts[i].at || addr - parts[i].at > parts[i].len ||
+		    len > parts[i].len - (addr - parts[i].at))
+			continue;
+		memcpy(buf, parts[i].bytes + (addr - parts[i].at), len);
+		return 0;
+	}
+	return -EFAULT;
+}
+
+void py_symbols_code_freed(struct py_symbols *s, const struct py_target *t,
+			   const void *rec, size_t len)
+{
+	struct mt_py_code_freed r;
+	struct mem_src m = { .memfd = -1, .rec = &r };
+	size_t head = offsetof(struct mt_py_code_freed, table_bytes);
+	struct py_code *c;
+
+	s->stats.freed++;
+	if (len < head || len > sizeof(r))
+		return;
+	memset(&r, 0, sizeof(r));
+	memcpy(&r, rec, len);
+	/* Parts longer than their windows (a malformed record) are cut. */
+	r.code_len = r.code_len < sizeof(r.code_bytes) ? r.code_len : sizeof(r.code_bytes);
+	r.qualname_len = r.qualname_len < sizeof(r.qualname_bytes) ?
+		r.qualname_len : sizeof(r.qualname_bytes);
+	r.filename_len = r.filename_len < sizeof(r.filename_bytes) ?
+		r.filename_len : sizeof(r.filename_bytes);
+	if (r.table_len > len - head)
+		r.table_len = len - head;
+	c = find_code(s, (pid_t)r.pid, r.code, r.gen);
+	/* Only what a stack wants: code that died unseen costs nothing. */
+	if (!c || c->ready)
+		return;
+	if (fill_code(s, &m, t, r.code, c))
+		return;
+	s->stats.named_from_copy++;
+	if (c->cut)
+		s->stats.tables_cut++;
+}
+
+void py_symbols_get_stats(const struct py_symbols *s, struct py_symbols_stats *out)
+{
+	*out = s->stats;
+	out->unnamed = 0;
+	for (size_t i = 0; i < s->ncode_buckets; i++)
+		for (const struct py_code *c = s->codes[i]; c; c = c->next)
+			out->unnamed += !c->ready;
 }

@@ -11,6 +11,7 @@
 
 #include "format.h"
 #include "util/escape.h"
+#include "symbols/demangle.h"
 
 const char *fmt_bytes(char *buf, size_t len, uint64_t bytes)
 {
@@ -135,6 +136,18 @@ static void append_source(struct appender *a, const struct report_frame *f)
 		append(a, " (%s)", f->file);
 }
 
+/* The function's name, shortened for NAME_TEXT_SHORT. */
+static void append_function(struct appender *a, const char *function, enum name_style style)
+{
+	size_t room = a->pos < a->len ? a->len - a->pos : 0;
+
+	if (style != NAME_TEXT_SHORT) {
+		append(a, "%s", function);
+		return;
+	}
+	a->pos += short_templates(function, room ? a->buf + a->pos : NULL, room);
+}
+
 static int format_frame(char *buf, size_t len, const struct report_frame *f,
 			enum name_style style)
 {
@@ -151,8 +164,13 @@ static int format_frame(char *buf, size_t len, const struct report_frame *f,
 		append_source(&a, f);
 	} else if (f->function && style == NAME_FOLDED) {
 		append(&a, "%s", f->function);
+	} else if (f->inlined && style != NAME_FOLDED) {
+		/* Same address and module as the frame it is inlined into. */
+		append_function(&a, f->function ? f->function : "??", style);
+		append(&a, " [inlined]");
+		append_source(&a, f);
 	} else if (f->function) {
-		append(&a, "%s", f->function);
+		append_function(&a, f->function, style);
 		if (f->offset)
 			append(&a, "+0x%" PRIx64, f->offset);
 		append(&a, " [%.*s]", mlen, module);

@@ -38,7 +38,9 @@ bool report_may_be_wrong(const struct report_accounting *a);
  * frames there.
  */
 enum name_style {
-	NAME_TEXT,	/* fmt_frame(): function+0x1a [module] (file:line) */
+	NAME_TEXT,	/* fmt_frame(): function+0x1a [module] (file:line);
+			   inlined frames: function [inlined] (file:line) */
+	NAME_TEXT_SHORT, /* the same with C++ template arguments as <...> */
 	NAME_FOLDED,	/* flame graphs: function, or [module] when unknown,
 			   so that unknown frames of one module merge */
 };

@@ -14,19 +14,41 @@
 #include <stdio.h>
 #include <time.h>
 
+/*
+ * One frame of a stack. A frame of native code is followed by nothing
+ * else; the functions the compiler inlined at its address come first,
+ * innermost first, as frames of their own with `inlined` set and the same
+ * address, module and module_offset: e.g. for a call that std::make_shared
+ * (inlined into make_order, inlined into OrderBook::add) makes,
+ *   operator new(unsigned long)                  the allocator frame
+ *   std::make_shared<Order>()   inlined          file:line of the call
+ *   make_order(long)            inlined          file:line of make_shared
+ *   OrderBook::add(long)+0x361                   file:line of make_order
+ * A stack's identity (what is aggregated) is its addresses: inlined
+ * frames only show more of it.
+ */
 struct report_frame {
-	const char *function;	/* NULL: unknown; a Python frame's qualname */
-	uint64_t offset;	/* from the function's start */
+	const char *function;	/* demangled; NULL: unknown; a Python frame's
+				   qualname */
+	const char *mangled;	/* the name as the object has it, when
+				   demangling changed it; else NULL */
+	uint64_t offset;	/* from the function's start (0 for inlined
+				   frames: they have no start of their own) */
 	const char *module;	/* never NULL ("python" for Python frames) */
 	uint64_t address;	/* PC in the process; the allocation function's
 				   address for frames[0]; a Python frame's
 				   code object */
 	uint64_t module_offset;	/* file offset within module */
-	const char *file;	/* source file, NULL when unknown (native
-				   frames have none: no DWARF lines yet) */
-	int line;		/* 0 when unknown */
+	const char *file;	/* source file (DWARF's, or Python's); for a
+				   return address, that of the call; NULL:
+				   unknown */
+	int line;		/* 0: unknown */
+	bool inlined;		/* inlined into the next frame */
 	bool python;		/* a Python frame, from the interpreter's own
 				   frame list */
+	bool interpreter;	/* native code of a Python process's own
+				   interpreter (its eval loop, calls, object
+				   allocator): what text reports fold */
 	/* The mapping that holds address, for outputs that name it (pprof):
 	 * all zero / NULL when no mapping is known. */
 	const char *module_path;	/* the mapped file's path, NULL if none */
@@ -65,6 +87,7 @@ struct report_stack {
 	int64_t growth_bytes;	/* since the previous report */
 	uint64_t samples;	/* sampling: live sampled allocations behind
 				   the estimates (0 when not sampling) */
+	int64_t growth_count;	/* live allocations, since the previous report */
 	bool no_stack;		/* allocations whose stack was not captured */
 	const char *stack_end;	/* NULL: the walk reached the outermost frame;
 				   else why it stopped ("no unwind table", ...) */
@@ -155,8 +178,82 @@ struct report_accounting {
 		uint64_t block_sizes;	/* allocations counted at their block
 					   size (request unknown at the site) */
 	} pymalloc;
+	/* Python frames (user/python/python_symbols.h). */
+	struct {
+		uint64_t unknown_frames;	/* in this report's stacks: not
+						   named (code freed before it
+						   could be read, unreadable) */
+		uint64_t code_freed;		/* code objects seen dying */
+		uint64_t named_from_copy;	/* ... whose frames were named
+						   from the copy made then */
+		uint64_t lines_cut;		/* ... whose line table was cut
+						   (later lines unknown) */
+		uint64_t copies_lost;		/* copies of dying code objects
+						   the ring buffer had no room
+						   for */
+	} python;
 };
 
+/* --types: one type's live objects in one Python process. */
+struct report_type_row {
+	const char *name;		/* the type's tp_name */
+	uint64_t count;
+	uint64_t bytes;			/* their blocks */
+	int64_t growth_count;		/* since the previous census (the first:
+					   all of it) */
+	int64_t growth_bytes;
+	/* --python-objects: the stack that allocated the most of them, by
+	 * its innermost Python frame (else its allocation function's
+	 * caller); site_count 0 when none is known. */
+	uint64_t site_count, site_bytes;
+	const struct report_frame *site;
+	size_t nsites;			/* stacks that allocated them */
+};
+
+/* --types: a Python process's live objects by type, counted from outside. */
+struct report_types {
+	uint32_t pid;
+	const char *why;		/* NULL, or why there is no census */
+	size_t ntypes_total;		/* types with live objects */
+	size_t ntypes;			/* rows[]: the most numerous first */
+	const struct report_type_row *rows;
+	/* How the census went (user/python/py_census.h). */
+	uint64_t arena_bytes, arenas, arenas_total, pools, pools_changed,
+		 pools_unreadable, blocks, objects, large, large_objects;
+	double seconds, limit_s;
+	bool cut_short;			/* stopped at limit_s */
+	bool large_since_start;		/* objects over 512 B only as far as
+					   they were allocated while traced */
+	bool sites;			/* --python-objects: rows have sites */
+};
+
+/* --group-by: what a report sums its stacks by. */
+enum report_group_by {
+	REPORT_BY_STACK = 0,	/* each stack on its own */
+	REPORT_BY_LINE,		/* the innermost Python line (tracemalloc's
+				   'lineno'); else the innermost caller */
+	REPORT_BY_FUNCTION,	/* ... its function */
+	REPORT_BY_FILE,		/* ... its file (tracemalloc's 'filename') */
+};
+
+/* The stacks whose key frame (the innermost Python frame, else the first
+ * caller of the allocation function) has the same line, function or file. */
+struct report_group {
+	const char *file;	/* NULL: unknown (a native frame without
+				   source lines) */
+	int line;		/* REPORT_BY_LINE; 0 otherwise or unknown */
+	const char *function;	/* REPORT_BY_LINE and _FUNCTION; NULL when
+				   unknown or by file */
+	const char *module;	/* the key frame's module (native frames) */
+	uint64_t address;	/* native frames with neither file nor
+				   function: the frame's address */
+	bool python;		/* the key frame is a Python frame */
+	uint64_t bytes;		/* outstanding (as filtered) */
+	uint64_t count;
+	int64_t growth_bytes;	/* since the previous report */
+	int64_t growth_count;
+	size_t nstacks;		/* stacks summed */
+};
 struct report {
 	struct timespec wall;		/* CLOCK_REALTIME at the report */
 	double elapsed_s;		/* since tracing started */
@@ -197,9 +294,41 @@ struct report {
 	size_t npast_stacks;
 	const struct report_stack *past_stacks;
 
+	/* Symbolization: what DWARF and debuginfod gave (symbols/symbolizer.h). */
+	struct {
+		uint64_t resolved;		/* distinct addresses so far */
+		uint64_t with_line;		/* ... with a source line */
+		uint64_t objects_no_debug;	/* objects without DWARF */
+		uint64_t debuginfod_pending;	/* fetches not yet in */
+		double seconds;			/* symbolizing, since start */
+		double build_s;			/* building this report */
+	} symbols;
+
+	/* Text output only: C++ template arguments shown as <...>. */
+	bool short_templates;
+
 	/* Human-readable warnings: figures that may be wrong and why. */
 	size_t nwarnings;
 	const char *const *warnings;
+
+	/* --group-by other than stack: the groups, largest first (the top
+	 * N, like stacks); stacks stay as they are. */
+	enum report_group_by group_by;
+	size_t ngroups_total;
+	size_t ngroups;
+	const struct report_group *groups;
+
+	/* How the text report shows stacks with Python frames: by default
+	 * the interpreter's own frames between Python frames fold into one
+	 * line, as do the frames outside the outermost Python frame;
+	 * all_frames (--frames all) shows each. max_frames (--max-frames,
+	 * 0: no limit) keeps the innermost lines of every stack. */
+	bool all_frames;
+	size_t max_frames;
+
+	/* --types: per Python process (none without --types). */
+	size_t ntype_reports;
+	const struct report_types *type_reports;
 };
 
 /* "12.3 MiB", "512 B". buf must hold at least 16 bytes; returns buf. */

@@ -76,6 +76,10 @@ static void write_frame(FILE *out, const struct report_frame *f)
 {
 	fputs("{\"function\":", out);
 	json_str(out, f->function);
+	if (f->mangled) {
+		fputs(",\"mangled\":", out);
+		json_str(out, f->mangled);
+	}
 	fprintf(out, ",\"offset\":%" PRIu64 ",\"module\":", f->offset);
 	json_str(out, f->module);
 	fprintf(out, ",\"address\":\"0x%" PRIx64 "\",\"module_offset\":\"0x%" PRIx64 "\"",
@@ -85,8 +89,12 @@ static void write_frame(FILE *out, const struct report_frame *f)
 		json_str(out, f->file);
 		fprintf(out, ",\"line\":%d", f->line);
 	}
+	if (f->inlined)
+		fputs(",\"inlined\":true", out);
 	if (f->python)
 		fputs(",\"python\":true", out);
+	if (f->interpreter)
+		fputs(",\"interpreter\":true", out);
 	fputc('}', out);
 }
 
@@ -120,8 +128,9 @@ static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 		s->bytes, s->count);
 	json_num(out, s->oldest_age_s);
 	fprintf(out, ",\"allocs\":%" PRIu64 ",\"alloc_bytes\":%" PRIu64 ",\"frees\":%" PRIu64
-		",\"peak_bytes\":%" PRIu64 ",\"growth_bytes\":%" PRId64 ",\"stack_captured\":",
-		s->allocs, s->alloc_bytes, s->frees, s->peak_bytes, s->growth_bytes);
+		",\"peak_bytes\":%" PRIu64 ",\"growth_bytes\":%" PRId64 ",\"growth_count\":%" PRId64
+		",\"stack_captured\":",
+		s->allocs, s->alloc_bytes, s->frees, s->peak_bytes, s->growth_bytes, s->growth_count);
 	json_bool(out, !s->no_stack);
 	fputs(",\"stack_complete\":", out);
 	json_bool(out, !s->no_stack && !s->stack_end);
@@ -145,6 +154,85 @@ static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 	for (size_t i = 0; i < s->npids; i++)
 		write_share(out, &s->pids[i], i);
 	fputs("]}", out);
+}
+
+static const char *const group_by_names[] = {
+	[REPORT_BY_STACK] = "stack",
+	[REPORT_BY_LINE] = "line",
+	[REPORT_BY_FUNCTION] = "function",
+	[REPORT_BY_FILE] = "file",
+};
+
+/* --group-by: ,"group_by":"line","groups_total":N,"groups":[...] */
+static void write_groups(FILE *out, const struct report *r)
+{
+	fprintf(out, ",\"group_by\":\"%s\",\"groups_total\":%zu,\"groups\":[",
+		group_by_names[r->group_by], r->ngroups_total);
+	for (size_t i = 0; i < r->ngroups; i++) {
+		const struct report_group *g = &r->groups[i];
+
+		fputs(i ? ",{\"file\":" : "{\"file\":", out);
+		json_str(out, g->file);
+		fprintf(out, ",\"line\":%d,\"function\":", g->line);
+		json_str(out, g->function);
+		fputs(",\"module\":", out);
+		json_str(out, g->module);
+		fprintf(out, ",\"python\":%s,\"bytes\":%" PRIu64 ",\"count\":%" PRIu64
+			",\"growth_bytes\":%" PRId64 ",\"growth_count\":%" PRId64
+			",\"stacks\":%zu}", g->python ? "true" : "false", g->bytes, g->count,
+			g->growth_bytes, g->growth_count, g->nstacks);
+	}
+	fputc(']', out);
+}
+
+/* --types: ,"types":[{"pid":..,"census":{..},"types_total":N,"types":[..]}] */
+static void write_types(FILE *out, const struct report *r)
+{
+	fputs(",\"types\":[", out);
+	for (size_t i = 0; i < r->ntype_reports; i++) {
+		const struct report_types *t = &r->type_reports[i];
+
+		fprintf(out, "%s{\"pid\":%" PRIu32 ",\"error\":", i ? "," : "", t->pid);
+		json_str(out, t->why);
+		fprintf(out, ",\"census\":{\"arena_bytes\":%" PRIu64 ",\"arenas\":%" PRIu64
+			",\"arenas_total\":%" PRIu64 ",\"pools\":%" PRIu64
+			",\"pools_changed\":%" PRIu64 ",\"pools_unreadable\":%" PRIu64
+			",\"blocks\":%" PRIu64 ",\"objects\":%" PRIu64 ",\"large\":%" PRIu64
+			",\"large_objects\":%" PRIu64 ",\"seconds\":", t->arena_bytes, t->arenas,
+			t->arenas_total, t->pools, t->pools_changed, t->pools_unreadable, t->blocks,
+			t->objects, t->large, t->large_objects);
+		json_num(out, t->seconds);
+		fputs(",\"limit_s\":", out);
+		json_num(out, t->limit_s);
+		fputs(",\"cut_short\":", out);
+		json_bool(out, t->cut_short);
+		fputs(",\"large_as_far_as_traced\":", out);
+		json_bool(out, t->large_since_start);
+		fprintf(out, "},\"types_total\":%zu,\"types\":[", t->ntypes_total);
+		for (size_t k = 0; k < t->ntypes; k++) {
+			const struct report_type_row *row = &t->rows[k];
+
+			fputs(k ? ",{\"name\":" : "{\"name\":", out);
+			json_str(out, row->name);
+			fprintf(out, ",\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+				",\"growth_count\":%" PRId64 ",\"growth_bytes\":%" PRId64,
+				row->count, row->bytes, row->growth_count, row->growth_bytes);
+			if (t->sites) {
+				fprintf(out, ",\"stacks\":%zu,\"site\":", row->nsites);
+				if (row->site) {
+					fprintf(out, "{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+						",\"frame\":", row->site_count, row->site_bytes);
+					write_frame(out, row->site);
+					fputc('}', out);
+				} else {
+					fputs("null", out);
+				}
+			}
+			fputc('}', out);
+		}
+		fputs("]}", out);
+	}
+	fputc(']', out);
 }
 
 int report_write_json(FILE *out, const struct report *r)
@@ -221,7 +309,7 @@ int report_write_json(FILE *out, const struct report *r)
 		",\"fp_frames\":%" PRIu64 ",\"fp_end\":%" PRIu64 ",\"finished\":%" PRIu64
 		",\"unfinished\":%" PRIu64 ",\"table_full\":%" PRIu64
 		",\"too_many_mappings\":%" PRIu64 "},\"pymalloc\":{\"unreadable\":%" PRIu64
-		",\"block_sizes\":%" PRIu64 "}},\"may_be_wrong\":",
+		",\"block_sizes\":%" PRIu64 "}",
 		a->lost_events, a->returns_without_entry, a->returns_in_flight,
 		a->entries_without_return,
 		a->unknown_frees, a->stacks_not_captured, a->replaced_live, a->exec_dropped,
@@ -230,7 +318,21 @@ int report_write_json(FILE *out, const struct report *r)
 		a->unwind.fp_frames, a->unwind.fp_end, a->unwind.finished,
 		a->unwind.unfinished, a->unwind.table_full, a->unwind.too_many_mappings,
 		a->pymalloc.unreadable, a->pymalloc.block_sizes);
+	fprintf(out, ",\"python\":{\"unknown_frames\":%" PRIu64 ",\"code_freed\":%" PRIu64
+		",\"named_from_copy\":%" PRIu64 ",\"lines_cut\":%" PRIu64
+		",\"copies_lost\":%" PRIu64 "}},\"may_be_wrong\":",
+		a->python.unknown_frames, a->python.code_freed, a->python.named_from_copy,
+		a->python.lines_cut, a->python.copies_lost);
 	json_bool(out, report_may_be_wrong(a));
+
+	fprintf(out, ",\"symbols\":{\"resolved\":%" PRIu64 ",\"with_line\":%" PRIu64
+		",\"objects_no_debug\":%" PRIu64 ",\"debuginfod_pending\":%" PRIu64
+		",\"seconds\":", r->symbols.resolved, r->symbols.with_line,
+		r->symbols.objects_no_debug, r->symbols.debuginfod_pending);
+	json_num(out, r->symbols.seconds);
+	fputs(",\"build_s\":", out);
+	json_num(out, r->symbols.build_s);
+	fputc('}', out);
 
 	fputs(",\"warnings\":[", out);
 	for (size_t i = 0; i < r->nwarnings; i++) {
@@ -250,7 +352,12 @@ int report_write_json(FILE *out, const struct report *r)
 			fputc(',', out);
 		write_stack(out, &r->stacks[i], i + 1);
 	}
-	fputs("]}\n", out);
+	fputc(']', out);
+	if (r->group_by != REPORT_BY_STACK)
+		write_groups(out, r);
+	if (r->ntype_reports)
+		write_types(out, r);
+	fputs("}\n", out);
 
 	/* Every write failure is sticky in the stream: one check. */
 	return fput_finish(out);

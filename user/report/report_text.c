@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "format.h"
@@ -106,6 +107,34 @@ static int write_header(FILE *out, const struct report *r)
 			r->acct.samples_dropped ? " (some samples were dropped: see "
 			"may be wrong)" : "");
 	return 0;
+}
+
+/* "symbols      1204 addresses, 1180 with source lines, 2 objects without
+ * debug info, 1 debuginfod fetch pending": how many frames can show their
+ * source, and why not the others. */
+static void write_symbols(FILE *out, const struct report *r)
+{
+	char item[64];
+	struct list l;
+
+	if (!r->symbols.resolved)
+		return;
+	list_start(&l, out, "symbols");
+	snprintf(item, sizeof(item), "%" PRIu64 " address%s", r->symbols.resolved,
+		 r->symbols.resolved == 1 ? "" : "es");
+	list_add(&l, item);
+	snprintf(item, sizeof(item), "%" PRIu64 " with source lines", r->symbols.with_line);
+	list_add(&l, item);
+	snprintf(item, sizeof(item), "%" PRIu64 " object%s without debug info",
+		 r->symbols.objects_no_debug, plural(r->symbols.objects_no_debug));
+	list_add(&l, item);
+	if (r->symbols.debuginfod_pending) {
+		snprintf(item, sizeof(item), "%" PRIu64 " debuginfod fetch%s pending",
+			 r->symbols.debuginfod_pending,
+			 r->symbols.debuginfod_pending == 1 ? "" : "es");
+		list_add(&l, item);
+	}
+	list_end(&l);
 }
 
 /* One line per process: the allocator its malloc binds to. One memtrace
@@ -255,6 +284,25 @@ static void write_accounting(FILE *out, const struct report *r)
 	}
 	list_end(&l);
 
+	write_symbols(out, r);
+	if (a->python.unknown_frames || a->python.code_freed) {
+		list_start(&l, out, "python");
+		snprintf(item, sizeof(item), "frames unknown %" PRIu64, a->python.unknown_frames);
+		list_add(&l, item);
+		snprintf(item, sizeof(item), "code objects freed %" PRIu64, a->python.code_freed);
+		list_add(&l, item);
+		snprintf(item, sizeof(item), "named from their copy %" PRIu64,
+			 a->python.named_from_copy);
+		list_add(&l, item);
+		snprintf(item, sizeof(item), "line tables cut %" PRIu64, a->python.lines_cut);
+		list_add(&l, item);
+		if (a->python.copies_lost) {
+			snprintf(item, sizeof(item), "copies lost %" PRIu64, a->python.copies_lost);
+			list_add(&l, item);
+		}
+		list_end(&l);
+	}
+
 	if (a->pymalloc.unreadable || a->pymalloc.block_sizes) {
 		list_start(&l, out, "pymalloc");
 		snprintf(item, sizeof(item), "unreadable %" PRIu64, a->pymalloc.unreadable);
@@ -317,6 +365,86 @@ static void write_filter(FILE *out, const struct report *r)
 		fprintf(out, " made in the last %gs", r->window_s);
 }
 
+/*
+ * Which lines a stack's frames take in the text report. Every frame has one
+ * by default; in a stack with Python frames (unless --frames all), a run of
+ * the interpreter's own frames between Python frames takes one line, and
+ * so do all the frames outside the outermost Python frame (the
+ * interpreter's start, the program's); the frames inside the innermost
+ * Python frame (the allocator's path, a C extension) keep a line each.
+ * fold[i]: frames i.. that line i stands for (1: the frame itself).
+ */
+static size_t fold_frames(const struct report *r, const struct report_stack *s, size_t *fold)
+{
+	size_t first = s->nframes, last = 0, nlines = 0;
+
+	for (size_t i = 0; i < s->nframes; i++) {
+		if (s->frames[i].python) {
+			if (first == s->nframes)
+				first = i;
+			last = i;
+		}
+	}
+	for (size_t i = 0; i < s->nframes;) {
+		size_t n = 1;
+
+		if (!r->all_frames && first < s->nframes && i > last) {
+			n = s->nframes - i;
+		} else if (!r->all_frames && first < s->nframes && i > first &&
+			   s->frames[i].interpreter) {
+			while (i + n < s->nframes && i + n < last && s->frames[i + n].interpreter)
+				n++;
+		}
+		fold[nlines++] = n;
+		i += n;
+	}
+	return nlines;
+}
+
+/* Is there a Python frame at or after frame i (else i is in the outer end)? */
+static bool python_from(const struct report_stack *s, size_t i)
+{
+	for (; i < s->nframes; i++)
+		if (s->frames[i].python)
+			return true;
+	return false;
+}
+
+static int write_frames(FILE *out, const struct report *r, const struct report_stack *s)
+{
+	size_t *fold = calloc(s->nframes ? s->nframes : 1, sizeof(*fold));
+	size_t nlines, shown, at = 0;
+	int err = 0;
+
+	if (!fold)
+		return -ENOMEM;
+	nlines = fold_frames(r, s, fold);
+	shown = r->max_frames && nlines > r->max_frames ? r->max_frames : nlines;
+	for (size_t k = 0; k < shown && !err; k++) {
+		const struct report_frame *f = &s->frames[at];
+
+		if (fold[k] == 1) {
+			fputs("      ", out);
+			err = fput_frame(out, f, r->short_templates ? NAME_TEXT_SHORT : NAME_TEXT);
+			fputc('\n', out);
+		} else if (python_from(s, at)) {
+			fprintf(out, "      ... %zu interpreter frames\n", fold[k]);
+		} else {
+			/* The outer end: say where it ends. */
+			fprintf(out, "      ... %zu frames, outermost ", fold[k]);
+			err = fput_frame(out, &s->frames[at + fold[k] - 1],
+					 r->short_templates ? NAME_TEXT_SHORT : NAME_TEXT);
+			fputc('\n', out);
+		}
+		at += fold[k];
+	}
+	if (!err && shown < nlines)
+		fprintf(out, "      ... %zu more frames (--max-frames %zu)\n", s->nframes - at,
+			r->max_frames);
+	free(fold);
+	return err;
+}
+
 static int write_stack(FILE *out, const struct report *r, size_t rank, int rank_width)
 {
 	const struct report_stack *s = &r->stacks[rank - 1];
@@ -349,13 +477,9 @@ static int write_stack(FILE *out, const struct report *r, size_t rank, int rank_
 		fputs("      [stack not captured]\n", out);
 		return 0;
 	}
-	for (size_t i = 0; i < s->nframes; i++) {
-		fputs("      ", out);
-		err = fput_frame(out, &s->frames[i], NAME_TEXT);
-		if (err)
-			return err;
-		fputc('\n', out);
-	}
+	err = write_frames(out, r, s);
+	if (err)
+		return err;
 	if (s->stack_end)
 		fprintf(out, "      [stack may be incomplete: %s]\n", s->stack_end);
 	return 0;
@@ -385,6 +509,163 @@ static int write_stacks(FILE *out, const struct report *r)
 	return 0;
 }
 
+/* Bytes as tracemalloc prints an average: exact under 10 KiB. */
+static const char *fmt_average(char *buf, size_t len, uint64_t bytes)
+{
+	if (bytes < 10 * 1024) {
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+		return buf;
+	}
+	return fmt_bytes(buf, len, bytes);
+}
+
+static const char *const group_names[] = {
+	[REPORT_BY_STACK] = "stacks",
+	[REPORT_BY_LINE] = "lines",
+	[REPORT_BY_FUNCTION] = "functions",
+	[REPORT_BY_FILE] = "files",
+};
+
+/* A group's name, as tracemalloc names its statistics: "app.py:11",
+ * "app.py:handle_request", "app.py"; a native frame without source lines
+ * by its function and module. */
+static int write_group_key(FILE *out, const struct report *r, const struct report_group *g)
+{
+	int err = 0;
+
+	if (g->file) {
+		err = fput_clean(out, g->file, NAME_TEXT);
+		if (r->group_by == REPORT_BY_LINE)
+			fprintf(out, ":%d", g->line);
+		else if (r->group_by == REPORT_BY_FUNCTION && g->function) {
+			fputc(':', out);
+			err = err ? err : fput_clean(out, g->function, NAME_TEXT);
+		}
+		return err;
+	}
+	if (g->function) {
+		err = fput_clean(out, g->function, NAME_TEXT);
+		fputs(" [", out);
+	} else {
+		fputc('[', out);
+	}
+	err = err ? err : fput_clean(out, g->module ? g->module : "?", NAME_TEXT);
+	if (!g->function && r->group_by != REPORT_BY_FILE)
+		fprintf(out, "+0x%" PRIx64, g->address);
+	fputc(']', out);
+	return err;
+}
+
+/* tracemalloc's form: "app.py:11: size=4.0 MiB (+1.2 MiB), count=1000
+ * (+300), average=4165 B". */
+static int write_groups(FILE *out, const struct report *r)
+{
+	char b[16], g[24], avg[16];
+	int err;
+
+	if (!r->ngroups) {
+		fputs("no outstanding allocations", out);
+		write_filter(out, r);
+		fputs("\n\n", out);
+		return 0;
+	}
+	fprintf(out, "top %zu of %zu %s by outstanding bytes", r->ngroups, r->ngroups_total,
+		group_names[r->group_by]);
+	write_filter(out, r);
+	fputs(":\n", out);
+	for (size_t i = 0; i < r->ngroups; i++) {
+		const struct report_group *gr = &r->groups[i];
+
+		err = write_group_key(out, r, gr);
+		if (err)
+			return err;
+		fprintf(out, ": size=%s (%s), count=%" PRIu64 " (%+" PRId64 "), average=%s\n",
+			fmt_bytes(b, sizeof(b), gr->bytes), fmt_growth(g, sizeof(g), gr->growth_bytes),
+			gr->count, gr->growth_count,
+			fmt_average(avg, sizeof(avg), gr->count ? gr->bytes / gr->count : 0));
+	}
+	fputc('\n', out);
+	return 0;
+}
+
+/* "12,345" */
+static const char *fmt_count(char *buf, size_t len, uint64_t n)
+{
+	char digits[32];
+	size_t nd = (size_t)snprintf(digits, sizeof(digits), "%" PRIu64, n), k = 0;
+
+	for (size_t i = 0; i < nd && k + 2 < len; i++) {
+		if (i && (nd - i) % 3 == 0)
+			buf[k++] = ',';
+		buf[k++] = digits[i];
+	}
+	buf[k] = '\0';
+	return buf;
+}
+
+static const char *fmt_count_growth(char *buf, size_t len, int64_t n)
+{
+	uint64_t magnitude = n < 0 ? -(uint64_t)n : (uint64_t)n;
+
+	buf[0] = n < 0 ? '-' : '+';
+	fmt_count(buf + 1, len - 1, magnitude);
+	return buf;
+}
+
+/*
+ * --types: objgraph's most common types with their growth, and where the
+ * objects come from when memtrace knows:
+ *
+ *   live objects by type, PID 4242: 981.5 MiB of pymalloc arenas read from
+ *   outside in 0.95 s (limit 5 s); objects over 512 B as far as traced
+ *          count       bytes      growth  type
+ *         13,345     1.0 MiB      +1,000  LeakA  (12,000 from on (events.py:23))
+ */
+static int write_types(FILE *out, const struct report_types *t)
+{
+	char c[32], g[32], b[16], a[16];
+	int err = 0;
+
+	fprintf(out, "live objects by type, PID %" PRIu32, t->pid);
+	if (t->why && !t->ntypes_total) {
+		fputs(": ", out);
+		err = fput_clean(out, t->why, NAME_TEXT);
+		fputs("\n\n", out);
+		return err;
+	}
+	fprintf(out, ": %s of pymalloc arenas read from outside in %.3fs (limit %gs)",
+		fmt_bytes(a, sizeof(a), t->arena_bytes), t->seconds, t->limit_s);
+	if (t->cut_short)
+		fprintf(out, ", stopped there: %" PRIu64 " of %" PRIu64 " arenas read",
+			t->arenas, t->arenas_total);
+	fputs(t->large_since_start ? "; objects over 512 B as far as traced\n" : "\n", out);
+	if (t->pools_changed || t->pools_unreadable)
+		fprintf(out, "  %" PRIu64 " pool%s changed while read, %" PRIu64 " unreadable: "
+			"their objects are not counted\n", t->pools_changed,
+			plural(t->pools_changed), t->pools_unreadable);
+	fprintf(out, "  %13s %11s %11s  type (top %zu of %zu)\n", "count", "bytes", "growth",
+		t->ntypes, t->ntypes_total);
+	for (size_t i = 0; i < t->ntypes && !err; i++) {
+		const struct report_type_row *row = &t->rows[i];
+
+		fprintf(out, "  %13s %11s %11s  ", fmt_count(c, sizeof(c), row->count),
+			fmt_bytes(b, sizeof(b), row->bytes),
+			fmt_count_growth(g, sizeof(g), row->growth_count));
+		err = fput_clean(out, row->name, NAME_TEXT);
+		if (!err && row->site) {
+			fprintf(out, "  (%s from ", fmt_count(c, sizeof(c), row->site_count));
+			err = fput_frame(out, row->site, NAME_TEXT);
+			if (row->nsites > 1)
+				fprintf(out, ", and %zu more stack%s", row->nsites - 1,
+					plural(row->nsites - 1));
+			fputc(')', out);
+		}
+		fputc('\n', out);
+	}
+	fputc('\n', out);
+	return err;
+}
+
 int report_write_text(FILE *out, const struct report *r)
 {
 	int err;
@@ -400,7 +681,11 @@ int report_write_text(FILE *out, const struct report *r)
 	if (err)
 		return err;
 	fputc('\n', out);
-	err = write_stacks(out, r);
+	err = r->group_by != REPORT_BY_STACK ? write_groups(out, r) : write_stacks(out, r);
+	if (err)
+		return err;
+	for (size_t i = 0; i < r->ntype_reports && !err; i++)
+		err = write_types(out, &r->type_reports[i]);
 	if (err)
 		return err;
 	/* Every other write failure is sticky in the stream: one check. */

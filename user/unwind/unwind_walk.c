@@ -48,11 +48,11 @@ MT_UNWIND_INLINE int mt_unwind_read(const struct mt_unwind_state *s, void *dst,
 }
 
 MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_row(const struct mt_unwind_state *s,
-							   __u32 idx)
+							   const __u32 *idx)
 {
 	const struct walk *w = walk_of(s);
 
-	return idx < w->nrows ? &w->rows[idx] : NULL;
+	return *idx < w->nrows ? &w->rows[*idx] : NULL;
 }
 
 MT_UNWIND_INLINE __u64 mt_unwind_ri_slot(const struct mt_unwind_state *s, __u64 ri)

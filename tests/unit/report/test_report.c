@@ -484,14 +484,20 @@ static const char small_json[] =
 	"\"unwind\":{\"no_table\":0,\"no_mapping\":0,\"unsupported\":0,\"bad_read\":0,"
 	"\"depth\":0,\"fp_frames\":0,\"fp_end\":0,\"finished\":0,\"unfinished\":0,"
 	"\"table_full\":0,\"too_many_mappings\":0},"
-	"\"pymalloc\":{\"unreadable\":0,\"block_sizes\":0}},"
-	"\"may_be_wrong\":false,\"warnings\":[],"
+	"\"pymalloc\":{\"unreadable\":0,\"block_sizes\":0},"
+	"\"python\":{\"unknown_frames\":0,\"code_freed\":0,\"named_from_copy\":0,"
+	"\"lines_cut\":0,\"copies_lost\":0}},"
+	"\"may_be_wrong\":false,\"symbols\":{\"resolved\":0,\"with_line\":0,"
+	"\"objects_no_debug\":0,\"debuginfod_pending\":0,\"seconds\":0.000,"
+	"\"build_s\":0.000},"
+	"\"warnings\":[],"
 	"\"filter\":{\"min_age_s\":0.000,\"window_s\":0.000},"
 	"\"top_n\":10,\"stacks_total\":1,"
 	"\"stacks\":[{\"rank\":1,\"pid\":4242,\"allocator\":\"malloc\",\"bytes\":4096,\"count\":1,"
 	"\"oldest_age_s\":29.800,\"allocs\":3,\"alloc_bytes\":12288,\"frees\":2,"
 	"\"peak_bytes\":8192,"
-	"\"growth_bytes\":-4096,\"stack_captured\":true,\"stack_complete\":true,\"frames\":["
+	"\"growth_bytes\":-4096,\"growth_count\":0,\"stack_captured\":true,"
+	"\"stack_complete\":true,\"frames\":["
 	"{\"function\":\"leak_pages\",\"offset\":26,\"module\":\"leaky\","
 	"\"address\":\"0x55d4c3a1b1c9\",\"module_offset\":\"0x11c9\"},"
 	"{\"function\":\"main\",\"offset\":85,\"module\":\"leaky\","
@@ -622,8 +628,11 @@ Test(json, extremes)
 			"\"growth_bytes\":-9223372036854775808,",
 			"{\"function\":null,\"offset\":18446744073709551615,\"module\":\"[unknown]\","
 			"\"address\":\"0xffffffffffffffff\",\"module_offset\":\"0xffffffffffffffff\"}");
-	cr_assert_null(strstr(out, "nan"));
-	cr_assert_null(strstr(out, "inf"));
+	/* printf's spellings, as values ("debuginfod_pending" is a key). */
+	cr_assert_null(strstr(out, ":nan"));
+	cr_assert_null(strstr(out, ":-nan"));
+	cr_assert_null(strstr(out, ":inf"));
+	cr_assert_null(strstr(out, ":-inf"));
 	cr_assert(json_parses(out));
 	free(out);
 }
@@ -716,4 +725,134 @@ Test(errors, stream_already_failed)
 	cr_assert_not_null(f);
 	cr_assert_eq(report_write_json(f, &r), -EIO);
 	fclose(f);
+}
+
+/* A Python stack: the allocator's path, two Python frames with the
+ * interpreter's frames around and between them, a C extension between. */
+static const struct report_frame py_frames[] = {
+	{ .function = "malloc", .module = "libc.so.6" },
+	{ .function = "PyObject_Malloc", .module = "python3.11", .interpreter = true },
+	{ .function = "inner", .module = "python", .file = "app.py", .line = 3,
+	  .python = true },
+	{ .function = "_PyEval_Vector", .module = "python3.11", .interpreter = true },
+	{ .function = "call", .module = "python3.11", .interpreter = true },
+	{ .function = "ext_call", .module = "_ext.so" },
+	{ .function = "vectorcall", .module = "python3.11", .interpreter = true },
+	{ .function = "outer", .module = "python", .file = "app.py", .line = 9,
+	  .python = true },
+	{ .function = "PyEval_EvalCode", .module = "python3.11", .interpreter = true },
+	{ .function = "__libc_start_main", .module = "libc.so.6" },
+	{ .function = "_start", .module = "python3.11", .interpreter = true },
+};
+
+static struct report py_report(struct report_stack *s)
+{
+	struct report r = sample_report();
+
+	*s = (struct report_stack){ .pid = 4242, .allocator = "malloc", .bytes = 4096,
+				    .count = 4, .nframes = sizeof(py_frames) / sizeof(py_frames[0]),
+				    .frames = py_frames };
+	r.stacks = s;
+	r.nstacks = r.nstacks_total = 1;
+	r.top_n = 10;
+	return r;
+}
+
+Test(text, python_stacks_fold_the_interpreter)
+{
+	struct report_stack s;
+	struct report r = py_report(&s);
+	char *out = capture_text(&r);
+
+	cr_assert(strstr(out, "      malloc [libc.so.6]\n"
+			      "      PyObject_Malloc [python3.11]\n"
+			      "      inner (app.py:3)\n"
+			      "      ... 2 interpreter frames\n"
+			      "      ext_call [_ext.so]\n"
+			      "      vectorcall [python3.11]\n"
+			      "      outer (app.py:9)\n"
+			      "      ... 3 frames, outermost _start [python3.11]\n"), "%s", out);
+	free(out);
+
+	r.all_frames = true;
+	out = capture_text(&r);
+	cr_assert(strstr(out, "      call [python3.11]\n      ext_call [_ext.so]\n"), "%s", out);
+	cr_assert(strstr(out, "      _start [python3.11]\n"), "%s", out);
+	cr_assert_null(strstr(out, "... "));
+	free(out);
+
+	r.all_frames = false;
+	r.max_frames = 3;
+	out = capture_text(&r);
+	cr_assert(strstr(out, "      inner (app.py:3)\n"
+			      "      ... 8 more frames (--max-frames 3)\n"), "%s", out);
+	free(out);
+}
+
+Test(text, groups_in_tracemalloc_form)
+{
+	const struct report_group groups[] = {
+		{ .file = "app.py", .line = 11, .python = true, .bytes = 4194304,
+		  .count = 1000, .growth_bytes = 1258291, .growth_count = 300 },
+		{ .function = "session_new", .module = "demo", .bytes = 100, .count = 1,
+		  .growth_bytes = -50, .growth_count = -1 },
+	};
+	struct report_stack s;
+	struct report r = py_report(&s);
+	char *out;
+
+	r.group_by = REPORT_BY_LINE;
+	r.groups = groups;
+	r.ngroups = r.ngroups_total = 2;
+	out = capture_text(&r);
+	cr_assert(strstr(out, "top 2 of 2 lines by outstanding bytes:\n"
+			      "app.py:11: size=4.0 MiB (+1.2 MiB), count=1000 (+300), "
+			      "average=4194 B\n"
+			      "session_new [demo]: size=100 B (-50 B), count=1 (-1), "
+			      "average=100 B\n"), "%s", out);
+	free(out);
+	out = capture(report_write_json, &r);
+	cr_assert(strstr(out, "\"group_by\":\"line\",\"groups_total\":2,\"groups\":[{\"file\":"
+			      "\"app.py\",\"line\":11,\"function\":null,\"module\":null,"
+			      "\"python\":true,\"bytes\":4194304,\"count\":1000,"
+			      "\"growth_bytes\":1258291,\"growth_count\":300,\"stacks\":0}"), "%s", out);
+	cr_assert(json_parses(out));
+	free(out);
+}
+
+Test(text, types_with_their_growth_and_site)
+{
+	const struct report_frame site = { .function = "Emitter.on", .module = "python",
+					   .file = "events.py", .line = 23, .python = true };
+	const struct report_type_row rows[] = {
+		{ .name = "Listener", .count = 12345, .bytes = 2411724, .growth_count = 1000,
+		  .growth_bytes = 64000, .site = &site, .site_count = 12000, .nsites = 2 },
+		{ .name = "int", .count = 7, .bytes = 224, .growth_count = -2 },
+	};
+	const struct report_types types = {
+		.pid = 4242, .ntypes_total = 9, .ntypes = 2, .rows = rows,
+		.arena_bytes = 3 << 20, .seconds = 0.0123, .limit_s = 5,
+		.large_since_start = true, .sites = true,
+	};
+	struct report_stack s;
+	struct report r = py_report(&s);
+	char *out;
+
+	r.type_reports = &types;
+	r.ntype_reports = 1;
+	out = capture_text(&r);
+	cr_assert(strstr(out, "live objects by type, PID 4242: 3.0 MiB of pymalloc arenas read "
+			      "from outside in 0.012s (limit 5s); objects over 512 B as far as "
+			      "traced\n"), "%s", out);
+	cr_assert(strstr(out, "         12,345     2.3 MiB      +1,000  Listener  (12,000 from "
+			      "Emitter.on (events.py:23), and 1 more stack)\n"), "%s", out);
+	cr_assert(strstr(out, "              7       224 B          -2  int\n"), "%s", out);
+	free(out);
+	out = capture(report_write_json, &r);
+	cr_assert(strstr(out, "\"types\":[{\"pid\":4242,\"error\":null,\"census\":{"), "%s", out);
+	cr_assert(strstr(out, "{\"name\":\"Listener\",\"count\":12345,\"bytes\":2411724,"
+			      "\"growth_count\":1000,\"growth_bytes\":64000,\"stacks\":2,"
+			      "\"site\":{\"count\":12000,\"bytes\":0,\"frame\":"), "%s", out);
+	cr_assert(json_parses(out));
+	free(out);
 }

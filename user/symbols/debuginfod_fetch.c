@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The debuginfod worker (see debuginfod_fetch.h). Requests form one list,
+ * in the order asked, under one mutex; each carries its state. The worker
+ * takes the oldest waiting one, fetches without the lock held, and marks
+ * it done; poll hands done ones over.
+ */
+#include <elfutils/debuginfod.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "debuginfod_fetch.h"
+#include "util/vec.h"
+
+enum req_state { REQ_WAITING, REQ_FETCHING, REQ_DONE, REQ_TAKEN };
+
+struct request {
+	uint8_t id[64];
+	size_t len;
+	enum req_state state;
+	int fd;			/* or a negative errno, once done */
+};
+
+struct debuginfod_fetch {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool started;
+	bool stopping;		/* read by the progress callback too */
+	struct request *reqs;
+	size_t n, cap;
+	size_t pending;		/* not yet taken */
+};
+
+/* libdebuginfod calls this while it transfers: non-zero cancels. */
+static int progress(debuginfod_client *c, long done, long total)
+{
+	struct debuginfod_fetch *f = debuginfod_get_user_data(c);
+	bool stop;
+
+	pthread_mutex_lock(&f->lock);
+	stop = f->stopping;
+	pthread_mutex_unlock(&f->lock);
+	return stop ? -1 : 0;
+}
+
+/* A debug file worth reading: a regular file with something in it (a
+ * server's "not found" can be cached as an empty file). */
+static int checked(int fd)
+{
+	struct stat st;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !st.st_size) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+static void *worker(void *arg)
+{
+	struct debuginfod_fetch *f = arg;
+	debuginfod_client *client = debuginfod_begin();
+
+	if (client) {
+		debuginfod_set_user_data(client, f);
+		debuginfod_set_progressfn(client, progress);
+	}
+	pthread_mutex_lock(&f->lock);
+	while (!f->stopping) {
+		struct request *r = NULL;
+		uint8_t id[64];
+		size_t len, i;
+		int fd;
+
+		for (i = 0; i < f->n && !r; i++)
+			if (f->reqs[i].state == REQ_WAITING)
+				r = &f->reqs[i];
+		if (!r) {
+			pthread_cond_wait(&f->wake, &f->lock);
+			continue;
+		}
+		r->state = REQ_FETCHING;
+		i = r - f->reqs;	/* reqs may move while unlocked */
+		len = r->len;
+		memcpy(id, r->id, len);
+		pthread_mutex_unlock(&f->lock);
+		fd = client ? checked(debuginfod_find_debuginfo(client, id, len, NULL)) : -ENOSYS;
+		pthread_mutex_lock(&f->lock);
+		f->reqs[i].fd = fd;
+		f->reqs[i].state = REQ_DONE;
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (client)
+		debuginfod_end(client);
+	return NULL;
+}
+
+int debuginfod_fetch_new(struct debuginfod_fetch **out)
+{
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	struct debuginfod_fetch *f;
+
+	*out = NULL;
+	if (!urls || !urls[strspn(urls, " \t")])
+		return 0;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->wake, NULL);
+	*out = f;
+	return 0;
+}
+
+void debuginfod_fetch_free(struct debuginfod_fetch *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stopping = true;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+	if (f->started)
+		pthread_join(f->thread, NULL);
+	for (size_t i = 0; i < f->n; i++)
+		if (f->reqs[i].state == REQ_DONE && f->reqs[i].fd >= 0)
+			close(f->reqs[i].fd);
+	free(f->reqs);
+	pthread_cond_destroy(&f->wake);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+int debuginfod_fetch_request(struct debuginfod_fetch *f, const uint8_t *id, size_t len)
+{
+	int err = 0;
+
+	if (!len || len > sizeof(f->reqs[0].id))
+		return -EINVAL;
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < f->n; i++)
+		if (f->reqs[i].len == len && !memcmp(f->reqs[i].id, id, len))
+			goto out;
+	err = vec_reserve(&f->reqs, &f->cap, f->n + 1, sizeof(*f->reqs));
+	if (err)
+		goto out;
+	if (!f->started) {
+		err = -pthread_create(&f->thread, NULL, worker, f);
+		if (err)
+			goto out;
+		f->started = true;
+	}
+	f->reqs[f->n] = (struct request){ .len = len, .state = REQ_WAITING, .fd = -1 };
+	memcpy(f->reqs[f->n].id, id, len);
+	f->n++;
+	f->pending++;
+	pthread_cond_signal(&f->wake);
+out:
+	pthread_mutex_unlock(&f->lock);
+	return err;
+}
+
+int debuginfod_fetch_poll(struct debuginfod_fetch *f, uint8_t *id, size_t *len, int *fd)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < f->n && !found; i++) {
+		struct request *r = &f->reqs[i];
+
+		if (r->state != REQ_DONE)
+			continue;
+		memcpy(id, r->id, r->len);
+		*len = r->len;
+		*fd = r->fd;
+		r->state = REQ_TAKEN;
+		f->pending--;
+		found = 1;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return found;
+}
+
+size_t debuginfod_fetch_pending(struct debuginfod_fetch *f)
+{
+	size_t n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->pending;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
