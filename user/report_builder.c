@@ -586,6 +586,14 @@ static int cmp_group_bytes(const void *pa, const void *pb)
 	return 0;
 }
 
+/* Memory the program mapped itself, not an allocator call's. */
+static bool is_mapping(const struct report_stack *s)
+{
+	return s->allocator == mt_func_names[MT_FUNC_MMAP] ||
+	       s->allocator == mt_func_names[MT_FUNC_MREMAP] ||
+	       s->allocator == mt_func_names[MT_FUNC_BRK];
+}
+
 /* Sum out->stacks[0..n) into out->groups by in->group_by. */
 static int build_groups(struct built_report *out, size_t n, enum report_group_by by)
 {
@@ -635,6 +643,8 @@ static int build_groups(struct built_report *out, size_t n, enum report_group_by
 					taken[b] = true;
 					g->bytes += s->bytes;
 					g->count += s->count;
+					if (is_mapping(s))
+						g->mapped_bytes += s->bytes;
 					g->growth_bytes += s->growth_bytes;
 					g->growth_count += s->growth_count;
 					g->nstacks++;

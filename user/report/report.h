@@ -250,6 +250,11 @@ struct report_group {
 	bool python;		/* the key frame is a Python frame */
 	uint64_t bytes;		/* outstanding (as filtered) */
 	uint64_t count;
+	uint64_t mapped_bytes;	/* of bytes, what the program mapped itself
+				   (mmap, mremap, brk: pymalloc's arenas
+				   among them, charged whole to the line
+				   that needed each, an estimate); the rest
+				   is allocator calls, exact */
 	int64_t growth_bytes;	/* since the previous report */
 	int64_t growth_count;
 	size_t nstacks;		/* stacks summed */

@@ -178,8 +178,9 @@ static void write_groups(FILE *out, const struct report *r)
 		fputs(",\"module\":", out);
 		json_str(out, g->module);
 		fprintf(out, ",\"python\":%s,\"bytes\":%" PRIu64 ",\"count\":%" PRIu64
-			",\"growth_bytes\":%" PRId64 ",\"growth_count\":%" PRId64
-			",\"stacks\":%zu}", g->python ? "true" : "false", g->bytes, g->count,
+			",\"mapped_bytes\":%" PRIu64 ",\"growth_bytes\":%" PRId64
+			",\"growth_count\":%" PRId64 ",\"stacks\":%zu}",
+			g->python ? "true" : "false", g->bytes, g->count, g->mapped_bytes,
 			g->growth_bytes, g->growth_count, g->nstacks);
 	}
 	fputc(']', out);

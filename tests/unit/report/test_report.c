@@ -815,6 +815,7 @@ Test(text, groups_in_tracemalloc_form)
 	cr_assert(strstr(out, "\"group_by\":\"line\",\"groups_total\":2,\"groups\":[{\"file\":"
 			      "\"app.py\",\"line\":11,\"function\":null,\"module\":null,"
 			      "\"python\":true,\"bytes\":4194304,\"count\":1000,"
+			      "\"mapped_bytes\":0,"
 			      "\"growth_bytes\":1258291,\"growth_count\":300,\"stacks\":0}"), "%s", out);
 	cr_assert(json_parses(out));
 	free(out);
