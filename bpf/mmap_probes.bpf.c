@@ -91,11 +91,45 @@ static __always_inline void send_mapped(void *ctx, const struct pt_regs *uregs,
 	count(MT_CNT_MAPS);
 }
 
-static __always_inline void on_mmap_exit(void *ctx, const struct pt_regs *uregs, long ret)
+/* What a syscall's return says, decided apart from the sending so that the
+ * tracepoint fallback, one program for all of them, sends (and walks a
+ * stack) in one place: its verified size stays one stack walk's. */
+enum map_how { MAP_NOTHING = 0, MAP_EVENT, MAP_WITH_STACK };
+
+struct map_out {
+	struct call_state *st;
+	__u64 addr, size, old;
+	__u16 flags;
+	__u8 type, func, how;
+};
+
+static __always_inline void map_set(struct map_out *o, __u8 how, __u8 type, __u8 func,
+				    __u64 addr, __u64 size, __u64 old, __u16 flags)
+{
+	o->how = how;
+	o->type = type;
+	o->func = func;
+	o->addr = addr;
+	o->size = size;
+	o->old = old;
+	o->flags = flags;
+}
+
+static __always_inline void map_finish(void *ctx, const struct pt_regs *uregs,
+				       struct map_out *o)
+{
+	if (o->how == MAP_WITH_STACK && o->st)
+		send_mapped(ctx, uregs, o->st, o->type, o->func, o->addr, o->size, o->old,
+			    o->flags);
+	else if (o->how != MAP_NOTHING)
+		emit(o->type, o->func, o->addr, o->size, o->old, 0, o->flags);
+}
+
+static __always_inline void on_mmap_exit(const struct pt_regs *uregs, long ret,
+					 struct map_out *o)
 {
 	__u64 len = BPF_CORE_READ(uregs, si), flags = BPF_CORE_READ(uregs, r10);
 	bool anon = (flags & MT_MAP_ANONYMOUS) && (flags & MT_MAP_TYPE) == MT_MAP_PRIVATE;
-	struct call_state *st;
 
 	if (ret < 0 && ret > -4096)
 		return;		/* failed */
@@ -103,11 +137,12 @@ static __always_inline void on_mmap_exit(void *ctx, const struct pt_regs *uregs,
 	 * replaces memory mapped before: MAP_FIXED. */
 	if (!anon && (!(flags & MT_MAP_FIXED) || (flags & MT_MAP_FIXED_NOREPLACE)))
 		return;
-	st = outside_allocator(true);
-	if (!st)
+	o->st = outside_allocator(true);
+	if (!o->st)
 		return;
-	send_mapped(ctx, uregs, st, MT_EV_MMAP, MT_FUNC_MMAP, (__u64)ret, MT_PAGE_UP(len), 0,
-		    anon ? 0 : MT_EVF_MAP_FILE);
+	/* A replacing file mapping needs no stack: it only unmaps. */
+	map_set(o, anon ? MAP_WITH_STACK : MAP_EVENT, MT_EV_MMAP, MT_FUNC_MMAP, (__u64)ret,
+		MT_PAGE_UP(len), 0, anon ? 0 : MT_EVF_MAP_FILE);
 }
 
 static __always_inline void on_munmap_enter(const struct pt_regs *uregs)
@@ -129,22 +164,22 @@ static __always_inline void on_mremap_enter(const struct pt_regs *uregs)
 	emit(MT_EV_MREMAP_BEGIN, MT_FUNC_MREMAP, 0, MT_PAGE_UP(len), addr, 0, 0);
 }
 
-static __always_inline void on_mremap_exit(void *ctx, const struct pt_regs *uregs, long ret)
+static __always_inline void on_mremap_exit(const struct pt_regs *uregs, long ret,
+					   struct map_out *o)
 {
 	__u64 addr = BPF_CORE_READ(uregs, di), len = BPF_CORE_READ(uregs, dx);
-	struct call_state *st;
 
 	if (addr & (MT_PAGE - 1))
 		return;
-	st = outside_allocator(true);
-	if (!st)
+	o->st = outside_allocator(true);
+	if (!o->st)
 		return;
-	if (ret < 0 && ret > -4096) {
-		emit(MT_EV_MREMAP_DONE, MT_FUNC_MREMAP, 0, MT_PAGE_UP(len), addr, 0, 0);
-		return;
-	}
-	send_mapped(ctx, uregs, st, MT_EV_MREMAP_DONE, MT_FUNC_MREMAP, (__u64)ret,
-		    MT_PAGE_UP(len), addr, 0);
+	if (ret < 0 && ret > -4096)
+		map_set(o, MAP_EVENT, MT_EV_MREMAP_DONE, MT_FUNC_MREMAP, 0, MT_PAGE_UP(len),
+			addr, 0);
+	else
+		map_set(o, MAP_WITH_STACK, MT_EV_MREMAP_DONE, MT_FUNC_MREMAP, (__u64)ret,
+			MT_PAGE_UP(len), addr, 0);
 }
 
 static __always_inline void on_brk_enter(void)
@@ -157,26 +192,30 @@ static __always_inline void on_brk_enter(void)
 }
 
 /* brk returns the break as it is after the call, moved or not. */
-static __always_inline void on_brk_exit(void *ctx, const struct pt_regs *uregs, long ret)
+static __always_inline void on_brk_exit(const struct pt_regs *uregs, long ret,
+					struct map_out *o)
 {
-	struct call_state *st = outside_allocator(false);
 	__u64 before;
 
-	if (!st || !st->brk_before)
+	o->st = outside_allocator(false);
+	if (!o->st || !o->st->brk_before)
 		return;
-	before = st->brk_before;
-	st->brk_before = 0;
+	before = o->st->brk_before;
+	o->st->brk_before = 0;
 	if ((__u64)ret > before)
-		send_mapped(ctx, uregs, st, MT_EV_BRK, MT_FUNC_BRK, (__u64)ret,
-			    (__u64)ret - before, before, 0);
+		map_set(o, MAP_WITH_STACK, MT_EV_BRK, MT_FUNC_BRK, (__u64)ret,
+			(__u64)ret - before, before, 0);
 	else if ((__u64)ret < before)
-		emit(MT_EV_BRK, MT_FUNC_BRK, (__u64)ret, 0, before, 0, 0);
+		map_set(o, MAP_EVENT, MT_EV_BRK, MT_FUNC_BRK, (__u64)ret, 0, before, 0);
 }
 
 SEC("fexit/__x64_sys_mmap")
 int BPF_PROG(mmap_exit, const struct pt_regs *uregs, long ret)
 {
-	on_mmap_exit(ctx, uregs, ret);
+	struct map_out o = {};
+
+	on_mmap_exit(uregs, ret, &o);
+	map_finish(ctx, uregs, &o);
 	return 0;
 }
 
@@ -197,7 +236,10 @@ int BPF_PROG(mremap_enter, const struct pt_regs *uregs)
 SEC("fexit/__x64_sys_mremap")
 int BPF_PROG(mremap_exit, const struct pt_regs *uregs, long ret)
 {
-	on_mremap_exit(ctx, uregs, ret);
+	struct map_out o = {};
+
+	on_mremap_exit(uregs, ret, &o);
+	map_finish(ctx, uregs, &o);
 	return 0;
 }
 
@@ -211,7 +253,10 @@ int BPF_PROG(brk_enter, const struct pt_regs *uregs)
 SEC("fexit/__x64_sys_brk")
 int BPF_PROG(brk_exit, const struct pt_regs *uregs, long ret)
 {
-	on_brk_exit(ctx, uregs, ret);
+	struct map_out o = {};
+
+	on_brk_exit(uregs, ret, &o);
+	map_finish(ctx, uregs, &o);
 	return 0;
 }
 
@@ -232,12 +277,16 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(syscall_exit, struct pt_regs *uregs, long ret)
 {
 	long id = BPF_CORE_READ(uregs, orig_ax);
+	struct map_out o = {};
 
 	if (id == MT_NR_MMAP)
-		on_mmap_exit(ctx, uregs, ret);
+		on_mmap_exit(uregs, ret, &o);
 	else if (id == MT_NR_MREMAP)
-		on_mremap_exit(ctx, uregs, ret);
+		on_mremap_exit(uregs, ret, &o);
 	else if (id == MT_NR_BRK)
-		on_brk_exit(ctx, uregs, ret);
+		on_brk_exit(uregs, ret, &o);
+	else
+		return 0;
+	map_finish(ctx, uregs, &o);
 	return 0;
 }

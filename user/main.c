@@ -153,12 +153,11 @@ static void read_mappings(struct memtrace *mt, uint32_t pid)
 static void handle_exec(struct memtrace *mt, uint32_t pid)
 {
 	struct traced *t = processes_find(&mt->procs, pid);
-	struct alloc_target lt;
-	char why[256];
 
 	if (!t)
 		return;
 	t->execd = true;
+	t->alloc_check_pending = !t->followed && !mt->opt.all;
 	python_process_exec(&mt->py_env, &t->py, pid);
 	/* The new program's code objects are not the old one's. */
 	fresh_stacks_forget(&mt->fresh, pid);
@@ -171,16 +170,26 @@ static void handle_exec(struct memtrace *mt, uint32_t pid)
 	if (t->how != TRACED_BORN && t->how != TRACED_ALL)
 		warnings_add(&mt->warnings, "PID %d exec'd (now %s): allocations from before "
 			     "the exec were dropped", pid, t->comm);
-	/* The new program has not mapped its libc yet when the exec is
-	 * seen; a program with another libc (or none) is noticed when its
-	 * mappings are next read. Under ptrace, exec_ready() sees to it. */
-	if (!t->followed && !mt->opt.all && !alloc_target_find(pid, &lt, why, sizeof(why))) {
-		if (strcmp(lt.maps_path, t->alloc.maps_path))
-			warnings_add(&mt->warnings, "PID %d exec'd into a program that uses "
-				     "another allocator (%s): its allocations are not traced", pid,
-				     lt.maps_path);
-		alloc_target_release(&lt);
-	}
+}
+
+/* After an exec, once the new program's objects are mapped: does its
+ * malloc bind where the probes are? (At the exec itself nothing but the
+ * program and ld.so is mapped yet.) Done after its tables are loaded, as
+ * finding the allocator reads symbols: not while its stacks wait. Under
+ * ptrace (and with -a) exec_ready() and detection see to it instead. */
+static void check_allocator_after_exec(struct memtrace *mt, struct traced *t)
+{
+	struct alloc_target lt;
+	char why[256];
+
+	if (alloc_target_find(t->pid, &lt, why, sizeof(why)))
+		return;		/* not yet: at its next mapping change */
+	t->alloc_check_pending = false;
+	if (strcmp(lt.maps_path, t->alloc.maps_path))
+		warnings_add(&mt->warnings, "PID %d exec'd into a program that uses another "
+			     "allocator (%s): its allocations are not traced", t->pid,
+			     lt.maps_path);
+	alloc_target_release(&lt);
 }
 
 static bool may_be_python(const struct memtrace *mt, pid_t pid);
@@ -196,6 +205,8 @@ static void mappings_changed(struct memtrace *mt, uint32_t pid)
 	/* A program may load libpython only now (or exec'd into Python). */
 	if (t && may_be_python(mt, pid))
 		python_process_mapped(&mt->py_env, &t->py, pid, t->comm);
+	if (t && t->alloc_check_pending)
+		check_allocator_after_exec(mt, t);
 }
 
 /*

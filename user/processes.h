@@ -38,6 +38,7 @@ struct traced {
 	struct alloc_target alloc;
 	struct python_process py;
 	uint64_t rss_anon_start;	/* anonymous RSS when tracing began */
+	bool alloc_check_pending;	/* exec'd: is its allocator the same? */
 
 	/* Its life as the header of every report tells it. */
 	pid_t ppid;			/* 0: unknown */

@@ -224,7 +224,12 @@ def count_kinds(report, truth):
         assert blocks >= 19000, truth
         assert abs(got - blocks) <= 0.02 * blocks, \
             f"line {line}: memtrace {got} blocks, pymalloc {blocks}; all: {ours}"
-    assert report["accounting"]["replaced_live"] == 0, report["accounting"]
+    # An allocation over a live address means a free was missed: only when
+    # events were lost (the ring buffer full, counted), and then the report
+    # says that its figures may be wrong.
+    acct = report["accounting"]
+    assert acct["replaced_live"] <= acct["lost_events"], acct
+    assert acct["lost_events"] == 0 or report["may_be_wrong"], acct
 
 
 def test_python_objects_after_exec_into_python(tmp_path):
