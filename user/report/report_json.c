@@ -279,10 +279,16 @@ int report_write_json(FILE *out, const struct report *r)
 		}
 		fputs(",\"memory\":", out);
 		write_memory(out, &r->procs[i].mem);
-		fprintf(out, ",\"ppid\":%" PRIu32 ",\"exe\":", r->procs[i].ppid);
-		json_str(out, r->procs[i].exe ? r->procs[i].exe : "");
+		/* Unknown is null: a parent of 0, an empty program or how. */
+		fputs(",\"ppid\":", out);
+		if (r->procs[i].ppid)
+			fprintf(out, "%" PRIu32, r->procs[i].ppid);
+		else
+			fputs("null", out);
+		fputs(",\"exe\":", out);
+		json_str(out, r->procs[i].exe && *r->procs[i].exe ? r->procs[i].exe : NULL);
 		fputs(",\"how\":", out);
-		json_str(out, r->procs[i].how ? r->procs[i].how : "");
+		json_str(out, r->procs[i].how && *r->procs[i].how ? r->procs[i].how : NULL);
 		fputs(",\"traced_from_s\":", out);
 		json_num(out, r->procs[i].traced_from_s);
 		fputs(",\"exited_s\":", out);

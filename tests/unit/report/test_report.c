@@ -243,7 +243,8 @@ Test(fmt_frame, snprintf_semantics)
 
 static const char sample_text[] =
 	"== memtrace report 2026-11-21 04:55:01, 1m30s since start ==\n"
-	"processes    4242 leaky\n"
+	"processes    1\n"
+	"             4242 leaky, from the start\n"
 	"outstanding  4.0 MiB in 1027 live allocations\n"
 	"rates        123.4 allocs/s, 120.0 frees/s over the last 10.0s\n"
 	"since start  123456 allocs, 122429 frees, 57 distinct stacks\n"
@@ -313,7 +314,9 @@ Test(text, final_filters_warnings_and_doubts)
 	out = capture_text(&r);
 	ASSERT_IN_ORDER(out,
 			"== memtrace final report 2026-11-21 04:55:01, 1m30s since start ==\n",
-			"processes    4242 leaky, 4250 worker (exited)\n",
+			"processes    2, 1 exited\n",
+			"             4242 leaky, from the start\n",
+			"             4250 worker, from the start, exited\n",
 			"lost events 12,", "replaced live 1,",
 			"\nfigures may be wrong:\n",
 			"  12 events lost (ring buffer full): allocations and frees were missed",
@@ -402,7 +405,7 @@ Test(text, names_from_the_target_cannot_drive_the_terminal)
 	r.stacks = stacks;
 	r.nstacks = r.nstacks_total = 1;
 	out = capture_text(&r);
-	ASSERT_IN_ORDER(out, "processes    7 ev\\x1b[2Jil\n", "  bad\\x0aname+0x1 [m]\n");
+	ASSERT_IN_ORDER(out, "             7 ev\\x1b[2Jil, from the start\n", "  bad\\x0aname+0x1 [m]\n");
 	free(out);
 }
 
@@ -425,19 +428,24 @@ Test(text, long_names_are_not_cut)
 	free(out);
 }
 
-Test(text, many_processes_wrap)
+/* One line per process, in the builder's order (the largest first); past
+ * 20 the rest are counted. */
+Test(text, many_processes_listed_then_counted)
 {
-	struct report_process procs[12];
+	struct report_process procs[25];
 	struct report r = sample_report();
 	char *out, *line;
 
-	for (size_t i = 0; i < 12; i++)
-		procs[i] = (struct report_process){ .pid = 100000 + i, .comm = "worker" };
+	for (size_t i = 0; i < 25; i++)
+		procs[i] = (struct report_process){ .pid = 100000 + i, .comm = "worker",
+						    .outstanding_bytes = 2000 - i };
 	r.procs = procs;
-	r.nprocs = 12;
+	r.nprocs = 25;
 	out = capture_text(&r);
-	ASSERT_IN_ORDER(out, "processes    100000 worker, 100001 worker, 100002 worker,",
-			"\n             100004 worker,", "100011 worker\n");
+	ASSERT_IN_ORDER(out, "processes    25\n", "             100000 worker, from the start\n",
+			"             100019 worker, from the start\n",
+			"             and 5 more, holding 9.7 KiB\n");
+	cr_assert_null(strstr(out, "100020 worker"));
 	for (line = out; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
 		cr_assert_leq(strcspn(line, "\n"), 80);
 	free(out);
@@ -473,7 +481,9 @@ static const char small_json[] =
 	"\"elapsed_s\":90.000,\"interval_s\":10.000,"
 	"\"processes\":[{\"pid\":4242,\"comm\":\"leaky\",\"exited\":false,"
 	"\"outstanding_bytes\":4194916,\"live_allocations\":1027,\"rss_bytes\":9437184,"
-	"\"allocator\":null,\"memory\":null}],"
+	"\"allocator\":null,\"memory\":null,\"ppid\":null,\"exe\":null,\"how\":null,"
+	"\"traced_from_s\":0.000,\"exited_s\":null,\"traced\":\"yes\",\"untraced\":null}],"
+	"\"untraceable\":{},"
 	"\"totals\":{\"outstanding_bytes\":4194916,\"live_allocations\":1027,\"allocs\":123456,"
 	"\"alloc_bytes\":987654321,\"frees\":122429,\"alloc_rate\":123.400,\"free_rate\":120.000,"
 	"\"distinct_stacks\":57,\"memory\":null},\"sampled\":false,"
@@ -481,6 +491,7 @@ static const char small_json[] =
 	"\"returns_in_flight_at_attach\":0,"
 	"\"entries_without_return\":0,\"unknown_frees\":3,\"stacks_not_captured\":0,"
 	"\"replaced_live\":0,\"exec_dropped\":0,\"nested_calls\":2,\"maps_in_allocator\":0,"
+	"\"processes_partial\":0,"
 	"\"unwind\":{\"no_table\":0,\"no_mapping\":0,\"unsupported\":0,\"bad_read\":0,"
 	"\"depth\":0,\"fp_frames\":0,\"fp_end\":0,\"finished\":0,\"unfinished\":0,"
 	"\"table_full\":0,\"too_many_mappings\":0},"
