@@ -85,9 +85,10 @@ static __always_inline void count_n(enum mt_counter c, __u64 n)
 		*v += n;
 }
 
+/* tgid is traced, and its probes are all in (MT_TARGET_ATTACHING). */
 static __always_inline bool is_target(__u32 tgid)
 {
-	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+	return mt_target_traced(bpf_map_lookup_elem(&targets, &tgid));
 }
 
 /* Reserve, fill the common fields, submit. Wakes the consumer only past

@@ -61,6 +61,17 @@ enum mt_func {
 	MT_FUNC_COUNT,
 };
 
+/* Functions handed a live block that they may free or move (the realloc
+ * family): their entry probes go live before those of the functions that
+ * only allocate, or a block recorded by one would be freed by a call
+ * whose entry was not seen yet. */
+static inline int mt_func_takes_block(unsigned int func)
+{
+	return func == MT_FUNC_REALLOC || func == MT_FUNC_REALLOCARRAY ||
+	       func == MT_FUNC_RALLOCX || func == MT_FUNC_XALLOCX ||
+	       func == MT_FUNC_REALLOCF || func == MT_FUNC_PY_REALLOC;
+}
+
 /* The arguments an allocation function's probes read: bit i for argument
  * i. Where a probe sits past the first instruction, these must still be in
  * registers (user/proc/probe_site.c). */
@@ -340,12 +351,28 @@ enum mt_stack_mode {
 
 /* Value of the targets map (key: tgid). */
 struct mt_target {
-	__u32 flags;
+	__u32 flags;		/* MT_TARGET_* */
 	__u32 pad;
 	__u64 live_ns;		/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) when the
 				   process's entry probes were last attached;
 				   0 while probes are being attached */
 };
+
+/*
+ * A process whose probes are still going in: every program ignores it, so
+ * that all its probes go live at once when user space clears the flag.
+ * Each probe is live as soon as it is attached; without the gate a free
+ * attached after malloc misses the frees of blocks malloc recorded
+ * meanwhile (~200 allocations "over a live address" per attach to a
+ * churning process), and a free attached first sends an event for every
+ * free of a block never seen (the ring filled: 600,000 events lost).
+ */
+#define MT_TARGET_ATTACHING 0x1u
+
+static inline int mt_target_traced(const struct mt_target *t)
+{
+	return t && !(t->flags & MT_TARGET_ATTACHING);
+}
 
 /*
  * Sampling (--sample-bytes R). Allocated bytes are sampled as a Poisson

@@ -354,6 +354,20 @@ static void on_leader_exit(void *ctx, pid_t pid, pid_t tid)
 	probes_retarget(mt->probes, pid, tid);
 }
 
+/* follow: pid's leader is exiting, stopped, its memory still readable. All
+ * it did is in the ring by now: handle it, and read the code objects of
+ * its new stacks, which a lagging consumer would otherwise find gone (their
+ * frames then unknown). The process waits for this: its exit reaches its
+ * parent a little later. */
+static void on_exiting(void *ctx, pid_t pid)
+{
+	struct memtrace *mt = ctx;
+
+	(void)pid;
+	rb_consumer_drain(mt->consumer);
+	fresh_stacks_resolve(&mt->fresh, &mt->procs, mt->stacks, mt->py);
+}
+
 /* Check a process and find its libc, before anything is loaded. */
 static int prepare_process(struct memtrace *mt, pid_t pid, enum traced_how how);
 static int attach_process(struct memtrace *mt, struct traced *t);
@@ -1515,6 +1529,7 @@ int main(int argc, char **argv)
 			.born = on_born,
 			.exec_ready = on_exec_ready,
 			.leader_exit = on_leader_exit,
+			.exiting = on_exiting,
 		};
 
 		if ((err = follow_new(&mt.follow, &hooks))) {

@@ -309,6 +309,7 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
 			    const uint8_t *skip, int first, int free_func)
 {
 	struct batch rets = { .prog = p->skel->progs.alloc_exit, .ret = true };
+	struct batch moves = { .prog = p->skel->progs.alloc_enter };
 	struct batch entries = { .prog = p->skel->progs.alloc_enter };
 	struct batch frees = { .prog = p->skel->progs.free_enter };
 	int err = 0;
@@ -322,16 +323,21 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
 		}
 		err = batch_add(&rets, func_offset[f], f);
 		if (!err)
-			err = batch_add(&entries, probe_offset[f], f);
+			err = batch_add(mt_func_takes_block(f) ? &moves : &entries,
+					probe_offset[f], f);
 	}
+	/* In the order of attach_sites. */
+	if (!err)
+		err = batch_attach(p, pl, path, &frees);
 	if (!err)
 		err = batch_attach(p, pl, path, &rets);
 	if (!err)
-		err = batch_attach(p, pl, path, &entries);
+		err = batch_attach(p, pl, path, &moves);
 	if (!err)
-		err = batch_attach(p, pl, path, &frees);
+		err = batch_attach(p, pl, path, &entries);
 	/* After an error, batches not attached yet are left to free. */
 	batch_free(&rets);
+	batch_free(&moves);
 	batch_free(&entries);
 	batch_free(&frees);
 	return err;
@@ -347,6 +353,7 @@ static int attach_sites(struct probes *p, struct pid_links *pl,
 			const struct alloc_target *at)
 {
 	struct batch rets = { .prog = p->skel->progs.alloc_exit, .ret = true };
+	struct batch moves = { .prog = p->skel->progs.alloc_enter };
 	struct batch entries = { .prog = p->skel->progs.alloc_enter };
 	struct batch frees = { .prog = p->skel->progs.free_enter };
 	int err = 0;
@@ -360,15 +367,29 @@ static int attach_sites(struct probes *p, struct pid_links *pl,
 		}
 		err = batch_add(&rets, s->probe_offset, s->cookie);
 		if (!err)
-			err = batch_add(&entries, s->probe_offset, s->cookie);
+			err = batch_add(mt_func_takes_block(s->func) ? &moves : &entries,
+					s->probe_offset, s->cookie);
 	}
+	/*
+	 * The process is MT_TARGET_ATTACHING meanwhile: these all go live at
+	 * once, in mark_live(). The order still matters where probes join a
+	 * live process (pymalloc's, attach_functions), and costs nothing here:
+	 * - frees first: a block recorded later is always seen freed;
+	 * - then returns, so that a call whose entry was seen returns seen;
+	 * - then the entries of the realloc family before the others: a
+	 *   block recorded by malloc is never moved unseen by a realloc whose
+	 *   entry was not live yet.
+	 */
+	if (!err)
+		err = batch_attach(p, pl, at->path, &frees);
 	if (!err)
 		err = batch_attach(p, pl, at->path, &rets);
 	if (!err)
-		err = batch_attach(p, pl, at->path, &entries);
+		err = batch_attach(p, pl, at->path, &moves);
 	if (!err)
-		err = batch_attach(p, pl, at->path, &frees);
+		err = batch_attach(p, pl, at->path, &entries);
 	batch_free(&rets);
+	batch_free(&moves);
 	batch_free(&entries);
 	batch_free(&frees);
 	return err;
@@ -392,6 +413,8 @@ static void mark_live(struct probes *p, pid_t pid, bool live)
 	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
 	if (live && !clock_gettime(CLOCK_MONOTONIC, &ts))
 		tv.live_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	if (live)
+		tv.flags &= ~MT_TARGET_ATTACHING;	/* all its probes at once */
 	bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key), &tv, sizeof(tv),
 			     BPF_EXIST);
 }
@@ -400,7 +423,7 @@ int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 		  char *why, size_t why_len)
 {
 	struct pid_links *pl = pid_links_of(p, pid);
-	struct mt_target tv = { 0 };
+	struct mt_target tv = { .flags = MT_TARGET_ATTACHING };
 	__u32 key = pid;
 	int err;
 
@@ -427,9 +450,7 @@ int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 			return -ENOMEM;
 	}
 
-	/* Return probes first, then entry probes: a call entered after its
-	 * entry probe is live then always has its return probe too, so entry
-	 * and return stay paired. */
+	/* Gated by MT_TARGET_ATTACHING until mark_live(): all at once. */
 	err = attach_sites(p, pl, at);
 	if (err)
 		return why_fail(err, why, why_len,

@@ -343,6 +343,11 @@ static void on_leader_exit(struct follow *f, struct task *t)
 {
 	pid_t tid = t->tid, tgid = t->tgid, other = 0;
 
+	/* Held at its exit, the process's memory is still there: what it
+	 * holds (its code objects' names, its mappings) is read now, while
+	 * it can be, and not after it is gone. */
+	if (f->hooks.exiting)
+		f->hooks.exiting(f->hooks.ctx, tgid);
 	for (size_t i = 0; i < f->n && !other; i++)
 		if (f->tasks[i].tgid == tgid && f->tasks[i].tid != tid)
 			other = f->tasks[i].tid;

@@ -46,6 +46,9 @@ struct follow_hooks {
 	void (*exec_ready)(void *ctx, pid_t pid, bool new_leader);
 	/* pid's leader thread is exiting; its thread tid lives on. */
 	void (*leader_exit)(void *ctx, pid_t pid, pid_t tid);
+	/* pid's leader thread is exiting (all its threads, or only it): its
+	 * memory can still be read, and is not once this returns. */
+	void (*exiting)(void *ctx, pid_t pid);
 };
 
 struct follow_stats {
