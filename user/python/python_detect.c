@@ -352,15 +352,53 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 	return 0;
 }
 
-/* The file offset of PyCode_Type.tp_dealloc, when the interpreter's own
- * object (mapped like m) holds it; else 0, and deaths go unwatched. */
-static uint64_t find_code_dealloc(int memfd, const struct proc_maps *maps,
-				  const struct proc_map *m, const struct py_target *t)
+/*
+ * The value the loader will write at vaddr of the object mapped like m: the
+ * addend of its R_X86_64_RELATIVE relocation, as a run-time address (0: no
+ * such relocation). Read from the file, because a process stopped before
+ * its loader relocated (launched, or at an exec) has 0 there in memory.
+ */
+static uint64_t relocated_value(pid_t pid, const struct proc_map *m, uint64_t vaddr,
+				uint64_t bias)
 {
-	uint64_t fn = 0;
+	uint64_t value = 0;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd = target_file_open_mapped(pid, m);
 
-	if (proc_mem_read(memfd, t->layout.code_type + TYPE_DEALLOC_OFFSET, &fn, sizeof(fn)))
+	if (fd < 0)
 		return 0;
+	if (elf_file_open(fd, &elf)) {
+		close(fd);
+		return 0;
+	}
+	while (!value && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize ||
+		    !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < d->d_size / sh.sh_entsize; i++) {
+			GElf_Rela r;
+
+			if (gelf_getrela(d, (int)i, &r) && r.r_offset == vaddr &&
+			    GELF_R_TYPE(r.r_info) == R_X86_64_RELATIVE) {
+				value = bias + (uint64_t)r.r_addend;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return value;
+}
+
+/* The file offset of the code at run-time address fn in an executable
+ * mapping of m's file; 0 if it is in none. */
+static uint64_t code_offset(const struct proc_maps *maps, const struct proc_map *m,
+			    uint64_t fn)
+{
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct proc_map *x = &maps->maps[i];
 
@@ -368,6 +406,23 @@ static uint64_t find_code_dealloc(int memfd, const struct proc_maps *maps,
 			return fn - x->start + x->pgoff;
 	}
 	return 0;
+}
+
+/* The file offset of PyCode_Type.tp_dealloc, when the interpreter's own
+ * object (mapped like m) holds it; else 0, and deaths go unwatched. */
+static uint64_t find_code_dealloc(pid_t pid, int memfd, const struct proc_maps *maps,
+				  const struct proc_map *m, const struct py_target *t)
+{
+	uint64_t at = t->layout.code_type + TYPE_DEALLOC_OFFSET, fn = 0, off;
+
+	if (proc_mem_read(memfd, at, &fn, sizeof(fn)))
+		return 0;
+	off = code_offset(maps, m, fn);
+	/* Not relocated yet (a shared libpython, the process stopped before
+	 * its loader ran): what the loader will put there. */
+	if (!off)
+		off = code_offset(maps, m, relocated_value(pid, m, at - t->lib_bias, t->lib_bias));
+	return off;
 }
 
 int python_detect(pid_t pid, struct py_target *out, char *why, size_t why_len)
@@ -396,7 +451,7 @@ int python_detect(pid_t pid, struct py_target *out, char *why, size_t why_len)
 	}
 	err = fill_target(memfd, &syms, bias, out, why, why_len);
 	if (!err)
-		out->code_dealloc_offset = find_code_dealloc(memfd, &maps, m, out);
+		out->code_dealloc_offset = find_code_dealloc(pid, memfd, &maps, m, out);
 	close(memfd);
 out:
 	proc_maps_free(&maps);
