@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "report_builder.h"
+#include "map_filter.h"
 #include "memtrace_stack_hash.h"
 #include "util/vec.h"
 
@@ -250,6 +251,20 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Does v hold pymalloc arenas: mmaps of an arena's size each, made by a
+ * Python process's interpreter? Its bytes are then an estimate of what
+ * the line's objects hold (README, "Small objects without
+ * --python-objects"). */
+static bool is_python_arena(const struct report_inputs *in, const struct agg_stack_view *v)
+{
+	const struct py_target *py = python_of(in, v->pid);
+
+	if (v->func != MT_FUNC_MMAP || !v->count || v->bytes % v->count)
+		return false;
+	return py && map_filter_is_python_arena(in->stacks, in->sym, py, v->pid, v->stack_id,
+						v->bytes / v->count);
 }
 
 /* Sampling: the view's estimates in place of its sampled figures. Growth
@@ -748,6 +763,7 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		s->growth_count = v->growth_count;
 		s->no_stack = pcs[i] == NULL;
 		s->stack_end = pcs[i] ? stack_end_text(pcs[i]->end) : NULL;
+		s->python_arena = is_python_arena(in, v);
 		if (in->sample_bytes)
 			use_estimates(s, v);
 

@@ -63,6 +63,10 @@ def test_arenas_on_the_building_line(tmp_path, python):
     assert count == truth["arenas"], \
         f"memtrace {count} arenas on {truth['function']}:{truth['line']}, CPython {truth}"
     assert sum(s["bytes"] for s in stacks) == truth["arenas"] * truth["arena_bytes"]
+    # Marked as what they are: an estimate of the line's objects.
+    assert all(s.get("python_arena") is True for s in stacks), stacks
+    assert not any(s.get("python_arena") for s in report["stacks"]
+                   if s["allocator"] != "mmap"), "only arenas are marked"
     mem = report["processes"][0]["memory"]
     # They are resident (every object was made), and counted as arenas.
     assert mem["python_arenas"] >= 0.9 * truth["arenas"] * truth["arena_bytes"], mem

@@ -89,6 +89,9 @@ struct report_stack {
 				   the estimates (0 when not sampling) */
 	int64_t growth_count;	/* live allocations, since the previous report */
 	bool no_stack;		/* allocations whose stack was not captured */
+	bool python_arena;	/* pymalloc's arenas (mmap by the interpreter):
+				   whole arenas charged to the line that needed
+				   each, an estimate of its objects' bytes */
 	const char *stack_end;	/* NULL: the walk reached the outermost frame;
 				   else why it stopped ("no unwind table", ...) */
 	size_t nframes;		/* frames[0] is the allocation function */

@@ -136,6 +136,8 @@ static void write_stack(FILE *out, const struct report_stack *s, size_t rank)
 	json_bool(out, !s->no_stack && !s->stack_end);
 	if (s->samples)
 		fprintf(out, ",\"samples\":%" PRIu64, s->samples);
+	if (s->python_arena)
+		fputs(",\"python_arena\":true", out);
 	if (s->stack_end) {
 		fputs(",\"stack_end\":", out);
 		json_str(out, s->stack_end);

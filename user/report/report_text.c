@@ -519,6 +519,8 @@ static int write_stack(FILE *out, const struct report *r, size_t rank, int rank_
 	fprintf(out, "#%-*zu %10s in %" PRIu64 " allocation%s, oldest %s, %s",
 		rank_width, rank, fmt_bytes(b, sizeof(b), s->bytes), s->count, plural(s->count),
 		fmt_age(age, sizeof(age), s->oldest_age_s), s->allocator ? s->allocator : "?");
+	if (s->python_arena)
+		fputs(" of pymalloc arenas (an estimate)", out);
 	if (s->npids > 1)
 		fprintf(out, ", in %zu processes", s->npids);
 	else if (r->nprocs > 1)
