@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "memtrace.h"
 #include "aggregator.h"
 #include "map_filter.h"
 #include "mmap_probes.h"
@@ -77,55 +78,6 @@
 /* --types: the most time a census of one process takes. Measured: 0.9 s
  * for 981 MiB of arenas holding 24 M objects (Debian's python3.11). */
 #define CENSUS_LIMIT_S 5.0
-
-struct memtrace {
-	struct options opt;
-	struct processes procs;
-	pid_t child;			/* launched COMMAND, 0 in -p mode */
-
-	struct probes *probes;
-	struct mmap_probes *mmap;	/* NULL: the kernel refused them */
-	struct rb_consumer *consumer;
-	struct aggregator *agg;
-	struct stack_source *stacks;
-	struct symbolizer *sym;
-	struct unwind_loader *unwind;	/* NULL unless --stack dwarf */
-	struct py_symbols *py;
-	struct python_env py_env;
-	struct fresh_stacks fresh;
-	struct snapshots snapshots;
-	struct warnings warnings;
-	struct strpool type_names;	/* --types: names of types */
-
-	/* Output files (report/out_file.h): stdout or -o FILE, and --json
-	 * FILE or NULL; the files rewritten at every report (pictures). */
-	struct out_file *text, *json;
-	struct outputs *outputs;
-
-	/* Which processes: followed under ptrace (NULL: --no-follow, -a),
-	 * and the kernel's news of the others (forks under another tracer,
-	 * -a, --cgroup). */
-	struct follow *follow;
-	struct process_watch *watch;
-	uint64_t cgroup_id;
-	/* -a: the allocator files probed for every process (device, inode) */
-	struct { dev_t dev; ino_t ino; } *all_libcs;
-	size_t nall_libcs, all_libcs_cap;
-
-	int epfd, sigfd, timerfd;
-	uint64_t start_ns, last_report_ns, last_maps_ns;
-	uint64_t last_allocs, last_frees, stacks_at_maps;
-	uint64_t maps_in_allocator;	/* allocator's own maps found by their stack */
-	bool stop;
-};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /*
  * Read pid's mappings once for both that keep them: the unwind tables and
