@@ -33,6 +33,7 @@
 #include "memtrace.h"
 #include "output_files.h"
 #include "report_cycle.h"
+#include "trace_all.h"
 #include "tracing.h"
 #include "aggregator.h"
 #include "map_filter.h"
@@ -279,10 +280,6 @@ static void on_cgroup_enter(struct memtrace *mt, pid_t pid, pid_t parent)
 				       "not traced: traced from when memtrace saw it", parent);
 }
 
-/* -a: a process memtrace has not seen yet sent an event. */
-static void adopt(struct memtrace *mt, pid_t pid, bool at_exec);
-static void redetect(struct memtrace *mt, struct traced *t, bool last_chance);
-
 static void on_event(void *ctx, const void *rec, size_t size)
 {
 	struct memtrace *mt = ctx;
@@ -498,130 +495,6 @@ static int setup_loop(struct memtrace *mt)
 	for (size_t i = 0; i < mt->procs.n; i++)
 		if (mt->procs.v[i]->pidfd >= 0 && (err = add_fd(mt->epfd, mt->procs.v[i]->pidfd)))
 			return err;
-	return 0;
-}
-
-/* -a: which allocator files are probed for every process. */
-static bool all_libc_known(struct memtrace *mt, const struct alloc_target *lt, bool add)
-{
-	struct stat st;
-
-	if (stat(lt->path, &st))
-		return false;
-	for (size_t i = 0; i < mt->nall_libcs; i++)
-		if (mt->all_libcs[i].dev == st.st_dev && mt->all_libcs[i].ino == st.st_ino)
-			return true;
-	if (add && !vec_reserve(&mt->all_libcs, &mt->all_libcs_cap, mt->nall_libcs + 1,
-				sizeof(*mt->all_libcs))) {
-		mt->all_libcs[mt->nall_libcs].dev = st.st_dev;
-		mt->all_libcs[mt->nall_libcs++].ino = st.st_ino;
-	}
-	return false;
-}
-
-/* -a: start tracing an entry made by prepare_process(). */
-static void attach_all_process(struct memtrace *mt, struct traced *t, bool late)
-{
-	char why[512];
-
-	if (t->not_at_all || t->exited)
-		return;
-	t->traced_from_ns = now_ns();
-	if (!all_libc_known(mt, &t->alloc, true)) {
-		if (probes_attach_all(mt->probes, &t->alloc, why, sizeof(why))) {
-			processes_set_untraced(t, UNTRACED_PROBES, "%s", why);
-			return;
-		}
-		if (late)
-			processes_set_untraced(t, NULL, "its allocator (%s) was probed only once "
-					       "it had started", t->alloc.maps_path);
-	}
-	probes_add_target(mt->probes, t->pid);
-	symbolizer_add_pid(mt->sym, t->pid);
-	python_process_attach(&mt->py_env, &t->py, t->pid);
-	python_process_probe_objects(&mt->py_env, &t->py, t->pid);
-}
-
-static void adopt(struct memtrace *mt, pid_t pid, bool at_exec)
-{
-	struct traced *t;
-
-	if ((pid_t)pid == getpid())
-		return;
-	if (prepare_process(mt, pid, TRACED_ALL) || !(t = processes_find(&mt->procs, pid))) {
-		/* Gone before it could be looked at: its events still count. */
-		if (!processes_add(&mt->procs, pid, &t)) {
-			t->how = TRACED_ALL;
-			t->exited = true;
-			t->exited_ns = now_ns();
-		}
-		return;
-	}
-	if (at_exec && t->not_at_all && t->untraced_kind &&
-	    !strcmp(t->untraced_kind, UNTRACED_NO_LIBC)) {
-		/* Seen at its exec, before its loader mapped its libraries:
-		 * looked at again when the loader says it has. */
-		t->untraced[0] = '\0';
-		t->not_at_all = false;
-		t->untraced_kind = NULL;
-		t->detect_pending = true;
-		t->traced_from_ns = now_ns();
-		/* What it maps now (its program, the loader) goes to the
-		 * unwinder at once: a stack that runs into a library mapped
-		 * next comes with a snapshot, finished once that is read. */
-		read_mappings(mt, pid);
-		track_exit(mt, t);
-		return;
-	}
-	attach_all_process(mt, t, true);
-	read_mappings(mt, pid);
-	track_exit(mt, t);
-}
-
-/* -a: a process seen at its exec has mapped its libraries (or already
- * allocates): its allocator, its Python. */
-static void redetect(struct memtrace *mt, struct traced *t, bool last_chance)
-{
-	char why[512];
-	int err;
-
-	alloc_target_release(&t->alloc);
-	err = alloc_target_find(t->pid, &t->alloc, why, sizeof(why));
-	if (err && !last_chance && err != -ESRCH)
-		return;
-	t->detect_pending = false;
-	if (err) {
-		processes_set_untraced(t, err == -ESRCH ? UNTRACED_GONE :
-				       processes_exe_is_static(t->pid) ? UNTRACED_STATIC :
-				       UNTRACED_NO_LIBC, "%s", why);
-		return;
-	}
-	processes_read_identity(t);
-	if (may_be_python(mt, t->pid))
-		python_process_detect(&mt->py_env, &t->py, t->pid, t->comm, true);
-	attach_all_process(mt, t, true);
-	read_mappings(mt, t->pid);
-}
-
-/* -a: every user process running now. */
-static int scan_all(struct memtrace *mt)
-{
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-
-	if (!d) {
-		fprintf(stderr, "memtrace: cannot list /proc: %s\n", strerror(errno));
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		char why[256];
-		pid_t pid = atoi(de->d_name);
-
-		if (pid <= 0 || pid == getpid() || target_check_pid(pid, why, sizeof(why)))
-			continue;	/* kernel threads, zombies */
-		prepare_process(mt, pid, TRACED_ALL);
-	}
-	closedir(d);
 	return 0;
 }
 
