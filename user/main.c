@@ -6,25 +6,24 @@
  * The data flows one way:
  *   probes (BPF) -> ring buffer -> consumer -> aggregator
  *   -> report builder (stack source + symbolizer) -> reporters
- * This file owns the one context that ties the stages together, and the
- * loop that drives them: drain the ring on a short timer, report every
- * interval, stop on a signal, the end of --duration or the exit of the
- * traced processes, and always finish with a final report.
+ * This file owns the one context that ties the stages together
+ * (memtrace.h): it sets it up and frees it, and runs the loop that drives
+ * them: drain the ring on a short timer, report every interval
+ * (report_cycle.h), stop on a signal, the end of --duration or the exit
+ * of the traced processes, and always finish with a final report. How
+ * processes come to be traced is tracing.h (and trace_all.h for -a),
+ * what happens to them then is lifecycle.h, and the output files are
+ * output_files.h.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stddef.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,15 +42,11 @@
 #include "probes.h"
 #include "process_watch.h"
 #include "processes.h"
-#include "reconcile.h"
 #include "report_builder.h"
 #include "ringbuf_consumer.h"
 #include "stack_source.h"
-#include "proc/alloc_target.h"
 #include "proc/cgroup.h"
 #include "proc/follow.h"
-#include "proc/proc_maps.h"
-#include "proc/rss.h"
 #include "proc/target.h"
 #include "python/fresh_stacks.h"
 #include "python/python_process.h"
@@ -59,12 +54,10 @@
 #include "report/outputs.h"
 #include "report/out_file.h"
 #include "util/strpool.h"
-#include "report/report.h"
 #include "report/warnings.h"
 #include "symbols/symbolizer.h"
 #include "unwind/snapshots.h"
 #include "unwind/unwind_loader.h"
-#include "util/vec.h"
 #include "util/why.h"
 
 /* How often the ring is drained when the probes have not woken us. */
@@ -74,6 +67,8 @@
 #define UNWIND_ROWS_MIN (1u << 18)
 #define UNWIND_ROWS_FACTOR 2
 
+/* The ring buffer's records, one at a time and in order: each goes to
+ * the stage it concerns, an allocation event to the aggregator. */
 static void on_event(void *ctx, const void *rec, size_t size)
 {
 	struct memtrace *mt = ctx;
