@@ -1,4 +1,4 @@
-# Ground truth for tests/unit/test_python.c: what this interpreter itself
+# Ground truth for tests/unit/python/ (interps.h): what this interpreter itself
 # says about a set of code objects and threads, printed for a C test to
 # compare with what it reads from this process's memory.
 #

@@ -1,7 +1,7 @@
 # A code object freed and another allocated at its address, for the cache
-# of tests/unit/test_python.c: prints the first (truth.py records), waits
-# for a line on stdin, frees it, prints the second (or "noreuse"), waits
-# for stdin to close.
+# of tests/unit/python/test_python_symbols.c: prints the first (truth.py
+# records), waits for a line on stdin, frees it, prints the second (or
+# "noreuse"), waits for stdin to close.
 import os
 import sys
 

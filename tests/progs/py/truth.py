@@ -1,5 +1,5 @@
 # What an interpreter says about its own code objects, printed for
-# tests/unit/test_python.c (shared by the scripts of this directory).
+# tests/unit/python/interps.h (shared by the scripts of this directory).
 #
 # Records, one a line, strings as hex of their expected UTF-8 bytes:
 #   code ID FIRSTLINENO QUALNAME_HEX FILENAME_HEX

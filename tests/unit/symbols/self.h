@@ -2,9 +2,10 @@
 /*
  * What a symbols test process knows about itself from elsewhere than
  * memtrace: its own functions' addresses, the dynamic loader's view
- * (dladdr, dl_iterate_phdr) and the layout of the assembly below; and
- * temporary files. Shared by test_symbolizer.c and test_elf_symbols.c,
- * each its own program (the definitions here are made once in each).
+ * (dladdr, dl_iterate_phdr) and the layout of the assembly below;
+ * temporary files; and a child that maps libc, to look at. Shared by
+ * test_symbolizer.c, test_elf_symbols.c and ../proc/test_proc_maps.c, each
+ * its own program (the definitions here are made once in each).
  */
 #ifndef MEMTRACE_TEST_SELF_H
 #define MEMTRACE_TEST_SELF_H
@@ -15,12 +16,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A C function with at least a few bytes of code. */
@@ -196,6 +200,59 @@ static inline void *read_whole(const char *path, size_t *len)
 	cr_assert_eq(read(fd, buf, *len), (ssize_t)*len);
 	close(fd);
 	return buf;
+}
+
+/* Start of the mapping of libc.so.6 at file offset 0 in pid, read here
+ * with sscanf rather than through the code under test; 0 if none yet. */
+static inline uint64_t libc_base_of(pid_t pid)
+{
+	char path[64], line[PATH_MAX + 128], file[PATH_MAX];
+	unsigned long start, end, off, inode;
+	uint64_t base = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return 0;
+	while (!base && fgets(line, sizeof(line), fp)) {
+		file[0] = '\0';
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %lu %s", &start, &end, &off,
+			   &inode, file) == 5 &&
+		    off == 0 && !strcmp(base_of(file), "libc.so.6"))
+			base = start;
+	}
+	fclose(fp);
+	return base;
+}
+
+/* A child running sleep, once its loader has mapped libc (whose start
+ * comes back in *libc_base). */
+static inline pid_t sleeping_child(uint64_t *libc_base)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	pid_t child = fork();
+
+	cr_assert(child >= 0);
+	if (child == 0) {
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	*libc_base = 0;
+	/* Until the loader has mapped libc in the new program. */
+	for (int i = 0; i < 500 && !*libc_base; i++) {
+		nanosleep(&pause, NULL);
+		*libc_base = libc_base_of(child);
+	}
+	cr_assert(*libc_base, "no libc in the child");
+	return child;
+}
+
+static inline void kill_and_reap(pid_t child)
+{
+	kill(child, SIGKILL);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	cr_assert_eq(kill(child, 0), -1);
 }
 
 #endif /* MEMTRACE_TEST_SELF_H */
