@@ -340,6 +340,7 @@ int main(int argc, char **argv)
 			.stack_mode = mt.opt.stack_mode,
 			.ringbuf_bytes = mt.opt.ringbuf_bytes,
 			.unwind_rows = UNWIND_ROWS_MIN,
+			.python_objects = true,
 		};
 		err = probes_open(&mt.probes, &pc, why, sizeof(why));
 		if (err) {
@@ -423,6 +424,7 @@ int main(int argc, char **argv)
 		.sample_bytes = mt.opt.sample_bytes,
 		.sample_seed = mt.opt.sample_seed,
 		.system_wide = mt.opt.all,
+		.python_objects = mt.opt.python_objects,
 	};
 	if (mt.unwind) {
 		size_t need = unwind_loader_rows_needed(mt.unwind) * UNWIND_ROWS_FACTOR;

@@ -28,6 +28,8 @@ struct probes_config {
 	uint64_t sample_seed;		/* seed of the sampling intervals */
 	bool system_wide;		/* -a: probes_attach_all(), no per-process
 					   probes */
+	bool python_objects;		/* --python-objects: load pymalloc's
+					   programs (probes_attach_pymalloc*) */
 };
 
 /* Load and verify the BPF programs. why: one line for a person. */
