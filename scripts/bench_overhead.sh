@@ -19,10 +19,12 @@
 #   --stack dwarf   full tracing, DWARF stacks (the default)
 #   --sample-bytes  DWARF stacks, one allocation per 512 KiB sampled
 #                   (only where this memtrace has the option)
+#   base            with MEMTRACE_BASE=PATH: that (older) memtrace's default
+#                   mode, in the same rounds: a regression shows as a ratio
 # Prints, for each, the median ns per malloc+free pair with the min-max of
 # the rounds, and its ratio to the floor.
 #
-# Usage: scripts/bench_overhead.sh [PAIRS] [ROUNDS]
+# Usage: [MEMTRACE_BASE=old/memtrace] scripts/bench_overhead.sh [PAIRS] [ROUNDS]
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
@@ -38,12 +40,15 @@ bench_private_libc tests/progs/churn.c "$CHURN"
 
 configs="alone floor none fp dwarf"
 "$MT" --help 2>&1 | grep -q -- --sample-bytes && configs="$configs sampled"
+BASE=${MEMTRACE_BASE:-}
+[ -n "$BASE" ] && configs="$configs base"
 
 run() {
 	case $1 in
 	alone) "$CHURN" "$PAIRS" ;;
 	floor) "$MT" -q -o /dev/null --empty-probes -- "$CHURN" "$PAIRS" ;;
 	sampled) "$MT" -q -o /dev/null --sample-bytes 524288 -- "$CHURN" "$PAIRS" ;;
+	base) "$BASE" -q -o /dev/null -- "$CHURN" "$PAIRS" ;;
 	*) "$MT" -q -o /dev/null --stack "$1" -- "$CHURN" "$PAIRS" ;;
 	esac
 }
@@ -64,6 +69,7 @@ for c in $configs; do
 	alone) label="alone" ;;
 	floor) label="floor (empty probes)" ;;
 	sampled) label="--sample-bytes 524288" ;;
+	base) label="base: $BASE" ;;
 	*) label="memtrace --stack $c" ;;
 	esac
 	set -- $(stats "$tmp/$c")
