@@ -260,7 +260,56 @@ int BPF_PROG(brk_exit, const struct pt_regs *uregs, long ret)
 	return 0;
 }
 
-/* The fallback: every syscall of every process passes here. */
+/*
+ * Where fentry/fexit are refused: the syscalls' own tracepoints. One
+ * program for the entries (munmap, mremap, brk) and one for the exits
+ * (mmap, mremap, brk), each verified once and attached to its three
+ * tracepoints by user space (user/mmap_probes.c): a syscall of another
+ * kind runs no BPF at all. The arguments are in the task's user
+ * registers, as at the raw tracepoints.
+ */
+/* The registers the calling thread entered the kernel with. */
+static __always_inline struct pt_regs *task_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+SEC("tracepoint")
+int syscall_tp_enter(struct syscall_trace_enter *ctx)
+{
+	struct pt_regs *uregs = task_user_regs();
+	int nr = ctx->nr;
+
+	if (nr == MT_NR_MUNMAP)
+		on_munmap_enter(uregs);
+	else if (nr == MT_NR_MREMAP)
+		on_mremap_enter(uregs);
+	else if (nr == MT_NR_BRK)
+		on_brk_enter();
+	return 0;
+}
+
+SEC("tracepoint")
+int syscall_tp_exit(struct syscall_trace_exit *ctx)
+{
+	struct pt_regs *uregs = task_user_regs();
+	long ret = ctx->ret;
+	int nr = ctx->nr;
+	struct map_out o = {};
+
+	if (nr == MT_NR_MMAP)
+		on_mmap_exit(uregs, ret, &o);
+	else if (nr == MT_NR_MREMAP)
+		on_mremap_exit(uregs, ret, &o);
+	else if (nr == MT_NR_BRK)
+		on_brk_exit(uregs, ret, &o);
+	else
+		return 0;
+	map_finish(ctx, uregs, &o);
+	return 0;
+}
+
+/* The last fallback: every syscall of every process passes here. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(syscall_enter, struct pt_regs *uregs, long id)
 {

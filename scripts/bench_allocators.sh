@@ -12,9 +12,10 @@
 #              (user/proc/probe_site.c)
 #    Prints the median ns per malloc+free pair, min-max, and entry/sites.
 # 2. A getppid() loop of a process nobody traces, while memtrace traces a
-#    sleeping one: without memtrace, with the mmap/brk probes on
-#    fentry/fexit (the default), and on the raw syscall tracepoints
-#    (MEMTRACE_NO_FEXIT=1, the fallback).
+#    sleeping one: without memtrace, with the mmap/brk probes as memtrace
+#    chooses (fentry/fexit where the kernel allows them), on the syscalls'
+#    own tracepoints (MEMTRACE_NO_FEXIT=1) and on the raw syscall
+#    tracepoints (and MEMTRACE_RAW_SYSCALL_TP=1, the last fallback).
 #
 # Usage: scripts/bench_allocators.sh [PAIRS] [ROUNDS]
 set -eu
@@ -76,11 +77,13 @@ sys_run() {
 	*)
 		sleep 30 & victim=$!
 		sleep 0.3	# past its exec
-		if [ "$1" = tracepoints ]; then
-			MEMTRACE_NO_FEXIT=1 "$MT" -q -o /dev/null -p "$victim" 2>"$tmp/err.$1" &
-		else
-			"$MT" -q -o /dev/null -p "$victim" 2>"$tmp/err.$1" &
-		fi
+		case $1 in
+		syscall-tp) MEMTRACE_NO_FEXIT=1 "$MT" -q -o /dev/null -p "$victim" \
+				2>"$tmp/err.$1" & ;;
+		raw-tp) MEMTRACE_NO_FEXIT=1 MEMTRACE_RAW_SYSCALL_TP=1 "$MT" -q -o /dev/null \
+				-p "$victim" 2>"$tmp/err.$1" & ;;
+		*) "$MT" -q -o /dev/null -p "$victim" 2>"$tmp/err.$1" & ;;
+		esac
 		tracer=$!
 		until grep -q "Ctrl-C" "$tmp/err.$1" 2>/dev/null; do
 			kill -0 "$tracer" 2>/dev/null || { cat "$tmp/err.$1" >&2; exit 1; }
@@ -93,16 +96,14 @@ sys_run() {
 	esac
 }
 for r in $(seq "$ROUNDS"); do
-	for c in none fexit tracepoints; do
+	for c in none fexit syscall-tp raw-tp; do
 		sys_run "$c" | sed -n 's/^syscalls: \([0-9.]*\) ns.*/\1/p' >> "$tmp/sys.$c"
 	done
 done
 echo
-grep -q "refused fentry" "$tmp/err.fexit" 2>/dev/null &&
-	echo "(this kernel refused fentry/fexit: the default ran on the tracepoints too)"
 echo "getppid() of an untraced process while memtrace traces another, $ROUNDS rounds,"
 echo "ns per call: median (min-max)"
-for c in none fexit tracepoints; do
+for c in none fexit syscall-tp raw-tp; do
 	set -- $(stats "$tmp/sys.$c")
 	printf "%-12s %s (%s-%s)\n" "$c" "$1" "$2" "$3"
 done

@@ -458,10 +458,10 @@ int main(int argc, char **argv)
 	if (mmap_probes_open(&mt.mmap, mt.probes, &pc, why, sizeof(why)))
 		warnings_add(&mt.warnings, "%s: memory the programs map themselves (mmap, brk) "
 			     "is not traced", why);
-	else if (mmap_probes_on_tracepoints(mt.mmap))
-		why_say("the kernel refused fentry/fexit on the mmap and brk syscalls: they "
-			"are traced from the raw syscall tracepoints, which every syscall on "
-			"the machine passes while memtrace runs");
+	else if (!strcmp(mmap_probes_way(mt.mmap), "raw syscall tracepoints"))
+		why_say("the kernel refused fentry/fexit and the tracepoints of the mmap and "
+			"brk syscalls: they are traced from the raw syscall tracepoints, which "
+			"every syscall on the machine passes while memtrace runs");
 	mt.py_env.probes = mt.probes;
 	py_symbols_watch_deaths(mt.py, probes_py_gens(mt.probes));
 	if (mt.follow || mt.opt.all || mt.cgroup_id) {

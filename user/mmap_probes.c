@@ -6,16 +6,31 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "mmap_probes.h"
+#include "util/tracefs.h"
 #include "util/why.h"
 #include "mmap_probes.skel.h"
 
+/* The three ways in, best first (see mmap_probes.h). */
+enum mmap_way { WAY_FEXIT, WAY_SYSCALL_TP, WAY_RAW_TP };
+
+/* The syscalls' tracepoints the two tracepoint programs go on. */
+static const char *const tp_enters[] = { "sys_enter_munmap", "sys_enter_mremap",
+					 "sys_enter_brk" };
+static const char *const tp_exits[] = { "sys_exit_mmap", "sys_exit_mremap",
+					"sys_exit_brk" };
+#define N_TP (sizeof(tp_enters) / sizeof(tp_enters[0]))
+
 struct mmap_probes {
 	struct mmap_probes_bpf *skel;
-	bool tracepoints;
+	enum mmap_way way;
+	struct bpf_link *tp_links[2 * N_TP];
 };
 
 /* Every map of skel but its own data sections becomes the one of the same
@@ -40,8 +55,57 @@ static int share_maps(struct mmap_probes_bpf *skel, const struct bpf_object *fro
 	return 0;
 }
 
+static enum mmap_way way_of(const struct bpf_program *prog)
+{
+	if (bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT)
+		return WAY_SYSCALL_TP;
+	return bpf_program__expected_attach_type(prog) == BPF_TRACE_RAW_TP ? WAY_RAW_TP
+									  : WAY_FEXIT;
+}
+
+/* prog on the tracepoint syscalls/name: a perf event (all CPUs: a
+ * tracepoint's program runs wherever the event fires) carrying it. */
+static int attach_tp(int tracefs, struct bpf_program *prog, const char *name,
+		     struct bpf_link **link)
+{
+	struct perf_event_attr a = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(a),
+				     .sample_period = 1, .wakeup_events = 1 };
+	int id = tracefs_event_id(tracefs, "syscalls", name), fd, err;
+
+	if (id < 0)
+		return id;
+	a.config = id;
+	fd = syscall(SYS_perf_event_open, &a, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*link = bpf_program__attach_perf_event(prog, fd);
+	if (!*link) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return 0;
+}
+
+static int attach_syscall_tps(struct mmap_probes *mp)
+{
+	int tracefs = tracefs_mount(NULL, 0), err = 0;
+
+	if (tracefs < 0)
+		return tracefs;
+	for (size_t i = 0; i < N_TP && !err; i++) {
+		err = attach_tp(tracefs, mp->skel->progs.syscall_tp_enter, tp_enters[i],
+				&mp->tp_links[i]);
+		if (!err)
+			err = attach_tp(tracefs, mp->skel->progs.syscall_tp_exit, tp_exits[i],
+					&mp->tp_links[N_TP + i]);
+	}
+	close(tracefs);
+	return err;
+}
+
 static int load(struct mmap_probes *mp, const struct probes *p,
-		const struct probes_config *cfg, bool tracepoints)
+		const struct probes_config *cfg, enum mmap_way way)
 {
 	struct mmap_probes_bpf *s = mmap_probes_bpf__open();
 	struct bpf_program *prog;
@@ -50,21 +114,35 @@ static int load(struct mmap_probes *mp, const struct probes *p,
 	if (!s)
 		return -errno;
 	mp->skel = s;
-	mp->tracepoints = tracepoints;
+	mp->way = way;
 	s->rodata->stack_mode = cfg->stack_mode;
 	s->rodata->empty_probes = cfg->empty_probes;
 	s->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
 	bpf_object__for_each_program(prog, s->obj) {
-		enum bpf_attach_type t = bpf_program__expected_attach_type(prog);
-
-		bpf_program__set_autoload(prog, (t == BPF_TRACE_RAW_TP) == tracepoints);
+		bpf_program__set_autoload(prog, way_of(prog) == way);
+		/* Attached by hand: each to three tracepoints. */
+		if (way_of(prog) == WAY_SYSCALL_TP)
+			bpf_program__set_autoattach(prog, false);
 	}
 	err = share_maps(s, probes_bpf_object(p));
 	if (!err)
 		err = mmap_probes_bpf__load(s);
 	if (!err)
 		err = mmap_probes_bpf__attach(s);
+	if (!err && way == WAY_SYSCALL_TP)
+		err = attach_syscall_tps(mp);
 	return err;
+}
+
+/* Undo a load() that failed, for the next way to be tried. */
+static void unload(struct mmap_probes *mp)
+{
+	for (size_t i = 0; i < 2 * N_TP; i++) {
+		bpf_link__destroy(mp->tp_links[i]);
+		mp->tp_links[i] = NULL;
+	}
+	mmap_probes_bpf__destroy(mp->skel);
+	mp->skel = NULL;
 }
 
 int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
@@ -76,16 +154,17 @@ int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
 	*out = NULL;
 	if (!mp)
 		return -ENOMEM;
-	/* fexit first: it costs processes that are not traced nothing. */
-	if (!getenv("MEMTRACE_NO_FEXIT")) {
-		err = load(mp, p, cfg, false);
-		if (err) {
-			mmap_probes_bpf__destroy(mp->skel);
-			mp->skel = NULL;
-		}
+	/* fexit first: it costs processes that are not traced nothing; then
+	 * the syscalls' own tracepoints, which run no BPF for other
+	 * syscalls; the raw tracepoints, which every syscall passes, last. */
+	for (enum mmap_way w = getenv("MEMTRACE_NO_FEXIT") ? WAY_SYSCALL_TP : WAY_FEXIT;
+	     w <= WAY_RAW_TP && !mp->skel; w++) {
+		if (w == WAY_SYSCALL_TP && getenv("MEMTRACE_RAW_SYSCALL_TP"))
+			continue;
+		err = load(mp, p, cfg, w);
+		if (err)
+			unload(mp);
 	}
-	if (!mp->skel)
-		err = load(mp, p, cfg, true);
 	if (err) {
 		mmap_probes_close(mp);
 		return why_fail(err, why, why_len, "the kernel refused the mmap/brk probes: %s "
@@ -96,9 +175,15 @@ int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
 	return 0;
 }
 
-bool mmap_probes_on_tracepoints(const struct mmap_probes *m)
+const char *mmap_probes_way(const struct mmap_probes *m)
 {
-	return m && m->tracepoints;
+	static const char *const names[] = {
+		[WAY_FEXIT] = "fexit",
+		[WAY_SYSCALL_TP] = "syscall tracepoints",
+		[WAY_RAW_TP] = "raw syscall tracepoints",
+	};
+
+	return m ? names[m->way] : NULL;
 }
 
 int mmap_probes_print_stats(const struct mmap_probes *m, FILE *out)
@@ -124,6 +209,6 @@ void mmap_probes_close(struct mmap_probes *m)
 {
 	if (!m)
 		return;
-	mmap_probes_bpf__destroy(m->skel);
+	unload(m);
 	free(m);
 }

@@ -21,15 +21,18 @@ struct mmap_probes;
 /*
  * Load and attach them, on the maps of the allocation probes p (loaded
  * with cfg). fentry/fexit on the syscalls' functions where the kernel
- * allows it, else the raw syscall tracepoints (MEMTRACE_NO_FEXIT=1 forces
- * those). Returns 0 or a negative errno with why filled.
+ * allows it, else the syscalls' own tracepoints, else the raw syscall
+ * tracepoints (MEMTRACE_NO_FEXIT=1 skips fexit, MEMTRACE_RAW_SYSCALL_TP=1
+ * the syscalls' tracepoints). Returns 0 or a negative errno with why filled.
  */
 int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
 		     const struct probes_config *cfg, char *why, size_t why_len);
 void mmap_probes_close(struct mmap_probes *m);
 
-/* Whether the raw syscall tracepoints carry them (the fallback). */
-bool mmap_probes_on_tracepoints(const struct mmap_probes *m);
+/* What carries them: "fexit", "syscall tracepoints" (the syscalls' own:
+ * only those four syscalls run BPF) or "raw syscall tracepoints" (every
+ * syscall on the machine runs a BPF program while memtrace runs). */
+const char *mmap_probes_way(const struct mmap_probes *m);
 
 /* As probes_print_stats(), for these programs (no header line). */
 int mmap_probes_print_stats(const struct mmap_probes *m, FILE *out);

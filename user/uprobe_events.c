@@ -18,11 +18,11 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <linux/mount.h>
 #include <linux/perf_event.h>
 #include <bpf/bpf.h>
 
 #include "uprobe_events.h"
+#include "util/tracefs.h"
 #include "util/vec.h"
 #include "util/why.h"
 
@@ -213,23 +213,11 @@ int uprobe_events_open(struct uprobe_events **out, bool system_wide,
 		       char *why, size_t why_len)
 {
 	struct uprobe_events *ue;
-	int fs, mnt, probe;
+	int mnt, probe;
 
-	fs = syscall(SYS_fsopen, "tracefs", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return why_fail(-errno, why, why_len, "cannot mount tracefs: %s",
-				strerror(errno));
-	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0)) {
-		int err = -errno;
-
-		close(fs);
-		return why_fail(err, why, why_len, "cannot mount tracefs: %s", strerror(-err));
-	}
-	mnt = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
-	close(fs);
+	mnt = tracefs_mount(why, why_len);
 	if (mnt < 0)
-		return why_fail(-errno, why, why_len, "cannot mount tracefs: %s",
-				strerror(errno));
+		return mnt;
 	probe = openat(mnt, "uprobe_events", O_RDONLY | O_CLOEXEC);
 	if (probe < 0) {
 		int err = -errno;
@@ -293,20 +281,10 @@ static int perf_open(int id, pid_t pid, int cpu, int group_fd, bool enable_on_ex
 
 static int read_id(struct uprobe_events *ue, unsigned name)
 {
-	char path[96], buf[32] = "";
-	ssize_t n;
-	int fd;
+	char event[16];
 
-	snprintf(path, sizeof(path), "events/%s/e%u/id", ue->group, name);
-	fd = openat(ue->tracefs, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	return atoi(buf);
+	snprintf(event, sizeof(event), "e%u", name);
+	return tracefs_event_id(ue->tracefs, ue->group, event);
 }
 
 static void def_release(struct uprobe_events *ue, struct ue_def *d)

@@ -32,15 +32,17 @@ def check_maps(report, truth):
     assert report["may_be_wrong"] is False
 
 
-@pytest.mark.parametrize("probes", ["default", "tracepoints"])
+@pytest.mark.parametrize("probes", ["default", "syscall-tracepoints", "raw-tracepoints"])
 def test_mapped_exact(tmp_path, probes):
     """memtrace -- mapper: exact bytes and ranges per function, whichever
-    kernel hooks carry the probes (fentry/fexit on the syscalls, or the raw
-    syscall tracepoints that are their fallback)."""
+    kernel hooks carry the probes (fentry/fexit on the syscalls, the
+    syscalls' own tracepoints, or the raw syscall tracepoints)."""
     truth, out = tmp_path / "truth.json", tmp_path / "out.json"
     env = dict(os.environ)
-    if probes == "tracepoints":
+    if probes != "default":
         env["MEMTRACE_NO_FEXIT"] = "1"
+    if probes == "raw-tracepoints":
+        env["MEMTRACE_RAW_SYSCALL_TP"] = "1"
     res = subprocess.run(
         memtrace_cmd("-q", "-n", "0", "--json", str(out), "--",
                      prog("mapper"), str(truth)),
