@@ -274,27 +274,19 @@ static __always_inline struct pt_regs *task_user_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-SEC("tracepoint")
-int syscall_tp_enter(struct syscall_trace_enter *ctx)
+/* Both tracepoint ways: entry and exit of syscall nr, by its number. */
+static __always_inline void on_enter_nr(long nr, struct pt_regs *uregs)
 {
-	struct pt_regs *uregs = task_user_regs();
-	int nr = ctx->nr;
-
 	if (nr == MT_NR_MUNMAP)
 		on_munmap_enter(uregs);
 	else if (nr == MT_NR_MREMAP)
 		on_mremap_enter(uregs);
 	else if (nr == MT_NR_BRK)
 		on_brk_enter();
-	return 0;
 }
 
-SEC("tracepoint")
-int syscall_tp_exit(struct syscall_trace_exit *ctx)
+static __always_inline void on_exit_nr(void *ctx, long nr, struct pt_regs *uregs, long ret)
 {
-	struct pt_regs *uregs = task_user_regs();
-	long ret = ctx->ret;
-	int nr = ctx->nr;
 	struct map_out o = {};
 
 	if (nr == MT_NR_MMAP)
@@ -304,8 +296,21 @@ int syscall_tp_exit(struct syscall_trace_exit *ctx)
 	else if (nr == MT_NR_BRK)
 		on_brk_exit(uregs, ret, &o);
 	else
-		return 0;
+		return;
 	map_finish(ctx, uregs, &o);
+}
+
+SEC("tracepoint")
+int syscall_tp_enter(struct syscall_trace_enter *ctx)
+{
+	on_enter_nr(ctx->nr, task_user_regs());
+	return 0;
+}
+
+SEC("tracepoint")
+int syscall_tp_exit(struct syscall_trace_exit *ctx)
+{
+	on_exit_nr(ctx, ctx->nr, task_user_regs(), ctx->ret);
 	return 0;
 }
 
@@ -313,29 +318,13 @@ int syscall_tp_exit(struct syscall_trace_exit *ctx)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(syscall_enter, struct pt_regs *uregs, long id)
 {
-	if (id == MT_NR_MUNMAP)
-		on_munmap_enter(uregs);
-	else if (id == MT_NR_MREMAP)
-		on_mremap_enter(uregs);
-	else if (id == MT_NR_BRK)
-		on_brk_enter();
+	on_enter_nr(id, uregs);
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(syscall_exit, struct pt_regs *uregs, long ret)
 {
-	long id = BPF_CORE_READ(uregs, orig_ax);
-	struct map_out o = {};
-
-	if (id == MT_NR_MMAP)
-		on_mmap_exit(uregs, ret, &o);
-	else if (id == MT_NR_MREMAP)
-		on_mremap_exit(uregs, ret, &o);
-	else if (id == MT_NR_BRK)
-		on_brk_exit(uregs, ret, &o);
-	else
-		return 0;
-	map_finish(ctx, uregs, &o);
+	on_exit_nr(ctx, BPF_CORE_READ(uregs, orig_ax), uregs, ret);
 	return 0;
 }
