@@ -203,8 +203,10 @@ static long py_walk_frame(__u32 i, void *data)
 	}
 	if (!code)
 		return 1;
-	if (n >= MT_MAX_PY_FRAMES)
+	if (n >= MT_MAX_PY_FRAMES) {
+		out->py_cut = 1;	/* the stack says it is incomplete */
 		return 1;
+	}
 
 	if (!o->frame_window)
 		instr = py_read_ptr(frame + o->frame_instr);
@@ -234,6 +236,7 @@ static __always_inline void py_capture(__u32 pid, __u32 tid, struct mt_stack *ou
 
 	out->py_len = 0;
 	out->py_entry = 0;
+	out->py_cut = 0;
 	if (!o)
 		return;
 	tstate = py_find_tstate(o, tid);
@@ -246,8 +249,9 @@ static __always_inline void py_capture(__u32 pid, __u32 tid, struct mt_stack *ou
 		w.frame = py_read_ptr(tstate + o->tstate_current_frame);
 	}
 	bpf_loop(MT_MAX_PY_FRAMES * 2, py_walk_frame, &w, 0);
-	/* The oldest frame began the outermost eval loop call. */
-	if (out->py_len > 0 && out->py_len <= MT_MAX_PY_FRAMES)
+	/* The oldest frame began the outermost eval loop call (unless the
+	 * walk was cut: older frames then came before it). */
+	if (!out->py_cut && out->py_len > 0 && out->py_len <= MT_MAX_PY_FRAMES)
 		out->py_entry |= 1ULL << ((out->py_len - 1) & (MT_MAX_PY_FRAMES - 1));
 }
 

@@ -224,7 +224,8 @@ struct mt_stack {
 	__u8 end;		/* enum mt_stack_end: why the walk stopped */
 	__u32 fp_frames;	/* frames found by frame pointers */
 	__u32 py_len;		/* Python frames in py[] (0: none) */
-	__u32 pad;
+	__u32 py_cut;		/* 1: the thread had more Python frames than
+				   py[] holds: the oldest are missing */
 	/* Bit i: py[i] is an entry frame (MT_PYF_ENTRY's meaning): the next
 	 * older Python frame belongs to an outer call of the eval loop. */
 	__u64 py_entry;

@@ -763,6 +763,8 @@ int report_build(const struct report_inputs *in, struct built_report *out)
 		s->growth_count = v->growth_count;
 		s->no_stack = pcs[i] == NULL;
 		s->stack_end = pcs[i] ? stack_end_text(pcs[i]->end) : NULL;
+		if (pcs[i] && !s->stack_end && pcs[i]->py_cut)
+			s->stack_end = "deeper than " MT_STR(MT_MAX_PY_FRAMES) " Python frames";
 		s->python_arena = is_python_arena(in, v);
 		if (in->sample_bytes)
 			use_estimates(s, v);

@@ -316,3 +316,43 @@ def test_small_objects_of_every_kind_without_tracemalloc(tmp_path, python):
     assert not [w for w in report["warnings"] if "not traced" in w], report["warnings"]
     print(python)
     count_kinds(report, truth)
+
+
+DEEP_SCRIPT = """
+import sys
+sys.setrecursionlimit(1000)
+keep = []
+def deep(n, size):
+    if n == 0:
+        keep.append(bytearray(size))
+        return
+    deep(n - 1, size)
+deep(SHALLOW, 3000001)
+deep(DEEP, 5000001)
+import os
+os._exit(0)   # no finalization: both blocks are live at the end
+"""
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_python_stack_deeper_than_memtrace_records_says_so(tmp_path, python):
+    """A Python stack deeper than the 64 frames memtrace records is cut at
+    its outer end and says so (stack_complete false, its reason), with the
+    64 innermost frames right; a shallower one is whole."""
+    need(python)
+    out = tmp_path / "out.json"
+    script = tmp_path / "deep.py"
+    script.write_text(DEEP_SCRIPT.replace("SHALLOW", "30").replace("DEEP", "100"))
+    res = subprocess.run(memtrace_cmd("-q", "-n", "0", "-o", os.devnull, "--json", str(out),
+                                      "--", python, str(script)),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    stacks = {s["bytes"]: s for s in read_reports(out)[-1]["stacks"]}
+    shallow, deep = stacks[3000002], stacks[5000002]   # bytearray(n) asks n + 1
+    def py(s):
+        return [f["function"] for f in s["frames"] if f.get("python")]
+    assert py(shallow) == ["deep"] * 31 + ["<module>"], py(shallow)
+    assert shallow["stack_complete"] is True, shallow.get("stack_end")
+    assert py(deep) == ["deep"] * 64, py(deep)
+    assert deep["stack_complete"] is False
+    assert deep["stack_end"] == "deeper than 64 Python frames"
