@@ -15,7 +15,6 @@
 #include "symbols/elf_symbols.h"
 #include "proc/probe_site.h"
 #include "pymalloc_target.h"
-#include "proc/proc_maps.h"
 #include "proc/target_file.h"
 #include "util/why.h"
 
@@ -46,32 +45,6 @@ static int find_sites(const struct py_target *py, struct pymalloc_target *out,
 	return 0;
 }
 
-/* The interpreter's object as pid maps it: an executable mapping of the
- * file at lib_path, opened as mapped. */
-static int open_interpreter(pid_t pid, const char *lib_path)
-{
-	const struct proc_map *any = NULL;
-	struct proc_maps maps;
-	int fd, err;
-
-	err = proc_maps_read(pid, &maps);
-	if (err)
-		return err;
-	for (size_t i = 0; i < maps.n; i++) {
-		const struct proc_map *m = &maps.maps[i];
-
-		if (!m->inode || strcmp(m->path, lib_path))
-			continue;
-		if (!any || m->perms[2] == 'x')
-			any = m;
-		if (m->perms[2] == 'x')
-			break;
-	}
-	fd = any ? target_file_open_mapped(pid, any) : -ENOENT;
-	proc_maps_free(&maps);
-	return fd;
-}
-
 int pymalloc_target_find(pid_t pid, const struct py_target *py,
 			 struct pymalloc_target *out, char *why, size_t why_len)
 {
@@ -81,7 +54,7 @@ int pymalloc_target_find(pid_t pid, const struct py_target *py,
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	out->fd = open_interpreter(pid, py->lib_path);
+	out->fd = python_open_lib(pid, py->lib_path);
 	if (out->fd < 0)
 		return why_fail(out->fd, why, why_len, "cannot open %s: %s", py->lib_path,
 				strerror(-out->fd));
