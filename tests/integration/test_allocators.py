@@ -11,9 +11,8 @@ import subprocess
 
 import pytest
 
-from conftest import (final_report, memtrace_cmd, memtrace_programs_loaded,
-                      prog, wait_for_line)
-from test_leaky import check_leaks, load_truth
+from conftest import final_report, memtrace_cmd, memtrace_programs_loaded, prog
+from test_leaky import attach_to_leaky, check_leaks, load_truth
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 # allocator -> (library to preload, Debian package that has it)
@@ -52,28 +51,9 @@ def check_allocator(report, kind, module):
 def test_leaky_preloaded(tmp_path, kind):
     """memtrace -p on leaky started with LD_PRELOAD=the allocator."""
     lib = library(kind)
-    truth, out = tmp_path / "truth.json", tmp_path / "out.json"
-    env = dict(os.environ, LD_PRELOAD=lib)
-    target = subprocess.Popen([prog("leaky"), "--wait", str(truth)], env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        wait_for_line(target.stdout, "ready")
-        tracer = subprocess.Popen(
-            memtrace_cmd("-q", "-n", "0", "--json", str(out), "-p",
-                         str(target.pid)),
-            stderr=subprocess.PIPE, text=True)
-        wait_for_line(tracer.stderr, "Ctrl-C to stop")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        assert target.wait(timeout=120) == 0
-        assert tracer.wait(timeout=60) == 0, tracer.stderr.read()
-    finally:
-        target.kill()
-    report = final_report(out)
+    report, truth = attach_to_leaky(tmp_path, env=dict(os.environ, LD_PRELOAD=lib))
     module = os.path.basename(lib).split(".")[0]
-    check_leaks(report, load_truth(truth), first_line_seen=False,
-                allocator_module=module)
+    check_leaks(report, truth, first_line_seen=False, allocator_module=module)
     check_allocator(report, kind, module)
     assert memtrace_programs_loaded() == []
 
@@ -109,29 +89,12 @@ def test_unknown_allocator(tmp_path):
     malloc and says that only its standard functions are traced; those are,
     exactly."""
     lib = os.path.join(os.path.dirname(prog("leaky")), "libbumpalloc.so")
-    truth, out, text = tmp_path / "truth.json", tmp_path / "out.json", tmp_path / "out.txt"
-    env = dict(os.environ, LD_PRELOAD=lib)
-    target = subprocess.Popen([prog("leaky"), "--wait", str(truth)], env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        wait_for_line(target.stdout, "ready")
-        tracer = subprocess.Popen(
-            memtrace_cmd("-n", "0", "-i", "0.3", "--json", str(out), "-o", str(text),
-                         "-p", str(target.pid)),
-            stderr=subprocess.PIPE, text=True)
-        wait_for_line(tracer.stderr, "Ctrl-C to stop")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        assert target.wait(timeout=120) == 0
-        assert tracer.wait(timeout=60) == 0, tracer.stderr.read()
-    finally:
-        target.kill()
-    report = final_report(out)
+    text = tmp_path / "out.txt"
+    report, truth = attach_to_leaky(tmp_path, env=dict(os.environ, LD_PRELOAD=lib),
+                                    options=("-i", "0.3", "-o", str(text)))
     proc = report["processes"][0]["allocator"]
     assert proc == {"kind": "unknown", "object": os.path.realpath(lib), "known": False}
-    check_leaks(report, load_truth(truth), first_line_seen=False,
-                allocator_module="libbumpalloc")
+    check_leaks(report, truth, first_line_seen=False, allocator_module="libbumpalloc")
     # Every text report has the line, naming the object.
     reports = text.read_text().split("== memtrace ")[1:]
     assert reports

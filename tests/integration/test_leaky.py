@@ -98,12 +98,16 @@ def check_leaks(report, truth, first_line_seen, allocator_module="libc"):
     assert report["may_be_wrong"] is False
 
 
-@pytest.mark.parametrize("links", ["multi-uprobe", "uprobe-each"])
+@pytest.mark.parametrize("links", ["uprobe-events", "multi-uprobe", "uprobe-each"])
 def test_launch_mode_exact(tmp_path, links):
-    """memtrace -- leaky: exact leaks, and main's first line is seen. Also
-    with one uprobe per probe, as on kernels without multi-uprobe links."""
+    """memtrace -- leaky: exact leaks, and main's first line is seen, with
+    each way of attaching: tracefs uprobe events (the default), and the
+    fallbacks, multi-uprobe links and one uprobe per probe (kernels
+    without uprobe events, or without multi-uprobe links)."""
     truth, out = tmp_path / "truth.json", tmp_path / "out.json"
     env = dict(os.environ)
+    if links != "uprobe-events":
+        env["MEMTRACE_NO_UPROBE_EVENTS"] = "1"
     if links == "uprobe-each":
         env["MEMTRACE_NO_UPROBE_MULTI"] = "1"
     res = subprocess.run(
@@ -117,28 +121,34 @@ def test_launch_mode_exact(tmp_path, links):
     assert memtrace_programs_loaded() == []
 
 
-def test_attach_to_running_process(tmp_path):
-    """memtrace -p PID on a process that is already running."""
+def attach_to_leaky(tmp_path, env=None, options=("-q",)):
+    """Start leaky (it waits), attach memtrace -p with options, let leaky
+    run and exit: its exit ends the trace by itself. Returns memtrace's
+    final report and leaky's truth."""
     truth, out = tmp_path / "truth.json", tmp_path / "out.json"
-    target = subprocess.Popen([prog("leaky"), "--wait", str(truth)],
+    target = subprocess.Popen([prog("leaky"), "--wait", str(truth)], env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     try:
         wait_for_line(target.stdout, "ready")
         tracer = subprocess.Popen(
-            memtrace_cmd("-q", "-n", "0", "--json", str(out), "-p",
+            memtrace_cmd(*options, "-n", "0", "--json", str(out), "-p",
                          str(target.pid)),
             stderr=subprocess.PIPE, text=True)
         wait_for_line(tracer.stderr, "Ctrl-C to stop")
         target.stdin.write("go\n")
         target.stdin.flush()
         assert target.wait(timeout=120) == 0
-        # The target's exit ends the trace by itself.
         assert tracer.wait(timeout=60) == 0, tracer.stderr.read()
     finally:
         target.kill()
-    report = final_report(out)
-    check_leaks(report, load_truth(truth), first_line_seen=False)
+    return final_report(out), load_truth(truth)
+
+
+def test_attach_to_running_process(tmp_path):
+    """memtrace -p PID on a process that is already running."""
+    report, truth = attach_to_leaky(tmp_path)
+    check_leaks(report, truth, first_line_seen=False)
     assert memtrace_programs_loaded() == []
 
 
