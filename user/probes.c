@@ -304,6 +304,60 @@ static int batch_attach(struct probes *p, struct pid_links *pl, const char *path
 }
 
 /*
+ * The probes of an allocator's functions, in batches attached in the order
+ * that keeps the books right where probes join a live process (pymalloc's,
+ * attach_functions; the allocator's own go in under MT_TARGET_ATTACHING and
+ * go live together in mark_live(), where the order costs nothing):
+ * - frees first: a block recorded later is always seen freed;
+ * - then returns, so that a call whose entry was seen returns seen;
+ * - then the entries of the realloc family before the others: a block
+ *   recorded by malloc is never moved unseen by a realloc whose entry was
+ *   not live yet.
+ */
+struct site_batches {
+	struct batch frees, rets, moves, entries;
+};
+
+static void site_batches_init(struct site_batches *b, const struct probes *p)
+{
+	*b = (struct site_batches){
+		.frees = { .prog = p->skel->progs.free_enter },
+		.rets = { .prog = p->skel->progs.alloc_exit, .ret = true },
+		.moves = { .prog = p->skel->progs.alloc_enter },
+		.entries = { .prog = p->skel->progs.alloc_enter },
+	};
+}
+
+/* A free's entry probe, or an allocation function's return and entry
+ * probes, at their offsets in the file. */
+static int site_batches_add(struct site_batches *b, unsigned int func, bool is_free,
+			    uint64_t ret_offset, uint64_t entry_offset, uint64_t cookie)
+{
+	int err;
+
+	if (is_free)
+		return batch_add(&b->frees, entry_offset, cookie);
+	err = batch_add(&b->rets, ret_offset, cookie);
+	return err ? err : batch_add(mt_func_takes_block(func) ? &b->moves : &b->entries,
+				     entry_offset, cookie);
+}
+
+/* Attach them all, in order, and free them. After an error, the batches
+ * not attached yet are only freed. */
+static int site_batches_attach(struct probes *p, struct pid_links *pl, const char *path,
+			       struct site_batches *b, int err)
+{
+	struct batch *order[] = { &b->frees, &b->rets, &b->moves, &b->entries };
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (!err)
+			err = batch_attach(p, pl, path, order[i]);
+		batch_free(order[i]);
+	}
+	return err;
+}
+
+/*
  * Entry and return probes on the allocation functions first..free_func (its
  * last one, which only needs an entry probe): at func_offset[f] for the
  * return probe, probe_offset[f] for the entry probe; 0: absent. Functions
@@ -314,39 +368,15 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
 			    const uint64_t probe_offset[MT_FUNC_COUNT],
 			    const uint8_t *skip, int first, int free_func)
 {
-	struct batch rets = { .prog = p->skel->progs.alloc_exit, .ret = true };
-	struct batch moves = { .prog = p->skel->progs.alloc_enter };
-	struct batch entries = { .prog = p->skel->progs.alloc_enter };
-	struct batch frees = { .prog = p->skel->progs.free_enter };
+	struct site_batches b;
 	int err = 0;
 
-	for (int f = first; f <= free_func && !err; f++) {
-		if (!func_offset[f] || (skip && skip[f]))
-			continue;
-		if (f == free_func) {
-			err = batch_add(&frees, probe_offset[f], f);
-			continue;
-		}
-		err = batch_add(&rets, func_offset[f], f);
-		if (!err)
-			err = batch_add(mt_func_takes_block(f) ? &moves : &entries,
-					probe_offset[f], f);
-	}
-	/* In the order of attach_sites. */
-	if (!err)
-		err = batch_attach(p, pl, path, &frees);
-	if (!err)
-		err = batch_attach(p, pl, path, &rets);
-	if (!err)
-		err = batch_attach(p, pl, path, &moves);
-	if (!err)
-		err = batch_attach(p, pl, path, &entries);
-	/* After an error, batches not attached yet are left to free. */
-	batch_free(&rets);
-	batch_free(&moves);
-	batch_free(&entries);
-	batch_free(&frees);
-	return err;
+	site_batches_init(&b, p);
+	for (int f = first; f <= free_func && !err; f++)
+		if (func_offset[f] && !(skip && skip[f]))
+			err = site_batches_add(&b, f, f == free_func, func_offset[f],
+					       probe_offset[f], f);
+	return site_batches_attach(p, pl, path, &b, err);
 }
 
 /*
@@ -358,47 +388,17 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
 static int attach_sites(struct probes *p, struct pid_links *pl,
 			const struct alloc_target *at)
 {
-	struct batch rets = { .prog = p->skel->progs.alloc_exit, .ret = true };
-	struct batch moves = { .prog = p->skel->progs.alloc_enter };
-	struct batch entries = { .prog = p->skel->progs.alloc_enter };
-	struct batch frees = { .prog = p->skel->progs.free_enter };
+	struct site_batches b;
 	int err = 0;
 
+	site_batches_init(&b, p);
 	for (size_t i = 0; i < at->nsites && !err; i++) {
 		const struct alloc_site *s = &at->sites[i];
 
-		if (s->func == MT_FUNC_FREE) {
-			err = batch_add(&frees, s->probe_offset, s->cookie);
-			continue;
-		}
-		err = batch_add(&rets, s->probe_offset, s->cookie);
-		if (!err)
-			err = batch_add(mt_func_takes_block(s->func) ? &moves : &entries,
-					s->probe_offset, s->cookie);
+		err = site_batches_add(&b, s->func, s->func == MT_FUNC_FREE, s->probe_offset,
+				       s->probe_offset, s->cookie);
 	}
-	/*
-	 * The process is MT_TARGET_ATTACHING meanwhile: these all go live at
-	 * once, in mark_live(). The order still matters where probes join a
-	 * live process (pymalloc's, attach_functions), and costs nothing here:
-	 * - frees first: a block recorded later is always seen freed;
-	 * - then returns, so that a call whose entry was seen returns seen;
-	 * - then the entries of the realloc family before the others: a
-	 *   block recorded by malloc is never moved unseen by a realloc whose
-	 *   entry was not live yet.
-	 */
-	if (!err)
-		err = batch_attach(p, pl, at->path, &frees);
-	if (!err)
-		err = batch_attach(p, pl, at->path, &rets);
-	if (!err)
-		err = batch_attach(p, pl, at->path, &moves);
-	if (!err)
-		err = batch_attach(p, pl, at->path, &entries);
-	batch_free(&rets);
-	batch_free(&moves);
-	batch_free(&entries);
-	batch_free(&frees);
-	return err;
+	return site_batches_attach(p, pl, at->path, &b, err);
 }
 
 /*
