@@ -458,7 +458,7 @@ int main(int argc, char **argv)
 	if (mmap_probes_open(&mt.mmap, mt.probes, &pc, why, sizeof(why)))
 		warnings_add(&mt.warnings, "%s: memory the programs map themselves (mmap, brk) "
 			     "is not traced", why);
-	else if (!strcmp(mmap_probes_way(mt.mmap), "raw syscall tracepoints"))
+	else if (mmap_probes_on_raw_tracepoints(mt.mmap))
 		why_say("the kernel refused fentry/fexit and the tracepoints of the mmap and "
 			"brk syscalls: they are traced from the raw syscall tracepoints, which "
 			"every syscall on the machine passes while memtrace runs");

@@ -175,15 +175,9 @@ int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
 	return 0;
 }
 
-const char *mmap_probes_way(const struct mmap_probes *m)
+bool mmap_probes_on_raw_tracepoints(const struct mmap_probes *m)
 {
-	static const char *const names[] = {
-		[WAY_FEXIT] = "fexit",
-		[WAY_SYSCALL_TP] = "syscall tracepoints",
-		[WAY_RAW_TP] = "raw syscall tracepoints",
-	};
-
-	return m ? names[m->way] : NULL;
+	return m && m->way == WAY_RAW_TP;
 }
 
 int mmap_probes_print_stats(const struct mmap_probes *m, FILE *out)

@@ -29,10 +29,9 @@ int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
 		     const struct probes_config *cfg, char *why, size_t why_len);
 void mmap_probes_close(struct mmap_probes *m);
 
-/* What carries them: "fexit", "syscall tracepoints" (the syscalls' own:
- * only those four syscalls run BPF) or "raw syscall tracepoints" (every
- * syscall on the machine runs a BPF program while memtrace runs). */
-const char *mmap_probes_way(const struct mmap_probes *m);
+/* Whether the raw syscall tracepoints carry them, the last fallback: every
+ * syscall on the machine then runs a BPF program while memtrace runs. */
+bool mmap_probes_on_raw_tracepoints(const struct mmap_probes *m);
 
 /* As probes_print_stats(), for these programs (no header line). */
 int mmap_probes_print_stats(const struct mmap_probes *m, FILE *out);
