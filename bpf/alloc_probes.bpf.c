@@ -10,7 +10,11 @@
  *                stack and sends one MT_EV_ALLOC;
  *   free_enter   uprobe inside free, placed by user space on an instruction
  *                the kernel emulates (see libc_target_probe_skip() in
- *                user/proc/libc_target.c).
+ *                user/proc/libc_target.c);
+ *   alloc_session  both halves of alloc_enter and alloc_exit as one session
+ *                uprobe (Linux 6.13+), for sampling: its entry half tells
+ *                the kernel to skip the return of an unsampled malloc, so
+ *                that such a call costs one trap instead of two.
  *
  * Entry and return are paired through per-thread state in task storage. A
  * probed call made while another is in flight on the same thread (glibc's
@@ -107,6 +111,10 @@ static __always_inline int sampled_remember(__u32 pid, __u64 addr)
 
 static __always_inline __u64 reg_value(const struct pt_regs *r, __u32 reg);
 
+/* Session uprobes' kfuncs (weak: a kernel without them loads the other
+ * programs; alloc_session is then not loaded, see user/probes.c). */
+extern bool bpf_session_is_return(void) __ksym __weak;
+
 /* The arguments at a site past a function's first instruction, where the
  * cookie says they are (user/proc/probe_site.c). From one copy of the
  * registers, as site_registers() below does. */
@@ -123,8 +131,40 @@ static __noinline int moved_args(const struct pt_regs *ctx, __u64 cookie, __u64 
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
+/* What a session uprobe's entry half returns: run its return half, or
+ * not (the kernel then sets no return trap). */
+#define RUN_RETURN 0
+#define SKIP_RETURN 1
+
+/*
+ * A session's unsampled malloc skips its return: remember where it was
+ * called from, so that a mapping syscall the allocator makes inside it is
+ * still known for the allocator's own (see in_skipped_call() in
+ * mmap_probes.bpf.c). Only malloc: no probed call is made inside it by
+ * any allocator memtrace knows (calloc, memalign or operator new may call
+ * malloc through its symbol, and a skipped outer call would leave that
+ * malloc to draw its sample a second time).
+ */
+static __always_inline int skip_return(struct call_state *st, __u64 sp)
+{
+	__u64 ret = 0;
+
+	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)sp))
+		return RUN_RETURN;
+	st->depth = 0;
+	st->skip_sp = sp;
+	st->skip_ret = ret;
+	return SKIP_RETURN;
+}
+
+/*
+ * The entry of an allocation function: what the call was asked, in the
+ * thread's state for its return. session: the return half is a session
+ * uprobe's, which this may skip (SKIP_RETURN); a plain uprobe ignores the
+ * result.
+ */
+static __always_inline int call_enter(struct pt_regs *ctx, __u64 a0, __u64 a1, __u64 a2,
+				      bool session)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	struct task_struct *task;
@@ -133,18 +173,18 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 	__u64 sp;
 
 	if (empty_probes)
-		return 0;
+		return RUN_RETURN;	/* the floor: both traps, as without sessions */
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
-		return 0;
+		return RUN_RETURN;
 	if ((cookie & MT_COOKIE_MOVED) && moved_args(ctx, cookie, &a0, &a1, &a2))
-		return 0;
+		return RUN_RETURN;
 
 	task = bpf_get_current_task_btf();
 	st = bpf_task_storage_get(&call_states, task, 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st) {
 		count(MT_CNT_STATE_FAILED);
-		return 0;
+		return RUN_RETURN;
 	}
 
 	sp = PT_REGS_SP(ctx);
@@ -159,7 +199,7 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 		    (sp == st->entry_sp && tail_called(task, sp))) {
 			st->depth++;
 			count(MT_CNT_NESTED);
-			return 0;
+			return RUN_RETURN;
 		}
 		count(MT_CNT_ENTRY_WITHOUT_RET);
 	}
@@ -171,6 +211,7 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 	st->old_addr = 0;
 	st->old_sampled = 0;
 	st->out_ptr = 0;
+	st->skip_sp = 0;
 
 	switch (func) {
 	case MT_FUNC_CALLOC:
@@ -214,8 +255,15 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 		break;
 	}
 
-	if (!st->old_addr)
-		return 0;
+	/* Sampling: decided here, where the size is known, so that a
+	 * session can skip the return of what is not sampled. */
+	if (sample_bytes)
+		st->sample_hit = sample_take(st, st->size);
+	if (!st->old_addr) {
+		if (session && sample_bytes && !st->sample_hit && func == MT_FUNC_MALLOC)
+			return skip_return(st, sp);
+		return RUN_RETURN;
+	}
 	/* Sampling: only a sampled block is user space's business. It
 	 * leaves the sampled set now, before the realloc can free it and
 	 * another thread's sampled allocation take its address. */
@@ -223,9 +271,16 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 		st->old_sampled = sampled_forget(bpf_get_current_pid_tgid() >> 32,
 						 st->old_addr);
 		if (!st->old_sampled)
-			return 0;
+			return RUN_RETURN;
 	}
 	emit(MT_EV_REALLOC_BEGIN, func, 0, st->size, st->old_addr, 0, 0);
+	return RUN_RETURN;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
+{
+	call_enter(ctx, a0, a1, a2, false);
 	return 0;
 }
 
@@ -249,7 +304,7 @@ static __always_inline bool sample_return(struct call_state *st, __u32 pid, __u6
 		}
 		return false;
 	}
-	if (sample_take(st, st->size)) {
+	if (st->sample_hit) {
 		if (!sampled_remember(pid, addr))
 			return true;
 		count(MT_CNT_SAMPLES_DROPPED);
@@ -261,8 +316,9 @@ static __always_inline bool sample_return(struct call_state *st, __u32 pid, __u6
 	return false;
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(alloc_exit, __u64 ret)
+/* The return of an allocation function: the block it made, with its
+ * stack, as one MT_EV_ALLOC. */
+static __always_inline int call_return(struct pt_regs *ctx, __u64 ret)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	struct task_struct *task;
@@ -332,6 +388,24 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	emit(MT_EV_ALLOC, st->func, addr, st->size,
 	     sample_bytes && !st->old_sampled ? 0 : st->old_addr, stack_id, flags);
 	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_exit, __u64 ret)
+{
+	return call_return(ctx, ret);
+}
+
+/* Both halves in one program, attached as a session uprobe (user space
+ * sets its attach type): the kernel calls it at the entry, and at the
+ * return only if the entry half said RUN_RETURN. */
+SEC("uprobe")
+int alloc_session(struct pt_regs *ctx)
+{
+	if (bpf_session_is_return())
+		return call_return(ctx, PT_REGS_RC(ctx));
+	return call_enter(ctx, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx),
+			  true);
 }
 
 SEC("uprobe")

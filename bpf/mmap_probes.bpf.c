@@ -70,6 +70,33 @@ static __always_inline struct call_state *outside_allocator(bool create)
 	return st;
 }
 
+/* Frames of a mapping's stack searched for a skipped call's return. */
+#define SKIPPED_CALL_FRAMES 16
+
+/*
+ * Is this syscall made inside the thread's last malloc whose return was
+ * skipped (session uprobes: alloc_session), whose depth therefore says
+ * nothing? Yes only when all three hold, which a stale value cannot fake:
+ * the syscall runs deeper than that call's entry, the call's return
+ * address is still in its slot, and the stack just walked returns through
+ * it. A return address is where one call instruction returns to, so a
+ * live frame returning there is that very call in flight.
+ */
+static __always_inline bool in_skipped_call(const struct call_state *st, __u64 sp)
+{
+	__u64 slot = 0;
+	__u32 len = st->stack.len;
+
+	if (!st->skip_sp || sp >= st->skip_sp ||
+	    bpf_probe_read_user(&slot, sizeof(slot), (void *)st->skip_sp) ||
+	    slot != st->skip_ret)
+		return false;
+	for (__u32 i = 1; i < SKIPPED_CALL_FRAMES && i < MT_MAX_FRAMES; i++)
+		if (i < len && st->stack.pcs[i] == st->skip_ret)
+			return true;
+	return false;
+}
+
 /* Send a mapping result with the stack of the user code that asked. */
 static __always_inline void send_mapped(void *ctx, const struct pt_regs *uregs,
 					struct call_state *st, __u8 type, __u8 func,
@@ -86,6 +113,10 @@ static __always_inline void send_mapped(void *ctx, const struct pt_regs *uregs,
 			 * address in all but name. */
 			flags |= take_stack_from(ctx, &st->user_regs, st, func, pid, true,
 						 &stack_id);
+		if (!(flags & MT_EVF_NO_STACK) && in_skipped_call(st, st->user_regs.sp)) {
+			count(MT_CNT_MAPS_IN_ALLOCATOR);
+			return;
+		}
 	}
 	emit(type, func, addr, size, old_addr, stack_id, flags);
 	count(MT_CNT_MAPS);

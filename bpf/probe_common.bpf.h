@@ -52,6 +52,14 @@ struct call_state {
 	__u64 sample_left;	/* bytes to this thread's next sample point */
 	__u8 sample_ready;	/* sample_left has been drawn */
 	__u8 old_sampled;	/* realloc: the block passed in was sampled */
+	__u8 sample_hit;	/* the outer call reached its sample point */
+	/* Session uprobes (alloc_session): the last call whose return
+	 * probe was skipped, unsampled. A mapping syscall made inside it is
+	 * the allocator's own (mmap_probes.bpf.c, in_skipped_call()): its
+	 * stack pointer at entry (0: none since the last reported call) and
+	 * the return address it held. */
+	__u64 skip_sp;
+	__u64 skip_ret;
 	struct mt_stack stack;	/* scratch for stack_capture() */
 	struct mt_unwind_stop stop; /* where the unwind stopped */
 	/* The syscall probes (mmap_probes.bpf.c): a copy of the user

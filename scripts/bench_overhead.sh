@@ -19,6 +19,8 @@
 #   --stack dwarf   full tracing, DWARF stacks (the default)
 #   --sample-bytes  DWARF stacks, one allocation per 512 KiB sampled
 #                   (only where this memtrace has the option)
+#   sampled, no session  the same with MEMTRACE_NO_UPROBE_SESSION=1: every
+#                   return trapped, as on kernels without session uprobes
 #   base            with MEMTRACE_BASE=PATH: that (older) memtrace's default
 #                   mode, in the same rounds: a regression shows as a ratio
 # Prints, for each, the median ns per malloc+free pair with the min-max of
@@ -39,7 +41,7 @@ CHURN=build/bench/churn
 bench_private_libc tests/progs/churn.c "$CHURN"
 
 configs="alone floor none fp dwarf"
-"$MT" --help 2>&1 | grep -q -- --sample-bytes && configs="$configs sampled"
+"$MT" --help 2>&1 | grep -q -- --sample-bytes && configs="$configs sampled nosession"
 BASE=${MEMTRACE_BASE:-}
 [ -n "$BASE" ] && configs="$configs base"
 
@@ -48,6 +50,8 @@ run() {
 	alone) "$CHURN" "$PAIRS" ;;
 	floor) "$MT" -q -o /dev/null --empty-probes -- "$CHURN" "$PAIRS" ;;
 	sampled) "$MT" -q -o /dev/null --sample-bytes 524288 -- "$CHURN" "$PAIRS" ;;
+	nosession) MEMTRACE_NO_UPROBE_SESSION=1 \
+		"$MT" -q -o /dev/null --sample-bytes 524288 -- "$CHURN" "$PAIRS" ;;
 	base) "$BASE" -q -o /dev/null -- "$CHURN" "$PAIRS" ;;
 	*) "$MT" -q -o /dev/null --stack "$1" -- "$CHURN" "$PAIRS" ;;
 	esac
@@ -69,6 +73,7 @@ for c in $configs; do
 	alone) label="alone" ;;
 	floor) label="floor (empty probes)" ;;
 	sampled) label="--sample-bytes 524288" ;;
+	nosession) label="  ... without sessions" ;;
 	base) label="base: $BASE" ;;
 	*) label="memtrace --stack $c" ;;
 	esac

@@ -140,7 +140,7 @@ static void on_exec_ready(void *ctx, pid_t pid, bool new_leader)
 	struct traced *t;
 	struct alloc_target at;
 	char why[512];
-	bool same;
+	bool same, again;
 	int err;
 
 	/* The exec's own event first: it drops what the old program had. */
@@ -148,7 +148,7 @@ static void on_exec_ready(void *ctx, pid_t pid, bool new_leader)
 	t = processes_find(&mt->procs, pid);
 	if (!t)
 		return;
-	probes_exec(mt->probes, pid, new_leader);
+	again = probes_exec(mt->probes, pid, new_leader) == 1;
 	processes_read_identity(t);
 	err = alloc_target_find(pid, &at, why, sizeof(why));
 	if (err == -ENOENT) {
@@ -167,6 +167,9 @@ static void on_exec_ready(void *ctx, pid_t pid, bool new_leader)
 	alloc_target_release(&t->alloc);
 	t->alloc = at;
 	if (!same && probes_attach(mt->probes, pid, &t->alloc, why, sizeof(why)))
+		processes_set_untraced(t, UNTRACED_PROBES, "exec'd into %s: %s", t->exe, why);
+	else if (same && again &&
+		 probes_attach_allocations(mt->probes, pid, &t->alloc, why, sizeof(why)))
 		processes_set_untraced(t, UNTRACED_PROBES, "exec'd into %s: %s", t->exe, why);
 	read_mappings(mt, pid);
 	python_process_mapped(&mt->py_env, &t->py, pid, t->comm);

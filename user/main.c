@@ -425,6 +425,12 @@ int main(int argc, char **argv)
 		.sample_seed = mt.opt.sample_seed,
 		.system_wide = mt.opt.all,
 		.python_objects = mt.opt.python_objects,
+		/* The mmap probes find a skipped call on the DWARF walk's
+		 * stack (in_skipped_call()); frame pointers would lose it in
+		 * glibc. Unfollowed children would keep the session's
+		 * breakpoints, which never remove themselves. */
+		.sessions = mt.opt.sample_bytes && mt.opt.stack_mode == MT_STACK_DWARF &&
+			    mt.opt.follow,
 	};
 	if (mt.unwind) {
 		size_t need = unwind_loader_rows_needed(mt.unwind) * UNWIND_ROWS_FACTOR;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -33,6 +34,14 @@ struct pid_links {
 	pid_t pid;
 	struct pid_link *links;
 	size_t nlinks, cap;
+	bool session;		/* its allocation functions: one session link */
+};
+
+/* An allocator file whose session probes one process holds (see
+ * claim_session()). */
+struct session_file {
+	dev_t dev;
+	ino_t ino;
 };
 
 struct probes {
@@ -48,6 +57,10 @@ struct probes {
 	 * process, as above. */
 	struct uprobe_events *ue;
 	bool system_wide;	/* -a: every process that maps a probed file */
+	bool session;		/* alloc_session is loaded (cfg->sessions, and
+				   the kernel has session uprobes) */
+	struct session_file *session_files;
+	size_t nsession_files, session_files_cap;
 };
 
 #define PY_GENS_BYTES ((size_t)MT_PY_GEN_SLOTS * sizeof(uint64_t))
@@ -62,9 +75,10 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 /* Open, size and load the BPF object into p->skel. multi: load the
- * allocation probes for multi-uprobe links (see struct batch). */
+ * allocation probes for multi-uprobe links (see struct batch); session:
+ * load alloc_session too, for session links. */
 static int load_skel(struct probes *p, const struct probes_config *cfg, bool multi,
-		     char *why, size_t why_len)
+		     bool session, char *why, size_t why_len)
 {
 	int err;
 
@@ -111,7 +125,13 @@ static int load_skel(struct probes *p, const struct probes_config *cfg, bool mul
 		bpf_program__set_autoload(p->skel->progs.pymalloc_site, false);
 		bpf_program__set_autoload(p->skel->progs.pymalloc_new_pool_exit, false);
 	}
+	if (session)
+		bpf_program__set_expected_attach_type(p->skel->progs.alloc_session,
+						      MT_BPF_TRACE_UPROBE_SESSION);
+	else
+		bpf_program__set_autoload(p->skel->progs.alloc_session, false);
 	p->multi = multi;
+	p->session = session;
 	err = alloc_probes_bpf__load(p->skel);
 	if (err)
 		return why_fail(err, why, why_len, "the kernel refused the BPF programs: %s "
@@ -146,10 +166,22 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 	if (!getenv("MEMTRACE_NO_UPROBE_EVENTS") &&
 	    uprobe_events_open(&p->ue, cfg->system_wide, NULL, 0))
 		p->ue = NULL;
-	err = load_skel(p, cfg, !p->ue && !getenv("MEMTRACE_NO_UPROBE_MULTI"), why, why_len);
+	/* Session links need the per-process entries of tracefs events
+	 * for every other process (see claim_session()); a kernel older
+	 * than 6.13 refuses alloc_session's attach type or its kfunc, and
+	 * the programs are loaded again without it
+	 * (MEMTRACE_NO_UPROBE_SESSION=1 to test without). */
+	err = load_skel(p, cfg, !p->ue && !getenv("MEMTRACE_NO_UPROBE_MULTI"),
+			cfg->sessions && p->ue && !cfg->system_wide &&
+				!getenv("MEMTRACE_NO_UPROBE_SESSION"),
+			why, why_len);
+	if (err && p->session) {
+		alloc_probes_bpf__destroy(p->skel);
+		err = load_skel(p, cfg, p->multi, false, why, why_len);
+	}
 	if (err && p->multi) {
 		alloc_probes_bpf__destroy(p->skel);
-		err = load_skel(p, cfg, false, why, why_len);
+		err = load_skel(p, cfg, false, false, why, why_len);
 	}
 	if (err)
 		goto err;
@@ -288,7 +320,8 @@ static int batch_attach(struct probes *p, struct pid_links *pl, const char *path
 		/* pid 0: every process (-a) */
 		int fd = uprobe_multi_attach(bpf_program__fd(b->prog),
 					     p->system_wide ? 0 : pl->pid, path,
-					     b->offsets, b->cookies, b->n, b->ret);
+					     b->offsets, b->cookies, b->n,
+					     b->ret ? UPROBE_MULTI_RETURN : UPROBE_MULTI_ENTRY);
 
 		err = fd < 0 ? fd : keep_link(pl, NULL, fd);
 	}
@@ -342,15 +375,54 @@ static int site_batches_add(struct site_batches *b, unsigned int func, bool is_f
 				     entry_offset, cookie);
 }
 
-/* Attach them all, in order, and free them. After an error, the batches
- * not attached yet are only freed. */
+/* Which of an allocator's probes attach_sites() puts on, and how. */
+enum sites_how {
+	SITES_ALL,		/* every site, the usual way */
+	SITES_SESSION,		/* frees the usual way; the allocation
+				   functions as one session link */
+	SITES_ALLOCATIONS,	/* only the allocation functions, the usual way */
+};
+
+/* The allocation functions' entries (each site's entry and return are
+ * at one offset) as one session link of alloc_session, kept in pl. */
+static int session_attach(struct probes *p, struct pid_links *pl, const char *path,
+			  struct site_batches *b)
+{
+	struct batch all = { 0 };
+	int fd, err = 0;
+
+	for (size_t i = 0; i < b->moves.n && !err; i++)
+		err = batch_add(&all, b->moves.offsets[i], b->moves.cookies[i]);
+	for (size_t i = 0; i < b->entries.n && !err; i++)
+		err = batch_add(&all, b->entries.offsets[i], b->entries.cookies[i]);
+	if (!err && all.n) {
+		fd = uprobe_multi_attach(bpf_program__fd(p->skel->progs.alloc_session), pl->pid,
+					 path, all.offsets, all.cookies, all.n,
+					 UPROBE_MULTI_SESSION);
+		err = fd < 0 ? fd : keep_link(pl, NULL, fd);
+		pl->session = !err;
+	}
+	batch_free(&all);
+	return err;
+}
+
+/* Attach them, in order, as how says, and free them. After an error, the
+ * batches not attached yet are only freed. */
 static int site_batches_attach(struct probes *p, struct pid_links *pl, const char *path,
-			       struct site_batches *b, int err)
+			       struct site_batches *b, enum sites_how how, int err)
 {
 	struct batch *order[] = { &b->frees, &b->rets, &b->moves, &b->entries };
 
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+	if (how == SITES_SESSION) {
 		if (!err)
+			err = batch_attach(p, pl, path, &b->frees);
+		if (!err)
+			err = session_attach(p, pl, path, b);
+	}
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		bool skip = how == SITES_SESSION || (how == SITES_ALLOCATIONS && i == 0);
+
+		if (!err && !skip)
 			err = batch_attach(p, pl, path, order[i]);
 		batch_free(order[i]);
 	}
@@ -376,7 +448,7 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
 		if (func_offset[f] && !(skip && skip[f]))
 			err = site_batches_add(&b, f, f == free_func, func_offset[f],
 					       probe_offset[f], f);
-	return site_batches_attach(p, pl, path, &b, err);
+	return site_batches_attach(p, pl, path, &b, SITES_ALL, err);
 }
 
 /*
@@ -386,7 +458,7 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
  * user/proc/probe_site.h), and an entry probe on each free.
  */
 static int attach_sites(struct probes *p, struct pid_links *pl,
-			const struct alloc_target *at)
+			const struct alloc_target *at, enum sites_how how)
 {
 	struct site_batches b;
 	int err = 0;
@@ -398,7 +470,32 @@ static int attach_sites(struct probes *p, struct pid_links *pl,
 		err = site_batches_add(&b, s->func, s->func == MT_FUNC_FREE, s->probe_offset,
 				       s->probe_offset, s->cookie);
 	}
-	return site_batches_attach(p, pl, at->path, &b, err);
+	return site_batches_attach(p, pl, at->path, &b, how, err);
+}
+
+/*
+ * May pid's allocation functions in at's file be one session link? Yes
+ * for the first process traced on that file only. A consumer of a uprobe
+ * that is not the hitting process's own returns "run the return" for it,
+ * so a second session link on the same file would take the skip away
+ * from both; the other processes get tracefs events, whose cost per hit
+ * does not grow with their number. The claim stays for the whole run: the
+ * link does, until probes_close().
+ */
+static bool claim_session(struct probes *p, const struct alloc_target *at)
+{
+	struct stat st;
+
+	if (!p->session || !p->ue || p->system_wide || fstat(at->fd, &st))
+		return false;
+	for (size_t i = 0; i < p->nsession_files; i++)
+		if (p->session_files[i].dev == st.st_dev && p->session_files[i].ino == st.st_ino)
+			return false;
+	if (vec_reserve(&p->session_files, &p->session_files_cap, p->nsession_files + 1,
+			sizeof(*p->session_files)))
+		return false;
+	p->session_files[p->nsession_files++] = (struct session_file){ st.st_dev, st.st_ino };
+	return true;
 }
 
 /*
@@ -457,7 +554,7 @@ int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 	}
 
 	/* Gated by MT_TARGET_ATTACHING until mark_live(): all at once. */
-	err = attach_sites(p, pl, at);
+	err = attach_sites(p, pl, at, claim_session(p, at) ? SITES_SESSION : SITES_ALL);
 	if (err)
 		return why_fail(err, why, why_len,
 				"cannot attach uprobes to the allocation functions of %s "
@@ -592,7 +689,7 @@ int probes_attach_all(struct probes *p, const struct alloc_target *at,
 		if (link && keep_link(pl, link, -1))
 			return -ENOMEM;
 	}
-	err = attach_sites(p, pl, at);
+	err = attach_sites(p, pl, at, SITES_ALL);
 	if (err)
 		return why_fail(err, why, why_len,
 				"cannot attach uprobes to the allocation functions of %s: %s",
@@ -616,6 +713,7 @@ int probes_follow(struct probes *p, pid_t parent, pid_t child, const struct allo
 	struct pid_links *pl;
 	struct mt_target tv = { 0 };
 	__u32 key = parent;
+	bool parent_session;
 	int err;
 
 	/* The child is what its parent was: same filter entry, and with
@@ -623,6 +721,10 @@ int probes_follow(struct probes *p, pid_t parent, pid_t child, const struct allo
 	bpf_map__lookup_elem(p->skel->maps.targets, &key, sizeof(key), &tv, sizeof(tv), 0);
 	if (!p->ue)
 		return probes_attach(p, child, at, why, why_len);
+	pl = find_pid(p, parent);
+	/* A session link is its process's own: the child of its holder gets
+	 * the usual probes on the allocation functions. */
+	parent_session = pl && pl->session;
 	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
 		return -ENOMEM;
 	pl = &p->pids[p->npids++];
@@ -631,6 +733,8 @@ int probes_follow(struct probes *p, pid_t parent, pid_t child, const struct allo
 	err = set_target(p, child, &tv);
 	if (!err)
 		err = uprobe_events_fork(p->ue, parent, child);
+	if (!err && parent_session)
+		err = attach_sites(p, pl, at, SITES_ALLOCATIONS);
 	if (!err)
 		mark_live(p, child, true);
 	if (err)
@@ -646,7 +750,37 @@ int probes_batch(struct probes *p, bool on)
 
 int probes_exec(struct probes *p, pid_t pid, bool new_leader)
 {
-	return p->ue ? uprobe_events_exec(p->ue, pid, new_leader) : 0;
+	struct pid_links *pl = find_pid(p, pid);
+	int err = p->ue ? uprobe_events_exec(p->ue, pid, new_leader) : 0;
+
+	/* A session link installs its breakpoints where its task's memory
+	 * is: after an exec from another thread, that task is the old
+	 * leader, gone, and the new program would get none. Such a process
+	 * gets the usual probes instead. */
+	if (err || !new_leader || !pl || !pl->session)
+		return err;
+	/* With tracefs events, the session link is its only link. */
+	for (size_t i = 0; i < pl->nlinks; i++)
+		destroy_link(&pl->links[i]);
+	pl->nlinks = 0;
+	pl->session = false;
+	return 1;
+}
+
+int probes_attach_allocations(struct probes *p, pid_t pid, const struct alloc_target *at,
+			      char *why, size_t why_len)
+{
+	struct pid_links *pl = pid_links_of(p, pid);
+	int err;
+
+	if (!pl)
+		return -ENOMEM;
+	err = attach_sites(p, pl, at, SITES_ALLOCATIONS);
+	if (err)
+		return why_fail(err, why, why_len,
+				"cannot attach uprobes to the allocation functions of %s "
+				"for PID %d: %s", at->maps_path, pid, strerror(-err));
+	return 0;
 }
 
 int probes_retarget(struct probes *p, pid_t pid, pid_t tid)
@@ -682,8 +816,11 @@ int probes_print_stats(const struct probes *p, FILE *out)
 	bpf_object__for_each_program(prog, p->skel->obj) {
 		struct bpf_prog_info info = { 0 };
 		__u32 len = sizeof(info);
-		int err = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len);
+		int err;
 
+		if (!bpf_program__autoload(prog))
+			continue;	/* not loaded: not wanted, or not here */
+		err = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len);
 		if (err)
 			return err;
 		fprintf(out, "%-24s %14u %12u %12u\n", bpf_program__name(prog),
@@ -823,6 +960,7 @@ void probes_close(struct probes *p)
 	uprobe_events_close(p->ue);
 	close_all_links(p);
 	free(p->pids);
+	free(p->session_files);
 	bpf_link__destroy(p->exec_link);
 	if (p->py_gens)
 		munmap((void *)p->py_gens, PY_GENS_BYTES);

@@ -30,6 +30,11 @@ struct probes_config {
 					   probes */
 	bool python_objects;		/* --python-objects: load pymalloc's
 					   programs (probes_attach_pymalloc*) */
+	bool sessions;			/* sampling, DWARF stacks, children
+					   followed: the first process traced on
+					   each allocator file gets session
+					   uprobes where the kernel has them
+					   (bpf/alloc_probes.bpf.c, alloc_session) */
 };
 
 /* Load and verify the BPF programs. why: one line for a person. */
@@ -91,8 +96,15 @@ int probes_follow(struct probes *p, pid_t parent, pid_t child, const struct allo
  * they are installed for all at once (see uprobe_events_defer()). */
 int probes_batch(struct probes *p, bool on);
 
-/* pid exec'd (new_leader: from a thread other than its leader). */
+/* pid exec'd (new_leader: from a thread other than its leader). Returns
+ * 1 when pid's allocation probes are gone and must be attached again
+ * (probes_attach_allocations), else 0 or a negative errno. */
 int probes_exec(struct probes *p, pid_t pid, bool new_leader);
+
+/* Attach only the allocation functions' probes of at to pid, its frees
+ * being probed already (after probes_exec() returned 1). */
+int probes_attach_allocations(struct probes *p, pid_t pid, const struct alloc_target *at,
+			      char *why, size_t why_len);
 
 /* pid's leader thread exits while its thread tid lives on. */
 int probes_retarget(struct probes *p, pid_t pid, pid_t tid);

@@ -31,7 +31,7 @@ struct link_create_uprobe_multi {
 
 int uprobe_multi_attach(int prog_fd, pid_t pid, const char *path,
 			const uint64_t *offsets, const uint64_t *cookies, size_t n,
-			bool ret)
+			enum uprobe_multi_kind kind)
 {
 	struct link_create_uprobe_multi attr;
 	long fd;
@@ -40,12 +40,13 @@ int uprobe_multi_attach(int prog_fd, pid_t pid, const char *path,
 		return -EINVAL;
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_fd = prog_fd;
-	attr.attach_type = MT_BPF_TRACE_UPROBE_MULTI;
+	attr.attach_type = kind == UPROBE_MULTI_SESSION ? MT_BPF_TRACE_UPROBE_SESSION
+						       : MT_BPF_TRACE_UPROBE_MULTI;
 	attr.path = (uint64_t)(uintptr_t)path;
 	attr.offsets = (uint64_t)(uintptr_t)offsets;
 	attr.cookies = (uint64_t)(uintptr_t)cookies;
 	attr.cnt = (uint32_t)n;
-	attr.uprobe_flags = ret ? UPROBE_MULTI_RETURN : 0;
+	attr.uprobe_flags = kind == UPROBE_MULTI_RETURN ? UPROBE_MULTI_RETURN : 0;
 	attr.pid = (uint32_t)pid;
 	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
 	return fd < 0 ? -errno : (int)fd;

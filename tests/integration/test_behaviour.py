@@ -44,13 +44,20 @@ def stop(tracer, sig=signal.SIGINT):
     return out
 
 
-def test_exec_mid_trace_drops_old_allocations(tmp_path):
+@pytest.mark.parametrize("how", ["leader", "thread", "thread-sampled"])
+def test_exec_mid_trace_drops_old_allocations(tmp_path, how):
     """execer leaks 100 x 1000 B, then execs leaky: the 100 are dropped
-    (counted), and leaky's own leaks are traced exactly after the exec."""
+    (counted), and leaky's own leaks are traced exactly after the exec;
+    also when a second thread execs (it becomes the leader), and then
+    sampled with --sample-bytes 1 (every block sampled, to a double's
+    precision), where the process held session probes, which are bound to
+    the old leader and must be replaced."""
     truth, out = tmp_path / "truth.json", tmp_path / "out.json"
+    args = (["--thread"] if how != "leader" else [])
+    sampling = ["--sample-bytes", "1"] if how == "thread-sampled" else []
     res = subprocess.run(
-        memtrace_cmd("-q", "-n", "0", "--json", str(out), "--",
-                     prog("execer"), prog("leaky"), str(truth)),
+        memtrace_cmd("-q", "-n", "0", "--json", str(out), *sampling, "--",
+                     prog("execer"), *args, prog("leaky"), str(truth)),
         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     report = final_report(out)
@@ -175,18 +182,22 @@ def test_periodic_reports_show_growth(tmp_path):
     assert growth == 1000 * 4096
 
 
-@pytest.mark.parametrize("per_process", [False, True],
-                         ids=["merged", "per-process"])
-def test_several_processes(tmp_path, per_process):
+@pytest.mark.parametrize("per_process,sampled", [(False, False), (True, False), (False, True)],
+                         ids=["merged", "per-process", "sampled"])
+def test_several_processes(tmp_path, per_process, sampled):
     """Two processes of one program leaking the same: by default each leak
     is one stack "in 2 processes" whose per-PID shares are each process's
-    own truth; with --per-process, one stack per process."""
+    own truth; with --per-process, one stack per process. Sampled with
+    --sample-bytes 1 (every block sampled, to a double's precision), the
+    first process holds the session probes of libc and the second gets the
+    usual ones: both must still be counted exactly."""
     truths = [tmp_path / "a.json", tmp_path / "b.json"]
     out, text = tmp_path / "out.json", tmp_path / "out.txt"
     procs = [start_leaky(t) for t in truths]
     try:
         tracer = start_tracer("-q", "-n", "0", "--json", str(out), "-o", str(text),
-                              *(["--per-process"] if per_process else []), "-p",
+                              *(["--per-process"] if per_process else []),
+                              *(["--sample-bytes", "1"] if sampled else []), "-p",
                               ",".join(str(p.pid) for p in procs))
         for p in procs:
             go(p, expect=None)

@@ -5,10 +5,14 @@
  * An exec throws the whole address space away, so a tracer must drop
  * those 100 allocations and go on tracing the new program.
  *
- * Usage: execer PROGRAM [ARG...]
+ * Usage: execer [--thread] PROGRAM [ARG...]
+ *   --thread  exec from a second thread: the kernel makes that thread the
+ *             process's leader, and the old leader is gone
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static void *volatile sink;
@@ -19,14 +23,31 @@ __attribute__((noinline)) static void leak_before_exec(void)
 		sink = malloc(1000);
 }
 
+static void *exec_args(void *argv)
+{
+	char **args = argv;
+
+	execv(args[0], args);
+	perror("execv");
+	exit(1);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: execer PROGRAM [ARG...]\n");
+	int first = argc > 1 && !strcmp(argv[1], "--thread") ? 2 : 1;
+	pthread_t th;
+
+	if (argc <= first) {
+		fprintf(stderr, "usage: execer [--thread] PROGRAM [ARG...]\n");
 		return 2;
 	}
 	leak_before_exec();
-	execv(argv[1], &argv[1]);
-	perror("execv");
+	if (first == 2) {
+		if (pthread_create(&th, NULL, exec_args, &argv[first]))
+			return 1;
+		pthread_join(th, NULL);	/* the exec ends this thread */
+		return 1;
+	}
+	exec_args(&argv[first]);
 	return 1;
 }

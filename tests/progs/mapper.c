@@ -14,8 +14,12 @@
  *   grow_brk        the program break moved up by 40 KiB (sbrk)
  * It touches every page it keeps.
  *
- * Usage: mapper [--wait] TRUTH.json
- *   --wait  print "ready" and wait for a line on stdin before working
+ * Usage: mapper [--wait] [--mallocs] TRUTH.json
+ *   --wait     print "ready" and wait for a line on stdin before working
+ *   --mallocs  first, in malloc_heap, 40 blocks of 300 KiB (glibc maps each
+ *              one with mmap) and 50,000 of 200 bytes (glibc grows its heap
+ *              with brk for them), all kept: mappings the allocator makes
+ *              inside malloc, none of them the program's own
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -40,6 +44,17 @@ static void *anon(size_t len)
 	}
 	memset(p, 1, len);
 	return p;
+}
+
+/* volatile: else the compiler may drop mallocs whose blocks nothing reads */
+static void *volatile kept[50000];
+
+__attribute__((noinline)) void malloc_heap(void)
+{
+	for (int i = 0; i < 40; i++)
+		kept[i] = malloc(300 * KiB);
+	for (int i = 40; i < 50000; i++)
+		kept[i] = malloc(200);
 }
 
 __attribute__((noinline)) void map_keep(void)
@@ -107,7 +122,7 @@ __attribute__((noinline)) void grow_brk(void)
 int main(int argc, char **argv)
 {
 	const char *truth = NULL;
-	bool wait = false;
+	bool wait = false, mallocs = false;
 	char line[64];
 	FILE *f;
 	int fd;
@@ -115,11 +130,13 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--wait"))
 			wait = true;
+		else if (!strcmp(argv[i], "--mallocs"))
+			mallocs = true;
 		else
 			truth = argv[i];
 	}
 	if (!truth) {
-		fprintf(stderr, "usage: mapper [--wait] TRUTH.json\n");
+		fprintf(stderr, "usage: mapper [--wait] [--mallocs] TRUTH.json\n");
 		return 2;
 	}
 	/* A file of 64 KiB to map: this program itself is bigger. */
@@ -132,6 +149,8 @@ int main(int argc, char **argv)
 		if (!fgets(line, sizeof(line), stdin))
 			line[0] = '\0';
 	}
+	if (mallocs)
+		malloc_heap();
 	map_keep();
 	map_and_unmap();
 	map_punched();
