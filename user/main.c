@@ -465,9 +465,12 @@ int main(int argc, char **argv)
 		warnings_add(&mt.warnings, "%s: memory the programs map themselves (mmap, brk) "
 			     "is not traced", why);
 	else if (mmap_probes_on_raw_tracepoints(mt.mmap))
-		why_say("the kernel refused fentry/fexit and the tracepoints of the mmap and "
-			"brk syscalls: they are traced from the raw syscall tracepoints, which "
-			"every syscall on the machine passes while memtrace runs");
+		why_say("%s: the mmap and brk syscalls are traced from the raw syscall "
+			"tracepoints, which every syscall on the machine passes while memtrace "
+			"runs",
+			getenv("MEMTRACE_RAW_SYSCALL_TP") ? "MEMTRACE_RAW_SYSCALL_TP is set"
+			: "the kernel refused fentry/fexit and the tracepoints of the mmap and "
+			  "brk syscalls");
 	mt.py_env.probes = mt.probes;
 	py_symbols_watch_deaths(mt.py, probes_py_gens(mt.probes));
 	if (mt.follow || mt.opt.all || mt.cgroup_id) {
