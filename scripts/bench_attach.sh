@@ -1,0 +1,74 @@
+#!/bin/sh
+# How long `memtrace -p PID` takes to attach, from its start to the line
+# that says it is tracing (every probe is live by then), interleaved round
+# by round:
+#   c             a C program (coreutils' sleep: glibc, nothing else)
+#   python        Debian's python3.11, idle (Python frames, the default)
+#   python-objects  the same with --python-objects (pymalloc's sites too)
+#   sampled       the C program with --sample-bytes 524288 (session probes)
+# Each run waits 4 s after the previous memtrace exited: the kernel releases
+# a finished memtrace's probe definitions late, and a memtrace started in
+# that window waits for them (README, "Attach and exit times").
+# Prints the median, min and max milliseconds of each.
+# Usage: scripts/bench_attach.sh [ROUNDS]
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/bench/lib.sh
+ROUNDS=${1:-5}
+MT=${MEMTRACE:-build/memtrace}
+PY=/usr/bin/python3.11
+[ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+targets=""
+trap 'for t in $targets; do kill "$t" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
+
+now() { date +%s.%N; }
+
+sleep 1000 & c_pid=$!
+targets="$c_pid"
+py_pid=""
+configs="c sampled"
+if [ -x "$PY" ]; then
+	"$PY" -c 'import time; time.sleep(1000)' & py_pid=$!
+	targets="$targets $py_pid"
+	configs="c python python-objects sampled"
+else
+	echo "($PY absent: the Python runs are left out)"
+fi
+
+# one CONFIG: attach, note the time to the ready line, stop.
+one() {
+	case $1 in
+	c) set -- -p "$c_pid" ;;
+	sampled) set -- --sample-bytes 524288 -p "$c_pid" ;;
+	python) set -- -p "$py_pid" ;;
+	python-objects) set -- --python-objects -p "$py_pid" ;;
+	esac
+	: > "$tmp/err"
+	t0=$(now)
+	"$MT" -q -o /dev/null "$@" 2> "$tmp/err" &
+	mt=$!
+	while ! grep -q "Ctrl-C to stop" "$tmp/err"; do
+		kill -0 "$mt" 2>/dev/null || { cat "$tmp/err" >&2; exit 1; }
+		sleep 0.002
+	done
+	t1=$(now)
+	kill -INT "$mt"
+	wait "$mt"
+	echo "$t1 $t0" | awk '{ print ($1 - $2) * 1000 }'
+}
+
+sleep 1
+for r in $(seq "$ROUNDS"); do
+	for c in $configs; do
+		sleep 4
+		one "$c" >> "$tmp/$c"
+	done
+done
+
+echo "attach, ms from start to the ready line: median (min - max) of $ROUNDS rounds"
+for c in $configs; do
+	set -- $(stats "$tmp/$c")
+	printf "  %-16s %6.0f  (%.0f - %.0f)\n" "$c" "$1" "$2" "$3"
+done
