@@ -165,6 +165,7 @@ static __always_inline bool send_snapshot(const struct mt_unwind_stop *stop, __u
 	snap->tid = (__u32)pid_tgid;
 	snap->flags = flags;
 	snap->regs = *regs;
+	snap->eval = stop->eval;
 	unwind_snapshot_returns(snap, stop);
 	/* In aligned chunks, each in one page: those of a page that cannot
 	 * be read are left out, not the rest. */
@@ -254,6 +255,7 @@ static __always_inline __u16 take_stack_from(void *ctx, struct pt_regs *regs,
 	/* Testing only: user space walks this stack too, and compares. */
 	if (unwind_check && stack_mode == MT_STACK_DWARF &&
 	    st->stack.end != MT_END_NO_MAPPING) {
+		py_eval_stop(bpf_map_lookup_elem(&py_targets, &pid), &st->stack, &st->stop.eval);
 		unwind_start(regs, at_return, &st->stop);
 		if (send_snapshot(&st->stop, MT_SNAPF_CHECK))
 			return MT_EVF_SNAPSHOT_CHECK;

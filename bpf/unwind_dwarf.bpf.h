@@ -53,6 +53,7 @@ struct {
  * cursor on, which only BPF can read). */
 struct mt_unwind_stop {
 	struct mt_frame_regs regs;
+	struct mt_eval_stop eval;
 	__u64 trampoline;
 	__u64 ri;			/* struct return_instance * */
 };
@@ -110,7 +111,7 @@ static long unwind_frame(__u32 i, void *data)
  * instruction itself.
  */
 static __always_inline void unwind_init(struct mt_unwind_state *s, struct pt_regs *regs,
-					bool at_return)
+					bool at_return, struct mt_eval_stop *eval)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
@@ -119,6 +120,7 @@ static __always_inline void unwind_init(struct mt_unwind_state *s, struct pt_reg
 	s->bp = PT_REGS_FP(regs);
 	s->bp_valid = 1;
 	s->pc_is_return = at_return;
+	s->eval = eval;
 	s->trampoline = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
 	s->ri = (__u64)BPF_CORE_READ(task, utask, return_instances);
 }
@@ -143,7 +145,7 @@ static __always_inline void unwind_start(struct pt_regs *regs, bool at_return,
 {
 	struct mt_unwind_state s = {};
 
-	unwind_init(&s, regs, at_return);
+	unwind_init(&s, regs, at_return, &start->eval);
 	unwind_save(&s, start);
 }
 
@@ -164,7 +166,7 @@ static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *o
 	 * so the caller sends a snapshot, walked once they are read. */
 	if (!s.maps)
 		s.maps = &no_mappings;
-	unwind_init(&s, regs, at_return);
+	unwind_init(&s, regs, at_return, &stop->eval);
 	s.out = out;
 	out->len = 0;
 	out->fp_frames = 0;

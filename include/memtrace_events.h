@@ -248,7 +248,26 @@ enum mt_stack_end {
 				   a CFA not above the stack pointer) */
 	MT_END_DEPTH,		/* MT_MAX_FRAMES reached */
 	MT_END_FP,		/* frame pointers: nothing tells where it ends */
+	MT_END_PYTHON,		/* complete: stopped at the outermost frame of
+				   the interpreter's eval loop, whose Python
+				   frames stand for everything outside it
+				   (struct mt_eval_stop) */
 	MT_END_COUNT,
+};
+
+/*
+ * Where the walk of a Python thread's stack may stop: once it has passed
+ * `left` frames of the interpreter's eval loop, whose code is [start,
+ * end), it is past the outermost Python frame, and what is outside (the
+ * interpreter's start-up: main, Py_RunMain, ... _start) would cost a
+ * step a frame for what the report folds into one line anyway. `left`
+ * is the number of eval loop calls the thread's Python frames say it is
+ * in (its entry frames); 0: walk on to the end.
+ */
+struct mt_eval_stop {
+	__u64 start, end;
+	__u32 left;
+	__u32 pad;
 };
 
 /* Registers of the frame where an unwind stopped. */
@@ -293,6 +312,7 @@ struct mt_snapshot {
 	__u64 addr;		/* the address of data[0]: regs.sp rounded
 				   down to MT_SNAPSHOT_CHUNK */
 	struct mt_frame_regs regs;
+	struct mt_eval_stop eval;	/* where the walk may stop (Python) */
 	__u64 trampoline;	/* the uretprobe trampoline's address, or 0 */
 	__u32 nreturns;		/* entries in returns[] */
 	__u32 pad2;

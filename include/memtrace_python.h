@@ -81,6 +81,10 @@ struct mt_py_offsets {
 	__u32 frame_window;		/* 1: every frame field the walker reads
 					   lies in a frame's first
 					   MT_PY_FRAME_WINDOW bytes, read at once */
+	/* _PyEval_EvalFrameDefault in the process, [eval_start, eval_end):
+	 * the native walk stops after the eval loop's outermost frame
+	 * (struct mt_eval_stop); 0, 0: it walks on to the end. */
+	__u64 eval_start, eval_end;
 };
 
 /* One read of this many bytes instead of one per field: the frame fields

@@ -70,6 +70,12 @@ struct mt_unwind_state {
 					   match, 0: none */
 	struct mt_stack *out;		/* frames go to out->pcs[out->len] */
 	const struct mt_proc_mappings *maps;
+	/* A Python thread's: where to stop. A pointer, into a map value in
+	 * BPF: what it holds is then unknown to the verifier, which would
+	 * otherwise check the rest of the step once for each way through
+	 * the check (alloc_exit: 159,000 to 216,000 verified instructions
+	 * instead of 85,000). Never NULL. */
+	struct mt_eval_stop *eval;
 	/* Keeps the flags below off the start of an 8-byte slot of the BPF
 	 * stack: the verifier tracks a constant stored at a slot's start,
 	 * and then explored the frame callback once per combination of
@@ -98,6 +104,19 @@ MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_row(const struct mt_unwin
 MT_UNWIND_INLINE __u64 mt_unwind_ri_slot(const struct mt_unwind_state *s, __u64 ri);
 MT_UNWIND_INLINE __u64 mt_unwind_ri_ret(const struct mt_unwind_state *s, __u64 ri);
 MT_UNWIND_INLINE __u64 mt_unwind_ri_next(const struct mt_unwind_state *s, __u64 ri);
+
+/* Is the frame just recorded (its PC looked up at `at`) the last of the
+ * eval loop frames s->eval waits for? Then the walk is past the outermost
+ * Python frame (MT_END_PYTHON). */
+MT_UNWIND_INLINE int mt_unwind_past_python(struct mt_unwind_state *s, __u64 at)
+{
+	struct mt_eval_stop *e = s->eval;
+
+	if (!e->left || at < e->start || at >= e->end)
+		return 0;
+	e->left--;
+	return e->left == 0;
+}
 
 /* The mapping holding pc, or NULL. */
 MT_UNWIND_INLINE const struct mt_mapping *mt_unwind_find_mapping(const struct mt_proc_mappings *maps,
@@ -345,6 +364,7 @@ MT_UNWIND_INLINE void mt_unwind_table_step(struct mt_unwind_state *s,
 	s->pc_is_return = 1;
 }
 
+
 /*
  * Record the current frame and step to its caller. Returns 0 to go on,
  * 1 once stopped (s->end says why; for MT_END_NO_MAPPING the last frame
@@ -356,7 +376,7 @@ MT_UNWIND_INLINE int mt_unwind_frame(struct mt_unwind_state *s)
 	const struct mt_mapping *m;
 	const struct mt_unwind_row *row;
 	__u32 n = s->out->len;
-	__u64 lookup;
+	__u64 lookup, at;
 
 	/* A return address of 0 ends no real stack: outermost frames say
 	 * so in their CFI (MT_CFA_END: glibc's _start and clone3), so 0
@@ -371,6 +391,11 @@ MT_UNWIND_INLINE int mt_unwind_frame(struct mt_unwind_state *s)
 	}
 	s->out->pcs[n] = s->pc;
 	s->out->len = n + 1;
+	at = s->pc - (s->pc_is_return ? 1 : 0);
+	if (mt_unwind_past_python(s, at)) {
+		mt_unwind_stop(s, MT_END_PYTHON);
+		return 1;
+	}
 
 	m = mt_unwind_find_mapping(s->maps, s->pc);
 	if (!m) {
@@ -381,7 +406,7 @@ MT_UNWIND_INLINE int mt_unwind_frame(struct mt_unwind_state *s)
 		mt_unwind_fp_step(s);
 		return s->stopped ? 1 : 0;
 	}
-	lookup = s->pc - m->bias - (s->pc_is_return ? 1 : 0);
+	lookup = at - m->bias;
 	row = mt_unwind_find_row(s, m->rows_start, m->rows_len, lookup);
 	if (!row) {
 		mt_unwind_stop(s, MT_END_NO_TABLE);

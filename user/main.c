@@ -326,6 +326,7 @@ int main(int argc, char **argv)
 		.warnings = &mt.warnings,
 		.mode = mt.opt.python,
 		.objects = mt.opt.python_objects,
+		.native_all = mt.opt.native_all,
 	};
 	err = target_check_privileges(why, sizeof(why));
 	if (err) {

@@ -65,6 +65,10 @@ void options_usage(FILE *out)
 "                          processes), on (refuse other processes), off\n"
 "      --python-objects    also trace Python's small-object allocator\n"
 "                          (objects up to 512 B); every such call traps\n"
+"      --native-all        in Python processes, walk the native frames\n"
+"                          outside the outermost Python frame too (the\n"
+"                          interpreter's start-up, an embedding program's\n"
+"                          callers); by default the walk stops there\n"
 "      --sample-bytes N    sample: one allocation per N allocated bytes on\n"
 "                          average (a Poisson process); figures become\n"
 "                          unbiased estimates, and unsampled calls cost\n"
@@ -202,6 +206,7 @@ enum {
 	OPT_BPF_STATS,
 	OPT_PYTHON,
 	OPT_PYTHON_OBJECTS,
+	OPT_NATIVE_ALL,
 	OPT_PER_PROCESS,
 	OPT_SAMPLE_BYTES,
 	OPT_SAMPLE_SEED,
@@ -244,6 +249,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "bpf-stats", no_argument, NULL, OPT_BPF_STATS },
 		{ "python", required_argument, NULL, OPT_PYTHON },
 		{ "python-objects", no_argument, NULL, OPT_PYTHON_OBJECTS },
+		{ "native-all", no_argument, NULL, OPT_NATIVE_ALL },
 		{ "per-process", no_argument, NULL, OPT_PER_PROCESS },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 		{ "sample-seed", required_argument, NULL, OPT_SAMPLE_SEED },
@@ -366,6 +372,9 @@ int options_parse(struct options *o, int argc, char **argv)
 			break;
 		case OPT_PYTHON_OBJECTS:
 			o->python_objects = true;
+			break;
+		case OPT_NATIVE_ALL:
+			o->native_all = true;
 			break;
 		case OPT_PER_PROCESS:
 			o->per_process = true;

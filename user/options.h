@@ -41,6 +41,8 @@ struct options {
 	bool bpf_stats;		/* load the programs, print their stats, exit */
 	enum python_mode python;
 	bool python_objects;	/* also trace pymalloc (small objects) */
+	bool native_all;	/* Python stacks: walk the native frames outside
+				   the outermost Python frame too */
 	bool per_process;	/* do not merge stacks across processes */
 	uint64_t sample_bytes;	/* --sample-bytes (0: trace every call) */
 	uint64_t sample_seed;

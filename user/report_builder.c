@@ -25,6 +25,7 @@ static const char *stack_end_text(unsigned int end)
 {
 	switch (end) {
 	case MT_END_COMPLETE:
+	case MT_END_PYTHON:	/* its Python frames stand for the rest */
 		return NULL;
 	case MT_END_NO_TABLE:
 		return "no unwind table for a frame";

@@ -125,6 +125,38 @@ def test_leaking_lines_match_tracemalloc(tmp_path, python, scenario):
 
 
 @pytest.mark.parametrize("python", INTERPRETERS)
+def test_native_walk_stops_at_the_outermost_python_frame(tmp_path, python):
+    """By default a Python stack ends at its outermost Python frame: the
+    interpreter's start-up outside it (Py_RunMain ... main, _start) is not
+    walked. With --native-all it is, down to _start, and everything up to
+    the outermost Python frame is the same either way."""
+    need(python)
+    runs = {}
+    for mode, options in (("cut", ()), ("all", ("--native-all",))):
+        (tmp_path / mode).mkdir()
+        report, _ = trace_script(tmp_path / mode, python, "buffers", *options)
+        stacks = [s for s in report["stacks"]
+                  if (f := innermost_python(s)) and f["line"] == leak_line("buffers")]
+        assert stacks, f"{mode}: no stack of the leaking line"
+        runs[mode] = stacks
+    for s in runs["cut"]:
+        assert s["stack_complete"], s
+        assert s["frames"][-1].get("python"), [f.get("function") for f in s["frames"]]
+        assert s["frames"][-1]["function"] == "<module>"
+    for s in runs["all"]:
+        assert s["stack_complete"], s
+        assert s["frames"][-1]["function"] == "_start", \
+            [f.get("function") for f in s["frames"]]
+
+    def through_outermost_python(stack):
+        last = max(i for i, f in enumerate(stack["frames"]) if f.get("python"))
+        return [(f.get("function"), f.get("line")) for f in stack["frames"][:last + 1]]
+
+    assert sorted(map(through_outermost_python, runs["cut"]), key=str) == \
+        sorted(map(through_outermost_python, runs["all"]), key=str)
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
 def test_thread_without_gil_gets_its_own_frames(tmp_path, python):
     """A thread mallocs through ctypes, which releases the GIL, while
     another thread spins in Python holding it: every one of those blocks

@@ -111,9 +111,23 @@ def test_readable_stacks(tmp_path, python):
     py = [i for i, l in enumerate(b) if is_python_line(l)]
     for l in b[py[0]:py[-1]]:
         assert is_python_line(l) or l.startswith("... ") or "[" in l
-    # and the outer end is one line.
-    assert b[py[-1] + 1].startswith("... ") and "outermost" in b[py[-1] + 1]
-    assert len(b) < len(leak["frames"])
+    # The walk stopped at the outermost Python frame: nothing after it.
+    assert py[-1] == len(b) - 1, b
+    assert len(b) <= len(leak["frames"])
+
+    # With --native-all it goes on to _start, and that outer end is one
+    # line.
+    outer = tmp_path / "outer.txt"
+    report_outer, _ = trace_script(tmp_path, python, "cache", "-o", str(outer),
+                                   "--native-all")
+    leak_outer = next(s for s in report_outer["stacks"]
+                      if any(f.get("python") and f["line"] == line for f in s["frames"]))
+    b_outer = [b for b in stack_blocks(outer.read_text())
+               if any(f"leaks.py:{line})" in l for l in b)][0]
+    py = [i for i, l in enumerate(b_outer) if is_python_line(l)]
+    assert b_outer[py[-1] + 1].startswith("... ") and "outermost" in b_outer[py[-1] + 1]
+    assert py[-1] + 1 == len(b_outer) - 1, b_outer
+    assert len(b_outer) < len(leak_outer["frames"])
 
     trace_script(tmp_path, python, "cache", "-o", str(every), "--frames", "all")
     b_all = [b for b in stack_blocks(every.read_text())

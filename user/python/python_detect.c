@@ -48,6 +48,8 @@ enum py_sym {
 	SYM_CODE_TYPE,		/* PyCode_Type */
 	SYM_UNICODE_TYPE,	/* PyUnicode_Type */
 	SYM_NONE,		/* _Py_NoneStruct */
+	SYM_EVAL,		/* _PyEval_EvalFrameDefault (optional: where
+				   the native walk may stop) */
 	SYM_COUNT
 };
 
@@ -57,10 +59,12 @@ static const char *const sym_names[SYM_COUNT] = {
 	[SYM_CODE_TYPE] = "PyCode_Type",
 	[SYM_UNICODE_TYPE] = "PyUnicode_Type",
 	[SYM_NONE] = "_Py_NoneStruct",
+	[SYM_EVAL] = "_PyEval_EvalFrameDefault",
 };
 
 struct py_syms {
 	uint64_t value[SYM_COUNT];	/* as the file links them */
+	uint64_t size[SYM_COUNT];
 	bool found[SYM_COUNT];
 };
 
@@ -90,6 +94,7 @@ static void scan_symbols(Elf *elf, Elf_Scn *scn, struct py_syms *syms)
 			if (syms->found[k] || strcmp(name, sym_names[k]))
 				continue;
 			syms->value[k] = sym.st_value;
+			syms->size[k] = sym.st_size;
 			syms->found[k] = true;
 		}
 	}
@@ -315,7 +320,7 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 	if (err)
 		return err;
 	for (int k = 0; k < SYM_COUNT; k++)
-		if (!syms->found[k])
+		if (!syms->found[k] && k != SYM_EVAL)
 			return why_fail(-ENOTSUP, why, why_len,
 					   "Python %d.%d.%d: %s does not define %s",
 					   t->major, t->minor, t->micro,
@@ -330,6 +335,12 @@ static int fill_target(int memfd, const struct py_syms *syms, uint64_t bias,
 		t->off.none_addr = bias + syms->value[SYM_NONE];
 	t->off.version_hex = t->version_hex;
 	t->off.runtime_addr = runtime;
+	/* Its hot part: a return address in a split-off cold part is not
+	 * counted, and the walk then goes on to the end (no stop, no loss). */
+	if (syms->found[SYM_EVAL] && syms->size[SYM_EVAL]) {
+		t->off.eval_start = bias + syms->value[SYM_EVAL];
+		t->off.eval_end = t->off.eval_start + syms->size[SYM_EVAL];
+	}
 	t->layout.code_type = bias + syms->value[SYM_CODE_TYPE];
 	t->layout.unicode_type = bias + syms->value[SYM_UNICODE_TYPE];
 	t->layout.code_header = code_header(t);

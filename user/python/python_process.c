@@ -59,6 +59,8 @@ static void watch_deaths(const struct python_env *env, struct python_process *pp
 static int publish(const struct python_env *env, struct python_process *pp, pid_t pid)
 {
 	watch_deaths(env, pp, pid);
+	if (env->native_all)
+		pp->py.off.eval_start = pp->py.off.eval_end = 0;
 	return probes_set_python(env->probes, pid, &pp->py.off);
 }
 

@@ -28,6 +28,7 @@ struct python_env {
 	struct warnings *warnings;
 	enum python_mode mode;
 	bool objects;			/* --python-objects */
+	bool native_all;		/* --native-all: no eval loop stop */
 };
 
 /* One process's Python state; zeroed: not (yet) known as Python. */

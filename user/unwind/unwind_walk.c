@@ -75,6 +75,9 @@ int unwind_walk(const struct mt_unwind_row *rows, size_t nrows,
 		struct mt_stack *stack)
 {
 	struct walk w = { .rows = rows, .nrows = nrows, .snap = snap };
+	/* Where BPF's walk would have stopped, counted on from where it
+	 * left off: the same frames, so the same stack ID. */
+	struct mt_eval_stop eval = snap->eval;
 	int k;
 
 	if (stack->len > MT_MAX_FRAMES)
@@ -90,6 +93,7 @@ int unwind_walk(const struct mt_unwind_row *rows, size_t nrows,
 	w.s.ri = snap->nreturns && snap->nreturns <= MT_SNAPSHOT_RETURNS ? 1 : 0;
 	w.s.out = stack;
 	w.s.maps = maps;
+	w.s.eval = &eval;
 	for (k = 0; k < MT_UNWIND_MAX_STEPS; k++)
 		if (mt_unwind_frame(&w.s))
 			break;
