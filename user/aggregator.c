@@ -7,8 +7,9 @@
  *     (live_table.c; the one that gets big);
  *   - stacks: a dense array of per-(pid, stack_id) records, found through
  *     a small open-addressing index. Live slots refer to their stack by
- *     array index, which keeps them at 32 bytes. Stacks are never removed:
- *     their allocs/frees history outlives their allocations;
+ *     array index, which also gives their pid: 20 bytes each. Stacks are
+ *     never removed: their allocs/frees history outlives their
+ *     allocations;
  *   - pending: per (pid, tid), the block a realloc in flight has set aside.
  *
  * Every event that contradicts the state (a lost event upstream) is
@@ -75,7 +76,7 @@ struct aggregator {
 	 * inside realloc, plus leftovers of lost events until their process
 	 * execs. */
 	struct agg_pending *pending;
-	size_t pending_mask, npending;
+	size_t pending_cap, npending;
 
 	/* What processes mapped themselves, and the pieces an mremap in
 	 * flight has set aside (per thread, as a realloc's block is). */
@@ -110,7 +111,7 @@ int agg_new(struct aggregator **out)
 		return -ENOMEM;
 	}
 	agg->stack_index_mask = AGG_STACK_INDEX_MIN - 1;
-	agg->pending_mask = AGG_PENDING_MIN - 1;
+	agg->pending_cap = AGG_PENDING_MIN;
 	*out = agg;
 	return 0;
 }
@@ -171,20 +172,21 @@ bool agg_has_stack(const struct aggregator *agg, uint32_t pid, uint64_t stack_id
 
 uint64_t agg_live_stack(const struct aggregator *agg, uint32_t pid, uint64_t addr)
 {
-	const struct live_alloc *a = live_table_find(&agg->live, pid, addr);
+	struct live_alloc a;
 
-	return a ? agg->stacks[a->stack].stack_id : 0;
+	return live_table_get(&agg->live, pid, addr, &a) ? agg->stacks[a.stack].stack_id : 0;
 }
 
 void agg_each_live(const struct aggregator *agg, uint32_t pid,
 		   void (*fn)(void *arg, uint64_t addr, uint64_t size, uint64_t stack_id),
 		   void *arg)
 {
-	const struct live_alloc *slots = agg->live.slots;
+	struct live_iter it = LIVE_ITER_INIT;
+	struct live_alloc a;
 
-	for (size_t i = 0; i < live_table_capacity(&agg->live); i++)
-		if (slots[i].addr && slots[i].pid == pid)
-			fn(arg, slots[i].addr, slots[i].size, agg->stacks[slots[i].stack].stack_id);
+	while (live_table_next(&agg->live, &it, &a))
+		if (a.pid == pid)
+			fn(arg, a.addr, a.size, agg->stacks[a.stack].stack_id);
 }
 
 /* The index of (pid, stack_id)'s record, made on first sight with func as
@@ -258,16 +260,17 @@ static void agg_outstanding_sub(struct aggregator *agg, uint32_t stack,
  * freed by an event that was lost: it goes, but is not counted as a free. */
 static void agg_live_put(struct aggregator *agg, const struct live_alloc *a)
 {
-	struct live_alloc *slot = live_table_find(&agg->live, a->pid, a->addr);
+	struct live_alloc old;
+	int replaced = live_table_put(&agg->live, a, &old);
 
-	if (slot) {
-		agg_outstanding_sub(agg, slot->stack, slot->size);
-		agg->totals.replaced_live++;
-		*slot = *a;
-	} else if (live_table_insert(&agg->live, a)) {
-		/* Out of memory: the allocation goes untracked, and its free
-		 * will count as an unknown one. */
+	/* Out of memory (or a.stack not pid's, which agg_stack_get() rules
+	 * out): the allocation goes untracked, its free will count as an
+	 * unknown one, or free the one it did not replace. */
+	if (replaced < 0)
 		return;
+	if (replaced) {
+		agg_outstanding_sub(agg, old.stack, old.size);
+		agg->totals.replaced_live++;
 	}
 	agg_outstanding_add(agg, a->stack, a->size);
 }
@@ -286,17 +289,16 @@ static void agg_est_free(struct aggregator *agg, uint32_t stack, uint64_t size)
 
 static void agg_live_free(struct aggregator *agg, uint32_t pid, uint64_t addr)
 {
-	struct live_alloc *slot = live_table_find(&agg->live, pid, addr);
+	struct live_alloc a;
 
-	if (!slot) {
+	if (!live_table_take(&agg->live, pid, addr, &a)) {
 		agg->totals.unknown_frees++;
 		return;
 	}
-	agg_outstanding_sub(agg, slot->stack, slot->size);
-	agg->stacks[slot->stack].frees++;
+	agg_outstanding_sub(agg, a.stack, a.size);
+	agg->stacks[a.stack].frees++;
 	agg->totals.frees++;
-	agg_est_free(agg, slot->stack, slot->size);
-	live_table_remove(&agg->live, slot);
+	agg_est_free(agg, a.stack, a.size);
 }
 
 /* ---- reallocs in flight ---- */
@@ -306,7 +308,7 @@ static bool agg_pending_empty(const void *slot)
 	return !((const struct agg_pending *)slot)->block.addr;
 }
 
-static uint64_t agg_pending_hash(const void *slot)
+static uint64_t agg_pending_hash(const void *slot, const void *ctx)
 {
 	const struct agg_pending *p = slot;
 
@@ -344,33 +346,33 @@ static struct agg_pending *agg_pending_find(struct aggregator *agg,
 {
 	struct agg_thread k = { .pid = pid, .tid = tid };
 
-	return oa_find(agg->pending, agg->pending_mask, live_table_hash(pid, tid),
+	return oa_find(agg->pending, agg->pending_cap, live_table_hash(pid, tid),
 		       agg_pending_is, &k, &agg_pending_slots);
 }
 
 /* Add p, whose (pid, tid) has no slot. Returns 0 or -ENOMEM. */
 static int agg_pending_insert(struct aggregator *agg, const struct agg_pending *p)
 {
-	size_t cap = agg->pending_mask + 1;
+	size_t cap = agg->pending_cap;
 
 	if ((agg->npending + 1) * 2 > cap) {
 		struct agg_pending *table = calloc(cap * 2, sizeof(*table));
 
 		if (!table)
 			return -ENOMEM;
-		oa_place_all(table, cap * 2 - 1, agg->pending, cap, &agg_pending_slots);
+		oa_place_all(table, cap * 2, agg->pending, cap, NULL, &agg_pending_slots);
 		free(agg->pending);
 		agg->pending = table;
-		agg->pending_mask = cap * 2 - 1;
+		agg->pending_cap = cap * 2;
 	}
-	oa_place(agg->pending, agg->pending_mask, p, &agg_pending_slots);
+	oa_place(agg->pending, agg->pending_cap, p, NULL, &agg_pending_slots);
 	agg->npending++;
 	return 0;
 }
 
 static void agg_pending_remove(struct aggregator *agg, struct agg_pending *p)
 {
-	oa_remove_at(agg->pending, agg->pending_mask, p - agg->pending,
+	oa_remove_at(agg->pending, agg->pending_cap, p - agg->pending, NULL,
 		     &agg_pending_slots);
 	agg->npending--;
 }
@@ -386,9 +388,9 @@ static size_t agg_pending_remove_pid(struct aggregator *agg, uint32_t pid)
 	struct agg_thread k = { .pid = pid };
 	size_t known = 0;
 
-	agg->npending -= oa_remove_matching(agg->pending, agg->pending_mask,
+	agg->npending -= oa_remove_matching(agg->pending, agg->pending_cap,
 					    agg_pending_of_pid, &k,
-					    agg_pending_count_known, &known,
+					    agg_pending_count_known, &known, NULL,
 					    &agg_pending_slots);
 	return known;
 }
@@ -427,7 +429,6 @@ static void agg_on_realloc_begin(struct aggregator *agg, const struct mt_event *
 {
 	struct agg_pending park = { .tid = e->tid };
 	struct agg_pending *p;
-	struct live_alloc *slot;
 
 	if (!e->old_addr)
 		return;
@@ -437,11 +438,8 @@ static void agg_on_realloc_begin(struct aggregator *agg, const struct mt_event *
 	if (p)
 		agg_pending_remove(agg, p);
 
-	slot = live_table_find(&agg->live, e->pid, e->old_addr);
-	if (slot) {
-		park.block = *slot;
-		park.known = true;
-	} else {
+	park.known = live_table_get(&agg->live, e->pid, e->old_addr, &park.block);
+	if (!park.known) {
 		park.block.addr = e->old_addr;
 		park.block.pid = e->pid;
 	}
@@ -449,9 +447,10 @@ static void agg_on_realloc_begin(struct aggregator *agg, const struct mt_event *
 	 * then acts as if this one had been lost, which is handled. */
 	if (agg_pending_insert(agg, &park))
 		return;
-	if (slot) {
-		agg_outstanding_sub(agg, slot->stack, slot->size);
-		live_table_remove(&agg->live, slot);
+	if (park.known) {
+		/* A second lookup, of the slot just read: in cache. */
+		agg_outstanding_sub(agg, park.block.stack, park.block.size);
+		live_table_take(&agg->live, e->pid, e->old_addr, NULL);
 	}
 }
 
@@ -810,8 +809,9 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 		struct agg_stack_view **out, size_t *n)
 {
 	static const struct agg_filter no_filter;
-	const struct live_alloc *slots = agg->live.slots;
-	size_t cap = live_table_capacity(&agg->live), nviews = 0;
+	struct live_iter it = LIVE_ITER_INIT;
+	struct live_alloc a;
+	size_t nviews = 0;
 	double est_bytes = 0, est_count = 0;
 	struct agg_stack_view *views;
 	struct agg_acc *acc;
@@ -826,29 +826,24 @@ int agg_collect(struct aggregator *agg, const struct agg_filter *f,
 
 	/* One pass over the live table; per-stack sums live in acc, which
 	 * is small next to the table. */
-	for (size_t i = 0; i < cap; i++) {
-		const struct live_alloc *a = &slots[i];
-		struct agg_acc *c;
-
+	while (live_table_next(&agg->live, &it, &a)) {
+		struct agg_acc *c = &acc[a.stack];
 		double w = 1;
 
-		if (!a->addr)
-			continue;
-		c = &acc[a->stack];
 		if (agg->sample_bytes) {
-			w = sampling_weight(a->size, agg->sample_bytes);
-			est_bytes += w * a->size;
+			w = sampling_weight(a.size, agg->sample_bytes);
+			est_bytes += w * a.size;
 			est_count += w;
-			c->est_total_bytes += w * a->size;
+			c->est_total_bytes += w * a.size;
 			c->est_total_count += w;
 		}
-		if (!agg_filter_pass(f, a->ts_ns))
+		if (!agg_filter_pass(f, a.ts_ns))
 			continue;
-		c->est_bytes += w * a->size;
+		c->est_bytes += w * a.size;
 		c->est_count += w;
-		if (!c->count || a->ts_ns < c->oldest_ts_ns)
-			c->oldest_ts_ns = a->ts_ns;
-		c->bytes += a->size;
+		if (!c->count || a.ts_ns < c->oldest_ts_ns)
+			c->oldest_ts_ns = a.ts_ns;
+		c->bytes += a.size;
 		c->count++;
 	}
 	/* Maps are never sampled: each counts once, sampling or not. */
@@ -990,5 +985,11 @@ size_t agg_memory_bytes(const struct aggregator *agg)
 	       agg->remaps_cap * sizeof(*agg->remaps) +
 	       agg->stacks_cap * sizeof(*agg->stacks) +
 	       (agg->stack_index_mask + 1) * sizeof(*agg->stack_index) +
-	       (agg->pending_mask + 1) * sizeof(*agg->pending);
+	       agg->pending_cap * sizeof(*agg->pending);
+}
+
+size_t agg_peak_memory_bytes(const struct aggregator *agg)
+{
+	return agg_memory_bytes(agg) - live_table_memory_bytes(&agg->live) +
+	       live_table_peak_bytes(&agg->live);
 }

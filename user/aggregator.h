@@ -65,7 +65,9 @@ struct agg_stack_view {
 	int64_t growth_count;		/* the same for live allocations */
 };
 
-/* Which live allocations a view counts. Times are CLOCK_MONOTONIC ns. */
+/* Which live allocations a view counts. Times are CLOCK_MONOTONIC ns; the
+ * live table keeps a heap allocation's to the nearest millisecond
+ * (live_table.h), so ages and oldest_ts_ns are right to 0.5 ms. */
 struct agg_filter {
 	uint64_t now_ns;
 	uint64_t min_age_ns;		/* 0: no minimum age */
@@ -147,5 +149,10 @@ void agg_each_live(const struct aggregator *agg, uint32_t pid,
 
 /* Memory the aggregator holds, in bytes (tables and arrays). */
 size_t agg_memory_bytes(const struct aggregator *agg);
+
+/* The same with the live-allocation table at the most it has held at any
+ * moment, while it grew included (the other tables are small beside it,
+ * and counted as they are now). */
+size_t agg_peak_memory_bytes(const struct aggregator *agg);
 
 #endif /* MEMTRACE_AGGREGATOR_H */
