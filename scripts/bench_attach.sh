@@ -6,15 +6,17 @@
 #   python        Debian's python3.11, idle (Python frames, the default)
 #   python-objects  the same with --python-objects (pymalloc's sites too)
 #   sampled       the C program with --sample-bytes 524288 (session probes)
-# Each run waits 4 s after the previous memtrace exited: the kernel releases
-# a finished memtrace's probe definitions late, and a memtrace started in
-# that window waits for them (README, "Attach and exit times").
+# Each run waits GAP seconds (default 10) after the previous memtrace exited:
+# the kernel releases a finished memtrace's probe definitions late, and a
+# memtrace started in that window waits for them (README, "Attach and exit
+# times"); with 4 s the medians here were up to twice the minima.
 # Prints the median, min and max milliseconds of each.
-# Usage: scripts/bench_attach.sh [ROUNDS]
+# Usage: [GAP=seconds] scripts/bench_attach.sh [ROUNDS]
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
 ROUNDS=${1:-5}
+GAP=${GAP:-10}
 MT=${MEMTRACE:-build/memtrace}
 PY=/usr/bin/python3.11
 [ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
@@ -62,7 +64,7 @@ one() {
 sleep 1
 for r in $(seq "$ROUNDS"); do
 	for c in $configs; do
-		sleep 4
+		sleep "$GAP"
 		one "$c" >> "$tmp/$c"
 	done
 done
