@@ -51,10 +51,7 @@ one() {
 	t0=$(now)
 	"$MT" -q -o /dev/null "$@" 2> "$tmp/err" &
 	mt=$!
-	while ! grep -q "Ctrl-C to stop" "$tmp/err"; do
-		kill -0 "$mt" 2>/dev/null || { cat "$tmp/err" >&2; exit 1; }
-		sleep 0.002
-	done
+	wait_ready "$tmp/err" "$mt"
 	t1=$(now)
 	kill -INT "$mt"
 	wait "$mt"

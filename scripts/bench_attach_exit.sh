@@ -51,10 +51,7 @@ one() {
 	t0=$(now)
 	env ${3:-} "$MT" -q -o /dev/null -p "$service" 2> "$tmp/err" &
 	mt=$!
-	while ! grep -q "Ctrl-C to stop" "$tmp/err"; do
-		kill -0 "$mt" 2>/dev/null || { cat "$tmp/err" >&2; exit 1; }
-		sleep 0.005
-	done
+	wait_ready "$tmp/err" "$mt"
 	t1=$(now)
 	sleep 1
 	t2=$(now)

@@ -5,6 +5,8 @@
 #   a file: another tracer's probes on the system libc would slow every
 #   process that maps it, including the benchmark. A copy is another file.
 # stats FILE: "median min max" of the numbers in FILE, one a line.
+# wait_ready ERRFILE PID: until memtrace PID says it traces ("Ctrl-C to
+#   stop" in ERRFILE, its stderr); if it exits first, show why and exit 1.
 
 bench_private_libc() {
 	src=$1 out=$2
@@ -20,4 +22,11 @@ bench_private_libc() {
 stats() {
 	sort -n "$1" | awk '{a[NR] = $1} END {
 		if (NR) printf "%s %s %s\n", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
+
+wait_ready() {
+	while ! grep -q "Ctrl-C to stop" "$1"; do
+		kill -0 "$2" 2>/dev/null || { cat "$1" >&2; exit 1; }
+		sleep 0.002
+	done
 }
