@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * What every memtrace BPF object shares: the ring buffer of events, the
- * filter of traced processes, the counters, each thread's state in an
- * allocator call, and sending an event or a stack. Each object that
- * includes this defines these maps; user space loads the first
- * (alloc_probes) and hands its maps to the others (bpf_map__reuse_fd),
- * so that there is one of each in the kernel.
+ * What every memtrace probe object shares: counting, and sending an
+ * event or a stack through the maps of shared_maps.bpf.h (the ring buffer
+ * of events, the filter of traced processes, the counters, each thread's
+ * state in an allocator call).
  */
 #ifndef MEMTRACE_PROBE_COMMON_BPF_H
 #define MEMTRACE_PROBE_COMMON_BPF_H
 
 #include "memtrace_events.h"
+#include "shared_maps.bpf.h"
 #include "stack_source.bpf.h"
 
 /* Benchmarks attach the same probes with this set: each program returns at
@@ -20,60 +19,7 @@ const volatile bool empty_probes = false;
  * also polls on a short timer, so nothing waits long. */
 const volatile __u64 wakeup_bytes = 1 << 20;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);	/* resized by user space before load */
-} events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, struct mt_target);
-} targets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MT_CNT_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-/* What a thread's outer probed call is doing, from entry to return. */
-struct call_state {
-	__u32 depth;		/* probed calls in flight on this thread */
-	__u32 func;		/* enum mt_func of the outer call */
-	__u64 entry_sp;		/* stack pointer at the outer call's entry */
-	__u64 size;
-	__u64 old_addr;		/* realloc: the block passed in */
-	__u64 out_ptr;		/* posix_memalign: where the result goes */
-	__u64 py_freeing;	/* block PyObject_Free is freeing: its free()
-				   of a large block is the same free */
-	__u64 sample_left;	/* bytes to this thread's next sample point */
-	__u8 sample_ready;	/* sample_left has been drawn */
-	__u8 old_sampled;	/* realloc: the block passed in was sampled */
-	__u8 sample_hit;	/* the outer call reached its sample point */
-	/* Session uprobes (alloc_session): the last call whose return
-	 * probe was skipped, unsampled. A mapping syscall made inside it is
-	 * the allocator's own (mmap_probes.bpf.c, in_skipped_call()): its
-	 * stack pointer at entry (0: none since the last reported call) and
-	 * the return address it held. */
-	__u64 skip_sp;
-	__u64 skip_ret;
-	struct mt_stack stack;	/* scratch for stack_capture() */
-	struct mt_unwind_stop stop; /* where the unwind stopped */
-	/* The syscall probes (mmap_probes.bpf.c): a copy of the user
-	 * registers to unwind from, and the program break before a brk. */
-	struct pt_regs user_regs;
-	__u64 brk_before;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct call_state);
-} call_states SEC(".maps");
 
 static __always_inline void count(enum mt_counter c)
 {
@@ -185,13 +131,6 @@ static __always_inline bool send_snapshot(const struct mt_unwind_stop *stop, __u
 	return true;
 }
 
-/* Last time each process was told of an unknown PC (rate limit). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u64);
-} unknown_pc_sent SEC(".maps");
 
 #define UNKNOWN_PC_INTERVAL_NS 20000000ULL	/* 20 ms */
 

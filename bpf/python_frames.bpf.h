@@ -20,31 +20,7 @@
 #define MEMTRACE_PYTHON_FRAMES_BPF_H
 
 #include "memtrace_python.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);			/* tgid */
-	__type(value, struct mt_py_offsets);
-} py_targets SEC(".maps");
-
-/* Thread id (root namespace) -> its PyThreadState address. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u64);
-} py_tstates SEC(".maps");
-
-/* Deaths of code objects per address slot (mt_py_gen_slot). Mmapable:
- * user space reads the counts without a system call. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, MT_PY_GEN_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} py_code_gens SEC(".maps");
+#include "shared_maps.bpf.h"
 
 static __always_inline __u32 py_code_gen(__u32 tgid, __u64 code)
 {

@@ -15,20 +15,12 @@
 
 #include "memtrace_events.h"
 #include "memtrace_stack_hash.h"
+#include "shared_maps.bpf.h"
 #include "unwind_dwarf.bpf.h"
 #include "python_frames.bpf.h"
 
 /* Set by user space before load. */
 const volatile __u32 stack_mode = MT_STACK_DWARF;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 16);
-	__type(key, __u64);
-	__type(value, struct mt_stack);
-} stacks SEC(".maps");
-
 
 /*
  * Capture the user stack of the current task into *scratch, which must

@@ -17,46 +17,15 @@
 
 #include "memtrace_events.h"
 #include "memtrace_unwind.h"
+#include "shared_maps.bpf.h"
 
 /* Testing only (MEMTRACE_UNWIND_CHECK=1): every stack walked whole here
  * is also sent as a snapshot of its first frame, for user space to walk
  * with the same rules and compare (user/unwind/snapshots.c). */
 const volatile bool unwind_check = false;
 
-/* Not preallocated: 1024 values of 8 KiB took 13 ms of start-up to
- * create; and an update then swaps in a new element instead of rewriting
- * the one a walk may be reading. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1024);
-	__type(key, __u32);			/* tgid */
-	__type(value, struct mt_proc_mappings);
-} proc_mappings SEC(".maps");
-
 /* The mappings of a process user space has not read yet: none. */
 static struct mt_proc_mappings no_mappings;
-
-/* Every loaded table, one after another. User space mmaps it and copies
- * tables in: hundreds of thousands of rows, one system call each, would
- * take seconds. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1 << 20);		/* set by user space */
-	__type(key, __u32);
-	__type(value, struct mt_unwind_row);
-} unwind_rows SEC(".maps");
-
-/* Where a walk stopped, for a snapshot to go on from: the registers, and
- * what the trampoline substitution needs (the return instances of the
- * cursor on, which only BPF can read). */
-struct mt_unwind_stop {
-	struct mt_frame_regs regs;
-	struct mt_eval_stop eval;
-	__u64 trampoline;
-	__u64 ri;			/* struct return_instance * */
-};
 
 #include "memtrace_unwind_step.h"
 

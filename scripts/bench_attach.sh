@@ -10,14 +10,17 @@
 # the kernel releases a finished memtrace's probe definitions late, and a
 # memtrace started in that window waits for them (README, "Attach and exit
 # times"); with 4 s the medians here were up to twice the minima.
+# With MEMTRACE_BASE=PATH, an older memtrace runs each configuration too
+# (base-c, base-python, ...), in the same rounds.
 # Prints the median, min and max milliseconds of each.
-# Usage: [GAP=seconds] scripts/bench_attach.sh [ROUNDS]
+# Usage: [GAP=seconds] [MEMTRACE_BASE=old/memtrace] scripts/bench_attach.sh [ROUNDS]
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
 ROUNDS=${1:-5}
 GAP=${GAP:-10}
 MT=${MEMTRACE:-build/memtrace}
+BASE=${MEMTRACE_BASE:-}
 PY=/usr/bin/python3.11
 [ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
 
@@ -41,7 +44,9 @@ fi
 
 # one CONFIG: attach, note the time to the ready line, stop.
 one() {
-	case $1 in
+	bin=$MT
+	case $1 in base-*) bin=$BASE ;; esac
+	case ${1#base-} in
 	c) set -- -p "$c_pid" ;;
 	sampled) set -- --sample-bytes 524288 -p "$c_pid" ;;
 	python) set -- -p "$py_pid" ;;
@@ -49,7 +54,7 @@ one() {
 	esac
 	: > "$tmp/err"
 	t0=$(now)
-	"$MT" -q -o /dev/null "$@" 2> "$tmp/err" &
+	"$bin" -q -o /dev/null "$@" 2> "$tmp/err" &
 	mt=$!
 	wait_ready "$tmp/err" "$mt"
 	t1=$(now)
@@ -58,6 +63,10 @@ one() {
 	echo "$t1 $t0" | awk '{ print ($1 - $2) * 1000 }'
 }
 
+if [ -n "$BASE" ]; then
+	for c in $configs; do all="${all:-} $c base-$c"; done
+	configs=$all
+fi
 sleep 1
 for r in $(seq "$ROUNDS"); do
 	for c in $configs; do

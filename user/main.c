@@ -16,6 +16,7 @@
  * output_files.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 #include "map_filter.h"
 #include "mmap_probes.h"
 #include "options.h"
+#include "probe_maps.h"
 #include "probes.h"
 #include "process_watch.h"
 #include "processes.h"
@@ -49,6 +51,7 @@
 #include "proc/follow.h"
 #include "proc/target.h"
 #include "python/fresh_stacks.h"
+#include "python/pymalloc_sites_cache.h"
 #include "python/python_process.h"
 #include "python/python_symbols.h"
 #include "report/outputs.h"
@@ -290,6 +293,7 @@ static void cleanup(struct memtrace *mt)
 	mmap_probes_close(mt->mmap);
 	process_watch_close(mt->watch);
 	probes_close(mt->probes);
+	probe_maps_close(mt->maps);
 	follow_free(mt->follow);
 	free(mt->all_libcs);
 	rb_consumer_free(mt->consumer);
@@ -297,6 +301,7 @@ static void cleanup(struct memtrace *mt)
 	symbolizer_free(mt->sym);
 	unwind_loader_free(mt->unwind);
 	py_symbols_free(mt->py);
+	sites_cache_free(mt->py_env.sites);
 	fresh_stacks_free(&mt->fresh);
 	snapshots_print_check(&mt->snapshots, stderr);
 	snapshots_free(&mt->snapshots);
@@ -310,6 +315,62 @@ static void cleanup(struct memtrace *mt)
 		close(mt->sigfd);
 	if (mt->timerfd > 0)
 		close(mt->timerfd);
+}
+
+/* mmap_probes_open() on a thread of its own (see load_probes()). */
+struct mmap_load {
+	struct memtrace *mt;
+	const struct probes_config *pc;
+	int err;
+	char why[512];
+};
+
+static void *mmap_load_run(void *arg)
+{
+	struct mmap_load *l = arg;
+
+	l->err = mmap_probes_open(&l->mt->mmap, l->mt->maps, l->pc, l->why, sizeof(l->why));
+	return NULL;
+}
+
+/*
+ * Create the shared maps, then load the allocation probes and the mmap
+ * probes side by side: each object's stack walk takes the verifier ~100
+ * ms, most of the start-up, and the machine has a second CPU. The mmap
+ * probes failing is a warning in mt->warnings (or a line, for the raw
+ * tracepoints); anything else failing returns a negative errno with why
+ * filled.
+ */
+static int load_probes(struct memtrace *mt, const struct probes_config *pc,
+		       char *why, size_t why_len)
+{
+	struct mmap_load l = { .mt = mt, .pc = pc };
+	pthread_t thread;
+	bool threaded;
+	int err = probe_maps_open(&mt->maps, pc, why, why_len);
+
+	if (err)
+		return err;
+	threaded = !pthread_create(&thread, NULL, mmap_load_run, &l);
+	err = probes_open(&mt->probes, mt->maps, pc, why, why_len);
+	if (threaded)
+		pthread_join(thread, NULL);
+	else
+		mmap_load_run(&l);
+	if (err)
+		return err;
+	/* Without them only what the program maps itself goes unseen. */
+	if (l.err)
+		warnings_add(&mt->warnings, "%s: memory the programs map themselves (mmap, brk) "
+			     "is not traced", l.why);
+	else if (mmap_probes_on_raw_tracepoints(mt->mmap))
+		why_say("%s: the mmap and brk syscalls are traced from the raw syscall "
+			"tracepoints, which every syscall on the machine passes while memtrace "
+			"runs",
+			getenv("MEMTRACE_RAW_SYSCALL_TP") ? "MEMTRACE_RAW_SYSCALL_TP is set"
+			: "the kernel refused fentry/fexit and the tracepoints of the mmap and "
+			  "brk syscalls");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -328,6 +389,10 @@ int main(int argc, char **argv)
 		.objects = mt.opt.python_objects,
 		.native_all = mt.opt.native_all,
 	};
+	if (mt.opt.python_objects && sites_cache_new(&mt.py_env.sites)) {
+		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(ENOMEM));
+		return 1;
+	}
 	err = target_check_privileges(why, sizeof(why));
 	if (err) {
 		why_say("%s", why);
@@ -343,13 +408,15 @@ int main(int argc, char **argv)
 			.unwind_rows = UNWIND_ROWS_MIN,
 			.python_objects = true,
 		};
-		err = probes_open(&mt.probes, &pc, why, sizeof(why));
+		err = probe_maps_open(&mt.maps, &pc, why, sizeof(why));
+		if (!err)
+			err = probes_open(&mt.probes, mt.maps, &pc, why, sizeof(why));
 		if (err) {
 			why_say("%s", why);
 			goto fail;
 		}
 		err = probes_print_stats(mt.probes, stdout);
-		if (!err && !mmap_probes_open(&mt.mmap, mt.probes, &pc, why, sizeof(why)))
+		if (!err && !mmap_probes_open(&mt.mmap, mt.maps, &pc, why, sizeof(why)))
 			err = mmap_probes_print_stats(mt.mmap, stdout);
 		cleanup(&mt);
 		return err ? 1 : 0;
@@ -438,7 +505,7 @@ int main(int argc, char **argv)
 
 		pc.unwind_rows = need > UNWIND_ROWS_MIN ? need : UNWIND_ROWS_MIN;
 	}
-	err = probes_open(&mt.probes, &pc, why, sizeof(why));
+	err = load_probes(&mt, &pc, why, sizeof(why));
 	if (err) {
 		why_say("%s", why);
 		goto fail;
@@ -461,17 +528,6 @@ int main(int argc, char **argv)
 			strerror(-err));
 		goto fail;
 	}
-	/* Without them only what the program maps itself goes unseen. */
-	if (mmap_probes_open(&mt.mmap, mt.probes, &pc, why, sizeof(why)))
-		warnings_add(&mt.warnings, "%s: memory the programs map themselves (mmap, brk) "
-			     "is not traced", why);
-	else if (mmap_probes_on_raw_tracepoints(mt.mmap))
-		why_say("%s: the mmap and brk syscalls are traced from the raw syscall "
-			"tracepoints, which every syscall on the machine passes while memtrace "
-			"runs",
-			getenv("MEMTRACE_RAW_SYSCALL_TP") ? "MEMTRACE_RAW_SYSCALL_TP is set"
-			: "the kernel refused fentry/fexit and the tracepoints of the mmap and "
-			  "brk syscalls");
 	mt.py_env.probes = mt.probes;
 	py_symbols_watch_deaths(mt.py, probes_py_gens(mt.probes));
 	if (mt.follow || mt.opt.all || mt.cgroup_id) {

@@ -37,6 +37,7 @@ struct probes;
 struct process_watch;
 struct py_symbols;
 struct rb_consumer;
+struct probe_maps;
 struct stack_source;
 struct symbolizer;
 struct unwind_loader;
@@ -46,6 +47,7 @@ struct memtrace {
 	struct processes procs;
 	pid_t child;			/* launched COMMAND, 0 in -p mode */
 
+	struct probe_maps *maps;	/* shared by probes and mmap */
 	struct probes *probes;
 	struct mmap_probes *mmap;	/* NULL: the kernel refused them */
 	struct rb_consumer *consumer;

@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "mmap_probes.h"
+#include "probe_maps.h"
 #include "util/tracefs.h"
 #include "util/why.h"
 #include "mmap_probes.skel.h"
@@ -32,28 +33,6 @@ struct mmap_probes {
 	enum mmap_way way;
 	struct bpf_link *tp_links[2 * N_TP];
 };
-
-/* Every map of skel but its own data sections becomes the one of the same
- * name in the allocation probes' object. */
-static int share_maps(struct mmap_probes_bpf *skel, const struct bpf_object *from)
-{
-	struct bpf_map *m;
-
-	bpf_object__for_each_map(m, skel->obj) {
-		struct bpf_map *theirs;
-		int err;
-
-		if (bpf_map__is_internal(m))
-			continue;
-		theirs = bpf_object__find_map_by_name(from, bpf_map__name(m));
-		if (!theirs)
-			return -ENOENT;
-		err = bpf_map__reuse_fd(m, bpf_map__fd(theirs));
-		if (err)
-			return err;
-	}
-	return 0;
-}
 
 static enum mmap_way way_of(const struct bpf_program *prog)
 {
@@ -104,7 +83,7 @@ static int attach_syscall_tps(struct mmap_probes *mp)
 	return err;
 }
 
-static int load(struct mmap_probes *mp, const struct probes *p,
+static int load(struct mmap_probes *mp, const struct probe_maps *maps,
 		const struct probes_config *cfg, enum mmap_way way)
 {
 	struct mmap_probes_bpf *s = mmap_probes_bpf__open();
@@ -124,7 +103,7 @@ static int load(struct mmap_probes *mp, const struct probes *p,
 		if (way_of(prog) == WAY_SYSCALL_TP)
 			bpf_program__set_autoattach(prog, false);
 	}
-	err = share_maps(s, probes_bpf_object(p));
+	err = probe_maps_share(maps, s->obj, true);
 	if (!err)
 		err = mmap_probes_bpf__load(s);
 	if (!err)
@@ -145,7 +124,7 @@ static void unload(struct mmap_probes *mp)
 	mp->skel = NULL;
 }
 
-int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
+int mmap_probes_open(struct mmap_probes **out, const struct probe_maps *maps,
 		     const struct probes_config *cfg, char *why, size_t why_len)
 {
 	struct mmap_probes *mp = calloc(1, sizeof(*mp));
@@ -161,7 +140,7 @@ int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
 	     w <= WAY_RAW_TP && !mp->skel; w++) {
 		if (w == WAY_SYSCALL_TP && getenv("MEMTRACE_RAW_SYSCALL_TP"))
 			continue;
-		err = load(mp, p, cfg, w);
+		err = load(mp, maps, cfg, w);
 		if (err)
 			unload(mp);
 	}

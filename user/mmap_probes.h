@@ -2,10 +2,11 @@
 /*
  * The probes on the memory-mapping syscalls (bpf/mmap_probes.bpf.c): mmap,
  * munmap, mremap and brk of the traced processes, from the kernel side.
- * They share every map with the allocation probes (the ring buffer, the
- * filter of traced processes, the counters, the stacks), so they trace
- * whatever processes those trace, and their events arrive in the same
- * ring, in order with the allocator's.
+ * Every map of theirs is one the allocation probes share too
+ * (probe_maps.h: the ring buffer, the filter of traced processes, the
+ * counters, the stacks), so they trace whatever processes those trace,
+ * and their events arrive in the same ring, in order with the
+ * allocator's.
  */
 #ifndef MEMTRACE_MMAP_PROBES_H
 #define MEMTRACE_MMAP_PROBES_H
@@ -17,15 +18,17 @@
 #include "probes.h"
 
 struct mmap_probes;
+struct probe_maps;
 
 /*
- * Load and attach them, on the maps of the allocation probes p (loaded
- * with cfg). fentry/fexit on the syscalls' functions where the kernel
- * allows it, else the syscalls' own tracepoints, else the raw syscall
- * tracepoints (MEMTRACE_NO_FEXIT=1 skips fexit, MEMTRACE_RAW_SYSCALL_TP=1
- * the syscalls' tracepoints). Returns 0 or a negative errno with why filled.
+ * Load and attach them, on the shared maps (created for cfg); safe on
+ * another thread while probes_open() loads the allocation probes.
+ * fentry/fexit on the syscalls' functions where the kernel allows it, else
+ * the syscalls' own tracepoints, else the raw syscall tracepoints
+ * (MEMTRACE_NO_FEXIT=1 skips fexit, MEMTRACE_RAW_SYSCALL_TP=1 the
+ * syscalls' tracepoints). Returns 0 or a negative errno with why filled.
  */
-int mmap_probes_open(struct mmap_probes **out, const struct probes *p,
+int mmap_probes_open(struct mmap_probes **out, const struct probe_maps *maps,
 		     const struct probes_config *cfg, char *why, size_t why_len);
 void mmap_probes_close(struct mmap_probes *m);
 

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "probe_maps.h"
 #include "probes.h"
 #include "sampling.h"
 #include "uprobe_events.h"
@@ -65,20 +65,12 @@ struct probes {
 
 #define PY_GENS_BYTES ((size_t)MT_PY_GEN_SLOTS * sizeof(uint64_t))
 
-/* libbpf's own messages would repeat, less clearly, what the caller prints;
- * keep warnings only when asked to debug. */
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG || !getenv("MEMTRACE_DEBUG"))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* Open, size and load the BPF object into p->skel. multi: load the
- * allocation probes for multi-uprobe links (see struct batch); session:
- * load alloc_session too, for session links. */
-static int load_skel(struct probes *p, const struct probes_config *cfg, bool multi,
-		     bool session, char *why, size_t why_len)
+/* Open the BPF object into p->skel, on the shared maps, and load it.
+ * multi: load the allocation probes for multi-uprobe links (see struct
+ * batch); session: load alloc_session too, for session links. */
+static int load_skel(struct probes *p, const struct probe_maps *maps,
+		     const struct probes_config *cfg, bool multi, bool session,
+		     char *why, size_t why_len)
 {
 	int err;
 
@@ -95,24 +87,15 @@ static int load_skel(struct probes *p, const struct probes_config *cfg, bool mul
 	/* Wake the consumer at a quarter full: it also drains on a timer,
 	 * so this only matters in bursts. */
 	p->skel->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
-	err = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
+	err = probe_maps_share(maps, p->skel->obj, false);
 	if (err)
-		return why_fail(err, why, why_len, "ring buffer size: %s", strerror(-err));
-	/* -a: every process of the machine is in the filter, and their
-	 * stacks share the map (1 KiB at most each, allocated as used). */
-	if (cfg->system_wide &&
-	    ((err = bpf_map__set_max_entries(p->skel->maps.targets, 1u << 16)) ||
-	     (err = bpf_map__set_max_entries(p->skel->maps.stacks, 1u << 18))))
-		return why_fail(err, why, why_len, "map sizes: %s", strerror(-err));
+		return why_fail(err, why, why_len, "cannot share the BPF maps: %s",
+				strerror(-err));
 	/* Not sampling: the map of sampled blocks is never touched, and its
 	 * 1 M buckets took 13 ms to create. */
 	if (!cfg->sample_bytes &&
 	    (err = bpf_map__set_max_entries(p->skel->maps.sampled, 1)))
 		return why_fail(err, why, why_len, "map sizes: %s", strerror(-err));
-	err = bpf_map__set_max_entries(p->skel->maps.unwind_rows,
-				       cfg->unwind_rows ? cfg->unwind_rows : 1);
-	if (err)
-		return why_fail(err, why, why_len, "unwind table size: %s", strerror(-err));
 	if (multi) {
 		struct bpf_program *progs[] = {
 			p->skel->progs.alloc_enter, p->skel->progs.alloc_exit,
@@ -145,13 +128,12 @@ static int load_skel(struct probes *p, const struct probes_config *cfg, bool mul
 	return 0;
 }
 
-int probes_open(struct probes **out, const struct probes_config *cfg,
-		char *why, size_t why_len)
+int probes_open(struct probes **out, const struct probe_maps *maps,
+		const struct probes_config *cfg, char *why, size_t why_len)
 {
 	struct probes *p;
 	int err;
 
-	libbpf_set_print(libbpf_print);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -176,17 +158,17 @@ int probes_open(struct probes **out, const struct probes_config *cfg,
 	 * than 6.13 refuses alloc_session's attach type or its kfunc, and
 	 * the programs are loaded again without it
 	 * (MEMTRACE_NO_UPROBE_SESSION=1 to test without). */
-	err = load_skel(p, cfg, !p->ue && !getenv("MEMTRACE_NO_UPROBE_MULTI"),
+	err = load_skel(p, maps, cfg, !p->ue && !getenv("MEMTRACE_NO_UPROBE_MULTI"),
 			cfg->sessions && p->ue && !cfg->system_wide &&
 				!getenv("MEMTRACE_NO_UPROBE_SESSION"),
 			why, why_len);
 	if (err && p->session) {
 		alloc_probes_bpf__destroy(p->skel);
-		err = load_skel(p, cfg, p->multi, false, why, why_len);
+		err = load_skel(p, maps, cfg, p->multi, false, why, why_len);
 	}
 	if (err && p->multi) {
 		alloc_probes_bpf__destroy(p->skel);
-		err = load_skel(p, cfg, false, false, why, why_len);
+		err = load_skel(p, maps, cfg, false, false, why, why_len);
 	}
 	if (err)
 		goto err;
@@ -260,19 +242,25 @@ static struct pid_links *find_pid(struct probes *p, pid_t pid)
 	return NULL;
 }
 
+/* A fresh, empty record for pid, even if it had one (a reused pid must not
+ * bring back a stale session flag); NULL: out of memory. */
+static struct pid_links *new_pid_links(struct probes *p, pid_t pid)
+{
+	struct pid_links *pl;
+
+	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
+		return NULL;
+	pl = &p->pids[p->npids++];
+	*pl = (struct pid_links){ .pid = pid };
+	return pl;
+}
+
 /* pid's links, made empty if it has none yet; NULL: out of memory. */
 static struct pid_links *pid_links_of(struct probes *p, pid_t pid)
 {
 	struct pid_links *pl = find_pid(p, pid);
 
-	if (pl)
-		return pl;
-	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
-		return NULL;
-	pl = &p->pids[p->npids++];
-	memset(pl, 0, sizeof(*pl));
-	pl->pid = pid;
-	return pl;
+	return pl ? pl : new_pid_links(p, pid);
 }
 
 /*
@@ -679,10 +667,9 @@ int probes_attach_all(struct probes *p, const struct alloc_target *at,
 
 	if (!p->system_wide)
 		return why_fail(-EINVAL, why, why_len, "not tracing system-wide");
-	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
+	pl = new_pid_links(p, 0);
+	if (!pl)
 		return -ENOMEM;
-	pl = &p->pids[p->npids++];
-	memset(pl, 0, sizeof(*pl));
 	if (at->ldso_path[0] && p->ue) {
 		uprobe_events_attach(p->ue, 0, bpf_program__fd(p->skel->progs.maps_changed),
 				     at->ldso_path, &at->dl_debug_state_offset, NULL, 1, false);
@@ -730,11 +717,9 @@ int probes_follow(struct probes *p, pid_t parent, pid_t child, const struct allo
 	/* A session link is its process's own: the child of its holder gets
 	 * the usual probes on the allocation functions. */
 	parent_session = pl && pl->session;
-	if (vec_reserve(&p->pids, &p->pids_cap, p->npids + 1, sizeof(*p->pids)))
+	pl = new_pid_links(p, child);
+	if (!pl)
 		return -ENOMEM;
-	pl = &p->pids[p->npids++];
-	memset(pl, 0, sizeof(*pl));
-	pl->pid = child;
 	err = set_target(p, child, &tv);
 	if (!err)
 		err = uprobe_events_fork(p->ue, parent, child);
@@ -854,11 +839,6 @@ int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT])
 	}
 	free(vals);
 	return 0;
-}
-
-struct bpf_object *probes_bpf_object(const struct probes *p)
-{
-	return p->skel->obj;
 }
 
 int probes_events_map_fd(const struct probes *p)

@@ -17,7 +17,7 @@
 #include "proc/alloc_target.h"
 
 struct probes;
-struct bpf_object;
+struct probe_maps;
 
 struct probes_config {
 	enum mt_stack_mode stack_mode;
@@ -37,9 +37,10 @@ struct probes_config {
 					   (bpf/alloc_probes.bpf.c, alloc_session) */
 };
 
-/* Load and verify the BPF programs. why: one line for a person. */
-int probes_open(struct probes **out, const struct probes_config *cfg,
-		char *why, size_t why_len);
+/* Load and verify the BPF programs, on the shared maps (probe_maps.h).
+ * why: one line for a person. */
+int probes_open(struct probes **out, const struct probe_maps *maps,
+		const struct probes_config *cfg, char *why, size_t why_len);
 void probes_close(struct probes *p);
 
 /* Trace pid: add it to the in-kernel filter and put the probes on the
@@ -123,10 +124,6 @@ int probes_print_stats(const struct probes *p, FILE *out);
 
 /* Sum the per-CPU counters into out[MT_CNT_COUNT]. */
 int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT]);
-
-/* The loaded BPF object, whose maps other probe objects share
- * (user/mmap_probes.c). */
-struct bpf_object *probes_bpf_object(const struct probes *p);
 
 int probes_events_map_fd(const struct probes *p);
 int probes_stacks_map_fd(const struct probes *p);

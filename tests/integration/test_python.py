@@ -128,8 +128,9 @@ def test_leaking_lines_match_tracemalloc(tmp_path, python, scenario):
 def test_native_walk_stops_at_the_outermost_python_frame(tmp_path, python):
     """By default a Python stack ends at its outermost Python frame: the
     interpreter's start-up outside it (Py_RunMain ... main, _start) is not
-    walked. With --native-all it is, down to _start, and everything up to
-    the outermost Python frame is the same either way."""
+    walked, and the report says so. With --native-all it is, down to
+    _start, and everything up to the outermost Python frame is the same
+    either way."""
     need(python)
     runs = {}
     for mode, options in (("cut", ()), ("all", ("--native-all",))):
@@ -139,6 +140,8 @@ def test_native_walk_stops_at_the_outermost_python_frame(tmp_path, python):
                   if (f := innermost_python(s)) and f["line"] == leak_line("buffers")]
         assert stacks, f"{mode}: no stack of the leaking line"
         runs[mode] = stacks
+        said = [w for w in report["warnings"] if "not walked" in w]
+        assert bool(said) == (mode == "cut"), report["warnings"]
     for s in runs["cut"]:
         assert s["stack_complete"], s
         assert s["frames"][-1].get("python"), [f.get("function") for f in s["frames"]]
@@ -388,3 +391,68 @@ def test_python_stack_deeper_than_memtrace_records_says_so(tmp_path, python):
     assert py(deep) == ["deep"] * 64, py(deep)
     assert deep["stack_complete"] is False
     assert deep["stack_end"] == "deeper than 64 Python frames"
+
+
+TWO_SCRIPT = """\
+import sys
+print("ready", flush=True)
+sys.stdin.readline()
+before = sys.getallocatedblocks()
+kept = [(i, str(i)) for i in range(20000)]  # KEPT
+after = sys.getallocatedblocks()
+print("leaked", after - before, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_python_objects_of_two_processes_of_one_interpreter(tmp_path):
+    """-p A,B --python-objects on two python3.11 processes: pymalloc's
+    sites are found once for the file they share, and each process's
+    objects are counted, per process, within 3% of what its own
+    sys.getallocatedblocks() says it made."""
+    python = "/usr/bin/python3.11"
+    need(python)
+    script = tmp_path / "two.py"
+    script.write_text(TWO_SCRIPT)
+    line = TWO_SCRIPT.splitlines().index(
+        next(l for l in TWO_SCRIPT.splitlines() if "# KEPT" in l)) + 1
+    procs = [subprocess.Popen([python, str(script)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    out = tmp_path / "out.json"
+    made = {}
+    try:
+        for p in procs:
+            wait_for_line(p.stdout, "ready")
+        tracer = subprocess.Popen(memtrace_cmd("-q", "-n", "0", "--json", str(out),
+                                               "--python-objects", "-p",
+                                               ",".join(str(p.pid) for p in procs)),
+                                  stderr=subprocess.PIPE, text=True)
+        wait_for_line(tracer.stderr, "Ctrl-C to stop", timeout=60)
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
+            made[p.pid] = int(wait_for_line(p.stdout, "leaked")[-1].split()[1])
+        tracer.send_signal(signal.SIGINT)
+        _, err = tracer.communicate(timeout=60)
+        assert tracer.returncode == 0, err
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    report = read_reports(out)[-1]
+    unsupported = [w for w in report["warnings"] if "--python-objects" in w]
+    if unsupported:
+        assert "not traced" in unsupported[0]
+        pytest.skip(f"{python}: {unsupported[0]}")
+    ours = {}
+    for s in report["stacks"]:
+        f = innermost_python(s)
+        if s["allocator"].startswith("PyObject_") and f and f["file"] == str(script) \
+                and f["line"] == line:
+            for share in s["pids"]:
+                ours[share["pid"]] = ours.get(share["pid"], 0) + share["count"]
+    print(f"made {made}, memtrace {ours}")
+    for pid, blocks in made.items():
+        assert blocks >= 39000, made
+        assert abs(ours.get(pid, 0) - blocks) <= 0.03 * blocks, (made, ours)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <pthread.h>
 #include <libelf.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -257,13 +258,17 @@ static int push_insn(struct scan *s, const struct insn *in)
 	return 0;
 }
 
-/* Linearly, as objdump -d does. Bytes capstone cannot decode (data,
- * padding, instructions it does not know) are skipped one at a time until
- * decoding falls back in step, which x86 code does within a few bytes. */
+/*
+ * Linearly, as objdump -d does, from addr (code holds the size bytes from
+ * there to the section's end) until an instruction starts at or after
+ * stop. Bytes capstone cannot decode (data, padding, instructions it does
+ * not know) are skipped one at a time until decoding falls back in step,
+ * which x86 code does within a few bytes.
+ */
 static int decode(csh cs, cs_insn *ci, const uint8_t *code, size_t size,
-		  uint64_t addr, struct scan *s)
+		  uint64_t addr, uint64_t stop, struct scan *s)
 {
-	while (size) {
+	while (size && addr < stop) {
 		struct insn in;
 		int err;
 
@@ -281,6 +286,116 @@ static int decode(csh cs, cs_insn *ci, const uint8_t *code, size_t size,
 	return 0;
 }
 
+/*
+ * Decoding is most of the time --python-objects takes to attach (0.35 s of
+ * Debian's python3.11), so a large section is decoded in parts, side by
+ * side, one per CPU. A part starts at an arbitrary byte, maybe inside an
+ * instruction; the part before it decodes on past that byte until one of
+ * its instructions starts where one of the later part's does. From that
+ * address on both decode the same bytes the same way, so the later part
+ * is taken from there: the instructions are exactly those of one linear
+ * pass. Parts that never meet (nothing seen on real code) leave the
+ * section to one pass.
+ */
+#define PART_MIN_BYTES (512u << 10)
+#define PARTS_MAX 8
+/* How far past its end a part decodes to meet the next. */
+#define PART_OVERRUN 4096
+
+struct part {
+	const struct exec_section *sec;
+	uint64_t from, to;	/* the part's own bytes, by address */
+	struct scan out;	/* only out.v, out.n, out.cap */
+	int err;
+};
+
+struct parts {
+	struct part *v;
+	size_t n;
+	size_t next;		/* the next part to decode (atomic) */
+};
+
+static int decode_part(struct part *p)
+{
+	const struct exec_section *sec = p->sec;
+	uint64_t skip = p->from - sec->addr, end = sec->addr + sec->size;
+	uint64_t stop = p->to == end ? end : p->to + PART_OVERRUN;
+	cs_insn *ci;
+	csh cs;
+	int err;
+
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		return -ENOSYS;	/* a capstone built without x86 */
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	ci = cs_malloc(cs);
+	/* About 4 bytes an instruction: one allocation for most parts. */
+	p->out.cap = (stop - p->from) / 4 + 1;
+	p->out.v = malloc(p->out.cap * sizeof(*p->out.v));
+	err = ci && p->out.v ? decode(cs, ci, sec->bytes + skip, sec->size - skip, p->from,
+				      stop, &p->out)
+			     : -ENOMEM;
+	if (ci)
+		cs_free(ci, 1);
+	cs_close(&cs);
+	return err;
+}
+
+static void *decode_parts(void *arg)
+{
+	struct parts *ps = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&ps->next, 1, __ATOMIC_RELAXED)) < ps->n)
+		ps->v[i].err = decode_part(&ps->v[i]);
+	return NULL;
+}
+
+/* Append the instructions of v[from, to) to s. */
+static int append(struct scan *s, const struct insn *v, size_t from, size_t to)
+{
+	if (vec_reserve(&s->v, &s->cap, s->n + (to - from), sizeof(*s->v)))
+		return -ENOMEM;
+	memcpy(s->v + s->n, v + from, (to - from) * sizeof(*v));
+	s->n += to - from;
+	return 0;
+}
+
+/*
+ * The parts of one section, in order, joined into s: each from where the
+ * part before met it. -EAGAIN when two parts do not meet.
+ */
+static int join_parts(struct part *v, size_t n, struct scan *s)
+{
+	size_t start = 0;	/* in v[k].out: the first instruction taken */
+
+	for (size_t k = 0; k < n; k++) {
+		const struct scan *cur = &v[k].out;
+		size_t end = cur->n;
+
+		if (k + 1 < n) {
+			const struct scan *next = &v[k + 1].out;
+			size_t i = FIRST_AT_LEAST(cur->v, cur->n, addr, v[k + 1].from);
+			size_t j = SIZE_MAX;
+
+			for (; i < cur->n && (j = scan_index_of(next, cur->v[i].addr)) == SIZE_MAX;
+			     i++)
+				;
+			/* Met, and early enough that the next part is in
+			 * step before its own end. */
+			if (i == cur->n || next->v[j].addr >= v[k + 1].to)
+				return -EAGAIN;
+			end = i;
+			if (append(s, cur->v, start, end))
+				return -ENOMEM;
+			start = j;
+			continue;
+		}
+		if (append(s, cur->v, start, end))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int by_addr(const void *a, const void *b)
 {
 	const struct exec_section *x = a, *y = b;
@@ -288,16 +403,100 @@ static int by_addr(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/* CPUs to decode on: those this process may run on, at most PARTS_MAX. */
+static size_t scan_parallelism(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > PARTS_MAX ? PARTS_MAX : (size_t)n;
+}
+
+/* Cut each of s's sections into parts of at least PART_MIN_BYTES, at most
+ * `threads` of them; the parts of one section are adjacent in v. */
+static size_t plan_parts(const struct scan *s, size_t threads, struct part *v)
+{
+	uint64_t end = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_secs; i++) {
+		const struct exec_section *sec = &s->secs[i];
+		uint64_t k = sec->size / PART_MIN_BYTES, step;
+
+		/* Overlapping sections (a corrupt file) would break the
+		 * ordering: the first one wins. */
+		if (sec->addr < end)
+			continue;
+		end = sec->addr + sec->size;
+		k = k < 1 ? 1 : k > threads ? threads : k;
+		step = sec->size / k;
+		for (uint64_t j = 0; j < k; j++)
+			v[n++] = (struct part){
+				.sec = sec,
+				.from = sec->addr + j * step,
+				.to = j + 1 == k ? end : sec->addr + (j + 1) * step,
+			};
+	}
+	return n;
+}
+
+/*
+ * Decode s's sections (sorted by address, total bytes in all) on `threads`
+ * threads, into s->v. 0 or a negative errno.
+ */
+static int decode_sections(struct scan *s, uint64_t total, size_t threads)
+{
+	struct parts ps = { .v = calloc(s->n_secs * threads + 1, sizeof(*ps.v)) };
+	pthread_t helpers[PARTS_MAX];
+	size_t started = 0;
+	int err = 0;
+
+	if (!ps.v)
+		return -ENOMEM;
+	ps.n = plan_parts(s, threads, ps.v);
+	for (; started + 1 < threads && started + 1 < ps.n; started++)
+		if (pthread_create(&helpers[started], NULL, decode_parts, &ps))
+			break;	/* fewer threads: the parts still all get done */
+	decode_parts(&ps);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(helpers[i], NULL);
+
+	s->cap = total / 4 + 1;
+	s->v = malloc(s->cap * sizeof(*s->v));
+	if (!s->v)
+		err = -ENOMEM;
+	for (size_t i = 0; i < ps.n && !err; i++)
+		err = ps.v[i].err;
+	for (size_t i = 0, k; i < ps.n && !err; i = k) {
+		size_t before = s->n;
+
+		for (k = i + 1; k < ps.n && ps.v[k].sec == ps.v[i].sec; k++)
+			;
+		err = join_parts(ps.v + i, k - i, s);
+		if (err == -EAGAIN) {
+			/* The parts never met: the section in one pass. */
+			struct part whole = { .sec = ps.v[i].sec, .from = ps.v[i].sec->addr,
+					      .to = ps.v[i].sec->addr + ps.v[i].sec->size };
+
+			s->n = before;
+			err = decode_part(&whole);
+			if (!err)
+				err = append(s, whole.out.v, 0, whole.out.n);
+			free(whole.out.v);
+		}
+	}
+	for (size_t i = 0; i < ps.n; i++)
+		free(ps.v[i].out.v);
+	free(ps.v);
+	return err;
+}
+
 /* The executable sections of an x86-64 ELF file of file_size bytes,
  * decoded. */
-static int decode_elf(Elf *elf, uint64_t file_size, struct scan *s)
+static int decode_elf(Elf *elf, uint64_t file_size, size_t threads, struct scan *s)
 {
 	Elf_Scn *scn = NULL;
-	uint64_t total = 0, end = 0;
-	cs_insn *ci = NULL;
+	uint64_t total = 0;
 	size_t nscn;
-	csh cs = 0;
-	int err = 0;
 
 	/* elf_file_open() checked the header: an x86-64 file whose section
 	 * table is in it. */
@@ -332,29 +531,7 @@ static int decode_elf(Elf *elf, uint64_t file_size, struct scan *s)
 	/* By address, so that the instructions are: searches rely on it. */
 	qsort(s->secs, s->n_secs, sizeof(*s->secs), by_addr);
 
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
-		return -ENOSYS;	/* a capstone built without x86 */
-	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
-	ci = cs_malloc(cs);
-	/* About 4 bytes an instruction: one allocation for most files. */
-	s->cap = total / 4 + 1;
-	s->v = malloc(s->cap * sizeof(*s->v));
-	if (!ci || !s->v)
-		err = -ENOMEM;
-	for (size_t i = 0; i < s->n_secs && !err; i++) {
-		const struct exec_section *sec = &s->secs[i];
-
-		/* Overlapping sections (a corrupt file) would break the
-		 * ordering: the first one wins. */
-		if (sec->addr < end)
-			continue;
-		end = sec->addr + sec->size;
-		err = decode(cs, ci, sec->bytes, sec->size, sec->addr, s);
-	}
-	if (ci)
-		cs_free(ci, 1);
-	cs_close(&cs);
-	return err;
+	return decode_sections(s, total, threads);
 }
 
 static int by_target(const void *a, const void *b)
@@ -384,7 +561,7 @@ static int collect_edges(struct scan *s)
 	return 0;
 }
 
-int scan_fd(int fd, struct scan *s)
+int scan_fd_threads(int fd, struct scan *s, size_t threads)
 {
 	struct stat st;
 	Elf *elf;
@@ -395,11 +572,16 @@ int scan_fd(int fd, struct scan *s)
 	err = elf_file_open(fd, &elf);
 	if (err)
 		return err;
-	err = decode_elf(elf, (uint64_t)st.st_size, s);
+	err = decode_elf(elf, (uint64_t)st.st_size, threads ? threads : 1, s);
 	elf_end(elf);
 	if (!err)
 		err = collect_edges(s);
 	return err;
+}
+
+int scan_fd(int fd, struct scan *s)
+{
+	return scan_fd_threads(fd, s, scan_parallelism());
 }
 
 void scan_free(struct scan *s)

@@ -92,6 +92,10 @@ struct scan {
  * with scan_free(), whatever it returns.
  */
 int scan_fd(int fd, struct scan *s);
+
+/* scan_fd() decoding on at most `threads` threads (scan_fd() takes one per
+ * CPU); the result is the same whatever the number. */
+int scan_fd_threads(int fd, struct scan *s, size_t threads);
 void scan_free(struct scan *s);
 
 /* Index of the instruction at addr, or SIZE_MAX. */

@@ -14,6 +14,7 @@
 
 #include "symbols/elf_symbols.h"
 #include "proc/probe_site.h"
+#include "pymalloc_sites_cache.h"
 #include "pymalloc_target.h"
 #include "proc/target_file.h"
 #include "util/why.h"
@@ -29,10 +30,12 @@ static const struct {
 };
 
 /* No symbol for the allocator: look for its inlined fast paths. */
-static int find_sites(const struct py_target *py, struct pymalloc_target *out,
-		      const char *missing, char *why, size_t why_len)
+static int find_sites(const struct py_target *py, struct sites_cache *cache,
+		      struct pymalloc_target *out, const char *missing, char *why,
+		      size_t why_len)
 {
-	int err = pymalloc_sites_find_fd(out->fd, &out->sites);
+	int err = cache ? sites_cache_get(cache, out->fd, &out->sites)
+			: pymalloc_sites_find_fd(out->fd, &out->sites);
 
 	if (err == -ENOENT)
 		return why_fail(err, why, why_len,
@@ -45,7 +48,7 @@ static int find_sites(const struct py_target *py, struct pymalloc_target *out,
 	return 0;
 }
 
-int pymalloc_target_find(pid_t pid, const struct py_target *py,
+int pymalloc_target_find(pid_t pid, const struct py_target *py, struct sites_cache *cache,
 			 struct pymalloc_target *out, char *why, size_t why_len)
 {
 	struct elf_symbols *es = NULL;
@@ -70,7 +73,8 @@ int pymalloc_target_find(pid_t pid, const struct py_target *py,
 		    elf_symbols_vaddr_to_offset(es, value, &off)) {
 			elf_symbols_close(es);
 			memset(out->offset, 0, sizeof(out->offset));
-			return find_sites(py, out, pymalloc_symbols[i].symbol, why, why_len);
+			return find_sites(py, cache, out, pymalloc_symbols[i].symbol, why,
+					  why_len);
 		}
 		out->offset[pymalloc_symbols[i].func] = off;
 	}

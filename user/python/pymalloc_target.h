@@ -30,11 +30,15 @@ struct pymalloc_target {
 	struct pymalloc_sites sites;
 };
 
+struct sites_cache;
+
 /*
  * -ENOENT when the interpreter has neither the symbols nor recognisable
- * inlined sites. Free with pymalloc_target_free(), whatever it returned.
+ * inlined sites. cache: where sites found before are kept
+ * (pymalloc_sites_cache.h), or NULL. Free with pymalloc_target_free(),
+ * whatever it returned.
  */
-int pymalloc_target_find(pid_t pid, const struct py_target *py,
+int pymalloc_target_find(pid_t pid, const struct py_target *py, struct sites_cache *cache,
 			 struct pymalloc_target *out, char *why, size_t why_len);
 void pymalloc_target_free(struct pymalloc_target *pm);
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "python_process.h"
+#include "pymalloc_sites_cache.h"
 #include "pymalloc_target.h"
 #include "probes.h"
 #include "proc/target_file.h"
@@ -61,7 +62,25 @@ static int publish(const struct python_env *env, struct python_process *pp, pid_
 	watch_deaths(env, pp, pid);
 	if (env->native_all)
 		pp->py.off.eval_start = pp->py.off.eval_end = 0;
+	else if (pp->py.off.eval_end)
+		/* Said, as the stacks look whole (stack_complete) without it. */
+		warnings_add(env->warnings, "Python stacks end at the outermost Python frame: "
+			     "the interpreter's start-up frames outside it (Py_RunMain ... "
+			     "_start) are not walked (--native-all walks them)");
 	return probes_set_python(env->probes, pid, &pp->py.off);
+}
+
+/* --python-objects: start looking for pymalloc's inlined sites in pid's
+ * interpreter now, to be ready when its probes go on. */
+static void prefetch_sites(const struct python_env *env, const struct python_process *pp,
+			   pid_t pid)
+{
+	int fd = python_open_lib(pid, pp->py.lib_path);
+
+	if (fd < 0)
+		return;		/* said when the probes go on */
+	sites_cache_prefetch(env->sites, fd);
+	close(fd);
 }
 
 int python_process_detect(const struct python_env *env, struct python_process *pp,
@@ -75,6 +94,8 @@ int python_process_detect(const struct python_env *env, struct python_process *p
 	err = python_detect(pid, &pp->py, why, sizeof(why));
 	if (!err) {
 		pp->python = true;
+		if (env->objects && env->sites)
+			prefetch_sites(env, pp, pid);
 		if (env->probes)
 			publish(env, pp, pid);
 		return 0;
@@ -108,7 +129,7 @@ static void attach_pymalloc(const struct python_env *env, struct python_process 
 		return;
 	snprintf(pp->pymalloc_probed, sizeof(pp->pymalloc_probed), "%s", pp->py.lib_path);
 
-	err = pymalloc_target_find(pid, &pp->py, &pm, why, sizeof(why));
+	err = pymalloc_target_find(pid, &pp->py, env->sites, &pm, why, sizeof(why));
 	if (!err && pm.sites.n_sites)
 		err = probes_attach_pymalloc_sites(env->probes, pid, pm.path, &pm.sites,
 						   why, sizeof(why));

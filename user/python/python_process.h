@@ -23,11 +23,15 @@ struct probes;
 struct warnings;
 
 /* What the life cycle needs from the rest of memtrace. */
+struct sites_cache;
+
 struct python_env {
 	struct probes *probes;		/* NULL until the probes are loaded */
 	struct warnings *warnings;
 	enum python_mode mode;
 	bool objects;			/* --python-objects */
+	struct sites_cache *sites;	/* with objects: pymalloc's inlined
+					   sites per file, found ahead */
 	bool native_all;		/* --native-all: no eval loop stop */
 };
 

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The maps the probe objects share, and the types of their values. Each
+ * object that includes this defines them; user space creates them once,
+ * from bpf/shared_maps.bpf.c (which holds nothing else), and hands them to
+ * alloc_probes and mmap_probes (bpf_map__reuse_fd) before either is
+ * loaded, so that there is one of each in the kernel and the two objects
+ * can be verified at the same time, on two CPUs: each takes the verifier
+ * ~100 ms, most of memtrace's start-up.
+ */
+#ifndef MEMTRACE_SHARED_MAPS_BPF_H
+#define MEMTRACE_SHARED_MAPS_BPF_H
+
+#include "memtrace_events.h"
+#include "memtrace_python.h"
+#include "memtrace_unwind.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24);	/* resized by user space before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct mt_target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_CNT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Last time each process was told of an unknown PC (rate limit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} unknown_pc_sent SEC(".maps");
+
+/* Where a walk stopped, for a snapshot to go on from: the registers, and
+ * what the trampoline substitution needs (the return instances of the
+ * cursor on, which only BPF can read). */
+struct mt_unwind_stop {
+	struct mt_frame_regs regs;
+	struct mt_eval_stop eval;
+	__u64 trampoline;
+	__u64 ri;			/* struct return_instance * */
+};
+
+/* What a thread's outer probed call is doing, from entry to return. */
+struct call_state {
+	__u32 depth;		/* probed calls in flight on this thread */
+	__u32 func;		/* enum mt_func of the outer call */
+	__u64 entry_sp;		/* stack pointer at the outer call's entry */
+	__u64 size;
+	__u64 old_addr;		/* realloc: the block passed in */
+	__u64 out_ptr;		/* posix_memalign: where the result goes */
+	__u64 py_freeing;	/* block PyObject_Free is freeing: its free()
+				   of a large block is the same free */
+	__u64 sample_left;	/* bytes to this thread's next sample point */
+	__u8 sample_ready;	/* sample_left has been drawn */
+	__u8 old_sampled;	/* realloc: the block passed in was sampled */
+	__u8 sample_hit;	/* the outer call reached its sample point */
+	/* Session uprobes (alloc_session): the last call whose return
+	 * probe was skipped, unsampled. A mapping syscall made inside it is
+	 * the allocator's own (mmap_probes.bpf.c, in_skipped_call()): its
+	 * stack pointer at entry (0: none since the last reported call) and
+	 * the return address it held. */
+	__u64 skip_sp;
+	__u64 skip_ret;
+	struct mt_stack stack;	/* scratch for stack_capture() */
+	struct mt_unwind_stop stop; /* where the unwind stopped */
+	/* The syscall probes (mmap_probes.bpf.c): a copy of the user
+	 * registers to unwind from, and the program break before a brk. */
+	struct pt_regs user_regs;
+	__u64 brk_before;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct call_state);
+} call_states SEC(".maps");
+
+/* Not preallocated: 1024 values of 8 KiB took 13 ms of start-up to
+ * create; and an update then swaps in a new element instead of rewriting
+ * the one a walk may be reading. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1024);
+	__type(key, __u32);			/* tgid */
+	__type(value, struct mt_proc_mappings);
+} proc_mappings SEC(".maps");
+
+/* Every loaded table, one after another. User space mmaps it and copies
+ * tables in: hundreds of thousands of rows, one system call each, would
+ * take seconds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1 << 20);		/* set by user space */
+	__type(key, __u32);
+	__type(value, struct mt_unwind_row);
+} unwind_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u64);
+	__type(value, struct mt_stack);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);			/* tgid */
+	__type(value, struct mt_py_offsets);
+} py_targets SEC(".maps");
+
+/* Thread id (root namespace) -> its PyThreadState address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_tstates SEC(".maps");
+
+/* Deaths of code objects per address slot (mt_py_gen_slot). Mmapable:
+ * user space reads the counts without a system call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MT_PY_GEN_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_code_gens SEC(".maps");
+
+#endif /* MEMTRACE_SHARED_MAPS_BPF_H */
