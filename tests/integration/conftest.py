@@ -18,6 +18,15 @@ MEMTRACE = os.path.join(ROOT, os.environ.get("MEMTRACE", "build/memtrace"))
 PROGS = os.path.join(ROOT, "build", "progs")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory):
+    """memtrace keeps pymalloc's sites between runs (MEMTRACE_CACHE): the
+    tests keep theirs in a directory of their own, so that they write
+    nothing into the machine's cache and start from none."""
+    os.environ["MEMTRACE_CACHE"] = str(tmp_path_factory.mktemp("memtrace-cache"))
+    yield
+
+
 def prog(name):
     path = os.path.join(PROGS, name)
     if not os.path.exists(path):

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pymalloc_sites_cache.h"
+#include "pymalloc_sites_disk.h"
 #include "symbols/elf_symbols.h"
 #include "util/vec.h"
 
@@ -78,14 +79,26 @@ static bool has_allocator_symbol(int fd)
 	return found;
 }
 
-static void find(struct entry *e, bool symbols_first)
+static void close_entry_fd(struct entry *e)
 {
-	if (symbols_first && has_allocator_symbol(e->fd))
-		e->err = -EEXIST;	/* not looked for: see sites_cache_get() */
-	else
-		e->err = pymalloc_sites_find_fd(e->fd, &e->sites);
 	close(e->fd);
 	e->fd = -1;
+}
+
+/* e's sites: read back from an earlier run's record, else scanned (and
+ * recorded for the next run). */
+static void find(struct entry *e, bool symbols_first)
+{
+	if (symbols_first && has_allocator_symbol(e->fd)) {
+		e->err = -EEXIST;	/* not looked for: see sites_cache_get() */
+	} else if (sites_disk_load(e->fd, &e->sites)) {
+		e->err = pymalloc_sites_find_fd(e->fd, &e->sites);
+		if (!e->err)
+			sites_disk_save(e->fd, &e->sites);
+	} else {
+		e->err = 0;		/* found by an earlier run */
+	}
+	close_entry_fd(e);
 }
 
 static void *prefetch_run(void *arg)

@@ -6,8 +6,9 @@
  * process is first seen to be Python it runs while the BPF programs go
  * through the verifier, instead of after.
  *
- * A file is known by its device, inode, size and modification time. Only
- * the thread that created the cache may call these.
+ * A file is known by its device, inode, size and modification time; what
+ * an earlier run found is read back from disk (pymalloc_sites_disk.h).
+ * Only the thread that created the cache may call these.
  */
 #ifndef MEMTRACE_PYMALLOC_SITES_CACHE_H
 #define MEMTRACE_PYMALLOC_SITES_CACHE_H
