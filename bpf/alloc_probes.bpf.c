@@ -39,22 +39,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
  * is traced). See include/memtrace_events.h. */
 const volatile __u64 sample_bytes = 0;
 
-/* Sampling: the intervals to draw from, and the live sampled blocks. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MT_SAMPLE_INTERVALS);
-	__type(key, __u32);
-	__type(value, __u64);
-} sample_intervals SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, MT_SAMPLED_MAX);
-	__type(key, struct mt_sampled_key);
-	__type(value, __u8);
-} sampled SEC(".maps");
-
 /*
  * Was this function entered by a tail call from a probed function? Then
  * its return address is already the uprobe trampoline, put there by the
@@ -582,13 +566,6 @@ int BPF_KRETPROBE(pymalloc_new_pool_exit, __u64 block)
 	return 0;
 }
 
-/* The record a dying code object is copied into (too big for the stack). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct mt_py_code_freed);
-} py_freed_scratch SEC(".maps");
 
 /*
  * On entry to the code objects' deallocator (PyCode_Type.tp_dealloc):

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The maps the probe objects share, and the types of their values. Each
+ * The maps of the probe objects, and the types of their values. Each
  * object that includes this defines them; user space creates them once,
  * from bpf/shared_maps.bpf.c (which holds nothing else), and hands them to
- * alloc_probes and mmap_probes (bpf_map__reuse_fd) before either is
- * loaded, so that there is one of each in the kernel and the two objects
- * can be verified at the same time, on two CPUs: each takes the verifier
- * ~100 ms, most of memtrace's start-up.
+ * every loaded instance of alloc_probes and mmap_probes
+ * (bpf_map__reuse_fd) before any is loaded, so that there is one of each
+ * in the kernel and the objects can be verified at the same time, on
+ * several CPUs: each stack-walking program takes the verifier ~100 ms,
+ * most of memtrace's start-up.
  */
 #ifndef MEMTRACE_SHARED_MAPS_BPF_H
 #define MEMTRACE_SHARED_MAPS_BPF_H
@@ -142,5 +143,29 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } py_code_gens SEC(".maps");
+
+/* Sampling: the intervals to draw from, and the live sampled blocks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MT_SAMPLE_INTERVALS);
+	__type(key, __u32);
+	__type(value, __u64);
+} sample_intervals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MT_SAMPLED_MAX);
+	__type(key, struct mt_sampled_key);
+	__type(value, __u8);
+} sampled SEC(".maps");
+
+/* The record a dying code object is copied into (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_py_code_freed);
+} py_freed_scratch SEC(".maps");
 
 #endif /* MEMTRACE_SHARED_MAPS_BPF_H */

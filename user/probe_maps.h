@@ -17,7 +17,7 @@ struct bpf_object;
 struct probe_maps;
 struct probes_config;
 
-/* Create the maps, sized for cfg (ring buffer, -a, unwind rows). Returns 0
+/* Create the maps, sized for cfg (ring buffer, -a, unwind rows, sampling). Returns 0
  * or a negative errno with why filled. libbpf's own messages are kept
  * quiet from here on unless MEMTRACE_DEBUG is set. */
 int probe_maps_open(struct probe_maps **out, const struct probes_config *cfg,

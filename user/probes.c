@@ -46,6 +46,9 @@ struct session_file {
 
 struct probes {
 	struct alloc_probes_bpf *skel;
+	/* --python-objects: pymalloc's programs, in an instance of their own
+	 * on the same maps (load_py_skel()); NULL without. */
+	struct alloc_probes_bpf *py_skel;
 	struct bpf_link *exec_link;
 	struct pid_links *pids;
 	size_t npids, pids_cap;
@@ -65,54 +68,68 @@ struct probes {
 
 #define PY_GENS_BYTES ((size_t)MT_PY_GEN_SLOTS * sizeof(uint64_t))
 
-/* Open the BPF object into p->skel, on the shared maps, and load it.
- * multi: load the allocation probes for multi-uprobe links (see struct
- * batch); session: load alloc_session too, for session links. */
+/* The BPF object, opened on the shared maps and configured for cfg, not
+ * loaded yet; NULL with why filled. */
+static struct alloc_probes_bpf *open_skel(const struct probe_maps *maps,
+					  const struct probes_config *cfg,
+					  char *why, size_t why_len)
+{
+	struct alloc_probes_bpf *skel = alloc_probes_bpf__open();
+	int err;
+
+	if (!skel) {
+		why_fail(-errno, why, why_len, "cannot open the BPF object: %s", strerror(errno));
+		return NULL;
+	}
+	skel->rodata->stack_mode = cfg->stack_mode;
+	skel->rodata->empty_probes = cfg->empty_probes;
+	skel->rodata->sample_bytes = cfg->sample_bytes;
+	/* Tests only: the stacks walked in BPF are walked in user space
+	 * too, and compared (user/unwind/snapshots.h). */
+	skel->rodata->unwind_check = getenv("MEMTRACE_UNWIND_CHECK") != NULL;
+	/* Wake the consumer at a quarter full: it also drains on a timer,
+	 * so this only matters in bursts. */
+	skel->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
+	err = probe_maps_share(maps, skel->obj, true);
+	if (err) {
+		why_fail(err, why, why_len, "cannot share the BPF maps: %s", strerror(-err));
+		alloc_probes_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static int load_failed(int err, char *why, size_t why_len)
+{
+	return why_fail(err, why, why_len, "the kernel refused the BPF programs: %s "
+			"(run with MEMTRACE_DEBUG=1 for the verifier's log)", strerror(-err));
+}
+
+/* Open and load the BPF object into p->skel, without pymalloc's programs
+ * (see load_py_skel()). multi: load the allocation probes for multi-uprobe
+ * links (see struct batch); session: load alloc_session too, for session
+ * links. */
 static int load_skel(struct probes *p, const struct probe_maps *maps,
 		     const struct probes_config *cfg, bool multi, bool session,
 		     char *why, size_t why_len)
 {
 	int err;
 
-	p->skel = alloc_probes_bpf__open();
+	p->skel = open_skel(maps, cfg, why, why_len);
 	if (!p->skel)
-		return why_fail(-errno, why, why_len, "cannot open the BPF object: %s",
-				strerror(errno));
-	p->skel->rodata->stack_mode = cfg->stack_mode;
-	p->skel->rodata->empty_probes = cfg->empty_probes;
-	p->skel->rodata->sample_bytes = cfg->sample_bytes;
-	/* Tests only: the stacks walked in BPF are walked in user space
-	 * too, and compared (user/unwind/snapshots.h). */
-	p->skel->rodata->unwind_check = getenv("MEMTRACE_UNWIND_CHECK") != NULL;
-	/* Wake the consumer at a quarter full: it also drains on a timer,
-	 * so this only matters in bursts. */
-	p->skel->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
-	err = probe_maps_share(maps, p->skel->obj, false);
-	if (err)
-		return why_fail(err, why, why_len, "cannot share the BPF maps: %s",
-				strerror(-err));
-	/* Not sampling: the map of sampled blocks is never touched, and its
-	 * 1 M buckets took 13 ms to create. */
-	if (!cfg->sample_bytes &&
-	    (err = bpf_map__set_max_entries(p->skel->maps.sampled, 1)))
-		return why_fail(err, why, why_len, "map sizes: %s", strerror(-err));
+		return -EINVAL;
 	if (multi) {
 		struct bpf_program *progs[] = {
 			p->skel->progs.alloc_enter, p->skel->progs.alloc_exit,
-			p->skel->progs.free_enter, p->skel->progs.pymalloc_site,
-			p->skel->progs.pymalloc_new_pool_exit,
+			p->skel->progs.free_enter,
 		};
 
 		for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
 			bpf_program__set_expected_attach_type(progs[i],
 							      MT_BPF_TRACE_UPROBE_MULTI);
 	}
-	/* The verifier is most of the start-up: pymalloc's two programs took
-	 * 0.26 s of 0.5 s of it, for an option most runs do not give. */
-	if (!cfg->python_objects) {
-		bpf_program__set_autoload(p->skel->progs.pymalloc_site, false);
-		bpf_program__set_autoload(p->skel->progs.pymalloc_new_pool_exit, false);
-	}
+	bpf_program__set_autoload(p->skel->progs.pymalloc_site, false);
+	bpf_program__set_autoload(p->skel->progs.pymalloc_new_pool_exit, false);
 	if (session)
 		bpf_program__set_expected_attach_type(p->skel->progs.alloc_session,
 						      MT_BPF_TRACE_UPROBE_SESSION);
@@ -121,10 +138,92 @@ static int load_skel(struct probes *p, const struct probe_maps *maps,
 	p->multi = multi;
 	p->session = session;
 	err = alloc_probes_bpf__load(p->skel);
-	if (err)
-		return why_fail(err, why, why_len, "the kernel refused the BPF programs: %s "
-				"(run with MEMTRACE_DEBUG=1 for the verifier's log)",
-				strerror(-err));
+	return err ? load_failed(err, why, why_len) : 0;
+}
+
+/*
+ * --python-objects: pymalloc's two programs, from an instance of the BPF
+ * object of their own (the same maps), into p->py_skel: loaded while
+ * p->skel loads, on another CPU, as each walks stacks and takes the
+ * verifier ~100 ms (all three one after another took 0.3 s).
+ */
+struct py_load {
+	struct probes *p;
+	const struct probe_maps *maps;
+	const struct probes_config *cfg;
+	bool multi;
+	int err;
+	char why[256];
+};
+
+static void *load_py_skel(void *arg)
+{
+	struct py_load *l = arg;
+	struct alloc_probes_bpf *skel = open_skel(l->maps, l->cfg, l->why, sizeof(l->why));
+	struct bpf_program *prog;
+	int err;
+
+	l->p->py_skel = skel;
+	if (!skel) {
+		l->err = -EINVAL;
+		return NULL;
+	}
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, prog == skel->progs.pymalloc_site ||
+					  prog == skel->progs.pymalloc_new_pool_exit);
+	if (l->multi) {
+		bpf_program__set_expected_attach_type(skel->progs.pymalloc_site,
+						      MT_BPF_TRACE_UPROBE_MULTI);
+		bpf_program__set_expected_attach_type(skel->progs.pymalloc_new_pool_exit,
+						      MT_BPF_TRACE_UPROBE_MULTI);
+	}
+	err = alloc_probes_bpf__load(skel);
+	l->err = err ? load_failed(err, l->why, sizeof(l->why)) : 0;
+	return NULL;
+}
+
+/* Load p->skel (falling back to older kernels' ways) and, with
+ * --python-objects, p->py_skel beside it. */
+static int load_both(struct probes *p, const struct probe_maps *maps,
+		     const struct probes_config *cfg, char *why, size_t why_len)
+{
+	struct py_load py = { .p = p, .maps = maps, .cfg = cfg,
+			      .multi = !p->ue && !getenv("MEMTRACE_NO_UPROBE_MULTI") };
+	bool threaded = false;
+	pthread_t thread;
+	int err;
+
+	if (cfg->python_objects)
+		threaded = !pthread_create(&thread, NULL, load_py_skel, &py);
+	/* Session links need the per-process entries of tracefs events
+	 * for every other process (see claim_session()); a kernel older
+	 * than 6.13 refuses alloc_session's attach type or its kfunc, and
+	 * the programs are loaded again without it
+	 * (MEMTRACE_NO_UPROBE_SESSION=1 to test without). */
+	err = load_skel(p, maps, cfg, py.multi,
+			cfg->sessions && p->ue && !cfg->system_wide &&
+				!getenv("MEMTRACE_NO_UPROBE_SESSION"),
+			why, why_len);
+	if (err && p->session) {
+		alloc_probes_bpf__destroy(p->skel);
+		err = load_skel(p, maps, cfg, p->multi, false, why, why_len);
+	}
+	if (err && p->multi) {
+		alloc_probes_bpf__destroy(p->skel);
+		err = load_skel(p, maps, cfg, false, false, why, why_len);
+	}
+	if (threaded)
+		pthread_join(thread, NULL);
+	if (err || !cfg->python_objects)
+		return err;
+	/* Not started, or loaded for multi-uprobes the kernel refused. */
+	if (!threaded || py.multi != p->multi) {
+		alloc_probes_bpf__destroy(p->py_skel);
+		py.multi = p->multi;
+		load_py_skel(&py);
+	}
+	if (py.err)
+		return why_fail(py.err, why, why_len, "%s", py.why);
 	return 0;
 }
 
@@ -153,23 +252,7 @@ int probes_open(struct probes **out, const struct probe_maps *maps,
 	if (!getenv("MEMTRACE_NO_UPROBE_EVENTS") &&
 	    uprobe_events_open(&p->ue, cfg->system_wide, NULL, 0))
 		p->ue = NULL;
-	/* Session links need the per-process entries of tracefs events
-	 * for every other process (see claim_session()); a kernel older
-	 * than 6.13 refuses alloc_session's attach type or its kfunc, and
-	 * the programs are loaded again without it
-	 * (MEMTRACE_NO_UPROBE_SESSION=1 to test without). */
-	err = load_skel(p, maps, cfg, !p->ue && !getenv("MEMTRACE_NO_UPROBE_MULTI"),
-			cfg->sessions && p->ue && !cfg->system_wide &&
-				!getenv("MEMTRACE_NO_UPROBE_SESSION"),
-			why, why_len);
-	if (err && p->session) {
-		alloc_probes_bpf__destroy(p->skel);
-		err = load_skel(p, maps, cfg, p->multi, false, why, why_len);
-	}
-	if (err && p->multi) {
-		alloc_probes_bpf__destroy(p->skel);
-		err = load_skel(p, maps, cfg, false, false, why, why_len);
-	}
+	err = load_both(p, maps, cfg, why, why_len);
 	if (err)
 		goto err;
 
@@ -583,9 +666,9 @@ int probes_attach_pymalloc_sites(struct probes *p, pid_t pid, const char *path,
 				 const struct pymalloc_sites *ps, char *why, size_t why_len)
 {
 	struct pid_links *pl = find_pid(p, pid);
-	struct batch frees = { .prog = p->skel->progs.pymalloc_site };
-	struct batch allocs = { .prog = p->skel->progs.pymalloc_site };
-	struct batch new_pool = { .prog = p->skel->progs.pymalloc_new_pool_exit,
+	struct batch frees = { .prog = p->py_skel->progs.pymalloc_site };
+	struct batch allocs = { .prog = p->py_skel->progs.pymalloc_site };
+	struct batch new_pool = { .prog = p->py_skel->progs.pymalloc_new_pool_exit,
 				  .ret = true };
 	int err = 0;
 
@@ -797,13 +880,11 @@ int probes_targets_map_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.targets);
 }
 
-int probes_print_stats(const struct probes *p, FILE *out)
+static int print_object_stats(const struct bpf_object *obj, FILE *out)
 {
 	struct bpf_program *prog;
 
-	fprintf(out, "%-24s %14s %12s %12s\n", "program", "verified insns",
-		"xlated B", "jited B");
-	bpf_object__for_each_program(prog, p->skel->obj) {
+	bpf_object__for_each_program(prog, obj) {
 		struct bpf_prog_info info = { 0 };
 		__u32 len = sizeof(info);
 		int err;
@@ -817,6 +898,18 @@ int probes_print_stats(const struct probes *p, FILE *out)
 			info.verified_insns, info.xlated_prog_len, info.jited_prog_len);
 	}
 	return 0;
+}
+
+int probes_print_stats(const struct probes *p, FILE *out)
+{
+	int err;
+
+	fprintf(out, "%-24s %14s %12s %12s\n", "program", "verified insns",
+		"xlated B", "jited B");
+	err = print_object_stats(p->skel->obj, out);
+	if (!err && p->py_skel)
+		err = print_object_stats(p->py_skel->obj, out);
+	return err;
 }
 
 int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT])
@@ -949,6 +1042,7 @@ void probes_close(struct probes *p)
 	bpf_link__destroy(p->exec_link);
 	if (p->py_gens)
 		munmap((void *)p->py_gens, PY_GENS_BYTES);
+	alloc_probes_bpf__destroy(p->py_skel);
 	alloc_probes_bpf__destroy(p->skel);
 	free(p);
 }
