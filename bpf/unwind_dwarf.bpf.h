@@ -177,27 +177,50 @@ static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *o
 	return out->len ? 0 : -ENOENT;
 }
 
+_Static_assert((MT_SNAPSHOT_RETURNS & (MT_SNAPSHOT_RETURNS - 1)) == 0,
+	       "MT_SNAPSHOT_RETURNS: a power of two, for the mask below");
+
+struct unwind_returns {
+	struct mt_snapshot *snap;
+	__u64 ri;
+};
+
+static long unwind_snapshot_return(__u32 k, void *data)
+{
+	struct unwind_returns *r = data;
+	struct mt_snapshot_return *ret;
+	__u64 ri = r->ri;
+
+	if (!ri || k >= MT_SNAPSHOT_RETURNS)
+		return 1;
+	/* Masked, and the mask kept from the compiler (which knows k is
+	 * in range): it tested a copy of k, not the register it indexed
+	 * with, and the verifier then saw no bound. */
+	barrier_var(k);
+	ret = &r->snap->returns[k & (MT_SNAPSHOT_RETURNS - 1)];
+	ret->slot = mt_unwind_ri_slot(NULL, ri);
+	ret->ret = mt_unwind_ri_ret(NULL, ri);
+	r->ri = mt_unwind_ri_next(NULL, ri);
+	r->snap->nreturns = k + 1;
+	return 0;
+}
+
 /*
  * The pending return instances of stop's cursor on, as the snapshot's
  * (slot, real return address) pairs: user space cannot read the kernel's
  * list, and with these its walk substitutes the trampoline as BPF's does.
+ * Under bpf_loop: as a loop of MT_SNAPSHOT_RETURNS steps the verifier
+ * checked each step apart, for a path only snapshots take (alloc_exit:
+ * 24,518 verified instructions, 22,664 so).
  */
 static __always_inline void unwind_snapshot_returns(struct mt_snapshot *snap,
 						    const struct mt_unwind_stop *stop)
 {
-	__u64 ri = stop->ri;
-	__u32 n = 0;
+	struct unwind_returns r = { .snap = snap, .ri = stop->ri };
 
 	snap->trampoline = stop->trampoline;
-	for (int k = 0; k < MT_SNAPSHOT_RETURNS; k++) {
-		if (!ri)
-			break;
-		snap->returns[k].slot = mt_unwind_ri_slot(NULL, ri);
-		snap->returns[k].ret = mt_unwind_ri_ret(NULL, ri);
-		ri = mt_unwind_ri_next(NULL, ri);
-		n++;
-	}
-	snap->nreturns = n;
+	snap->nreturns = 0;
+	bpf_loop(MT_SNAPSHOT_RETURNS, unwind_snapshot_return, &r, 0);
 }
 
 #endif /* MEMTRACE_UNWIND_DWARF_BPF_H */
