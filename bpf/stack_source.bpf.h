@@ -59,7 +59,10 @@ static long stack_hash_py(__u32 i, void *data)
  * mt_stack_id() of s, with its loops over the frames under bpf_loop. As
  * loops of MT_MAX_FRAMES and MT_MAX_PY_FRAMES steps, the verifier checked
  * each step apart: alloc_exit took 22,664 verified instructions instead
- * of 16,791. A callback call per frame is all it costs at run time.
+ * of 16,791. It costs a callback call per frame: not seen in alloc_exit's
+ * time per call (bpf_stats, medians of 5 interleaved runs on a loaded
+ * machine: churn 1,003 ns before the change, 994 after; churn_deep at 40
+ * frames 6,088 and 6,002, the noise some 10%).
  */
 static __always_inline __u64 stack_id(const struct mt_stack *s)
 {
