@@ -22,6 +22,55 @@
 /* Set by user space before load. */
 const volatile __u32 stack_mode = MT_STACK_DWARF;
 
+struct stack_hash {
+	const struct mt_stack *s;
+	__u64 h;
+};
+
+static long stack_hash_pc(__u32 i, void *data)
+{
+	struct stack_hash *sh = data;
+
+	if (i >= MT_MAX_FRAMES)
+		return 1;
+	sh->h = mt_stack_hash_mix(sh->h, sh->s->pcs[i]);
+	return 0;
+}
+
+static long stack_hash_py(__u32 i, void *data)
+{
+	struct stack_hash *sh = data;
+
+	if (i >= MT_MAX_PY_FRAMES)
+		return 1;
+	sh->h = mt_stack_hash_py(sh->h, &sh->s->py[i]);
+	return 0;
+}
+
+/*
+ * mt_stack_id() of s, with its loops over the frames under bpf_loop. As
+ * loops of MT_MAX_FRAMES and MT_MAX_PY_FRAMES steps, the verifier checked
+ * each step apart: alloc_exit took 22,664 verified instructions instead
+ * of 16,791. It costs a callback call per frame: not seen in alloc_exit's
+ * time per call (bpf_stats, medians of 5 interleaved runs on a loaded
+ * machine: churn 1,003 ns before the change, 994 after; churn_deep at 40
+ * frames 6,088 and 6,002, the noise some 10%).
+ */
+static __always_inline __u64 stack_id(const struct mt_stack *s)
+{
+	struct stack_hash sh = { .s = s, .h = mt_stack_id_head(s) };
+	__u32 n = s->len, py = s->py_len;
+
+	if (n > MT_MAX_FRAMES)
+		n = MT_MAX_FRAMES;
+	if (py > MT_MAX_PY_FRAMES)
+		py = MT_MAX_PY_FRAMES;
+	bpf_loop(n, stack_hash_pc, &sh, 0);
+	sh.h = mt_stack_hash_mix(sh.h, s->py_len);
+	bpf_loop(py, stack_hash_py, &sh, 0);
+	return mt_stack_hash_final(sh.h);
+}
+
 /*
  * Capture the user stack of the current task into *scratch, which must
  * survive the call (a BPF program's own stack is 512 bytes, a stack record
@@ -81,7 +130,7 @@ static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 	}
 	scratch->func = func;
 
-	h = mt_stack_id(scratch);
+	h = stack_id(scratch);
 
 	/* Look first: the common case is a stack we already stored, and an
 	 * update would copy the whole 1 KiB record for nothing. */

@@ -29,15 +29,36 @@ static inline __attribute__((always_inline)) __u64 mt_stack_hash_final(__u64 h)
  * The ID of a stack record: its allocation function, how its walk ended,
  * its program counters (the first len), then its Python frames (code
  * object and instruction). The one composition both sides use: the probes
- * for the stacks they store, user space for the stacks it finishes.
+ * for the stacks they store, user space for the stacks it finishes
+ * (mt_stack_id() below). Its parts are named so that the BPF side can run
+ * its loops under bpf_loop (stack_id() in bpf/stack_source.bpf.h) and
+ * still compose them the same: mt_stack_id_head(), mt_stack_hash_mix() of
+ * each PC, of the number of Python frames, mt_stack_hash_py() of each
+ * Python frame, mt_stack_hash_final().
  */
-static inline __attribute__((always_inline)) __u64 mt_stack_id(const struct mt_stack *s)
+static inline __attribute__((always_inline)) __u64 mt_stack_id_head(const struct mt_stack *s)
 {
-	__u32 n = s->len, py = s->py_len;
 	__u64 h;
 
 	h = mt_stack_hash_mix(0, s->func + 1ULL);
-	h = mt_stack_hash_mix(h, s->end);
+	return mt_stack_hash_mix(h, s->end);
+}
+
+/* One Python frame's part. */
+static inline __attribute__((always_inline)) __u64 mt_stack_hash_py(__u64 h,
+								    const struct mt_py_frame *f)
+{
+	h = mt_stack_hash_mix(h, f->code);
+	/* The generation: two code objects at one address, one after the
+	 * other, are two stacks (include/memtrace_python.h). */
+	return mt_stack_hash_mix(h, (__u32)f->instr | (__u64)f->gen << 32);
+}
+
+static inline __attribute__((always_inline)) __u64 mt_stack_id(const struct mt_stack *s)
+{
+	__u32 n = s->len, py = s->py_len;
+	__u64 h = mt_stack_id_head(s);
+
 	for (__u32 i = 0; i < MT_MAX_FRAMES; i++) {
 		if (i >= n)
 			break;
@@ -47,10 +68,7 @@ static inline __attribute__((always_inline)) __u64 mt_stack_id(const struct mt_s
 	for (__u32 i = 0; i < MT_MAX_PY_FRAMES; i++) {
 		if (i >= py)
 			break;
-		h = mt_stack_hash_mix(h, s->py[i].code);
-		/* The generation: two code objects at one address, one after
-		 * the other, are two stacks (include/memtrace_python.h). */
-		h = mt_stack_hash_mix(h, (__u32)s->py[i].instr | (__u64)s->py[i].gen << 32);
+		h = mt_stack_hash_py(h, &s->py[i]);
 	}
 	return mt_stack_hash_final(h);
 }
