@@ -4,12 +4,17 @@
 # by round:
 #   c             a C program (coreutils' sleep: glibc, nothing else)
 #   python        Debian's python3.11, idle (Python frames, the default)
-#   python-objects  the same with --python-objects (pymalloc's sites too)
+#   python-objects  the same with --python-objects (pymalloc's sites too;
+#                 read back from the record an earlier run left)
+#   python-objects-scan  the same with MEMTRACE_CACHE=off: the sites found
+#                 by decoding the interpreter, as on a first run
 #   sampled       the C program with --sample-bytes 524288 (session probes)
-# Each run waits GAP seconds (default 10) after the previous memtrace exited:
-# the kernel releases a finished memtrace's probe definitions late, and a
-# memtrace started in that window waits for them (README, "Attach and exit
-# times"); with 4 s the medians here were up to twice the minima.
+# Each run waits until no earlier memtrace is left, its detached child that
+# unregisters the probe definitions included (wait_cleanups), then GAP
+# seconds more (default 2): a memtrace started while definitions are being
+# released waits for them (README, "Attach and exit times"); with only a
+# fixed 10 s between runs, attaches after a --python-objects run took up
+# to 5 s.
 # With MEMTRACE_BASE=PATH, an older memtrace runs each configuration too
 # (base-c, base-python, ...), in the same rounds.
 # Prints the median, min and max milliseconds of each.
@@ -18,7 +23,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
 ROUNDS=${1:-5}
-GAP=${GAP:-10}
+GAP=${GAP:-2}
 MT=${MEMTRACE:-build/memtrace}
 BASE=${MEMTRACE_BASE:-}
 PY=/usr/bin/python3.11
@@ -30,6 +35,7 @@ trap 'for t in $targets; do kill "$t" 2>/dev/null || true; done; rm -rf "$tmp"' 
 
 now() { date +%s.%N; }
 
+mkfifo "$tmp/err"
 sleep 1000 & c_pid=$!
 targets="$c_pid"
 py_pid=""
@@ -37,7 +43,7 @@ configs="c sampled"
 if [ -x "$PY" ]; then
 	"$PY" -c 'import time; time.sleep(1000)' & py_pid=$!
 	targets="$targets $py_pid"
-	configs="c python python-objects sampled"
+	configs="c python python-objects python-objects-scan sampled"
 else
 	echo "($PY absent: the Python runs are left out)"
 fi
@@ -45,16 +51,18 @@ fi
 # one CONFIG: attach, note the time to the ready line, stop.
 one() {
 	bin=$MT
+	cache=${MEMTRACE_CACHE:-}
 	case $1 in base-*) bin=$BASE ;; esac
 	case ${1#base-} in
 	c) set -- -p "$c_pid" ;;
 	sampled) set -- --sample-bytes 524288 -p "$c_pid" ;;
 	python) set -- -p "$py_pid" ;;
 	python-objects) set -- --python-objects -p "$py_pid" ;;
+	python-objects-scan) set -- --python-objects -p "$py_pid"; cache=off ;;
 	esac
-	: > "$tmp/err"
+	rm -f "$tmp/err.seen"
 	t0=$(now)
-	"$bin" -q -o /dev/null "$@" 2> "$tmp/err" &
+	MEMTRACE_CACHE=$cache "$bin" -q -o /dev/null "$@" 2> "$tmp/err" &
 	mt=$!
 	wait_ready "$tmp/err" "$mt"
 	t1=$(now)
@@ -70,6 +78,7 @@ fi
 sleep 1
 for r in $(seq "$ROUNDS"); do
 	for c in $configs; do
+		wait_cleanups
 		sleep "$GAP"
 		one "$c" >> "$tmp/$c"
 	done

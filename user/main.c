@@ -317,52 +317,93 @@ static void cleanup(struct memtrace *mt)
 		close(mt->timerfd);
 }
 
-/* mmap_probes_open() on a thread of its own (see load_probes()). */
-struct mmap_load {
+/* One of the loads load_probes() runs beside the allocation probes', on a
+ * thread of its own. */
+struct side_load {
+	int (*run)(struct memtrace *mt, const struct probes_config *pc, char *why,
+		   size_t why_len);
 	struct memtrace *mt;
 	const struct probes_config *pc;
+	pthread_t thread;
+	bool threaded;
 	int err;
 	char why[512];
 };
 
-static void *mmap_load_run(void *arg)
+static void *side_run(void *arg)
 {
-	struct mmap_load *l = arg;
+	struct side_load *l = arg;
 
-	l->err = mmap_probes_open(&l->mt->mmap, l->mt->maps, l->pc, l->why, sizeof(l->why));
+	l->err = l->run(l->mt, l->pc, l->why, sizeof(l->why));
 	return NULL;
 }
 
+static void side_start(struct side_load *l)
+{
+	l->threaded = !pthread_create(&l->thread, NULL, side_run, l);
+}
+
+/* Its result; run here if no thread could be started. */
+static int side_finish(struct side_load *l)
+{
+	if (l->threaded)
+		pthread_join(l->thread, NULL);
+	else
+		side_run(l);
+	return l->err;
+}
+
+static int load_mmap(struct memtrace *mt, const struct probes_config *pc, char *why,
+		     size_t why_len)
+{
+	return mmap_probes_open(&mt->mmap, mt->maps, pc, why, why_len);
+}
+
+/* The kernel's news of new processes, where something must hear it. */
+static int load_watch(struct memtrace *mt, const struct probes_config *pc, char *why,
+		      size_t why_len)
+{
+	struct process_watch_config wc = {
+		.trace_all = mt->opt.all,
+		.cgroup_id = mt->cgroup_id,
+		.events_fd = probe_maps_events_fd(mt->maps),
+		.targets_fd = probe_maps_targets_fd(mt->maps),
+	};
+
+	if (!mt->follow && !mt->opt.all && !mt->cgroup_id)
+		return 0;
+	return process_watch_open(&mt->watch, &wc, why, why_len);
+}
+
 /*
- * Create the shared maps, then load the allocation probes and the mmap
- * probes side by side: each object's stack walk takes the verifier ~100
- * ms, most of the start-up, and the machine has a second CPU. The mmap
- * probes failing is a warning in mt->warnings (or a line, for the raw
- * tracepoints); anything else failing returns a negative errno with why
- * filled.
+ * Create the shared maps, then load the allocation probes, the mmap probes
+ * and the process watch side by side: each object's verification and
+ * set-up is most of the start-up, and the machine has a second CPU. The
+ * mmap probes failing is a warning in mt->warnings (or a line, for the
+ * raw tracepoints); anything else failing returns a negative errno with
+ * why filled.
  */
 static int load_probes(struct memtrace *mt, const struct probes_config *pc,
 		       char *why, size_t why_len)
 {
-	struct mmap_load l = { .mt = mt, .pc = pc };
-	pthread_t thread;
-	bool threaded;
+	struct side_load mmap = { .run = load_mmap, .mt = mt, .pc = pc };
+	struct side_load watch = { .run = load_watch, .mt = mt, .pc = pc };
 	int err = probe_maps_open(&mt->maps, pc, why, why_len);
 
 	if (err)
 		return err;
-	threaded = !pthread_create(&thread, NULL, mmap_load_run, &l);
+	side_start(&mmap);
+	side_start(&watch);
 	err = probes_open(&mt->probes, mt->maps, pc, why, why_len);
-	if (threaded)
-		pthread_join(thread, NULL);
-	else
-		mmap_load_run(&l);
+	side_finish(&mmap);
+	if (side_finish(&watch) && !err)
+		err = why_fail(watch.err, why, why_len, "%s", watch.why);
 	if (err)
 		return err;
 	/* Without them only what the program maps itself goes unseen. */
-	if (l.err)
+	if (mmap.err)
 		warnings_add(&mt->warnings, "%s: memory the programs map themselves (mmap, brk) "
-			     "is not traced", l.why);
+			     "is not traced", mmap.why);
 	else if (mmap_probes_on_raw_tracepoints(mt->mmap))
 		why_say("%s: the mmap and brk syscalls are traced from the raw syscall "
 			"tracepoints, which every syscall on the machine passes while memtrace "
@@ -530,19 +571,6 @@ int main(int argc, char **argv)
 	}
 	mt.py_env.probes = mt.probes;
 	py_symbols_watch_deaths(mt.py, probes_py_gens(mt.probes));
-	if (mt.follow || mt.opt.all || mt.cgroup_id) {
-		struct process_watch_config wc = {
-			.trace_all = mt.opt.all,
-			.cgroup_id = mt.cgroup_id,
-			.events_fd = probes_events_map_fd(mt.probes),
-			.targets_fd = probes_targets_map_fd(mt.probes),
-		};
-
-		if ((err = process_watch_open(&mt.watch, &wc, why, sizeof(why)))) {
-			fprintf(stderr, "memtrace: %s\n", why);
-			goto fail;
-		}
-	}
 	for (size_t i = 0; i < mt.procs.n; i++) {
 		struct traced *t = mt.procs.v[i];
 

@@ -104,6 +104,16 @@ int probe_maps_share(const struct probe_maps *m, struct bpf_object *obj, bool al
 	return 0;
 }
 
+int probe_maps_events_fd(const struct probe_maps *m)
+{
+	return bpf_map__fd(m->skel->maps.events);
+}
+
+int probe_maps_targets_fd(const struct probe_maps *m)
+{
+	return bpf_map__fd(m->skel->maps.targets);
+}
+
 void probe_maps_close(struct probe_maps *m)
 {
 	if (!m)

@@ -31,4 +31,9 @@ void probe_maps_close(struct probe_maps *m);
  */
 int probe_maps_share(const struct probe_maps *m, struct bpf_object *obj, bool all);
 
+/* The ring buffer of events and the filter of traced processes, for an
+ * object that takes them by descriptor (process_watch.h). */
+int probe_maps_events_fd(const struct probe_maps *m);
+int probe_maps_targets_fd(const struct probe_maps *m);
+
 #endif /* MEMTRACE_PROBE_MAPS_H */

@@ -7,6 +7,12 @@
 # stats FILE: "median min max" of the numbers in FILE, one a line.
 # wait_ready ERRFILE PID: until memtrace PID says it traces ("Ctrl-C to
 #   stop" in ERRFILE, its stderr); if it exits first, show why and exit 1.
+#   ERRFILE may be a FIFO (mkfifo): then it blocks instead of polling, which
+#   takes a CPU from a memtrace that loads on two.
+# wait_cleanups: until no memtrace process is left. An exited memtrace's
+#   detached child unregisters its probe definitions, one RCU grace period
+#   each, under the kernel's event mutex, which a new memtrace's probes
+#   wait for: after --python-objects (200-odd sites) that took up to 30 s.
 
 bench_private_libc() {
 	src=$1 out=$2
@@ -25,8 +31,26 @@ stats() {
 }
 
 wait_ready() {
+	if [ -p "$1" ]; then
+		# A FIFO: block on it, no polling that would take a CPU from
+		# the memtrace being timed; a cat drains what it says after.
+		while IFS= read -r line; do
+			case $line in
+			*"Ctrl-C to stop"*) cat > /dev/null & return 0 ;;
+			esac
+			printf '%s\n' "$line" >> "$1.seen"
+		done < "$1"
+		cat "$1.seen" >&2 2>/dev/null
+		exit 1
+	fi
 	while ! grep -q "Ctrl-C to stop" "$1"; do
 		kill -0 "$2" 2>/dev/null || { cat "$1" >&2; exit 1; }
 		sleep 0.002
+	done
+}
+
+wait_cleanups() {
+	while pgrep -x memtrace > /dev/null; do
+		sleep 0.2
 	done
 }
