@@ -7,12 +7,20 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "python/pymalloc_sites_cache.h"
 
 #define DEBIAN_PYTHON "/usr/bin/python3.11"
+
+/* The in-run cache alone: no record on disk read or written (that is
+ * test_pymalloc_sites_disk.c's). */
+static void no_disk(void)
+{
+	setenv("MEMTRACE_CACHE", "off", 1);
+}
 
 static int open_or_skip(const char *path)
 {
@@ -39,7 +47,7 @@ static void assert_same(const struct pymalloc_sites *a, const struct pymalloc_si
 
 /* Prefetched, then looked up twice (the second from the cache, through
  * another descriptor of the same file): each a copy of the direct scan. */
-Test(sites_cache, prefetched_and_cached_are_the_scan)
+Test(sites_cache, prefetched_and_cached_are_the_scan, .init = no_disk)
 {
 	struct pymalloc_sites direct, first, second;
 	struct sites_cache *c;
@@ -64,7 +72,7 @@ Test(sites_cache, prefetched_and_cached_are_the_scan)
 }
 
 /* No pymalloc in the file: the scan's -ENOENT, from the cache too. */
-Test(sites_cache, file_without_sites)
+Test(sites_cache, file_without_sites, .init = no_disk)
 {
 	struct pymalloc_sites s;
 	struct sites_cache *c;
@@ -80,7 +88,7 @@ Test(sites_cache, file_without_sites)
 
 /* Freed with a prefetch still running: it waits, nothing leaks (the
  * sanitizer build checks). */
-Test(sites_cache, freed_while_prefetching)
+Test(sites_cache, freed_while_prefetching, .init = no_disk)
 {
 	struct sites_cache *c;
 	int fd = open_or_skip(DEBIAN_PYTHON);
