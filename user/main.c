@@ -16,7 +16,6 @@
  * output_files.h.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,6 +60,7 @@
 #include "symbols/symbolizer.h"
 #include "unwind/snapshots.h"
 #include "unwind/unwind_loader.h"
+#include "util/side_task.h"
 #include "util/why.h"
 
 /* How often the ring is drained when the probes have not woken us. */
@@ -317,40 +317,23 @@ static void cleanup(struct memtrace *mt)
 		close(mt->timerfd);
 }
 
-/* One of the loads load_probes() runs beside the allocation probes', on a
- * thread of its own. */
+/* One of the loads load_probes() runs beside the allocation probes'
+ * (util/side_task.h). */
 struct side_load {
 	int (*run)(struct memtrace *mt, const struct probes_config *pc, char *why,
 		   size_t why_len);
 	struct memtrace *mt;
 	const struct probes_config *pc;
-	pthread_t thread;
-	bool threaded;
+	struct side_task task;
 	int err;
 	char why[512];
 };
 
-static void *side_run(void *arg)
+static void side_load_run(void *arg)
 {
 	struct side_load *l = arg;
 
 	l->err = l->run(l->mt, l->pc, l->why, sizeof(l->why));
-	return NULL;
-}
-
-static void side_start(struct side_load *l)
-{
-	l->threaded = !pthread_create(&l->thread, NULL, side_run, l);
-}
-
-/* Its result; run here if no thread could be started. */
-static int side_finish(struct side_load *l)
-{
-	if (l->threaded)
-		pthread_join(l->thread, NULL);
-	else
-		side_run(l);
-	return l->err;
 }
 
 static int load_mmap(struct memtrace *mt, const struct probes_config *pc, char *why,
@@ -392,11 +375,12 @@ static int load_probes(struct memtrace *mt, const struct probes_config *pc,
 
 	if (err)
 		return err;
-	side_start(&mmap);
-	side_start(&watch);
+	side_task_start(&mmap.task, side_load_run, &mmap);
+	side_task_start(&watch.task, side_load_run, &watch);
 	err = probes_open(&mt->probes, mt->maps, pc, why, why_len);
-	side_finish(&mmap);
-	if (side_finish(&watch) && !err)
+	side_task_finish(&mmap.task);
+	side_task_finish(&watch.task);
+	if (watch.err && !err)
 		err = why_fail(watch.err, why, why_len, "%s", watch.why);
 	if (err)
 		return err;

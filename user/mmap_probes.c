@@ -161,21 +161,7 @@ bool mmap_probes_on_raw_tracepoints(const struct mmap_probes *m)
 
 int mmap_probes_print_stats(const struct mmap_probes *m, FILE *out)
 {
-	struct bpf_program *prog;
-
-	bpf_object__for_each_program(prog, m->skel->obj) {
-		struct bpf_prog_info info = { 0 };
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
-
-		if (fd < 0)
-			continue;	/* the other family, not loaded */
-		if (bpf_obj_get_info_by_fd(fd, &info, &len))
-			return -errno;
-		fprintf(out, "%-24s %14u %12u %12u\n", bpf_program__name(prog),
-			info.verified_insns, info.xlated_prog_len, info.jited_prog_len);
-	}
-	return 0;
+	return probes_print_object_stats(m->skel->obj, out);
 }
 
 void mmap_probes_close(struct mmap_probes *m)

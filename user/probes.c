@@ -19,6 +19,7 @@
 #include "sampling.h"
 #include "uprobe_events.h"
 #include "uprobe_multi.h"
+#include "util/side_task.h"
 #include "util/vec.h"
 #include "util/why.h"
 #include "alloc_probes.skel.h"
@@ -156,7 +157,7 @@ struct py_load {
 	char why[256];
 };
 
-static void *load_py_skel(void *arg)
+static void load_py_skel(void *arg)
 {
 	struct py_load *l = arg;
 	struct alloc_probes_bpf *skel = open_skel(l->maps, l->cfg, l->why, sizeof(l->why));
@@ -166,7 +167,7 @@ static void *load_py_skel(void *arg)
 	l->p->py_skel = skel;
 	if (!skel) {
 		l->err = -EINVAL;
-		return NULL;
+		return;
 	}
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, prog == skel->progs.pymalloc_site ||
@@ -179,7 +180,6 @@ static void *load_py_skel(void *arg)
 	}
 	err = alloc_probes_bpf__load(skel);
 	l->err = err ? load_failed(err, l->why, sizeof(l->why)) : 0;
-	return NULL;
 }
 
 /* Load p->skel (falling back to older kernels' ways) and, with
@@ -187,20 +187,19 @@ static void *load_py_skel(void *arg)
 static int load_both(struct probes *p, const struct probe_maps *maps,
 		     const struct probes_config *cfg, char *why, size_t why_len)
 {
-	struct py_load py = { .p = p, .maps = maps, .cfg = cfg,
-			      .multi = !p->ue && !getenv("MEMTRACE_NO_UPROBE_MULTI") };
-	bool threaded = false;
-	pthread_t thread;
+	bool multi = !p->ue && !getenv("MEMTRACE_NO_UPROBE_MULTI");
+	struct py_load py = { .p = p, .maps = maps, .cfg = cfg, .multi = multi };
+	struct side_task py_task;
 	int err;
 
 	if (cfg->python_objects)
-		threaded = !pthread_create(&thread, NULL, load_py_skel, &py);
+		side_task_start(&py_task, load_py_skel, &py);
 	/* Session links need the per-process entries of tracefs events
 	 * for every other process (see claim_session()); a kernel older
 	 * than 6.13 refuses alloc_session's attach type or its kfunc, and
 	 * the programs are loaded again without it
 	 * (MEMTRACE_NO_UPROBE_SESSION=1 to test without). */
-	err = load_skel(p, maps, cfg, py.multi,
+	err = load_skel(p, maps, cfg, multi,
 			cfg->sessions && p->ue && !cfg->system_wide &&
 				!getenv("MEMTRACE_NO_UPROBE_SESSION"),
 			why, why_len);
@@ -212,12 +211,13 @@ static int load_both(struct probes *p, const struct probe_maps *maps,
 		alloc_probes_bpf__destroy(p->skel);
 		err = load_skel(p, maps, cfg, false, false, why, why_len);
 	}
-	if (threaded)
-		pthread_join(thread, NULL);
-	if (err || !cfg->python_objects)
+	if (!cfg->python_objects)
 		return err;
-	/* Not started, or loaded for multi-uprobes the kernel refused. */
-	if (!threaded || py.multi != p->multi) {
+	side_task_finish(&py_task);
+	if (err)
+		return err;
+	/* Loaded for multi-uprobes, which the kernel refused. */
+	if (py.multi != p->multi) {
 		alloc_probes_bpf__destroy(p->py_skel);
 		py.multi = p->multi;
 		load_py_skel(&py);
@@ -880,7 +880,7 @@ int probes_targets_map_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.targets);
 }
 
-static int print_object_stats(const struct bpf_object *obj, FILE *out)
+int probes_print_object_stats(const struct bpf_object *obj, FILE *out)
 {
 	struct bpf_program *prog;
 
@@ -889,7 +889,7 @@ static int print_object_stats(const struct bpf_object *obj, FILE *out)
 		__u32 len = sizeof(info);
 		int err;
 
-		if (!bpf_program__autoload(prog))
+		if (bpf_program__fd(prog) < 0)
 			continue;	/* not loaded: not wanted, or not here */
 		err = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len);
 		if (err)
@@ -906,9 +906,9 @@ int probes_print_stats(const struct probes *p, FILE *out)
 
 	fprintf(out, "%-24s %14s %12s %12s\n", "program", "verified insns",
 		"xlated B", "jited B");
-	err = print_object_stats(p->skel->obj, out);
+	err = probes_print_object_stats(p->skel->obj, out);
 	if (!err && p->py_skel)
-		err = print_object_stats(p->py_skel->obj, out);
+		err = probes_print_object_stats(p->py_skel->obj, out);
 	return err;
 }
 

@@ -16,6 +16,7 @@
 #include "python/pymalloc_sites.h"
 #include "proc/alloc_target.h"
 
+struct bpf_object;
 struct probes;
 struct probe_maps;
 
@@ -121,6 +122,10 @@ bool probes_per_process_consumers(const struct probes *p);
 /* Print each loaded program's size and the instructions the verifier
  * processed to accept it (its limit is 1 million). */
 int probes_print_stats(const struct probes *p, FILE *out);
+
+/* The same lines (no header) for each loaded program of obj, any probe
+ * object's (mmap_probes.c prints its own with it). */
+int probes_print_object_stats(const struct bpf_object *obj, FILE *out);
 
 /* Sum the per-CPU counters into out[MT_CNT_COUNT]. */
 int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT]);

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
-#include <pthread.h>
 #include <libelf.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "pymalloc_scan.h"
 #include "symbols/elf_file.h"
 #include "util/search.h"
+#include "util/side_task.h"
 #include "util/vec.h"
 
 /* The pool address mask, ~(16 KiB - 1), as an and's immediate. */
@@ -340,14 +340,14 @@ static int decode_part(struct part *p)
 	return err;
 }
 
-static void *decode_parts(void *arg)
+/* Decode parts until none is left: run by each of the threads at once. */
+static void decode_parts(void *arg)
 {
 	struct parts *ps = arg;
 	size_t i;
 
 	while ((i = __atomic_fetch_add(&ps->next, 1, __ATOMIC_RELAXED)) < ps->n)
 		ps->v[i].err = decode_part(&ps->v[i]);
-	return NULL;
 }
 
 /* Append the instructions of v[from, to) to s. */
@@ -446,19 +446,20 @@ static size_t plan_parts(const struct scan *s, size_t threads, struct part *v)
 static int decode_sections(struct scan *s, uint64_t total, size_t threads)
 {
 	struct parts ps = { .v = calloc(s->n_secs * threads + 1, sizeof(*ps.v)) };
-	pthread_t helpers[PARTS_MAX];
+	struct side_task helpers[PARTS_MAX];
 	size_t started = 0;
 	int err = 0;
 
 	if (!ps.v)
 		return -ENOMEM;
 	ps.n = plan_parts(s, threads, ps.v);
+	/* A helper that gets no thread decodes at once, here: the parts
+	 * still all get done. */
 	for (; started + 1 < threads && started + 1 < ps.n; started++)
-		if (pthread_create(&helpers[started], NULL, decode_parts, &ps))
-			break;	/* fewer threads: the parts still all get done */
+		side_task_start(&helpers[started], decode_parts, &ps);
 	decode_parts(&ps);
 	for (size_t i = 0; i < started; i++)
-		pthread_join(helpers[i], NULL);
+		side_task_finish(&helpers[i]);
 
 	s->cap = total / 4 + 1;
 	s->v = malloc(s->cap * sizeof(*s->v));

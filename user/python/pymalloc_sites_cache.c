@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "pymalloc_sites_cache.h"
 #include "pymalloc_sites_disk.h"
 #include "symbols/elf_symbols.h"
+#include "util/side_task.h"
 #include "util/vec.h"
 
 struct file_key {
@@ -23,14 +23,13 @@ struct file_key {
 	struct timespec mtime;
 };
 
-/* One file. Its thread writes only err and sites, and the owner reads
- * them only after joining it. Entries do not move (the vector holds
+/* One file. Its prefetch writes only err and sites, and the owner reads
+ * them only after side_task_finish(). Entries do not move (the vector holds
  * pointers): a running thread holds its own. */
 struct entry {
 	struct file_key key;
 	int fd;			/* a duplicate, for the thread; -1 after */
-	bool running;		/* thread to join */
-	pthread_t thread;
+	struct side_task prefetch;	/* zeroed: none */
 	int err;
 	struct pymalloc_sites sites;
 };
@@ -101,10 +100,9 @@ static void find(struct entry *e, bool symbols_first)
 	close_entry_fd(e);
 }
 
-static void *prefetch_run(void *arg)
+static void prefetch_run(void *arg)
 {
 	find(arg, true);
-	return NULL;
 }
 
 static struct entry *add(struct sites_cache *c, int fd, const struct file_key *k)
@@ -126,13 +124,6 @@ static struct entry *add(struct sites_cache *c, int fd, const struct file_key *k
 	return e;
 }
 
-static void settle(struct entry *e)
-{
-	if (e->running)
-		pthread_join(e->thread, NULL);
-	e->running = false;
-}
-
 int sites_cache_new(struct sites_cache **out)
 {
 	*out = calloc(1, sizeof(**out));
@@ -144,7 +135,7 @@ void sites_cache_free(struct sites_cache *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->n; i++) {
-		settle(c->v[i]);
+		side_task_finish(&c->v[i]->prefetch);
 		pymalloc_sites_free(&c->v[i]->sites);
 		free(c->v[i]);
 	}
@@ -159,9 +150,7 @@ void sites_cache_prefetch(struct sites_cache *c, int fd)
 
 	if (key_of(fd, &k) || lookup(c, &k) || !(e = add(c, fd, &k)))
 		return;
-	e->running = !pthread_create(&e->thread, NULL, prefetch_run, e);
-	if (!e->running)
-		find(e, true);
+	side_task_start(&e->prefetch, prefetch_run, e);
 }
 
 static int copy_sites(const struct pymalloc_sites *from, struct pymalloc_sites *to)
@@ -191,7 +180,7 @@ int sites_cache_get(struct sites_cache *c, int fd, struct pymalloc_sites *out)
 			return pymalloc_sites_find_fd(fd, out);
 		find(e, false);
 	}
-	settle(e);
+	side_task_finish(&e->prefetch);
 	if (e->err == -EEXIST) {
 		/* The prefetch saw the symbol, and the caller did not: scan. */
 		e->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
