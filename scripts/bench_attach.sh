@@ -18,7 +18,8 @@
 # With MEMTRACE_BASE=PATH, an older memtrace runs each configuration too
 # (base-c, base-python, ...), in the same rounds.
 # Prints the median, min and max milliseconds of each.
-# Usage: [GAP=seconds] [MEMTRACE_BASE=old/memtrace] scripts/bench_attach.sh [ROUNDS]
+# CONFIGS="c sampled" runs only those.
+# Usage: [GAP=seconds] [MEMTRACE_BASE=old/memtrace] [CONFIGS=...] scripts/bench_attach.sh [ROUNDS]
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
@@ -47,6 +48,7 @@ if [ -x "$PY" ]; then
 else
 	echo "($PY absent: the Python runs are left out)"
 fi
+configs=${CONFIGS:-$configs}
 
 # one CONFIG: attach, note the time to the ready line, stop.
 one() {

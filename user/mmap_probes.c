@@ -113,6 +113,35 @@ static int load(struct mmap_probes *mp, const struct probe_maps *maps,
 	return err;
 }
 
+/*
+ * Whether the kernel refuses fexit programs outright, asked with the
+ * smallest one there is ("return 0", aimed at BTF type 1).
+ *
+ * Why: on the Firecracker kernels this project runs on, fentry/fexit
+ * loads fail with EPERM, and learning that from the real object cost
+ * 15-25 ms of each attach (the kernel's BTF parsed, the object relocated
+ * and loaded up to its first program). The refusal comes before the
+ * kernel looks at the target, so a kernel that allows fexit answers this
+ * one with another error (type 1 is no function), and the real load is
+ * tried as before.
+ */
+static bool fexit_refused(void)
+{
+	const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = 1);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "mt_fexit_test", "GPL", ret0, 2, &o);
+
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == EPERM;
+}
+
 /* Undo a load() that failed, for the next way to be tried. */
 static void unload(struct mmap_probes *mp)
 {
@@ -136,7 +165,9 @@ int mmap_probes_open(struct mmap_probes **out, const struct probe_maps *maps,
 	/* fexit first: it costs processes that are not traced nothing; then
 	 * the syscalls' own tracepoints, which run no BPF for other
 	 * syscalls; the raw tracepoints, which every syscall passes, last. */
-	for (enum mmap_way w = getenv("MEMTRACE_NO_FEXIT") ? WAY_SYSCALL_TP : WAY_FEXIT;
+	bool no_fexit = getenv("MEMTRACE_NO_FEXIT") || fexit_refused();
+
+	for (enum mmap_way w = no_fexit ? WAY_SYSCALL_TP : WAY_FEXIT;
 	     w <= WAY_RAW_TP && !mp->skel; w++) {
 		if (w == WAY_SYSCALL_TP && getenv("MEMTRACE_RAW_SYSCALL_TP"))
 			continue;

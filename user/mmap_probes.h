@@ -25,7 +25,8 @@ struct probe_maps;
  * another thread while probes_open() loads the allocation probes.
  * fentry/fexit on the syscalls' functions where the kernel allows it, else
  * the syscalls' own tracepoints, else the raw syscall tracepoints
- * (MEMTRACE_NO_FEXIT=1 skips fexit, MEMTRACE_RAW_SYSCALL_TP=1 the
+ * (skipped without a try where a two-instruction fexit program is refused;
+ * MEMTRACE_NO_FEXIT=1 skips fexit, MEMTRACE_RAW_SYSCALL_TP=1 the
  * syscalls' tracepoints). Returns 0 or a negative errno with why filled.
  */
 int mmap_probes_open(struct mmap_probes **out, const struct probe_maps *maps,
