@@ -27,7 +27,7 @@ DEPFLAGS  = -MMD -MP
 MT_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -D_GNU_SOURCE -DMEMTRACE_VERSION=\"$(VERSION)\"
 INCLUDES := -Iinclude -Iuser -I$(OUT)
-LDLIBS   := -lbpf -ldw -lelf -lz -lm -lcapstone -liberty -ldebuginfod -lpthread
+LDLIBS   := -lbpf -ldw -lelf -lz -lm -lcapstone -liberty -ldl -lpthread
 
 BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf
