@@ -5,7 +5,7 @@
 #   c             a C program (coreutils' sleep: glibc, nothing else)
 #   python        Debian's python3.11, idle (Python frames, the default)
 #   python-objects  the same with --python-objects (pymalloc's sites too;
-#                 read back from the record an earlier run left)
+#                 read back from the record a first, untimed run left)
 #   python-objects-scan  the same with MEMTRACE_CACHE=off: the sites found
 #                 by decoding the interpreter, as on a first run
 #   sampled       the C program with --sample-bytes 524288 (session probes)
@@ -53,8 +53,12 @@ configs=${CONFIGS:-$configs}
 # one CONFIG: attach, note the time to the ready line, stop.
 one() {
 	bin=$MT
-	cache=${MEMTRACE_CACHE:-}
-	case $1 in base-*) bin=$BASE ;; esac
+	# Each build keeps its own sites records: a record is believed only
+	# by the build that wrote it, so with one directory the two builds
+	# would scan and overwrite each other's in turn.
+	cache=$tmp/cache-new
+	case $1 in base-*) bin=$BASE; cache=$tmp/cache-base ;; esac
+	mkdir -p -m 700 "$cache"
 	case ${1#base-} in
 	c) set -- -p "$c_pid" ;;
 	sampled) set -- --sample-bytes 524288 -p "$c_pid" ;;
@@ -78,6 +82,12 @@ if [ -n "$BASE" ]; then
 	configs=$all
 fi
 sleep 1
+# The records python-objects reads back: written by one run of each build.
+for c in $configs; do
+	case ${c#base-} in
+	python-objects) wait_cleanups; one "$c" > /dev/null ;;
+	esac
+done
 for r in $(seq "$ROUNDS"); do
 	for c in $configs; do
 		wait_cleanups

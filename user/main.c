@@ -72,6 +72,7 @@
 
 /* The ring buffer's records, one at a time and in order: each goes to
  * the stage it concerns, an allocation event to the aggregator. */
+
 static void on_event(void *ctx, const void *rec, size_t size)
 {
 	struct memtrace *mt = ctx;
@@ -358,6 +359,25 @@ static int load_watch(struct memtrace *mt, const struct probes_config *pc, char 
 	return process_watch_open(&mt->watch, &wc, why, why_len);
 }
 
+/* The processes named on the command line, whose probes are armed while
+ * the programs load (struct probes_arm); NULL if none or out of memory
+ * (they are then attached the slower way). */
+static struct probes_arm *arm_list(const struct memtrace *mt, size_t *n)
+{
+	struct probes_arm *arm = calloc(mt->procs.n ? mt->procs.n : 1, sizeof(*arm));
+
+	*n = 0;
+	for (size_t i = 0; arm && !mt->opt.all && i < mt->procs.n; i++) {
+		const struct traced *t = mt->procs.v[i];
+
+		/* Only where a failure ends memtrace: armed sites never
+		 * linked would cost the process a perf event per hit. */
+		if (t->how == TRACED_NAMED && !t->not_at_all && !t->exited)
+			arm[(*n)++] = (struct probes_arm){ .pid = t->pid, .at = &t->alloc };
+	}
+	return arm;
+}
+
 /*
  * Create the shared maps, then load the allocation probes, the mmap probes
  * and the process watch side by side: each object's verification and
@@ -371,7 +391,7 @@ static int load_probes(struct memtrace *mt, const struct probes_config *pc,
 {
 	struct side_load mmap = { .run = load_mmap, .mt = mt, .pc = pc };
 	struct side_load watch = { .run = load_watch, .mt = mt, .pc = pc };
-	int err = probe_maps_open(&mt->maps, pc, why, why_len);
+	int err = probe_maps_open(mt->maps, pc, why, why_len);
 
 	if (err)
 		return err;
@@ -402,6 +422,7 @@ int main(int argc, char **argv)
 {
 	struct memtrace mt = { .epfd = -1, .sigfd = -1, .timerfd = -1 };
 	struct probes_config pc;
+	struct probes_arm *arm;
 	char why[512];
 	int err, failed;
 
@@ -425,6 +446,11 @@ int main(int argc, char **argv)
 	}
 	if (open_outputs(&mt))
 		goto fail;
+	/* Created while the targets are read (probe_maps.h). */
+	if (probe_maps_begin(&mt.maps, mt.opt.ringbuf_bytes)) {
+		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(ENOMEM));
+		goto fail;
+	}
 
 	if (mt.opt.bpf_stats) {
 		pc = (struct probes_config){
@@ -433,7 +459,7 @@ int main(int argc, char **argv)
 			.unwind_rows = UNWIND_ROWS_MIN,
 			.python_objects = true,
 		};
-		err = probe_maps_open(&mt.maps, &pc, why, sizeof(why));
+		err = probe_maps_open(mt.maps, &pc, why, sizeof(why));
 		if (!err)
 			err = probes_open(&mt.probes, mt.maps, &pc, why, sizeof(why));
 		if (err) {
@@ -530,7 +556,11 @@ int main(int argc, char **argv)
 
 		pc.unwind_rows = need > UNWIND_ROWS_MIN ? need : UNWIND_ROWS_MIN;
 	}
+	pc.arm = arm = arm_list(&mt, &pc.narm);
 	err = load_probes(&mt, &pc, why, sizeof(why));
+	free(arm);
+	pc.arm = NULL;
+	pc.narm = 0;
 	if (err) {
 		why_say("%s", why);
 		goto fail;

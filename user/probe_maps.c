@@ -3,20 +3,58 @@
  * Creating the maps the probe objects share (see probe_maps.h).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "probe_maps.h"
 #include "probes.h"
+#include "util/side_task.h"
 #include "util/why.h"
 #include "shared_maps.skel.h"
 
 struct probe_maps {
 	struct shared_maps_bpf *skel;
+	size_t ringbuf_bytes;
+	int ringbuf_fd;			/* created by the side task */
+	struct side_task ringbuf_task;
+	bool ringbuf_waited;
 };
+
+static void create_ringbuf(void *arg)
+{
+	struct probe_maps *m = arg;
+	int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "events", 0, 0, m->ringbuf_bytes, NULL);
+
+	m->ringbuf_fd = fd < 0 ? -errno : fd;
+}
+
+/* The ring buffer's descriptor, or a negative errno. */
+static int ringbuf_wait(struct probe_maps *m)
+{
+	if (!m->ringbuf_waited)
+		side_task_finish(&m->ringbuf_task);
+	m->ringbuf_waited = true;
+	return m->ringbuf_fd;
+}
+
+int probe_maps_begin(struct probe_maps **out, size_t ringbuf_bytes)
+{
+	struct probe_maps *m = calloc(1, sizeof(*m));
+
+	*out = m;
+	if (!m)
+		return -ENOMEM;
+	m->ringbuf_bytes = ringbuf_bytes;
+	m->ringbuf_fd = -EINVAL;
+	side_task_start(&m->ringbuf_task, create_ringbuf, m);
+	return 0;
+}
 
 /* libbpf's own messages would repeat, less clearly, what the caller prints;
  * keep warnings only when asked to debug. */
@@ -29,7 +67,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static int size_maps(struct shared_maps_bpf *s, const struct probes_config *cfg)
 {
-	int err = bpf_map__set_max_entries(s->maps.events, cfg->ringbuf_bytes);
+	int err = 0;
 
 	/* -a: every process of the machine is in the filter, and their
 	 * stacks share the map (1 KiB at most each, allocated as used). */
@@ -46,39 +84,36 @@ static int size_maps(struct shared_maps_bpf *s, const struct probes_config *cfg)
 	return err;
 }
 
-int probe_maps_open(struct probe_maps **out, const struct probes_config *cfg,
+int probe_maps_open(struct probe_maps *m, const struct probes_config *cfg,
 		    char *why, size_t why_len)
 {
-	struct probe_maps *m;
-	int err;
+	int err, ringbuf = ringbuf_wait(m);
 
 	libbpf_set_print(libbpf_print);
-	*out = NULL;
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return why_fail(-ENOMEM, why, why_len, "out of memory");
+	if (ringbuf < 0)
+		return why_fail(ringbuf, why, why_len, "the kernel refused memtrace's ring "
+				"buffer of %zu MiB: %s", m->ringbuf_bytes >> 20,
+				strerror(-ringbuf));
+	if (cfg->ringbuf_bytes != m->ringbuf_bytes)
+		return why_fail(-EINVAL, why, why_len, "the ring buffer was begun at %zu "
+				"bytes, not %zu", m->ringbuf_bytes, cfg->ringbuf_bytes);
 	m->skel = shared_maps_bpf__open();
-	if (!m->skel) {
-		err = why_fail(-errno, why, why_len, "cannot open the BPF maps' object: %s",
-			       strerror(errno));
-		goto fail;
-	}
-	err = size_maps(m->skel, cfg);
-	if (err) {
-		why_fail(err, why, why_len, "map sizes: %s", strerror(-err));
-		goto fail;
-	}
+	if (!m->skel)
+		return why_fail(-errno, why, why_len, "cannot open the BPF maps' object: %s",
+				strerror(errno));
+	/* The object's map becomes the ring buffer begun (a copy of the
+	 * descriptor: ours is closed with the rest). */
+	err = bpf_map__reuse_fd(m->skel->maps.events, ringbuf);
+	if (!err)
+		err = size_maps(m->skel, cfg);
+	if (err)
+		return why_fail(err, why, why_len, "map sizes: %s", strerror(-err));
 	err = shared_maps_bpf__load(m->skel);
-	if (err) {
-		why_fail(err, why, why_len, "the kernel refused memtrace's BPF maps: %s "
-			 "(run with MEMTRACE_DEBUG=1 for libbpf's messages)", strerror(-err));
-		goto fail;
-	}
-	*out = m;
+	if (err)
+		return why_fail(err, why, why_len, "the kernel refused memtrace's BPF maps: %s "
+				"(run with MEMTRACE_DEBUG=1 for libbpf's messages)",
+				strerror(-err));
 	return 0;
-fail:
-	probe_maps_close(m);
-	return err;
 }
 
 int probe_maps_share(const struct probe_maps *m, struct bpf_object *obj, bool all)
@@ -118,6 +153,8 @@ void probe_maps_close(struct probe_maps *m)
 {
 	if (!m)
 		return;
+	if (ringbuf_wait(m) >= 0)
+		close(m->ringbuf_fd);
 	shared_maps_bpf__destroy(m->skel);
 	free(m);
 }

@@ -17,10 +17,20 @@ struct bpf_object;
 struct probe_maps;
 struct probes_config;
 
-/* Create the maps, sized for cfg (ring buffer, -a, unwind rows, sampling). Returns 0
- * or a negative errno with why filled. libbpf's own messages are kept
- * quiet from here on unless MEMTRACE_DEBUG is set. */
-int probe_maps_open(struct probe_maps **out, const struct probes_config *cfg,
+/*
+ * Start creating the ring buffer of ringbuf_bytes beside the caller, which
+ * goes on finding its targets meanwhile: the kernel zeroes its pages, 5-8
+ * ms for the default 32 MiB here, on the CPU start-up leaves idle until the
+ * probes load. 0 or -ENOMEM; *out is then for probe_maps_open() or
+ * probe_maps_close().
+ */
+int probe_maps_begin(struct probe_maps **out, size_t ringbuf_bytes);
+
+/* Create the other maps, sized for cfg (-a, unwind rows, sampling), with
+ * the ring buffer begun (cfg->ringbuf_bytes must be the size begun).
+ * Returns 0 or a negative errno with why filled. libbpf's own messages are
+ * kept quiet from here on unless MEMTRACE_DEBUG is set. */
+int probe_maps_open(struct probe_maps *m, const struct probes_config *cfg,
 		    char *why, size_t why_len);
 void probe_maps_close(struct probe_maps *m);
 

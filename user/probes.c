@@ -227,15 +227,27 @@ static int load_both(struct probes *p, const struct probe_maps *maps,
 	return 0;
 }
 
+/* Arming the processes of cfg->arm beside the load (arm_run()). */
+struct arm_job {
+	struct probes *p;
+	const struct probes_config *cfg;
+};
+
+static void arm_run(void *arg);
+
 int probes_open(struct probes **out, const struct probe_maps *maps,
 		const struct probes_config *cfg, char *why, size_t why_len)
 {
 	struct probes *p;
+	struct side_task arm_task;
+	struct arm_job arm = { .cfg = cfg };
+	bool arming;
 	int err;
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	arm.p = p;
 	p->ncpus = libbpf_num_possible_cpus();
 	if (p->ncpus <= 0) {
 		err = why_fail(-EINVAL, why, why_len, "cannot count CPUs");
@@ -252,7 +264,15 @@ int probes_open(struct probes **out, const struct probe_maps *maps,
 	if (!getenv("MEMTRACE_NO_UPROBE_EVENTS") &&
 	    uprobe_events_open(&p->ue, cfg->system_wide, NULL, 0))
 		p->ue = NULL;
+	/* Sessions would take the allocation functions off the armed
+	 * events (claim_session()), and -a has no per-process entries. */
+	arming = p->ue && cfg->narm && !cfg->sessions && !cfg->system_wide &&
+		 !getenv("MEMTRACE_NO_ARM");
+	if (arming)
+		side_task_start(&arm_task, arm_run, &arm);
 	err = load_both(p, maps, cfg, why, why_len);
+	if (arming)
+		side_task_finish(&arm_task);
 	if (err)
 		goto err;
 
@@ -427,13 +447,14 @@ struct site_batches {
 	struct batch frees, rets, moves, entries;
 };
 
-static void site_batches_init(struct site_batches *b, const struct probes *p)
+/* skel NULL: batches without programs, for arming. */
+static void site_batches_init(struct site_batches *b, const struct alloc_probes_bpf *skel)
 {
 	*b = (struct site_batches){
-		.frees = { .prog = p->skel->progs.free_enter },
-		.rets = { .prog = p->skel->progs.alloc_exit, .ret = true },
-		.moves = { .prog = p->skel->progs.alloc_enter },
-		.entries = { .prog = p->skel->progs.alloc_enter },
+		.frees = { .prog = skel ? skel->progs.free_enter : NULL },
+		.rets = { .prog = skel ? skel->progs.alloc_exit : NULL, .ret = true },
+		.moves = { .prog = skel ? skel->progs.alloc_enter : NULL },
+		.entries = { .prog = skel ? skel->progs.alloc_enter : NULL },
 	};
 }
 
@@ -519,7 +540,7 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
 	struct site_batches b;
 	int err = 0;
 
-	site_batches_init(&b, p);
+	site_batches_init(&b, p->skel);
 	for (int f = first; f <= free_func && !err; f++)
 		if (func_offset[f] && !(skip && skip[f]))
 			err = site_batches_add(&b, f, f == free_func, func_offset[f],
@@ -533,20 +554,59 @@ static int attach_functions(struct probes *p, struct pid_links *pl, const char *
  * return address from the top of the stack, untouched before that site:
  * user/proc/probe_site.h), and an entry probe on each free.
  */
+static int site_batches_of(struct site_batches *b, const struct alloc_probes_bpf *skel,
+			   const struct alloc_target *at)
+{
+	int err = 0;
+
+	site_batches_init(b, skel);
+	for (size_t i = 0; i < at->nsites && !err; i++) {
+		const struct alloc_site *s = &at->sites[i];
+
+		err = site_batches_add(b, s->func, s->func == MT_FUNC_FREE, s->probe_offset,
+				       s->probe_offset, s->cookie);
+	}
+	return err;
+}
+
 static int attach_sites(struct probes *p, struct pid_links *pl,
 			const struct alloc_target *at, enum sites_how how)
 {
 	struct site_batches b;
-	int err = 0;
+	int err = site_batches_of(&b, p->skel, at);
 
-	site_batches_init(&b, p);
-	for (size_t i = 0; i < at->nsites && !err; i++) {
-		const struct alloc_site *s = &at->sites[i];
-
-		err = site_batches_add(&b, s->func, s->func == MT_FUNC_FREE, s->probe_offset,
-				       s->probe_offset, s->cookie);
-	}
 	return site_batches_attach(p, pl, at->path, &b, how, err);
+}
+
+/*
+ * Arm the sites probes_attach() gives pid with SITES_ALL, in its order (see
+ * struct probes_arm). It runs while the programs load, so it touches only
+ * p->ue; what fails here is met again, and said, by probes_attach().
+ */
+static void arm_process(struct probes *p, pid_t pid, const struct alloc_target *at)
+{
+	struct site_batches b;
+	struct batch *order[] = { &b.frees, &b.rets, &b.moves, &b.entries };
+	int err;
+
+	if (at->ldso_path[0])
+		uprobe_events_attach(p->ue, pid, -1, at->ldso_path, &at->dl_debug_state_offset,
+				     NULL, 1, false);
+	err = site_batches_of(&b, NULL, at);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (!err && order[i]->n)
+			err = uprobe_events_attach(p->ue, pid, -1, at->path, order[i]->offsets,
+						   order[i]->cookies, order[i]->n, order[i]->ret);
+		batch_free(order[i]);
+	}
+}
+
+static void arm_run(void *arg)
+{
+	struct arm_job *j = arg;
+
+	for (size_t i = 0; i < j->cfg->narm; i++)
+		arm_process(j->p, j->cfg->arm[i].pid, j->cfg->arm[i].at);
 }
 
 /*

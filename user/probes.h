@@ -20,6 +20,15 @@ struct bpf_object;
 struct probes;
 struct probe_maps;
 
+/* A process whose allocator sites are armed while the programs load
+ * (uprobe_events.h): probes_attach() then only links the programs, and
+ * the kernel's wait for a grace period before its first breakpoint
+ * install is spent beside the verifier instead of after it. */
+struct probes_arm {
+	pid_t pid;
+	const struct alloc_target *at;
+};
+
 struct probes_config {
 	enum mt_stack_mode stack_mode;
 	size_t ringbuf_bytes;		/* power of two */
@@ -36,6 +45,10 @@ struct probes_config {
 					   each allocator file gets session
 					   uprobes where the kernel has them
 					   (bpf/alloc_probes.bpf.c, alloc_session) */
+	const struct probes_arm *arm;	/* processes probes_attach() will get,
+					   armed with tracefs events (not with
+					   sessions or system-wide) */
+	size_t narm;
 };
 
 /* Load and verify the BPF programs, on the shared maps (probe_maps.h).

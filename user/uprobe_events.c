@@ -35,7 +35,7 @@ struct ue_def {
 	ino_t ino;
 	uint64_t offset;
 	bool ret;
-	int prog_fd;
+	int prog_fd;		/* -1: armed, no program linked yet */
 	uint64_t cookie;
 	unsigned name;		/* e<name> */
 	int anchor_fd;		/* perf event the program is attached to */
@@ -311,8 +311,22 @@ static int def_get(struct uprobe_events *ue, int file_fd, const struct stat *st,
 
 	for (size_t i = 0; i < ue->ndefs; i++) {
 		d = &ue->defs[i];
-		if (d->dev == st->st_dev && d->ino == st->st_ino && d->offset == offset &&
-		    d->ret == ret && d->prog_fd == prog_fd && d->cookie == cookie) {
+		if (d->dev != st->st_dev || d->ino != st->st_ino || d->offset != offset ||
+		    d->ret != ret || d->cookie != cookie)
+			continue;
+		/* Arming: any program's definition installs the site. */
+		if (d->prog_fd == prog_fd || prog_fd < 0) {
+			*idx = i;
+			return 0;
+		}
+		/* Armed: the program comes now. */
+		if (d->prog_fd < 0) {
+			int fd = bpf_link_create(prog_fd, d->anchor_fd, BPF_PERF_EVENT, &lo);
+
+			if (fd < 0)
+				return fd;
+			d->link_fd = fd;
+			d->prog_fd = prog_fd;
 			*idx = i;
 			return 0;
 		}
@@ -344,8 +358,8 @@ static int def_get(struct uprobe_events *ue, int file_fd, const struct stat *st,
 		err = d->anchor_fd;
 		goto fail;
 	}
-	d->link_fd = bpf_link_create(prog_fd, d->anchor_fd, BPF_PERF_EVENT, &lo);
-	if (d->link_fd < 0) {
+	if (prog_fd >= 0 &&
+	    (d->link_fd = bpf_link_create(prog_fd, d->anchor_fd, BPF_PERF_EVENT, &lo)) < 0) {
 		err = d->link_fd;
 		goto fail;
 	}
@@ -698,7 +712,8 @@ void uprobe_events_close(struct uprobe_events *ue)
 	if (keep && ue->ndefs) {
 		keep[nkeep++] = ue->tracefs;
 		for (size_t i = 0; i < ue->ndefs; i++) {
-			keep[nkeep++] = ue->defs[i].link_fd;
+			if (ue->defs[i].link_fd >= 0)	/* -1: armed only */
+				keep[nkeep++] = ue->defs[i].link_fd;
 			keep[nkeep++] = ue->defs[i].anchor_fd;
 		}
 		qsort(keep, nkeep, sizeof(*keep), cmp_int);
@@ -720,7 +735,8 @@ void uprobe_events_close(struct uprobe_events *ue)
 			_exit(0);
 	} else {
 		for (size_t i = 0; i < ue->ndefs; i++) {
-			close(ue->defs[i].link_fd);
+			if (ue->defs[i].link_fd >= 0)
+				close(ue->defs[i].link_fd);
 			close(ue->defs[i].anchor_fd);
 		}
 	}

@@ -59,6 +59,15 @@ void uprobe_events_close(struct uprobe_events *ue);
  * ret, for process pid (ignored when system-wide). The probes of one
  * call go in that order; definitions are shared by every process that
  * maps the same file.
+ *
+ * prog_fd -1 arms the probes: definitions and pid's entries, so the
+ * kernel installs the breakpoints, with no program yet. A later call
+ * with the program on the same sites and cookies only links it to each
+ * definition. Why: the kernel's first breakpoint install of a run waits
+ * for an RCU grace period (13-29 ms here, measured in the anchor's
+ * perf_event_open); armed while the programs load, that wait is off the
+ * attach's path. Until linked, a hit runs no program (it costs the
+ * target a perf event's handling, a few µs).
  */
 int uprobe_events_attach(struct uprobe_events *ue, pid_t pid, int prog_fd, const char *path,
 			 const uint64_t *offsets, const uint64_t *cookies, size_t n, bool ret);
