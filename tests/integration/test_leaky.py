@@ -121,10 +121,12 @@ def test_launch_mode_exact(tmp_path, links):
     assert memtrace_programs_loaded() == []
 
 
-def attach_to_leaky(tmp_path, env=None, options=("-q",)):
+def attach_to_leaky(tmp_path, env=None, options=("-q",), tracer_env=None,
+                    while_tracing=None):
     """Start leaky (it waits), attach memtrace -p with options, let leaky
     run and exit: its exit ends the trace by itself. Returns memtrace's
-    final report and leaky's truth."""
+    final report and leaky's truth. while_tracing(tracer) runs once
+    memtrace says it traces, before leaky goes on."""
     truth, out = tmp_path / "truth.json", tmp_path / "out.json"
     target = subprocess.Popen([prog("leaky"), "--wait", str(truth)], env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -134,8 +136,10 @@ def attach_to_leaky(tmp_path, env=None, options=("-q",)):
         tracer = subprocess.Popen(
             memtrace_cmd(*options, "-n", "0", "--json", str(out), "-p",
                          str(target.pid)),
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True, env=tracer_env)
         wait_for_line(tracer.stderr, "Ctrl-C to stop")
+        if while_tracing:
+            while_tracing(tracer)
         target.stdin.write("go\n")
         target.stdin.flush()
         assert target.wait(timeout=120) == 0
@@ -145,9 +149,41 @@ def attach_to_leaky(tmp_path, env=None, options=("-q",)):
     return final_report(out), load_truth(truth)
 
 
-def test_attach_to_running_process(tmp_path):
-    """memtrace -p PID on a process that is already running."""
-    report, truth = attach_to_leaky(tmp_path)
+def definitions_and_linked(tracer_pid):
+    """memtrace's tracefs uprobe definitions (its group's lines in the
+    kernel's uprobe_events), and the uprobes the kernel has one of its BPF
+    programs on (bpftool's list of programs on perf events): one each
+    when every definition got its program."""
+    events = "/sys/kernel/tracing/uprobe_events"
+    if not os.path.exists(events):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                       check=True)
+    with open(events) as f:
+        defs = [line for line in f if f":memtrace_{tracer_pid}/" in line]
+    out = subprocess.run(["bpftool", "-j", "perf", "show"],
+                         capture_output=True, text=True, check=True).stdout
+    linked = [e for e in json.loads(out) if e.get("pid") == tracer_pid and
+              e.get("fd_type") in ("uprobe", "uretprobe")]
+    return len(defs), len(linked)
+
+
+@pytest.mark.parametrize("arm", ["armed", "not armed"])
+def test_attach_to_running_process(tmp_path, arm):
+    """memtrace -p PID on a process that is already running: its probes
+    armed while the programs load (the default: breakpoints first, each
+    program linked to its definition afterwards) or attached after
+    (MEMTRACE_NO_ARM=1). Either way every definition has its program
+    while memtrace traces: an armed one left without would cost the
+    process a perf event per hit and see nothing."""
+    env = dict(os.environ)
+    if arm == "not armed":
+        env["MEMTRACE_NO_ARM"] = "1"
+    counted = []
+    report, truth = attach_to_leaky(
+        tmp_path, tracer_env=env,
+        while_tracing=lambda t: counted.append(definitions_and_linked(t.pid)))
+    defs, linked = counted[0]
+    assert defs > 0 and linked == defs, counted
     check_leaks(report, truth, first_line_seen=False)
     assert memtrace_programs_loaded() == []
 
