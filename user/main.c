@@ -72,7 +72,6 @@
 
 /* The ring buffer's records, one at a time and in order: each goes to
  * the stage it concerns, an allocation event to the aggregator. */
-
 static void on_event(void *ctx, const void *rec, size_t size)
 {
 	struct memtrace *mt = ctx;

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +109,18 @@ static void *worker(void *arg)
 {
 	struct debuginfod_fetch *f = arg;
 	struct client_lib lib;
-	debuginfod_client *client = client_lib_open(&lib) ? NULL : lib.begin();
+	debuginfod_client *client = NULL;
 
+	if (client_lib_open(&lib)) {
+		const char *e = dlerror();
+
+		/* Once, from here: nothing else knows why every fetch fails. */
+		fprintf(stderr, "memtrace: DEBUGINFOD_URLS is set, but libdebuginfod.so.1 "
+			"cannot be loaded (%s): no debug file is fetched\n",
+			e ? e : "a function is missing");
+	} else {
+		client = lib.begin();
+	}
 	this_worker = f;
 	if (client)
 		lib.set_progressfn(client, progress);
