@@ -48,7 +48,6 @@ struct debuginfod_fetch {
 
 /* The functions the worker calls, from dlopen(). */
 struct client_lib {
-	void *handle;
 	debuginfod_client *(*begin)(void);
 	void (*end)(debuginfod_client *c);
 	void (*set_progressfn)(debuginfod_client *c, debuginfod_progressfn_t fn);
@@ -59,18 +58,15 @@ struct client_lib {
 /* 0, or -ENOSYS when the library or one of its functions is missing. */
 static int client_lib_open(struct client_lib *l)
 {
-	l->handle = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
-	if (!l->handle)
+	void *h = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
 		return -ENOSYS;
-	*(void **)&l->begin = dlsym(l->handle, "debuginfod_begin");
-	*(void **)&l->end = dlsym(l->handle, "debuginfod_end");
-	*(void **)&l->set_progressfn = dlsym(l->handle, "debuginfod_set_progressfn");
-	*(void **)&l->find_debuginfo = dlsym(l->handle, "debuginfod_find_debuginfo");
-	if (l->begin && l->end && l->set_progressfn && l->find_debuginfo)
-		return 0;
-	dlclose(l->handle);
-	l->handle = NULL;
-	return -ENOSYS;
+	*(void **)&l->begin = dlsym(h, "debuginfod_begin");
+	*(void **)&l->end = dlsym(h, "debuginfod_end");
+	*(void **)&l->set_progressfn = dlsym(h, "debuginfod_set_progressfn");
+	*(void **)&l->find_debuginfo = dlsym(h, "debuginfod_find_debuginfo");
+	return l->begin && l->end && l->set_progressfn && l->find_debuginfo ? 0 : -ENOSYS;
 }
 
 /* The fetcher whose worker runs on this thread, for progress(): the
@@ -149,10 +145,10 @@ static void *worker(void *arg)
 		f->reqs[i].state = REQ_DONE;
 	}
 	pthread_mutex_unlock(&f->lock);
+	/* The library stays loaded: libcurl and TLS keep state of their own
+	 * to the process's exit (unloaded, LeakSanitizer counts it leaked). */
 	if (client)
 		lib.end(client);
-	if (lib.handle)
-		dlclose(lib.handle);
 	return NULL;
 }
 
