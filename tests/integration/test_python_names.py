@@ -61,7 +61,14 @@ def check(report, truth):
     # die name them all here, but for the last moments of a process that
     # exits without freeing them.
     assert unknown <= len(truth) // 50, unknown
-    assert report["accounting"]["python"]["unknown_frames"] >= unknown
+    # The accounting counts unknown frames, this test allocations: several
+    # allocations on one unknown stack shape share its frames (a CI run had
+    # 7 such allocations on 3 unknown frames). It must not say fewer than
+    # the stacks show, which are some whenever an allocation was unknown.
+    shown = sum(f[0] == "<unknown Python code>"
+                for s in report["stacks"] for f in python_frames(s))
+    assert report["accounting"]["python"]["unknown_frames"] >= shown
+    assert shown > 0 or unknown == 0, (shown, unknown)
 
 
 def load_truth(path):
