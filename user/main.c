@@ -569,7 +569,7 @@ int main(int argc, char **argv)
 	if (err || (err = symbolizer_new(&mt.sym)) ||
 	    (err = py_symbols_new(&mt.py)) ||
 	    (err = stack_source_new(&mt.stacks, probes_stacks_map_fd(mt.probes))) ||
-	    (err = rb_consumer_new(&mt.consumer, probes_events_map_fd(mt.probes),
+	    (err = rb_consumer_new(&mt.consumer, probe_maps_events_fd(mt.maps),
 				   on_event, &mt))) {
 		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(-err));
 		goto fail;

@@ -23,7 +23,6 @@ struct probe_maps {
 	size_t ringbuf_bytes;
 	int ringbuf_fd;			/* created by the side task */
 	struct side_task ringbuf_task;
-	bool ringbuf_waited;
 };
 
 static void create_ringbuf(void *arg)
@@ -34,12 +33,11 @@ static void create_ringbuf(void *arg)
 	m->ringbuf_fd = fd < 0 ? -errno : fd;
 }
 
-/* The ring buffer's descriptor, or a negative errno. */
+/* The ring buffer's descriptor, or a negative errno (side_task_finish()
+ * returns at once when called again). */
 static int ringbuf_wait(struct probe_maps *m)
 {
-	if (!m->ringbuf_waited)
-		side_task_finish(&m->ringbuf_task);
-	m->ringbuf_waited = true;
+	side_task_finish(&m->ringbuf_task);
 	return m->ringbuf_fd;
 }
 

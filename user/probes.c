@@ -447,6 +447,9 @@ struct site_batches {
 	struct batch frees, rets, moves, entries;
 };
 
+/* The order above, for a struct batch *[] of b's batches. */
+#define SITE_BATCHES_IN_ORDER(b) { &(b)->frees, &(b)->rets, &(b)->moves, &(b)->entries }
+
 /* skel NULL: batches without programs, for arming. */
 static void site_batches_init(struct site_batches *b, const struct alloc_probes_bpf *skel)
 {
@@ -508,7 +511,7 @@ static int session_attach(struct probes *p, struct pid_links *pl, const char *pa
 static int site_batches_attach(struct probes *p, struct pid_links *pl, const char *path,
 			       struct site_batches *b, enum sites_how how, int err)
 {
-	struct batch *order[] = { &b->frees, &b->rets, &b->moves, &b->entries };
+	struct batch *order[] = SITE_BATCHES_IN_ORDER(b);
 
 	if (how == SITES_SESSION) {
 		if (!err)
@@ -586,7 +589,7 @@ static int attach_sites(struct probes *p, struct pid_links *pl,
 static void arm_process(struct probes *p, pid_t pid, const struct alloc_target *at)
 {
 	struct site_batches b;
-	struct batch *order[] = { &b.frees, &b.rets, &b.moves, &b.entries };
+	struct batch *order[] = SITE_BATCHES_IN_ORDER(&b);
 	int err;
 
 	if (at->ldso_path[0])
@@ -935,11 +938,6 @@ bool probes_per_process_consumers(const struct probes *p)
 	return !p->ue && !p->system_wide;
 }
 
-int probes_targets_map_fd(const struct probes *p)
-{
-	return bpf_map__fd(p->skel->maps.targets);
-}
-
 int probes_print_object_stats(const struct bpf_object *obj, FILE *out)
 {
 	struct bpf_program *prog;
@@ -992,11 +990,6 @@ int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT])
 	}
 	free(vals);
 	return 0;
-}
-
-int probes_events_map_fd(const struct probes *p)
-{
-	return bpf_map__fd(p->skel->maps.events);
 }
 
 int probes_stacks_map_fd(const struct probes *p)

@@ -143,11 +143,9 @@ int probes_print_object_stats(const struct bpf_object *obj, FILE *out);
 /* Sum the per-CPU counters into out[MT_CNT_COUNT]. */
 int probes_read_counters(struct probes *p, uint64_t out[MT_CNT_COUNT]);
 
-int probes_events_map_fd(const struct probes *p);
 int probes_stacks_map_fd(const struct probes *p);
 int probes_unwind_rows_map_fd(const struct probes *p);
 int probes_mappings_map_fd(const struct probes *p);
-int probes_targets_map_fd(const struct probes *p);
 
 struct mt_py_offsets;
 

@@ -299,12 +299,25 @@ static void def_release(struct uprobe_events *ue, struct ue_def *d)
 	delete_definition(ue->tracefs, name);
 }
 
+/* Link prog_fd to d's anchor: the program then runs for every entry of
+ * the definition. */
+static int def_link(struct ue_def *d, int prog_fd, uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .perf_event.bpf_cookie = cookie);
+	int fd = bpf_link_create(prog_fd, d->anchor_fd, BPF_PERF_EVENT, &lo);
+
+	if (fd < 0)
+		return fd;
+	d->link_fd = fd;
+	d->prog_fd = prog_fd;
+	return 0;
+}
+
 /* The definition of one probe, created on first use. file_fd: an O_PATH
  * descriptor of the probed file. */
 static int def_get(struct uprobe_events *ue, int file_fd, const struct stat *st,
 		   uint64_t offset, bool ret, int prog_fd, uint64_t cookie, size_t *idx)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, lo, .perf_event.bpf_cookie = cookie);
 	char line[256], name[16], path[40];
 	struct ue_def *d;
 	int err;
@@ -321,14 +334,10 @@ static int def_get(struct uprobe_events *ue, int file_fd, const struct stat *st,
 		}
 		/* Armed: the program comes now. */
 		if (d->prog_fd < 0) {
-			int fd = bpf_link_create(prog_fd, d->anchor_fd, BPF_PERF_EVENT, &lo);
-
-			if (fd < 0)
-				return fd;
-			d->link_fd = fd;
-			d->prog_fd = prog_fd;
-			*idx = i;
-			return 0;
+			err = def_link(d, prog_fd, cookie);
+			if (!err)
+				*idx = i;
+			return err;
 		}
 	}
 	if (vec_reserve(&ue->defs, &ue->defs_cap, ue->ndefs + 1, sizeof(*ue->defs)))
@@ -358,11 +367,8 @@ static int def_get(struct uprobe_events *ue, int file_fd, const struct stat *st,
 		err = d->anchor_fd;
 		goto fail;
 	}
-	if (prog_fd >= 0 &&
-	    (d->link_fd = bpf_link_create(prog_fd, d->anchor_fd, BPF_PERF_EVENT, &lo)) < 0) {
-		err = d->link_fd;
+	if (prog_fd >= 0 && (err = def_link(d, prog_fd, cookie)))
 		goto fail;
-	}
 	*idx = ue->ndefs++;
 	return 0;
 fail:
