@@ -88,6 +88,17 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(OUT)
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
+# The kernel types the BPF objects relocate against, cut from this
+# machine's kernel BTF (user/kernel_btf.h): cut again when an object
+# changes, or when the machine has booted another kernel since (sysfs
+# files are as new as the boot).
+# (shared_maps holds maps only: nothing to relocate, and bpftool refuses
+# an object without relocations.)
+KERNEL_BTF_H := $(OUT)/kernel_btf_types.h
+CORE_OBJS := $(filter-out $(OUT)/shared_maps.bpf.o,$(BPF_OBJS))
+$(KERNEL_BTF_H): scripts/kernel_btf_header.sh $(CORE_OBJS) $(wildcard /sys/kernel/btf/vmlinux)
+	scripts/kernel_btf_header.sh $(BPFTOOL) $@ $(CORE_OBJS)
+
 # Scripts built into the SVG and HTML writers, as C string literals:
 # user/report/flame_svg.js is build/report/flame_svg.js.h.
 GEN_JS := $(patsubst user/%.js,$(OUT)/%.js.h,$(shell find user -name '*.js' | sort))
@@ -97,11 +108,11 @@ $(OUT)/%.js.h: user/%.js
 
 # The skeletons and scripts must exist before the first compile; after it,
 # the .d file names the ones each object really includes.
-$(OUT)/user/%.o: user/%.c | $(SKELS) $(GEN_JS)
+$(OUT)/user/%.o: user/%.c | $(SKELS) $(GEN_JS) $(KERNEL_BTF_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(MT_CFLAGS) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(SKELS) $(GEN_JS)
+$(OUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(SKELS) $(GEN_JS) $(KERNEL_BTF_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(MT_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $(INCLUDES) $< $(USER_OBJS) $(LDLIBS) -lcriterion -o $@
 
@@ -150,7 +161,7 @@ FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
 FUZZ_OBJS    := $(patsubst user/%.c,$(FUZZ_OUT)/user/%.o,$(USER_SRCS))
 
-$(FUZZ_OUT)/user/%.o: user/%.c | $(SKELS)
+$(FUZZ_OUT)/user/%.o: user/%.c | $(SKELS) $(KERNEL_BTF_H)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(MT_CFLAGS) $(DEPFLAGS) \
 		$(INCLUDES) -c $< -o $@

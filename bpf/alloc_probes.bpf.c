@@ -95,10 +95,6 @@ static __always_inline int sampled_remember(__u32 pid, __u64 addr)
 
 static __always_inline __u64 reg_value(const struct pt_regs *r, __u32 reg);
 
-/* Session uprobes' kfuncs (weak: a kernel without them loads the other
- * programs; alloc_session is then not loaded, see user/probes.c). */
-extern bool bpf_session_is_return(void) __ksym __weak;
-
 /* The arguments at a site past a function's first instruction, where the
  * cookie says they are (user/proc/probe_site.c). From one copy of the
  * registers, as site_registers() below does. */
@@ -380,13 +376,24 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	return call_return(ctx, ret);
 }
 
-/* Both halves in one program, attached as a session uprobe (user space
+/*
+ * Both halves in one program, attached as a session uprobe (user space
  * sets its attach type): the kernel calls it at the entry, and at the
- * return only if the entry half said RUN_RETURN. */
+ * return only if the entry half said RUN_RETURN.
+ *
+ * Which half this is, without the kfunc bpf_session_is_return(): a kfunc
+ * makes libbpf parse the kernel's whole BTF for the object, ~15 ms of
+ * every start (user/kernel_btf.h). A session program's function address
+ * (bpf_get_func_ip()) is the probed instruction in both halves; the
+ * registers are the call's, so at the entry the instruction pointer is
+ * that address (the kernel sets it back from the breakpoint before the
+ * handlers run), and at the return it is the caller's return address,
+ * which is never the allocation function's probed instruction.
+ */
 SEC("uprobe")
 int alloc_session(struct pt_regs *ctx)
 {
-	if (bpf_session_is_return())
+	if (PT_REGS_IP(ctx) != bpf_get_func_ip(ctx))
 		return call_return(ctx, PT_REGS_RC(ctx));
 	return call_enter(ctx, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx),
 			  true);
@@ -625,8 +632,10 @@ int BPF_KPROBE(py_code_dealloc, __u64 code)
 	return 0;
 }
 
-/* A BTF tracepoint: unlike a tracefs one it needs no mounted tracefs. */
-SEC("tp_btf/sched_process_exec")
+/* A raw tracepoint: unlike a tracefs one it needs no mounted tracefs, and
+ * unlike a BTF one (tp_btf) it does not make libbpf parse the kernel's
+ * whole BTF to find it (user/kernel_btf.h). */
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {

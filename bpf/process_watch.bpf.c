@@ -87,14 +87,22 @@ static __always_inline bool in_cgroup(struct cgroup *cgrp)
 	return false;
 }
 
+/*
+ * The programs are raw tracepoints, which take the tracepoint's arguments
+ * as plain values: a BTF tracepoint (tp_btf) would make libbpf parse the
+ * kernel's whole BTF to find it, ~15 ms of every start (user/kernel_btf.h).
+ * The tasks' fields are read with BPF_CORE_READ.
+ */
+
 /* In the parent's context, before the child has run. */
-SEC("tp_btf/sched_process_fork")
+SEC("raw_tp/sched_process_fork")
 int BPF_PROG(watch_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid, one = 1;
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
 	struct mt_target tv = { 0 }, *pt;
+	__u32 one = 1;
 
-	if (child->pid != ctgid)
+	if (BPF_CORE_READ(child, pid) != ctgid)
 		return 0;	/* a thread */
 	if (trace_all) {
 		if (ptgid != self_tgid)
@@ -113,21 +121,21 @@ int BPF_PROG(watch_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-SEC("tp_btf/cgroup_attach_task")
+SEC("raw_tp/cgroup_attach_task")
 int BPF_PROG(watch_cgroup, struct cgroup *dst, const char *path, struct task_struct *task,
 	     bool threadgroup)
 {
-	__u32 tgid = task->tgid;
+	__u32 tgid = BPF_CORE_READ(task, tgid);
 
 	if (in_cgroup(dst) && !bpf_map_lookup_elem(&targets, &tgid))
 		tell(MT_EV_CGROUP_ENTER, tgid, 0);
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(watch_exit, struct task_struct *p, bool group_dead)
 {
-	__u32 tgid = p->tgid;
+	__u32 tgid = BPF_CORE_READ(p, tgid);
 
 	if (group_dead) {
 		if (trace_all)

@@ -309,6 +309,7 @@ static void cleanup(struct memtrace *mt)
 	agg_free(mt->agg);
 	processes_free(&mt->procs);
 	close_outputs(mt);
+	kernel_btf_close(&mt->kbtf);
 	if (mt->epfd > 0)
 		close(mt->epfd);
 	if (mt->sigfd > 0)
@@ -351,6 +352,7 @@ static int load_watch(struct memtrace *mt, const struct probes_config *pc, char 
 		.cgroup_id = mt->cgroup_id,
 		.events_fd = probe_maps_events_fd(mt->maps),
 		.targets_fd = probe_maps_targets_fd(mt->maps),
+		.btf_path = pc->btf_path,
 	};
 
 	if (!mt->follow && !mt->opt.all && !mt->cgroup_id)
@@ -419,7 +421,7 @@ static int load_probes(struct memtrace *mt, const struct probes_config *pc,
 
 int main(int argc, char **argv)
 {
-	struct memtrace mt = { .epfd = -1, .sigfd = -1, .timerfd = -1 };
+	struct memtrace mt = { .epfd = -1, .sigfd = -1, .timerfd = -1, .kbtf = { .fd = -1 } };
 	struct probes_config pc;
 	struct probes_arm *arm;
 	char why[512];
@@ -445,6 +447,9 @@ int main(int argc, char **argv)
 	}
 	if (open_outputs(&mt))
 		goto fail;
+	/* Not this kernel's, or no file for them: libbpf reads the
+	 * kernel's own, as it would without them. */
+	kernel_btf_open(&mt.kbtf);
 	/* Created while the targets are read (probe_maps.h). */
 	if (probe_maps_begin(&mt.maps, mt.opt.ringbuf_bytes)) {
 		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(ENOMEM));
@@ -457,6 +462,7 @@ int main(int argc, char **argv)
 			.ringbuf_bytes = mt.opt.ringbuf_bytes,
 			.unwind_rows = UNWIND_ROWS_MIN,
 			.python_objects = true,
+			.btf_path = kernel_btf_path(&mt.kbtf),
 		};
 		err = probe_maps_open(mt.maps, &pc, why, sizeof(why));
 		if (!err)
@@ -543,6 +549,7 @@ int main(int argc, char **argv)
 		.sample_seed = mt.opt.sample_seed,
 		.system_wide = mt.opt.all,
 		.python_objects = mt.opt.python_objects,
+		.btf_path = kernel_btf_path(&mt.kbtf),
 		/* The mmap probes find a skipped call on the DWARF walk's
 		 * stack (in_skipped_call()); frame pointers would lose it in
 		 * glibc. Unfollowed children would keep the session's

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "kernel_btf.h"
 #include "options.h"
 #include "processes.h"
 #include "python/fresh_stacks.h"
@@ -47,6 +48,8 @@ struct memtrace {
 	struct processes procs;
 	pid_t child;			/* launched COMMAND, 0 in -p mode */
 
+	struct kernel_btf kbtf;		/* the kernel types the objects
+					   relocate against */
 	struct probe_maps *maps;	/* shared by probes and mmap */
 	struct probes *probes;
 	struct mmap_probes *mmap;	/* NULL: the kernel refused them */

@@ -86,7 +86,8 @@ static int attach_syscall_tps(struct mmap_probes *mp)
 static int load(struct mmap_probes *mp, const struct probe_maps *maps,
 		const struct probes_config *cfg, enum mmap_way way)
 {
-	struct mmap_probes_bpf *s = mmap_probes_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
+	struct mmap_probes_bpf *s = mmap_probes_bpf__open_opts(&opts);
 	struct bpf_program *prog;
 	int err;
 

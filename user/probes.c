@@ -75,7 +75,8 @@ static struct alloc_probes_bpf *open_skel(const struct probe_maps *maps,
 					  const struct probes_config *cfg,
 					  char *why, size_t why_len)
 {
-	struct alloc_probes_bpf *skel = alloc_probes_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
+	struct alloc_probes_bpf *skel = alloc_probes_bpf__open_opts(&opts);
 	int err;
 
 	if (!skel) {

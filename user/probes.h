@@ -45,6 +45,9 @@ struct probes_config {
 					   each allocator file gets session
 					   uprobes where the kernel has them
 					   (bpf/alloc_probes.bpf.c, alloc_session) */
+	const char *btf_path;		/* the kernel's types, for libbpf's
+					   btf_custom_path (kernel_btf.h);
+					   NULL: the kernel's own */
 	const struct probes_arm *arm;	/* processes probes_attach() will get,
 					   armed with tracefs events (not with
 					   sessions or system-wide) */

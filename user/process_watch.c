@@ -19,12 +19,13 @@ struct process_watch {
 int process_watch_open(struct process_watch **out, const struct process_watch_config *cfg,
 		       char *why, size_t why_len)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct process_watch *w = calloc(1, sizeof(*w));
 	int err;
 
 	if (!w)
 		return -ENOMEM;
-	w->skel = process_watch_bpf__open();
+	w->skel = process_watch_bpf__open_opts(&opts);
 	if (!w->skel) {
 		err = why_fail(-errno, why, why_len, "cannot open the process watch: %s",
 			       strerror(errno));

@@ -22,6 +22,7 @@ struct process_watch_config {
 	uint64_t cgroup_id;		/* --cgroup (0: none) */
 	int events_fd;			/* the probes' ring buffer */
 	int targets_fd;			/* the probes' filter map */
+	const char *btf_path;		/* probes_config's */
 };
 
 /* Load and attach. Returns 0 or a negative errno; why: one line. */

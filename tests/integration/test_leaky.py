@@ -167,17 +167,22 @@ def definitions_and_linked(tracer_pid):
     return len(defs), len(linked)
 
 
-@pytest.mark.parametrize("arm", ["armed", "not armed"])
+@pytest.mark.parametrize("arm", ["armed", "not armed", "kernel's own types"])
 def test_attach_to_running_process(tmp_path, arm):
     """memtrace -p PID on a process that is already running: its probes
     armed while the programs load (the default: breakpoints first, each
     program linked to its definition afterwards) or attached after
     (MEMTRACE_NO_ARM=1). Either way every definition has its program
     while memtrace traces: an armed one left without would cost the
-    process a perf event per hit and see nothing."""
+    process a perf event per hit and see nothing. The third case
+    relocates the programs against the kernel's whole BTF, as on a
+    kernel the build did not cut the types from (user/kernel_btf.h,
+    MEMTRACE_KERNEL_BTF=full), and must find the same leaks."""
     env = dict(os.environ)
     if arm == "not armed":
         env["MEMTRACE_NO_ARM"] = "1"
+    if arm == "kernel's own types":
+        env["MEMTRACE_KERNEL_BTF"] = "full"
     counted = []
     report, truth = attach_to_leaky(
         tmp_path, tracer_env=env,
