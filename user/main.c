@@ -310,6 +310,7 @@ static void cleanup(struct memtrace *mt)
 	processes_free(&mt->procs);
 	close_outputs(mt);
 	kernel_btf_close(&mt->kbtf);
+	uprobe_warmup_free(&mt->warmup);
 	if (mt->epfd > 0)
 		close(mt->epfd);
 	if (mt->sigfd > 0)
@@ -450,6 +451,7 @@ int main(int argc, char **argv)
 	/* Not this kernel's, or no file for them: libbpf reads the
 	 * kernel's own, as it would without them. */
 	kernel_btf_open(&mt.kbtf);
+	uprobe_warmup_start(&mt.warmup);
 	/* Created while the targets are read (probe_maps.h). */
 	if (probe_maps_begin(&mt.maps, mt.opt.ringbuf_bytes)) {
 		fprintf(stderr, "memtrace: cannot set up: %s\n", strerror(ENOMEM));
@@ -635,6 +637,7 @@ int main(int argc, char **argv)
 			mt.procs.n, mt.procs.n == 1 ? "" : "es", mt.procs.v[0]->alloc.maps_path,
 			mt.follow ? " and the processes they create" : "");
 	publish_outputs(&mt);
+	uprobe_warmup_end(&mt.warmup);
 
 	err = run(&mt);
 	if (err)

@@ -22,6 +22,7 @@
 
 #include "kernel_btf.h"
 #include "options.h"
+#include "uprobe_warmup.h"
 #include "processes.h"
 #include "python/fresh_stacks.h"
 #include "python/python_process.h"
@@ -48,6 +49,7 @@ struct memtrace {
 	struct processes procs;
 	pid_t child;			/* launched COMMAND, 0 in -p mode */
 
+	struct uprobe_warmup warmup;	/* the first install's grace period */
 	struct kernel_btf kbtf;		/* the kernel types the objects
 					   relocate against */
 	struct probe_maps *maps;	/* shared by probes and mmap */
