@@ -183,8 +183,8 @@ static __always_inline __u16 take_stack_from(void *ctx, struct pt_regs *regs,
 					     struct call_state *st, __u32 func, __u32 pid,
 					     bool at_return, __u64 *stack_id)
 {
-	if (stack_capture_from(ctx, regs, &st->stack, func, pid, &st->stop, at_return,
-			       stack_id)) {
+	if (stack_capture_from(ctx, regs, &st->stack, func, pid, &st->stop, &st->window,
+			       at_return, stack_id)) {
 		count(MT_CNT_STACK_FAILED);
 		return MT_EVF_NO_STACK;
 	}

@@ -53,6 +53,20 @@ struct mt_unwind_stop {
 	__u64 ri;			/* struct return_instance * */
 };
 
+/* Bytes of the walked stack read at once (bpf/unwind_dwarf.bpf.h,
+ * mt_unwind_read()): a power of two. */
+#define MT_STACK_WINDOW 512
+
+/* A piece of the walked thread's stack, [lo, lo + len), as read during
+ * this walk (valid), and 16 bytes more that a read at its end would touch
+ * (never used: reads past the window are refused). */
+struct mt_stack_window {
+	__u64 lo;
+	__u32 valid;		/* 0: none yet; 2: one failed, read word by word */
+	__u32 len;		/* at most MT_STACK_WINDOW */
+	__u8 bytes[MT_STACK_WINDOW + 16];
+};
+
 /* What a thread's outer probed call is doing, from entry to return. */
 struct call_state {
 	__u32 depth;		/* probed calls in flight on this thread */
@@ -76,6 +90,7 @@ struct call_state {
 	__u64 skip_ret;
 	struct mt_stack stack;	/* scratch for stack_capture() */
 	struct mt_unwind_stop stop; /* where the unwind stopped */
+	struct mt_stack_window window; /* of the walk's stack reads */
 	/* The syscall probes (mmap_probes.bpf.c): a copy of the user
 	 * registers to unwind from, and the program break before a brk. */
 	struct pt_regs user_regs;

@@ -77,17 +77,20 @@ static __always_inline __u64 stack_id(const struct mt_stack *s)
  * is 1 KiB). `func` becomes part of the stack's identity, so a stack always
  * has one allocation function. at_return: the registers are a return
  * probe's (the PC is a return address), not those of a probed instruction.
+ * *stop and *win, which must survive too: where the DWARF walk stopped,
+ * and its window on the stack (unwind_walk()).
  */
 static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 					      struct mt_stack *scratch, __u32 func, __u32 pid,
-					      struct mt_unwind_stop *stop, bool at_return,
+					      struct mt_unwind_stop *stop,
+					      struct mt_stack_window *win, bool at_return,
 					      __u64 *id);
 
 static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *scratch,
 					 __u32 func, __u32 pid, struct mt_unwind_stop *stop,
-					 bool at_return, __u64 *id)
+					 struct mt_stack_window *win, bool at_return, __u64 *id)
 {
-	return stack_capture_from(regs, regs, scratch, func, pid, stop, at_return, id);
+	return stack_capture_from(regs, regs, scratch, func, pid, stop, win, at_return, id);
 }
 
 /*
@@ -98,7 +101,8 @@ static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *
  */
 static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 					      struct mt_stack *scratch, __u32 func, __u32 pid,
-					      struct mt_unwind_stop *stop, bool at_return,
+					      struct mt_unwind_stop *stop,
+					      struct mt_stack_window *win, bool at_return,
 					      __u64 *id)
 {
 	__u64 h;
@@ -114,7 +118,7 @@ static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 	 * for alloc_exit instead of ~97,000). */
 	py_capture_stop(pid, (__u32)bpf_get_current_pid_tgid(), scratch, &stop->eval);
 	if (stack_mode == MT_STACK_DWARF) {
-		int err = unwind_dwarf(regs, scratch, pid, stop, at_return);
+		int err = unwind_dwarf(regs, scratch, pid, stop, win, at_return);
 
 		if (err)
 			return err;

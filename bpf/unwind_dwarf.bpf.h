@@ -29,12 +29,68 @@ static struct mt_proc_mappings no_mappings;
 
 #include "memtrace_unwind_step.h"
 
-/* The hooks of memtrace_unwind_step.h: the current task's memory, the
- * unwind_rows array, the task's return instances. */
+/* The walk's state with what the hooks need beyond it: the stack window
+ * (in the thread's call state: a BPF program's own stack is 512 bytes). */
+struct bpf_unwind {
+	struct mt_unwind_state s;	/* first: the hooks get &s */
+	struct mt_stack_window *win;
+};
+
+/* The window's state (struct mt_stack_window.valid). */
+#define WINDOW_NONE 0
+#define WINDOW_READ 1
+#define WINDOW_OFF 2
+
+/*
+ * The hooks of memtrace_unwind_step.h: the current task's memory, the
+ * unwind_rows array, the task's return instances.
+ *
+ * Reads of the stack come from a window of it, up to MT_STACK_WINDOW bytes
+ * read at once: an 8-byte bpf_probe_read_user() cost 61 ns a frame (see
+ * mt_unwind_read_ra_and_bp()), most of it the call, and a walk reads a
+ * word or two per frame, going up the stack, frames a few dozen bytes
+ * apart. A read outside the window reads the window again from there, to
+ * the end of that page at most: the page of a word being read is mapped,
+ * the next one need not be (a read that faults costs more than it saves).
+ * If that read fails anyway, this walk reads word by word from then on.
+ * The bytes are the thread's own, read while it is stopped in the probe,
+ * so the result never differs from reading each word.
+ * Measured (scripts/bench_unwind.sh 200000 5, interleaved with 9d95b99):
+ * 111 -> 41 ns per frame, a 67-frame stack x1.49 faster; 7 frames and
+ * churn's 5 the same within the noise (window sizes tried: 128 and 1024
+ * were slower than 512).
+ */
 static __always_inline int mt_unwind_read(const struct mt_unwind_state *s, void *dst,
 					  __u32 size, __u64 addr)
 {
-	return bpf_probe_read_user(dst, size, (const void *)addr);
+	struct mt_stack_window *w = ((const struct bpf_unwind *)s)->win;
+	__u64 off = addr - w->lo;
+	__u64 *out = dst;
+
+	if (w->valid == WINDOW_OFF || (size != 8 && size != 16))
+		return bpf_probe_read_user(dst, size, (const void *)addr);
+	if (w->valid != WINDOW_READ || addr < w->lo || off + size > w->len) {
+		__u32 n = 4096 - (addr & 4095);
+
+		if (n < size)
+			n = size;	/* the word crosses the page: as a word would */
+		if (n > MT_STACK_WINDOW)
+			n = MT_STACK_WINDOW;
+		if (bpf_probe_read_user(w->bytes, n, (const void *)addr)) {
+			w->valid = WINDOW_OFF;
+			return bpf_probe_read_user(dst, size, (const void *)addr);
+		}
+		w->lo = addr;
+		w->len = n;
+		w->valid = WINDOW_READ;
+		off = 0;
+	}
+	/* A no-op (off <= MT_STACK_WINDOW - size), for the verifier. */
+	off &= MT_STACK_WINDOW - 1;
+	out[0] = *(__u64 *)&w->bytes[off];
+	if (size == 16)
+		out[1] = *(__u64 *)&w->bytes[off + 8];
+	return 0;
 }
 
 static __always_inline const struct mt_unwind_row *
@@ -99,7 +155,9 @@ static __always_inline void unwind_start(struct pt_regs *regs, bool at_return,
  * *out, with the process's mappings *maps. Returns 0 when at least one
  * frame was recorded; out->end says how it stopped (MT_END_NO_MAPPING:
  * the last frame is a PC in no known mapping) and *stop then holds the
- * state of the frame where it stopped. -ENOENT for NULL arguments.
+ * state of the frame where it stopped. *win is where the walk's stack
+ * reads go through (its contents on entry do not matter). -ENOENT for
+ * NULL arguments.
  *
  * A global function: the verifier checks it once, apart, with arguments
  * it knows nothing of. Inlined into its callers, the frame callback was
@@ -109,34 +167,39 @@ static __always_inline void unwind_start(struct pt_regs *regs, bool at_return,
  */
 __attribute__((noinline)) int unwind_walk(struct mt_stack *out,
 					  const struct mt_proc_mappings *maps,
-					  struct mt_unwind_stop *stop)
+					  struct mt_unwind_stop *stop,
+					  struct mt_stack_window *win)
 {
-	struct mt_unwind_state s = {};
+	struct bpf_unwind b = {};
+	struct mt_unwind_state *s = &b.s;
 
-	if (!out || !maps || !stop)
+	if (!out || !maps || !stop || !win)
 		return -ENOENT;
-	s.pc = stop->regs.pc;
-	s.sp = stop->regs.sp;
-	s.bp = stop->regs.bp;
-	s.bp_valid = stop->regs.bp_valid;
-	s.pc_is_return = stop->regs.pc_is_return;
-	s.trampoline = stop->trampoline;
-	s.ri = stop->ri;
-	s.eval = &stop->eval;
-	s.maps = maps;
-	s.out = out;
+	/* Nothing of an earlier walk: its stack may have changed since. */
+	win->valid = WINDOW_NONE;
+	b.win = win;
+	s->pc = stop->regs.pc;
+	s->sp = stop->regs.sp;
+	s->bp = stop->regs.bp;
+	s->bp_valid = stop->regs.bp_valid;
+	s->pc_is_return = stop->regs.pc_is_return;
+	s->trampoline = stop->trampoline;
+	s->ri = stop->ri;
+	s->eval = &stop->eval;
+	s->maps = maps;
+	s->out = out;
 	out->len = 0;
 	out->fp_frames = 0;
 
-	bpf_loop(MT_UNWIND_MAX_STEPS, unwind_frame, &s, 0);
-	out->end = mt_unwind_end(&s);
-	stop->regs.pc = s.pc;
-	stop->regs.sp = s.sp;
-	stop->regs.bp = s.bp;
-	stop->regs.pc_is_return = s.pc_is_return;
-	stop->regs.bp_valid = s.bp_valid;
-	stop->trampoline = s.trampoline;
-	stop->ri = s.ri;
+	bpf_loop(MT_UNWIND_MAX_STEPS, unwind_frame, &b, 0);
+	out->end = mt_unwind_end(s);
+	stop->regs.pc = s->pc;
+	stop->regs.sp = s->sp;
+	stop->regs.bp = s->bp;
+	stop->regs.pc_is_return = s->pc_is_return;
+	stop->regs.bp_valid = s->bp_valid;
+	stop->trampoline = s->trampoline;
+	stop->ri = s->ri;
 	return out->len ? 0 : -ENOENT;
 }
 
@@ -145,7 +208,8 @@ __attribute__((noinline)) int unwind_walk(struct mt_stack *out,
  * unwind_walk(), from these registers.
  */
 static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *out,
-					__u32 pid, struct mt_unwind_stop *stop, bool at_return)
+					__u32 pid, struct mt_unwind_stop *stop,
+					struct mt_stack_window *win, bool at_return)
 {
 	const struct mt_proc_mappings *maps = bpf_map_lookup_elem(&proc_mappings, &pid);
 
@@ -155,7 +219,7 @@ static __always_inline int unwind_dwarf(struct pt_regs *regs, struct mt_stack *o
 	if (!maps)
 		maps = &no_mappings;
 	unwind_start(regs, at_return, stop);
-	return unwind_walk(out, maps, stop);
+	return unwind_walk(out, maps, stop, win);
 }
 
 _Static_assert((MT_SNAPSHOT_RETURNS & (MT_SNAPSHOT_RETURNS - 1)) == 0,

@@ -280,7 +280,8 @@ MT_UNWIND_INLINE void mt_unwind_fp_step(struct mt_unwind_state *s)
  * frame, even for frames that took the 16-byte path, and bigger reads
  * cost ~15 ns more than 16-byte ones. Returns 0 when not adjacent or the
  * read fails; the caller then reads the words one by one, so the result
- * never differs.
+ * never differs. (BPF's reads now go through a window of the stack,
+ * bpf/unwind_dwarf.bpf.h: the pair is then one check of the window.)
  */
 MT_UNWIND_INLINE int mt_unwind_read_ra_and_bp(const struct mt_unwind_state *s,
 					      const struct mt_unwind_row *row, __u64 cfa,

@@ -26,7 +26,8 @@
 # Prints, for each, the median ns per malloc+free pair with the min-max of
 # the rounds, and its ratio to the floor.
 #
-# Usage: [MEMTRACE_BASE=old/memtrace] scripts/bench_overhead.sh [PAIRS] [ROUNDS]
+# CONFIGS="floor dwarf base" runs only those (the ratio needs floor).
+# Usage: [MEMTRACE_BASE=old/memtrace] [CONFIGS=...] scripts/bench_overhead.sh [PAIRS] [ROUNDS]
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
@@ -44,6 +45,7 @@ configs="alone floor none fp dwarf"
 "$MT" --help 2>&1 | grep -q -- --sample-bytes && configs="$configs sampled nosession"
 BASE=${MEMTRACE_BASE:-}
 [ -n "$BASE" ] && configs="$configs base"
+configs=${CONFIGS:-$configs}
 
 run() {
 	case $1 in
