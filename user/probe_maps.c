@@ -63,6 +63,24 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* Live sampled heap the map of sampled blocks has room for at least. */
+#define SAMPLED_COVERS_BYTES (64ull << 30)
+#define SAMPLED_MIN_ENTRIES (1u << 16)
+
+/* Buckets for the blocks sampled one per sample_bytes (0: not sampling):
+ * room for SAMPLED_COVERS_BYTES of them, between SAMPLED_MIN_ENTRIES and
+ * MT_SAMPLED_MAX (--sample-bytes 524288: 131,072). */
+static __u32 sampled_entries(uint64_t sample_bytes)
+{
+	__u32 n = SAMPLED_MIN_ENTRIES;
+
+	if (!sample_bytes)
+		return 1;
+	while (n < MT_SAMPLED_MAX && sample_bytes < SAMPLED_COVERS_BYTES / n)
+		n *= 2;
+	return n;
+}
+
 static int size_maps(struct shared_maps_bpf *s, const struct probes_config *cfg)
 {
 	int err = 0;
@@ -75,10 +93,12 @@ static int size_maps(struct shared_maps_bpf *s, const struct probes_config *cfg)
 	if (!err)
 		err = bpf_map__set_max_entries(s->maps.unwind_rows,
 					       cfg->unwind_rows ? cfg->unwind_rows : 1);
-	/* Not sampling: the map of sampled blocks is never touched, and its
-	 * 1 M buckets took 13 ms to create. */
-	if (!err && !cfg->sample_bytes)
-		err = bpf_map__set_max_entries(s->maps.sampled, 1);
+	/* The map of sampled blocks: its 1 M buckets took 13 ms to create.
+	 * Not sampling it is never touched; sampling, it needs a bucket per
+	 * live sampled block, about the live bytes / sample_bytes (a block
+	 * it has no room for is counted, samples_dropped). */
+	if (!err)
+		err = bpf_map__set_max_entries(s->maps.sampled, sampled_entries(cfg->sample_bytes));
 	return err;
 }
 
