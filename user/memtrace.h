@@ -22,12 +22,12 @@
 
 #include "kernel_btf.h"
 #include "options.h"
-#include "uprobe_warmup.h"
 #include "processes.h"
 #include "python/fresh_stacks.h"
 #include "python/python_process.h"
 #include "report/warnings.h"
 #include "unwind/snapshots.h"
+#include "uprobe_warmup.h"
 #include "util/strpool.h"
 
 struct aggregator;

@@ -17,7 +17,9 @@
  *
  * Removing that uprobe waits for grace periods again (65-85 ms here),
  * under the kernel's trace event mutex, which attaching needs: it is done
- * on a thread once memtrace's own probes are in (uprobe_warmup_end()).
+ * on a thread once memtrace's own probes are in (uprobe_warmup_end()). A
+ * start that fails after uprobe_warmup_start() waits for it at exit
+ * (uprobe_warmup_free()): up to ~0.1 s more for the error line's exit.
  * MEMTRACE_NO_WARMUP=1: none (to measure with and without).
  */
 #ifndef MEMTRACE_UPROBE_WARMUP_H
