@@ -72,28 +72,23 @@ static ssize_t read_notes(unsigned char *buf)
 
 static bool is_this_kernel(void)
 {
-	unsigned char *notes = malloc(NOTES_MAX);
+	unsigned char notes[NOTES_MAX];
+	ssize_t n = read_notes(notes);
 	struct stat st;
-	ssize_t n;
-	bool same;
 
-	if (!notes)
-		return false;
-	n = read_notes(notes);
-	same = n > 0 && !stat(VMLINUX_BTF_PATH, &st) &&
+	return n > 0 && !stat(VMLINUX_BTF_PATH, &st) &&
 	       kernel_btf_same_kernel(notes, n, st.st_size, kernel_btf_notes,
 				      kernel_btf_notes_len, kernel_btf_vmlinux_size);
-	free(notes);
-	return same;
 }
 
 int kernel_btf_open(struct kernel_btf *kb)
 {
+	const char *want = getenv("MEMTRACE_KERNEL_BTF");
 	size_t done = 0;
 	int err;
 
 	*kb = (struct kernel_btf){ .fd = -1 };
-	if (getenv("MEMTRACE_KERNEL_BTF") && !strcmp(getenv("MEMTRACE_KERNEL_BTF"), "full"))
+	if (want && !strcmp(want, "full"))
 		return -ENOENT;
 	if (!kernel_btf_types_len || !is_this_kernel())
 		return -ENOENT;
