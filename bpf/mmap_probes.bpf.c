@@ -3,12 +3,15 @@
  * Memory the traced programs map themselves: mmap, munmap, mremap and brk,
  * seen where the kernel runs them, not through uprobes.
  *
- * The programs are fentry/fexit on the syscalls' entry functions
- * (__x64_sys_mmap, ...): they run for those four syscalls only, so other
- * processes pay nothing. Where the kernel lacks them, the raw syscall
- * tracepoints (tp_btf/sys_enter, sys_exit) do the same work; those run for
- * every syscall on the machine (~100 ns more per syscall here, measured in
- * README "Allocators"), so they are the fallback only.
+ * Four ways in, best first (user/mmap_probes.c tries them in order):
+ * fentry/fexit on the syscalls' entry functions (__x64_sys_mmap, ...),
+ * which run for those four syscalls only; the tracepoint where a process
+ * takes its mmap lock for writing, with the result read by a task work as
+ * the thread returns to user space, which other syscalls never reach; the
+ * syscalls' own tracepoints; the raw syscall tracepoints. The last two put
+ * every syscall on the machine on the kernel's slow path (~80 and ~170 ns
+ * more per syscall here, measured in README "Allocators"), so they are
+ * fallbacks only.
  *
  * A call made while the thread is inside a probed allocator call (its
  * call_states depth, kept by alloc_probes.bpf.c) is the allocator's own:
@@ -28,6 +31,7 @@
 
 #define ENOENT 2
 #define EEXIST 17
+#define EBUSY 16
 
 #include "memtrace_events.h"
 #include "stack_source.bpf.h"
@@ -50,6 +54,10 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define MT_NR_MUNMAP 11
 #define MT_NR_BRK 12
 #define MT_NR_MREMAP 25
+
+/* <asm/thread_info.h>: the thread is in a 32-bit syscall, whose numbers
+ * are others. */
+#define MT_TS_COMPAT 0x0002
 
 /* The calling thread's state, if it is a traced process's and not inside
  * a probed allocator call; NULL otherwise (counted when in the allocator). */
@@ -186,13 +194,16 @@ static __always_inline void on_munmap_enter(const struct pt_regs *uregs)
 	emit(MT_EV_MUNMAP, MT_FUNC_MMAP, addr, MT_PAGE_UP(len), 0, 0, 0);
 }
 
-static __always_inline void on_mremap_enter(const struct pt_regs *uregs)
+/* Whether the call is one to see the end of: the program's own, on an
+ * address the kernel takes. */
+static __always_inline bool on_mremap_enter(const struct pt_regs *uregs)
 {
 	__u64 addr = BPF_CORE_READ(uregs, di), len = BPF_CORE_READ(uregs, si);
 
 	if ((addr & (MT_PAGE - 1)) || !outside_allocator(false))
-		return;
+		return false;
 	emit(MT_EV_MREMAP_BEGIN, MT_FUNC_MREMAP, 0, MT_PAGE_UP(len), addr, 0, 0);
+	return true;
 }
 
 static __always_inline void on_mremap_exit(const struct pt_regs *uregs, long ret,
@@ -213,13 +224,15 @@ static __always_inline void on_mremap_exit(const struct pt_regs *uregs, long ret
 			MT_PAGE_UP(len), addr, 0);
 }
 
-static __always_inline void on_brk_enter(void)
+/* Whether the call is one to see the end of: the program's own. */
+static __always_inline bool on_brk_enter(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct call_state *st = outside_allocator(true);
 
 	if (st)
 		st->brk_before = BPF_CORE_READ(task, mm, brk);
+	return st;
 }
 
 /* brk returns the break as it is after the call, moved or not. */
@@ -291,31 +304,44 @@ int BPF_PROG(brk_exit, const struct pt_regs *uregs, long ret)
 	return 0;
 }
 
-/*
- * Where fentry/fexit are refused: the syscalls' own tracepoints. One
- * program for the entries (munmap, mremap, brk) and one for the exits
- * (mmap, mremap, brk), each verified once and attached to its three
- * tracepoints by user space (user/mmap_probes.c): a syscall of another
- * kind runs no BPF at all. The arguments are in the task's user
- * registers, as at the raw tracepoints.
- */
 /* The registers the calling thread entered the kernel with. */
 static __always_inline struct pt_regs *task_user_regs(void)
 {
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-/* Both tracepoint ways: entry and exit of syscall nr, by its number. */
-static __always_inline void on_enter_nr(long nr, struct pt_regs *uregs)
+/* Whether the thread is inside a probed allocator call (counted if so). */
+static __always_inline bool in_allocator(void)
 {
-	if (nr == MT_NR_MUNMAP)
-		on_munmap_enter(uregs);
-	else if (nr == MT_NR_MREMAP)
-		on_mremap_enter(uregs);
-	else if (nr == MT_NR_BRK)
-		on_brk_enter();
+	struct call_state *st = bpf_task_storage_get(&call_states,
+						     bpf_get_current_task_btf(), 0, 0);
+
+	if (!st || st->depth <= 0)
+		return false;
+	count(MT_CNT_MAPS_IN_ALLOCATOR);
+	return true;
 }
 
+/*
+ * The ways that are not fexit: the entry of syscall nr, by its number.
+ * Returns whether its end is to be seen: mmap's always is, unless the
+ * allocator calls it (its arguments are read at the end), munmap's never.
+ */
+static __always_inline bool on_enter_nr(long nr, struct pt_regs *uregs)
+{
+	if (nr == MT_NR_MUNMAP) {
+		on_munmap_enter(uregs);
+		return false;
+	}
+	if (nr == MT_NR_MREMAP)
+		return on_mremap_enter(uregs);
+	if (nr == MT_NR_BRK)
+		return on_brk_enter();
+	return nr == MT_NR_MMAP && !in_allocator();
+}
+
+/* ... and its end, ret its return value. A NULL ctx: no program context
+ * (a task work's), the stack is then the task's own. */
 static __always_inline void on_exit_nr(void *ctx, long nr, struct pt_regs *uregs, long ret)
 {
 	struct map_out o = {};
@@ -331,6 +357,112 @@ static __always_inline void on_exit_nr(void *ctx, long nr, struct pt_regs *uregs
 	map_finish(ctx, uregs, &o);
 }
 
+/*
+ * Where fentry/fexit are refused, first: the mmap lock. Each of the four
+ * syscalls takes its process's mmap lock for writing, once; the
+ * tracepoint there (mmap_lock_acquire_returned) is where the entry is
+ * handled, under the lock. Other syscalls never pass it, so a process
+ * memtrace does not trace pays for its own mmap-lock takings only, a map
+ * lookup each.
+ *
+ * The end is seen where the thread returns to user space, with the
+ * return value in its registers: a task work (bpf_task_work_schedule_resume)
+ * the kernel runs then, before any signal handler or restart (get_signal()
+ * runs task works first). One entry per thread in such a call; the work
+ * removes its own.
+ */
+extern int bpf_task_work_schedule_resume_impl(struct task_struct *task,
+					      struct bpf_task_work *tw, void *map__map,
+					      int (*callback)(struct bpf_map *map, void *key,
+							      void *value),
+					      void *aux__prog) __ksym;
+
+struct map_call {
+	__u64 nr;			/* the syscall, checked at its end */
+	struct bpf_task_work work;
+};
+
+/* Threads at once inside one of the four calls. */
+#define MAP_CALLS 16384
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MAP_CALLS);
+	__type(key, __u32);
+	__type(value, struct map_call);
+} map_calls SEC(".maps");
+
+static int map_call_done(struct bpf_map *map, void *key, void *value)
+{
+	struct map_call *c = value;
+	struct pt_regs *uregs = task_user_regs();
+	long nr = BPF_CORE_READ(uregs, orig_ax);
+
+	/* Another syscall: the work ran later than the call's return
+	 * (it cannot here, but a kernel whose irq_work waits could). */
+	if (nr == c->nr)
+		on_exit_nr(NULL, nr, uregs, BPF_CORE_READ(uregs, ax));
+	else
+		count(MT_CNT_EVENTS_LOST);
+	bpf_map_delete_elem(&map_calls, key);
+	return 0;
+}
+
+/* Have map_call_done() run as the thread returns from syscall nr. */
+static __always_inline void await_return(struct task_struct *task, long nr)
+{
+	struct map_call fresh = { .nr = nr }, *c;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	long err;
+
+	/* An entry already there is this call's (a second taking of the
+	 * lock) and is kept: replacing it would cancel its work. */
+	bpf_map_update_elem(&map_calls, &tid, &fresh, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&map_calls, &tid);
+	if (!c) {
+		count(MT_CNT_EVENTS_LOST);
+		return;
+	}
+	c->nr = nr;
+	err = bpf_task_work_schedule_resume_impl(task, &c->work, &map_calls, map_call_done,
+						 NULL);
+	if (err && err != -EBUSY) {
+		count(MT_CNT_EVENTS_LOST);
+		bpf_map_delete_elem(&map_calls, &tid);
+	}
+}
+
+SEC("tp_btf/mmap_lock_acquire_returned")
+int BPF_PROG(map_lock_taken, struct mm_struct *mm, bool write, bool success)
+{
+	struct task_struct *task;
+	struct pt_regs *uregs;
+	long nr;
+
+	if (!write || !success || empty_probes || !is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	task = bpf_get_current_task_btf();
+	/* Another address space's lock (exec's new one, a remote madvise),
+	 * or a 32-bit syscall. */
+	if ((__u64)mm != (__u64)BPF_CORE_READ(task, mm) ||
+	    (BPF_CORE_READ(task, thread_info.status) & MT_TS_COMPAT))
+		return 0;
+	uregs = task_user_regs();
+	nr = BPF_CORE_READ(uregs, orig_ax);
+	if (on_enter_nr(nr, uregs))
+		await_return(task, nr);
+	return 0;
+}
+
+/*
+ * Then the syscalls' own tracepoints. One program for the entries
+ * (munmap, mremap, brk) and one for the exits (mmap, mremap, brk), each
+ * verified once and attached to its three tracepoints by user space
+ * (user/mmap_probes.c): a syscall of another kind runs no BPF at all.
+ * The arguments are in the task's user registers, as at the raw
+ * tracepoints.
+ */
 SEC("tracepoint")
 int syscall_tp_enter(struct syscall_trace_enter *ctx)
 {

@@ -97,7 +97,8 @@ static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *
  * The same from a program whose context is not the user registers (a
  * syscall's fexit): regs is a copy of the task's user registers, ctx the
  * program's context (for the kernel's frame-pointer walk, which finds
- * the user registers itself).
+ * the user registers itself), or NULL where there is none (a task work,
+ * which runs in the task: the walk is then of the current task's stack).
  */
 static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 					      struct mt_stack *scratch, __u32 func, __u32 pid,
@@ -123,8 +124,12 @@ static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 		if (err)
 			return err;
 	} else {
-		long got = bpf_get_stack(ctx, scratch->pcs, sizeof(scratch->pcs),
-					 BPF_F_USER_STACK);
+		/* No context (a task work's): the task's own stack, which
+		 * is the current one. */
+		long got = ctx ? bpf_get_stack(ctx, scratch->pcs, sizeof(scratch->pcs),
+					       BPF_F_USER_STACK)
+			       : bpf_get_task_stack(bpf_get_current_task_btf(), scratch->pcs,
+						    sizeof(scratch->pcs), BPF_F_USER_STACK);
 
 		if (got <= 0)
 			return got < 0 ? (int)got : -ENOENT;

@@ -11,13 +11,15 @@
 #      sites   memtrace --empty-probes on memtrace's own sites
 #              (user/proc/probe_site.c)
 #    Prints the median ns per malloc+free pair, min-max, and entry/sites.
-# 2. A getppid() loop of a process nobody traces, while memtrace traces a
-#    sleeping one: without memtrace, with the mmap/brk probes as memtrace
-#    chooses (fentry/fexit where the kernel allows them), on the syscalls'
-#    own tracepoints (MEMTRACE_NO_FEXIT=1) and on the raw syscall
-#    tracepoints (and MEMTRACE_RAW_SYSCALL_TP=1, the last fallback).
+# 2. A getppid() loop, then an mmap+munmap loop, of a process nobody
+#    traces, while memtrace traces a sleeping one: without memtrace, with
+#    the mmap/brk probes as memtrace chooses (fentry/fexit where the kernel
+#    allows them, else the mmap lock's tracepoint), on the syscalls' own
+#    tracepoints (MEMTRACE_NO_FEXIT=1 MEMTRACE_NO_LOCK_TP=1) and on the raw
+#    syscall tracepoints (and MEMTRACE_RAW_SYSCALL_TP=1, the last fallback).
 #
 # Usage: scripts/bench_allocators.sh [PAIRS] [ROUNDS]
+# SYSCALLS_ONLY=1 runs part 2 only.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
@@ -29,6 +31,8 @@ MT=${MEMTRACE:-build/memtrace}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 B=build/bench
+mkdir -p "$B"
+if [ -z "${SYSCALLS_ONLY:-}" ]; then
 LIBDIR=/usr/lib/x86_64-linux-gnu
 bench_private_libc tests/progs/churn.c "$B/churn_glibc"
 allocs="glibc"
@@ -69,6 +73,7 @@ for a in $allocs; do
 	printf "%-9s %20s %22s %22s %11.1fx\n" "$a" "$al" "$enr" "$sir" \
 		"$(echo "$en $si" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')"
 done
+fi
 
 gcc -O2 scripts/bench/syscalls.c -o "$B/syscalls"
 sys_run() {
@@ -78,9 +83,10 @@ sys_run() {
 		sleep 30 & victim=$!
 		sleep 0.3	# past its exec
 		case $1 in
-		syscall-tp) MEMTRACE_NO_FEXIT=1 "$MT" -q -o /dev/null -p "$victim" \
-				2>"$tmp/err.$1" & ;;
-		raw-tp) MEMTRACE_NO_FEXIT=1 MEMTRACE_RAW_SYSCALL_TP=1 "$MT" -q -o /dev/null \
+		syscall-tp) MEMTRACE_NO_FEXIT=1 MEMTRACE_NO_LOCK_TP=1 "$MT" -q -o /dev/null \
+				-p "$victim" 2>"$tmp/err.$1" & ;;
+		raw-tp) MEMTRACE_NO_FEXIT=1 MEMTRACE_NO_LOCK_TP=1 MEMTRACE_RAW_SYSCALL_TP=1 \
+			"$MT" -q -o /dev/null \
 				-p "$victim" 2>"$tmp/err.$1" & ;;
 		*) "$MT" -q -o /dev/null -p "$victim" 2>"$tmp/err.$1" & ;;
 		esac
@@ -96,14 +102,18 @@ sys_run() {
 	esac
 }
 for r in $(seq "$ROUNDS"); do
-	for c in none fexit syscall-tp raw-tp; do
-		sys_run "$c" | sed -n 's/^syscalls: \([0-9.]*\) ns.*/\1/p' >> "$tmp/sys.$c"
+	for c in none default syscall-tp raw-tp; do
+		sys_run "$c" > "$tmp/out"
+		sed -n 's/^syscalls: \([0-9.]*\) ns.*/\1/p' "$tmp/out" >> "$tmp/sys.$c"
+		sed -n 's/^maps: \([0-9.]*\) ns.*/\1/p' "$tmp/out" >> "$tmp/maps.$c"
 	done
 done
 echo
-echo "getppid() of an untraced process while memtrace traces another, $ROUNDS rounds,"
-echo "ns per call: median (min-max)"
-for c in none fexit syscall-tp raw-tp; do
-	set -- $(stats "$tmp/sys.$c")
-	printf "%-12s %s (%s-%s)\n" "$c" "$1" "$2" "$3"
+echo "a process memtrace does not trace, while it traces another, $ROUNDS rounds,"
+echo "ns: median (min-max)"
+printf "%-12s %24s %24s\n" probes "getppid()" "mmap+munmap"
+for c in none default syscall-tp raw-tp; do
+	set -- $(stats "$tmp/sys.$c"); g="$1 ($2-$3)"
+	set -- $(stats "$tmp/maps.$c"); m="$1 ($2-$3)"
+	printf "%-12s %24s %24s\n" "$c" "$g" "$m"
 done

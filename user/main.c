@@ -415,8 +415,8 @@ static int load_probes(struct memtrace *mt, const struct probes_config *pc,
 			"tracepoints, which every syscall on the machine passes while memtrace "
 			"runs",
 			getenv("MEMTRACE_RAW_SYSCALL_TP") ? "MEMTRACE_RAW_SYSCALL_TP is set"
-			: "the kernel refused fentry/fexit and the tracepoints of the mmap and "
-			  "brk syscalls");
+			: "the kernel refused fentry/fexit, the mmap lock's tracepoint and the "
+			  "tracepoints of the mmap and brk syscalls");
 	return 0;
 }
 

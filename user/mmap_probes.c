@@ -18,8 +18,8 @@
 #include "util/why.h"
 #include "mmap_probes.skel.h"
 
-/* The three ways in, best first (see mmap_probes.h). */
-enum mmap_way { WAY_FEXIT, WAY_SYSCALL_TP, WAY_RAW_TP };
+/* The four ways in, best first (see mmap_probes.h). */
+enum mmap_way { WAY_FEXIT, WAY_LOCK_TP, WAY_SYSCALL_TP, WAY_RAW_TP };
 
 /* The syscalls' tracepoints the two tracepoint programs go on. */
 static const char *const tp_enters[] = { "sys_enter_munmap", "sys_enter_mremap",
@@ -34,12 +34,18 @@ struct mmap_probes {
 	struct bpf_link *tp_links[2 * N_TP];
 };
 
+/* Which way a program belongs to, by its section. */
 static enum mmap_way way_of(const struct bpf_program *prog)
 {
-	if (bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT)
+	const char *sec = bpf_program__section_name(prog);
+
+	if (!strncmp(sec, "tp_btf/mmap_lock", 16))
+		return WAY_LOCK_TP;
+	if (!strncmp(sec, "tp_btf/sys_", 11))
+		return WAY_RAW_TP;
+	if (!strcmp(sec, "tracepoint"))
 		return WAY_SYSCALL_TP;
-	return bpf_program__expected_attach_type(prog) == BPF_TRACE_RAW_TP ? WAY_RAW_TP
-									  : WAY_FEXIT;
+	return WAY_FEXIT;
 }
 
 /* prog on the tracepoint syscalls/name: a perf event (all CPUs: a
@@ -104,7 +110,9 @@ static int load(struct mmap_probes *mp, const struct probe_maps *maps,
 		if (way_of(prog) == WAY_SYSCALL_TP)
 			bpf_program__set_autoattach(prog, false);
 	}
-	err = probe_maps_share(maps, s->obj, true);
+	/* All but map_calls, the threads awaiting a syscall's return, which
+	 * only this object uses. */
+	err = probe_maps_share(maps, s->obj, false);
 	if (!err)
 		err = mmap_probes_bpf__load(s);
 	if (!err)
@@ -164,13 +172,16 @@ int mmap_probes_open(struct mmap_probes **out, const struct probe_maps *maps,
 	if (!mp)
 		return -ENOMEM;
 	/* fexit first: it costs processes that are not traced nothing; then
-	 * the syscalls' own tracepoints, which run no BPF for other
-	 * syscalls; the raw tracepoints, which every syscall passes, last. */
+	 * the mmap lock's tracepoint, which other syscalls never pass; the
+	 * syscalls' own tracepoints, which run no BPF for other syscalls
+	 * but slow them all; the raw tracepoints, which every syscall
+	 * passes, last. */
 	bool no_fexit = getenv("MEMTRACE_NO_FEXIT") || fexit_refused();
 
-	for (enum mmap_way w = no_fexit ? WAY_SYSCALL_TP : WAY_FEXIT;
+	for (enum mmap_way w = no_fexit ? WAY_LOCK_TP : WAY_FEXIT;
 	     w <= WAY_RAW_TP && !mp->skel; w++) {
-		if (w == WAY_SYSCALL_TP && getenv("MEMTRACE_RAW_SYSCALL_TP"))
+		if ((w == WAY_LOCK_TP && getenv("MEMTRACE_NO_LOCK_TP")) ||
+		    (w == WAY_SYSCALL_TP && getenv("MEMTRACE_RAW_SYSCALL_TP")))
 			continue;
 		err = load(mp, maps, cfg, w);
 		if (err)

@@ -23,11 +23,13 @@ struct probe_maps;
 /*
  * Load and attach them, on the shared maps (created for cfg); safe on
  * another thread while probes_open() loads the allocation probes.
- * fentry/fexit on the syscalls' functions where the kernel allows it, else
- * the syscalls' own tracepoints, else the raw syscall tracepoints
- * (skipped without a try where a two-instruction fexit program is refused;
- * MEMTRACE_NO_FEXIT=1 skips fexit, MEMTRACE_RAW_SYSCALL_TP=1 the
- * syscalls' tracepoints). Returns 0 or a negative errno with why filled.
+ * fentry/fexit on the syscalls' functions where the kernel allows it (not
+ * tried where a two-instruction fexit program is refused), else the
+ * tracepoint of the mmap lock with a task work at the syscall's return,
+ * else the syscalls' own tracepoints, else the raw syscall tracepoints.
+ * MEMTRACE_NO_FEXIT=1 skips fexit, MEMTRACE_NO_LOCK_TP=1 the mmap lock,
+ * MEMTRACE_RAW_SYSCALL_TP=1 the syscalls' tracepoints. Returns 0 or a
+ * negative errno with why filled.
  */
 int mmap_probes_open(struct mmap_probes **out, const struct probe_maps *maps,
 		     const struct probes_config *cfg, char *why, size_t why_len);
