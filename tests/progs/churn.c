@@ -5,12 +5,17 @@
  * the program prints how long one pair took on average, measured inside
  * the program so that a tracer's start-up is not counted.
  *
- * Usage: churn [PAIRS_PER_THREAD] [THREADS]   (defaults 2000000 1)
+ * Usage: churn [PAIRS_PER_THREAD] [THREADS] [wait]   (defaults 2000000 1)
+ * "wait": start only on SIGUSR1, for a tracer to attach first (with -p);
+ * PAIRS 0 then waits to be killed (a traced process that never allocates).
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void *volatile sink;
 
@@ -42,6 +47,18 @@ int main(int argc, char **argv)
 	struct timespec a, b;
 	double ns;
 
+	if (argc > 3 && !strcmp(argv[3], "wait")) {
+		sigset_t usr1;
+		int sig;
+
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		if (pairs == 0)
+			for (;;)
+				pause();
+		sigwait(&usr1, &sig);
+	}
 	if (nthreads < 1 || nthreads > 64 || pairs < 1)
 		return 2;
 	clock_gettime(CLOCK_MONOTONIC, &a);
