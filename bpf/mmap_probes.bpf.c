@@ -194,16 +194,13 @@ static __always_inline void on_munmap_enter(const struct pt_regs *uregs)
 	emit(MT_EV_MUNMAP, MT_FUNC_MMAP, addr, MT_PAGE_UP(len), 0, 0, 0);
 }
 
-/* Whether the call is one to see the end of: the program's own, on an
- * address the kernel takes. */
-static __always_inline bool on_mremap_enter(const struct pt_regs *uregs)
+static __always_inline void on_mremap_enter(const struct pt_regs *uregs)
 {
 	__u64 addr = BPF_CORE_READ(uregs, di), len = BPF_CORE_READ(uregs, si);
 
 	if ((addr & (MT_PAGE - 1)) || !outside_allocator(false))
-		return false;
+		return;
 	emit(MT_EV_MREMAP_BEGIN, MT_FUNC_MREMAP, 0, MT_PAGE_UP(len), addr, 0, 0);
-	return true;
 }
 
 static __always_inline void on_mremap_exit(const struct pt_regs *uregs, long ret,
@@ -324,8 +321,10 @@ static __always_inline bool in_allocator(void)
 
 /*
  * The ways that are not fexit: the entry of syscall nr, by its number.
- * Returns whether its end is to be seen: mmap's always is, unless the
- * allocator calls it (its arguments are read at the end), munmap's never.
+ * Returns whether its end is to be seen: munmap's never; brk's when its
+ * entry noted the break; mremap's always, its end decides as at the
+ * tracepoints (its entry may have set nothing aside); mmap's unless the
+ * allocator calls it (its end would say just that).
  */
 static __always_inline bool on_enter_nr(long nr, struct pt_regs *uregs)
 {
@@ -333,8 +332,10 @@ static __always_inline bool on_enter_nr(long nr, struct pt_regs *uregs)
 		on_munmap_enter(uregs);
 		return false;
 	}
-	if (nr == MT_NR_MREMAP)
-		return on_mremap_enter(uregs);
+	if (nr == MT_NR_MREMAP) {
+		on_mremap_enter(uregs);
+		return true;
+	}
 	if (nr == MT_NR_BRK)
 		return on_brk_enter();
 	return nr == MT_NR_MMAP && !in_allocator();

@@ -12,6 +12,7 @@
  *                   mapping (MAP_FIXED): 64 KiB left
  *   map_file        a file mapping: not memory the program allocated
  *   grow_brk        the program break moved up by 40 KiB (sbrk)
+ *   shrink_brk      up by 48 KiB, then down by 16: 32 KiB left
  * It touches every page it keeps.
  *
  * Usage: mapper [--wait] [--mallocs] TRUTH.json
@@ -119,6 +120,19 @@ __attribute__((noinline)) void grow_brk(void)
 	sink = p;
 }
 
+/* The break moved up, then partly back: 32 KiB are left of the 48. */
+__attribute__((noinline)) void shrink_brk(void)
+{
+	char *p = sbrk(48 * KiB);
+
+	if (p == (void *)-1 || sbrk(-16 * KiB) == (void *)-1) {
+		perror("sbrk");
+		exit(1);
+	}
+	memset(p, 4, 32 * KiB);
+	sink = p;
+}
+
 int main(int argc, char **argv)
 {
 	const char *truth = NULL;
@@ -158,6 +172,7 @@ int main(int argc, char **argv)
 	map_replaced(fd);
 	map_file(fd);
 	grow_brk();
+	shrink_brk();
 
 	f = fopen(truth, "w");
 	if (!f)
@@ -169,8 +184,9 @@ int main(int argc, char **argv)
 		"  {\"function\": \"map_grown\", \"kind\": \"mremap\", \"bytes\": %lu, \"count\": 1},\n"
 		"  {\"function\": \"map_replaced\", \"kind\": \"mmap\", \"bytes\": %lu, \"count\": 1},\n"
 		"  {\"function\": \"map_file\", \"kind\": \"mmap\", \"bytes\": 0, \"count\": 0},\n"
-		"  {\"function\": \"grow_brk\", \"kind\": \"brk\", \"bytes\": %lu, \"count\": 1}\n"
-		"]}\n", 5 * 64 * KiB, 192 * KiB, 192 * KiB, 64 * KiB, 40 * KiB);
+		"  {\"function\": \"grow_brk\", \"kind\": \"brk\", \"bytes\": %lu, \"count\": 1},\n"
+		"  {\"function\": \"shrink_brk\", \"kind\": \"brk\", \"bytes\": %lu, \"count\": 1}\n"
+		"]}\n", 5 * 64 * KiB, 192 * KiB, 192 * KiB, 64 * KiB, 40 * KiB, 32 * KiB);
 	fclose(f);
 	return 0;
 }
