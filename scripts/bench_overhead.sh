@@ -33,8 +33,7 @@ cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
 PAIRS=${1:-300000}
 ROUNDS=${2:-5}
-MT=${MEMTRACE:-build/memtrace}
-[ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
+need_memtrace
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM

@@ -17,11 +17,11 @@
 # Usage: scripts/bench_python.sh [PYTHON] [ROUNDS] [REPEATS]
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/bench/lib.sh
 PY=${1:-/usr/bin/python3.11}
 ROUNDS=${2:-5000}
 REPEATS=${3:-3}
-MT=${MEMTRACE:-build/memtrace}
-[ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
+need_memtrace
 
 us() { sed -n 's/^py_churn: \([0-9.]*\) us.*/\1/p'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -6,10 +6,10 @@
 # Usage: scripts/bench_python_census.sh [PYTHON] [N]
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/bench/lib.sh
 PY=${1:-/usr/bin/python3.11}
 N=${2:-8000000}
-MT=${MEMTRACE:-build/memtrace}
-[ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
+need_memtrace
 tmp=$(mktemp -d)
 fifo=$tmp/in
 mkfifo "$fifo"

@@ -4,6 +4,8 @@
 #   a private copy of the system libc in $(dirname OUT)/lib. Uprobes belong to
 #   a file: another tracer's probes on the system libc would slow every
 #   process that maps it, including the benchmark. A copy is another file.
+# need_memtrace: MT, the memtrace to measure ($MEMTRACE, else build/memtrace);
+#   exits if it is not built.
 # stats FILE: "median min max" of the numbers in FILE, one a line.
 # wait_ready ERRFILE PID: until memtrace PID says it traces ("Ctrl-C to
 #   stop" in ERRFILE, its stderr); if it exits first, show why and exit 1.
@@ -23,6 +25,11 @@ bench_private_libc() {
 	cp -f "$(readlink -f "$sys_libc")" "$lib/libc.so.6"
 	gcc -O1 -g -fno-omit-frame-pointer -pthread "$src" -o "$out" \
 		-Wl,-rpath,"$(cd "$lib" && pwd)"
+}
+
+need_memtrace() {
+	MT=${MEMTRACE:-build/memtrace}
+	[ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
 }
 
 stats() {
