@@ -15,8 +15,10 @@
  *   shrink_brk      up by 48 KiB, then down by 16: 32 KiB left
  * It touches every page it keeps.
  *
- * Usage: mapper [--wait] [--mallocs] TRUTH.json
+ * Usage: mapper [--wait] [--mallocs] [--threads] TRUTH.json
  *   --wait     print "ready" and wait for a line on stdin before working
+ *   --threads  last, in map_in_thread, 4 threads at once each map and unmap
+ *              500 blocks of 64 KiB and keep 3 (written as "thread_maps")
  *   --mallocs  first, in malloc_heap, 40 blocks of 300 KiB (glibc maps each
  *              one with mmap) and 50,000 of 200 bytes (glibc grows its heap
  *              with brk for them), all kept: mappings the allocator makes
@@ -24,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,10 +136,44 @@ __attribute__((noinline)) void shrink_brk(void)
 	sink = p;
 }
 
+#define THREADS 4
+#define THREAD_ROUNDS 500
+#define THREAD_KEEP 3
+
+static pthread_barrier_t all_started;
+
+/* Many threads inside mmap and munmap at the same time. */
+__attribute__((noinline)) void *map_in_thread(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&all_started);
+	for (int i = 0; i < THREAD_ROUNDS; i++) {
+		char *p = anon(64 * KiB);
+
+		if (i < THREAD_KEEP)
+			memset(p, 5, 64 * KiB);
+		else
+			munmap(p, 64 * KiB);
+	}
+	return NULL;
+}
+
+static void map_in_threads(void)
+{
+	pthread_t t[THREADS];
+
+	pthread_barrier_init(&all_started, NULL, THREADS);
+	for (int i = 0; i < THREADS; i++)
+		if (pthread_create(&t[i], NULL, map_in_thread, NULL))
+			exit(1);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const char *truth = NULL;
-	bool wait = false, mallocs = false;
+	bool wait = false, mallocs = false, threads = false;
 	char line[64];
 	FILE *f;
 	int fd;
@@ -146,11 +183,13 @@ int main(int argc, char **argv)
 			wait = true;
 		else if (!strcmp(argv[i], "--mallocs"))
 			mallocs = true;
+		else if (!strcmp(argv[i], "--threads"))
+			threads = true;
 		else
 			truth = argv[i];
 	}
 	if (!truth) {
-		fprintf(stderr, "usage: mapper [--wait] [--mallocs] TRUTH.json\n");
+		fprintf(stderr, "usage: mapper [--wait] [--mallocs] [--threads] TRUTH.json\n");
 		return 2;
 	}
 	/* A file of 64 KiB to map: this program itself is bigger. */
@@ -173,6 +212,8 @@ int main(int argc, char **argv)
 	map_file(fd);
 	grow_brk();
 	shrink_brk();
+	if (threads)
+		map_in_threads();
 
 	f = fopen(truth, "w");
 	if (!f)
@@ -186,7 +227,12 @@ int main(int argc, char **argv)
 		"  {\"function\": \"map_file\", \"kind\": \"mmap\", \"bytes\": 0, \"count\": 0},\n"
 		"  {\"function\": \"grow_brk\", \"kind\": \"brk\", \"bytes\": %lu, \"count\": 1},\n"
 		"  {\"function\": \"shrink_brk\", \"kind\": \"brk\", \"bytes\": %lu, \"count\": 1}\n"
-		"]}\n", 5 * 64 * KiB, 192 * KiB, 192 * KiB, 64 * KiB, 40 * KiB, 32 * KiB);
+		"]", 5 * 64 * KiB, 192 * KiB, 192 * KiB, 64 * KiB, 40 * KiB, 32 * KiB);
+	if (threads)
+		fprintf(f, ",\n\"thread_maps\": [\n"
+			"  {\"function\": \"map_in_thread\", \"kind\": \"mmap\", \"bytes\": %lu, "
+			"\"count\": %d}\n]", THREADS * THREAD_KEEP * 64 * KiB, THREADS * THREAD_KEEP);
+	fprintf(f, "}\n");
 	fclose(f);
 	return 0;
 }
