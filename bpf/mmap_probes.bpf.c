@@ -59,6 +59,16 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
  * are others. */
 #define MT_TS_COMPAT 0x0002
 
+/* Whether the thread whose state is st (NULL: none yet) is inside a
+ * probed allocator call, whose maps are the allocator's own (counted). */
+static __always_inline bool allocators_own(const struct call_state *st)
+{
+	if (!st || !st->depth)
+		return false;
+	count(MT_CNT_MAPS_IN_ALLOCATOR);
+	return true;
+}
+
 /* The calling thread's state, if it is a traced process's and not inside
  * a probed allocator call; NULL otherwise (counted when in the allocator). */
 static __always_inline struct call_state *outside_allocator(bool create)
@@ -69,10 +79,8 @@ static __always_inline struct call_state *outside_allocator(bool create)
 		return NULL;
 	st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0,
 				  create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	if (st && st->depth > 0) {
-		count(MT_CNT_MAPS_IN_ALLOCATOR);
+	if (allocators_own(st))
 		return NULL;
-	}
 	if (!st && create)
 		count(MT_CNT_STATE_FAILED);
 	return st;
@@ -307,18 +315,6 @@ static __always_inline struct pt_regs *task_user_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-/* Whether the thread is inside a probed allocator call (counted if so). */
-static __always_inline bool in_allocator(void)
-{
-	struct call_state *st = bpf_task_storage_get(&call_states,
-						     bpf_get_current_task_btf(), 0, 0);
-
-	if (!st || st->depth <= 0)
-		return false;
-	count(MT_CNT_MAPS_IN_ALLOCATOR);
-	return true;
-}
-
 /*
  * The ways that are not fexit: the entry of syscall nr, by its number.
  * Returns whether its end is to be seen: munmap's never; brk's when its
@@ -338,7 +334,9 @@ static __always_inline bool on_enter_nr(long nr, struct pt_regs *uregs)
 	}
 	if (nr == MT_NR_BRK)
 		return on_brk_enter();
-	return nr == MT_NR_MMAP && !in_allocator();
+	return nr == MT_NR_MMAP &&
+	       !allocators_own(bpf_task_storage_get(&call_states, bpf_get_current_task_btf(),
+						    0, 0));
 }
 
 /* ... and its end, ret its return value. A NULL ctx: no program context

@@ -88,7 +88,7 @@ struct call_state {
 	 * the return address it held. */
 	__u64 skip_sp;
 	__u64 skip_ret;
-	struct mt_stack stack;	/* scratch for stack_capture() */
+	struct mt_stack stack;	/* scratch for stack_capture_from() */
 	struct mt_unwind_stop stop; /* where the unwind stopped */
 	struct mt_stack_window window; /* of the walk's stack reads */
 	/* The syscall probes (mmap_probes.bpf.c): a copy of the user

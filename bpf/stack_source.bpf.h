@@ -79,26 +79,12 @@ static __always_inline __u64 stack_id(const struct mt_stack *s)
  * probe's (the PC is a return address), not those of a probed instruction.
  * *stop and *win, which must survive too: where the DWARF walk stopped,
  * and its window on the stack (unwind_walk()).
- */
-static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
-					      struct mt_stack *scratch, __u32 func, __u32 pid,
-					      struct mt_unwind_stop *stop,
-					      struct mt_stack_window *win, bool at_return,
-					      __u64 *id);
-
-static __always_inline int stack_capture(struct pt_regs *regs, struct mt_stack *scratch,
-					 __u32 func, __u32 pid, struct mt_unwind_stop *stop,
-					 struct mt_stack_window *win, bool at_return, __u64 *id)
-{
-	return stack_capture_from(regs, regs, scratch, func, pid, stop, win, at_return, id);
-}
-
-/*
- * The same from a program whose context is not the user registers (a
- * syscall's fexit): regs is a copy of the task's user registers, ctx the
- * program's context (for the kernel's frame-pointer walk, which finds
- * the user registers itself), or NULL where there is none (a task work,
- * which runs in the task: the walk is then of the current task's stack).
+ *
+ * regs are the user registers (a uprobe's context) or a copy of them (a
+ * syscall's fexit); ctx is the program's context, for the kernel's
+ * frame-pointer walk, which finds the user registers itself, or NULL
+ * where there is none (a task work, which runs in the task: the walk is
+ * then of the current task's stack).
  */
 static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 					      struct mt_stack *scratch, __u32 func, __u32 pid,

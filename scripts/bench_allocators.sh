@@ -70,7 +70,7 @@ for a in $allocs; do
 	set -- $(stats "$tmp/$a.entry"); en=$1; enr="$1 ($2-$3)"
 	set -- $(stats "$tmp/$a.sites"); si=$1; sir="$1 ($2-$3)"
 	printf "%-9s %20s %22s %22s %11.1fx\n" "$a" "$al" "$enr" "$sir" \
-		"$(echo "$en $si" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')"
+		"$(ratio "$en" "$si")"
 done
 fi
 

@@ -99,5 +99,5 @@ set -- $(stats "$tmp/N=1"); one=$1
 for c in $configs; do
 	set -- $(stats "$tmp/$c")
 	printf "  %-12s %9s  [%s-%s]  x%.2f\n" "$c" "$1" "$2" "$3" \
-		"$(echo "$1 $one" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')"
+		"$(ratio "$1" "$one")"
 done

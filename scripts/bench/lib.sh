@@ -7,6 +7,7 @@
 # need_memtrace: MT, the memtrace to measure ($MEMTRACE, else build/memtrace);
 #   exits if it is not built.
 # stats FILE: "median min max" of the numbers in FILE, one a line.
+# ratio A B: A / B (0 when B is 0).
 # wait_ready ERRFILE PID: until memtrace PID says it traces ("Ctrl-C to
 #   stop" in ERRFILE, its stderr); if it exits first, show why and exit 1.
 #   ERRFILE may be a FIFO (mkfifo): then it blocks instead of polling, which
@@ -35,6 +36,10 @@ need_memtrace() {
 stats() {
 	sort -n "$1" | awk '{a[NR] = $1} END {
 		if (NR) printf "%s %s %s\n", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
+
+ratio() {
+	echo "$1 $2" | awk '{print ($2 > 0 ? $1 / $2 : 0)}'
 }
 
 wait_ready() {
