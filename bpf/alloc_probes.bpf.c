@@ -154,14 +154,16 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u64 a0, __u64 a1, _
 
 	if (empty_probes)
 		return RUN_RETURN;	/* the floor: both traps, as without sessions */
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	task = bpf_get_current_task_btf();
+	st = bpf_task_storage_get(&call_states, task, 0, 0);
+	if (!target_known(st, bpf_get_current_pid_tgid() >> 32))
 		return RUN_RETURN;
 	if ((cookie & MT_COOKIE_MOVED) && moved_args(ctx, cookie, &a0, &a1, &a2))
 		return RUN_RETURN;
 
-	task = bpf_get_current_task_btf();
-	st = bpf_task_storage_get(&call_states, task, 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		st = bpf_task_storage_get(&call_states, task, 0,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st) {
 		count(MT_CNT_STATE_FAILED);
 		return RUN_RETURN;
@@ -308,11 +310,10 @@ static __always_inline int call_return(struct pt_regs *ctx, __u64 ret)
 
 	if (empty_probes)
 		return 0;
-	if (!is_target(pid))
-		return 0;
-
 	task = bpf_get_current_task_btf();
 	st = bpf_task_storage_get(&call_states, task, 0, 0);
+	if (!target_known(st, pid))
+		return 0;
 	if (!st || st->depth == 0) {
 		struct mt_target *t = bpf_map_lookup_elem(&targets, &pid);
 
@@ -417,11 +418,12 @@ int BPF_KPROBE(free_enter, __u64 a0, __u64 a1, __u64 a2)
 	/* Sampling: a block not sampled costs this one map operation. */
 	if (sample_bytes && !sampled_forget(bpf_get_current_pid_tgid() >> 32, ptr))
 		return 0;
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0, 0);
+	if (!target_known(st, bpf_get_current_pid_tgid() >> 32))
 		return 0;
-
-	st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0,
-				  func == MT_FUNC_PY_FREE ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (!st && func == MT_FUNC_PY_FREE)
+		st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	/* Inside a probed call, only the free of the block the call was
 	 * given is the call's own business (realloc(p, 0) frees p; pymalloc's
 	 * realloc frees the old block): the call reports it. Any other block

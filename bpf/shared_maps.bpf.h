@@ -28,6 +28,20 @@ struct {
 	__type(value, struct mt_target);
 } targets SEC(".maps");
 
+/* How many times targets has changed: user space adds one after each
+ * write, so that a thread may keep what it last read of its process's
+ * entry (call_state.target_gen, target_known()). Mmapable: user space adds
+ * without a system call. process_watch.bpf.c's writes need not add: they
+ * are of a process just forked, whose threads have no call state yet, or
+ * of one whose threads have all exited. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} targets_gen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MT_CNT_COUNT);
@@ -88,6 +102,10 @@ struct call_state {
 	 * the return address it held. */
 	__u64 skip_sp;
 	__u64 skip_ret;
+	/* targets_gen + 1 when this thread last looked its process up in
+	 * targets (0: never), and whether it was traced then. */
+	__u64 target_gen;
+	__u8 target_traced;
 	struct mt_stack stack;	/* scratch for stack_capture_from() */
 	struct mt_unwind_stop stop; /* where the unwind stopped */
 	struct mt_stack_window window; /* of the walk's stack reads */

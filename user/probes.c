@@ -56,6 +56,7 @@ struct probes {
 	int ncpus;
 	bool multi;		/* allocation probes attach as multi-uprobes */
 	const volatile uint64_t *py_gens;	/* py_code_gens, mapped */
+	uint64_t *targets_gen;			/* targets_gen, mapped */
 	/* Probes as tracefs uprobe events, one kernel consumer each however
 	 * many processes are traced (see uprobe_events.h); NULL: links per
 	 * process, as above. */
@@ -290,6 +291,15 @@ int probes_open(struct probes **out, const struct probe_maps *maps,
 	if (p->py_gens == MAP_FAILED) {
 		p->py_gens = NULL;
 		err = why_fail(-errno, why, why_len, "cannot map the code objects' generations: %s",
+			       strerror(errno));
+		goto err;
+	}
+
+	p->targets_gen = mmap(NULL, sizeof(*p->targets_gen), PROT_READ | PROT_WRITE, MAP_SHARED,
+			      bpf_map__fd(p->skel->maps.targets_gen), 0);
+	if (p->targets_gen == MAP_FAILED) {
+		p->targets_gen = NULL;
+		err = why_fail(-errno, why, why_len, "cannot map the filter's generation: %s",
 			       strerror(errno));
 		goto err;
 	}
@@ -638,6 +648,14 @@ static bool claim_session(struct probes *p, const struct alloc_target *at)
 	return true;
 }
 
+/* After each write to targets: the threads' copies of their entries are
+ * stale (target_known() in bpf/probe_common.bpf.h). */
+static void targets_changed(struct probes *p)
+{
+	if (p->targets_gen)
+		__atomic_fetch_add(p->targets_gen, 1, __ATOMIC_SEQ_CST);
+}
+
 /*
  * Say when pid's entry probes went live (now), or that some are being
  * attached: returns without an entry in that window are calls that were
@@ -660,6 +678,7 @@ static void mark_live(struct probes *p, pid_t pid, bool live)
 		tv.flags &= ~MT_TARGET_ATTACHING;	/* all its probes at once */
 	bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key), &tv, sizeof(tv),
 			     BPF_EXIST);
+	targets_changed(p);
 }
 
 int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
@@ -675,6 +694,7 @@ int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 
 	err = bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key),
 				   &tv, sizeof(tv), BPF_ANY);
+	targets_changed(p);
 	if (err)
 		return why_fail(err, why, why_len, "cannot add PID %d to the filter: %s",
 			    pid, strerror(-err));
@@ -801,9 +821,12 @@ const volatile uint64_t *probes_py_gens(const struct probes *p)
 static int set_target(struct probes *p, pid_t pid, const struct mt_target *tv)
 {
 	__u32 key = pid;
+	int err;
 
-	return bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key), tv,
-				    sizeof(*tv), BPF_ANY);
+	err = bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key), tv,
+				   sizeof(*tv), BPF_ANY);
+	targets_changed(p);
+	return err;
 }
 
 int probes_attach_all(struct probes *p, const struct alloc_target *at,
@@ -930,6 +953,7 @@ void probes_forget(struct probes *p, pid_t pid)
 	__u32 key = pid;
 
 	bpf_map__delete_elem(p->skel->maps.targets, &key, sizeof(key), 0);
+	targets_changed(p);
 	if (p->ue)
 		uprobe_events_forget(p->ue, pid);
 }
@@ -1081,6 +1105,7 @@ static void clear_targets(struct probes *p)
 	while (!bpf_map_get_next_key(fd, NULL, &key))
 		if (bpf_map_delete_elem(fd, &key))
 			break;
+	targets_changed(p);
 }
 
 void probes_close(struct probes *p)
@@ -1096,6 +1121,8 @@ void probes_close(struct probes *p)
 	bpf_link__destroy(p->exec_link);
 	if (p->py_gens)
 		munmap((void *)p->py_gens, PY_GENS_BYTES);
+	if (p->targets_gen)
+		munmap(p->targets_gen, sizeof(*p->targets_gen));
 	alloc_probes_bpf__destroy(p->py_skel);
 	alloc_probes_bpf__destroy(p->skel);
 	free(p);

@@ -21,20 +21,28 @@
  * that lacks one (jemalloc has no pvalloc), glibc's would hand out a block
  * that this allocator's free cannot take.
  *
- * Usage: leaky [--wait] [--hold] TRUTH.json
+ * Usage: leaky [--wait | --busy] [--reexec] [--hold] TRUTH.json
  *   --wait  print "ready" and wait for a line on stdin before working
  *           (so a tracer can attach with -p first)
+ *   --busy  as --wait, but the main thread allocates and frees all the
+ *           while it waits (so a tracer attaches to a thread in the middle
+ *           of its calls), and then does the first thread's share of the
+ *           work itself
+ *   --reexec  after the line, exec itself again without --reexec (to
+ *           print "ready" and wait again), before any work
  *   --hold  after writing TRUTH.json, wait for a line on stdin before
  *           exiting (so a tracer can report on a live process)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NTHREADS 4
 
@@ -176,25 +184,39 @@ static void wait_line(void)
 		line[0] = '\0';
 }
 
+/* Churn until a line comes on stdin. */
+static void wait_line_busy(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+
+	for (int round = 0; poll(&p, 1, 0) == 0; round++)
+		churn(round % 250);
+	wait_line();
+}
+
 int main(int argc, char **argv)
 {
 	void *first_line_block = malloc(777);	/* must stay on main's first line */
 	struct tally tallies[NTHREADS] = { 0 };
 	pthread_t th[NTHREADS];
-	bool wait = false, hold = false;
+	bool wait = false, busy = false, hold = false, reexec = false;
 	const char *truth = NULL;
 	FILE *f;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--wait"))
 			wait = true;
+		else if (!strcmp(argv[i], "--busy"))
+			wait = busy = true;
+		else if (!strcmp(argv[i], "--reexec"))
+			reexec = true;
 		else if (!strcmp(argv[i], "--hold"))
 			hold = true;
 		else
 			truth = argv[i];
 	}
 	if (!truth) {
-		fprintf(stderr, "usage: leaky [--wait] [--hold] TRUTH.json\n");
+		fprintf(stderr, "usage: leaky [--wait | --busy] [--reexec] [--hold] TRUTH.json\n");
 		return 2;
 	}
 	sink = first_line_block;
@@ -205,13 +227,29 @@ int main(int argc, char **argv)
 	if (wait) {
 		printf("ready\n");
 		fflush(stdout);
-		wait_line();
+		if (busy)
+			wait_line_busy();
+		else
+			wait_line();
+	}
+	if (reexec) {
+		char *args[argc + 1];
+		int n = 0;
+
+		for (int i = 0; i < argc; i++)
+			if (strcmp(argv[i], "--reexec"))
+				args[n++] = argv[i];
+		args[n] = NULL;
+		execv("/proc/self/exe", args);
+		return 1;
 	}
 
-	for (int i = 0; i < NTHREADS; i++)
+	for (int i = busy; i < NTHREADS; i++)
 		if (pthread_create(&th[i], NULL, thread_main, &tallies[i]))
 			return 1;
-	for (int i = 0; i < NTHREADS; i++)
+	if (busy)
+		thread_main(&tallies[0]);
+	for (int i = busy; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
 
 	f = fopen(truth, "w");
