@@ -656,6 +656,18 @@ static void targets_changed(struct probes *p)
 		__atomic_fetch_add(p->targets_gen, 1, __ATOMIC_SEQ_CST);
 }
 
+/* pid's entry in the filter map is tv. */
+static int set_target(struct probes *p, pid_t pid, const struct mt_target *tv)
+{
+	__u32 key = pid;
+	int err;
+
+	err = bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key), tv,
+				   sizeof(*tv), BPF_ANY);
+	targets_changed(p);
+	return err;
+}
+
 /*
  * Say when pid's entry probes went live (now), or that some are being
  * attached: returns without an entry in that window are calls that were
@@ -686,15 +698,12 @@ int probes_attach(struct probes *p, pid_t pid, const struct alloc_target *at,
 {
 	struct pid_links *pl = pid_links_of(p, pid);
 	struct mt_target tv = { .flags = MT_TARGET_ATTACHING };
-	__u32 key = pid;
 	int err;
 
 	if (!pl)
 		return -ENOMEM;
 
-	err = bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key),
-				   &tv, sizeof(tv), BPF_ANY);
-	targets_changed(p);
+	err = set_target(p, pid, &tv);
 	if (err)
 		return why_fail(err, why, why_len, "cannot add PID %d to the filter: %s",
 			    pid, strerror(-err));
@@ -816,17 +825,6 @@ int probes_attach_code_dealloc(struct probes *p, pid_t pid, const char *path,
 const volatile uint64_t *probes_py_gens(const struct probes *p)
 {
 	return p->py_gens;
-}
-
-static int set_target(struct probes *p, pid_t pid, const struct mt_target *tv)
-{
-	__u32 key = pid;
-	int err;
-
-	err = bpf_map__update_elem(p->skel->maps.targets, &key, sizeof(key), tv,
-				   sizeof(*tv), BPF_ANY);
-	targets_changed(p);
-	return err;
 }
 
 int probes_attach_all(struct probes *p, const struct alloc_target *at,
