@@ -82,6 +82,20 @@ struct mt_stack_window {
 };
 
 /* What a thread's outer probed call is doing, from entry to return. */
+/*
+ * The thread's Python thread state as py_find_tstate() last found it, and
+ * the thread ids it was found for. In the call state, which lives and dies
+ * with the thread, so that a thread id used again is never mistaken for
+ * the old thread; the ids change only at an exec by a thread that is not
+ * the leader (it takes the leader's id), hence tid.
+ */
+struct py_thread {
+	__u64 tstate;		/* 0: none found yet */
+	__u64 native_tid;	/* the thread's id in its own PID namespace */
+	__u32 tid;		/* the root namespace's id both are for */
+	__u32 pad;
+};
+
 struct call_state {
 	__u32 depth;		/* probed calls in flight on this thread */
 	__u32 func;		/* enum mt_func of the outer call */
@@ -109,6 +123,7 @@ struct call_state {
 	struct mt_stack stack;	/* scratch for stack_capture_from() */
 	struct mt_unwind_stop stop; /* where the unwind stopped */
 	struct mt_stack_window window; /* of the walk's stack reads */
+	struct py_thread py;	/* for the Python frames' walk */
 	/* The syscall probes (mmap_probes.bpf.c): a copy of the user
 	 * registers to unwind from, and the program break before a brk. */
 	struct pt_regs user_regs;
@@ -158,14 +173,6 @@ struct {
 	__type(key, __u32);			/* tgid */
 	__type(value, struct mt_py_offsets);
 } py_targets SEC(".maps");
-
-/* Thread id (root namespace) -> its PyThreadState address. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u64);
-} py_tstates SEC(".maps");
 
 /* Deaths of code objects per address slot (mt_py_gen_slot). Mmapable:
  * user space reads the counts without a system call. */

@@ -77,8 +77,9 @@ static __always_inline __u64 stack_id(const struct mt_stack *s)
  * is 1 KiB). `func` becomes part of the stack's identity, so a stack always
  * has one allocation function. at_return: the registers are a return
  * probe's (the PC is a return address), not those of a probed instruction.
- * *stop and *win, which must survive too: where the DWARF walk stopped,
- * and its window on the stack (unwind_walk()).
+ * *stop, *win and *pyt, which must survive too: where the DWARF walk
+ * stopped, its window on the stack (unwind_walk()), and the thread's
+ * Python thread state (py_find_tstate()).
  *
  * regs are the user registers (a uprobe's context) or a copy of them (a
  * syscall's fexit); ctx is the program's context, for the kernel's
@@ -89,8 +90,8 @@ static __always_inline __u64 stack_id(const struct mt_stack *s)
 static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 					      struct mt_stack *scratch, __u32 func, __u32 pid,
 					      struct mt_unwind_stop *stop,
-					      struct mt_stack_window *win, bool at_return,
-					      __u64 *id)
+					      struct mt_stack_window *win, struct py_thread *pyt,
+					      bool at_return, __u64 *id)
 {
 	__u64 h;
 
@@ -103,7 +104,7 @@ static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 	 * there as values the verifier cannot know, or it would check the
 	 * frame loop once for a stop and once without (322,139 instructions
 	 * for alloc_exit instead of ~97,000). */
-	py_capture_stop(pid, (__u32)bpf_get_current_pid_tgid(), scratch, &stop->eval);
+	py_capture_stop(pid, pyt, scratch, &stop->eval);
 	if (stack_mode == MT_STACK_DWARF) {
 		int err = unwind_dwarf(regs, scratch, pid, stop, win, at_return);
 

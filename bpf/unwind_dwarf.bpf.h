@@ -99,6 +99,35 @@ mt_unwind_row(const struct mt_unwind_state *s, const __u32 *idx)
 	return bpf_map_lookup_elem(&unwind_rows, idx);
 }
 
+/*
+ * The row hints: for a hash of (object, PC), the index of the row last
+ * found for a PC with that hash, shared by all CPUs and walks. Racing
+ * writers and collisions only make a hint wrong, and a wrong hint is
+ * caught (mt_unwind_find_row()). 4096 slots (16 KiB): a service's hot
+ * allocation stacks hold a few hundred distinct PCs.
+ */
+#define UNWIND_ROW_HINTS 4096
+__u32 unwind_row_hints[UNWIND_ROW_HINTS];
+
+static __always_inline __u32 unwind_row_slot(__u32 start, __u64 target)
+{
+	/* Fibonacci hashing: the top 12 bits of the product. */
+	return (__u32)(((target + ((__u64)start << 32)) * 0x9E3779B97F4A7C15ULL) >> 52) &
+	       (UNWIND_ROW_HINTS - 1);
+}
+
+static __always_inline __u32 mt_unwind_row_hint(struct mt_unwind_state *s, __u32 start,
+						__u64 target)
+{
+	return unwind_row_hints[unwind_row_slot(start, target)];
+}
+
+static __always_inline void mt_unwind_row_found(struct mt_unwind_state *s, __u32 start,
+						__u64 target, __u32 idx)
+{
+	unwind_row_hints[unwind_row_slot(start, target)] = idx;
+}
+
 static __always_inline __u64 mt_unwind_ri_slot(const struct mt_unwind_state *s, __u64 ri)
 {
 	return BPF_CORE_READ((struct return_instance *)ri, stack);
@@ -140,14 +169,22 @@ static __always_inline void unwind_start(struct pt_regs *regs, bool at_return,
 					 struct mt_unwind_stop *start)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct xol_area *xol;
+	struct uprobe_task *ut;
 
 	start->regs.pc = PT_REGS_IP(regs);
 	start->regs.sp = PT_REGS_SP(regs);
 	start->regs.bp = PT_REGS_FP(regs);
 	start->regs.bp_valid = 1;
 	start->regs.pc_is_return = at_return;
-	start->trampoline = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
-	start->ri = (__u64)BPF_CORE_READ(task, utask, return_instances);
+	/* Loads through the task's BTF pointer, not BPF_CORE_READ(): the
+	 * JIT makes each a guarded load where a read is a helper call, and
+	 * the five calls were a quarter of alloc_exit's own samples (perf,
+	 * churn, default mode). A NULL on the way loads as 0. */
+	xol = task->mm ? task->mm->uprobes_state.xol_area : NULL;
+	start->trampoline = xol ? xol->vaddr : 0;
+	ut = task->utask;
+	start->ri = ut ? (__u64)ut->return_instances : 0;
 }
 
 /*

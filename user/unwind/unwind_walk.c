@@ -24,6 +24,7 @@ struct walk {
 	const struct mt_unwind_row *rows;
 	size_t nrows;
 	const struct mt_snapshot *snap;
+	__u32 last_row;		/* the row the last search found: the hint */
 };
 
 static const struct walk *walk_of(const struct mt_unwind_state *s)
@@ -53,6 +54,20 @@ MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_row(const struct mt_unwin
 	const struct walk *w = walk_of(s);
 
 	return *idx < w->nrows ? &w->rows[*idx] : NULL;
+}
+
+/* The hint is the walk's last row found: usually wrong (the next frame
+ * is another function), so every walk also checks the check. */
+MT_UNWIND_INLINE __u32 mt_unwind_row_hint(struct mt_unwind_state *s, __u32 start,
+					  __u64 target)
+{
+	return walk_of(s)->last_row;
+}
+
+MT_UNWIND_INLINE void mt_unwind_row_found(struct mt_unwind_state *s, __u32 start,
+					  __u64 target, __u32 idx)
+{
+	((struct walk *)walk_of(s))->last_row = idx;
 }
 
 MT_UNWIND_INLINE __u64 mt_unwind_ri_slot(const struct mt_unwind_state *s, __u64 ri)
