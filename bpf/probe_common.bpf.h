@@ -95,16 +95,23 @@ static __always_inline void emit_wake(__u8 type, __u8 func, __u64 addr, __u64 si
 	 * (perf; ~75 ns a call, most of it read_tsc in this VM). The
 	 * coarse clock, which would do for ages, is refused to tracing
 	 * programs. */
-	e->ts_ns = type != MT_EV_FREE || py_new_stack ? bpf_ktime_get_ns() : 0;
+	e->ts_ns = 0;
 	e->addr = addr;
 	e->size = size;
 	e->old_addr = old_addr;
 	e->stack_id = stack_id;
 
-	if (py_new_stack && e->ts_ns - py_last_wake_ns > PY_WAKE_NS) {
-		py_new_stack = 0;
-		py_last_wake_ns = e->ts_ns;
-		now = true;
+	/* type is a constant where this is inlined: no branch for frees.
+	 * (A test of a variable here took pymalloc_site from 11,957 to
+	 * 26,085 verified instructions.) New Python stacks come with
+	 * allocations, so their wakeup is looked at there. */
+	if (type != MT_EV_FREE) {
+		e->ts_ns = bpf_ktime_get_ns();
+		if (py_new_stack && e->ts_ns - py_last_wake_ns > PY_WAKE_NS) {
+			py_new_stack = 0;
+			py_last_wake_ns = e->ts_ns;
+			now = true;
+		}
 	}
 	wake = now || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
 		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;

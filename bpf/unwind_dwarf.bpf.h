@@ -128,6 +128,25 @@ static __always_inline void mt_unwind_row_found(struct mt_unwind_state *s, __u32
 	unwind_row_hints[unwind_row_slot(start, target)] = idx;
 }
 
+/*
+ * mt_unwind_find_row_index() as a global function: the verifier checks it
+ * once, apart, and the frame callback sees one scalar back. Inlined, the
+ * hint's ways through it took alloc_exit from 11,055 verified
+ * instructions to 26,050 (and 33,794 or 42,435 as written otherwise),
+ * ~50 ms more start-up over the programs that walk stacks. The hooks it
+ * calls use no state of the walk, hence NULL.
+ */
+__attribute__((noinline)) int unwind_row_index(__u32 start, __u32 len, __u64 target)
+{
+	return (int)mt_unwind_find_row_index(NULL, start, len, target);
+}
+
+static __always_inline __u32 mt_unwind_row_index(struct mt_unwind_state *s, __u32 start,
+						 __u32 len, __u64 target)
+{
+	return (__u32)unwind_row_index(start, len, target);
+}
+
 static __always_inline __u64 mt_unwind_ri_slot(const struct mt_unwind_state *s, __u64 ri)
 {
 	return BPF_CORE_READ((struct return_instance *)ri, stack);

@@ -25,6 +25,11 @@
  * keeps in a struct of its own that embeds struct mt_unwind_state:
  *   mt_unwind_read()         copy bytes of the walked thread's memory;
  *   mt_unwind_row()          a row of the array the mappings point into;
+ *   mt_unwind_row_hint(), mt_unwind_row_found()
+ *                            a guess at the row for a PC, and the row found
+ *                            for one, to guess from next time;
+ *   mt_unwind_row_index()    mt_unwind_find_row_index() itself, or a call
+ *                            of it (BPF: a global function, see there);
  *   mt_unwind_ri_slot(), mt_unwind_ri_ret(), mt_unwind_ri_next()
  *                            the pending return probes' list: each entry's
  *                            stack slot, real return address, and the next
@@ -98,12 +103,16 @@ MT_UNWIND_INLINE int mt_unwind_read(const struct mt_unwind_state *s, void *dst,
 MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_row(const struct mt_unwind_state *s,
 							   const __u32 *idx);
 /* Where the row for target (a PC of the object whose rows begin at
- * start) may be: any index at all, since mt_unwind_find_row() checks it
- * before use; and the row found for it by the search, to remember. A
- * guess that is wrong only costs the check. */
+ * start) may be: any index at all, since mt_unwind_find_row_index()
+ * checks it before use; and the row found for it by the search, to
+ * remember. A guess that is wrong only costs the check. */
 MT_UNWIND_INLINE __u32 mt_unwind_row_hint(struct mt_unwind_state *s, __u32 start, __u64 target);
 MT_UNWIND_INLINE void mt_unwind_row_found(struct mt_unwind_state *s, __u32 start, __u64 target,
 					  __u32 idx);
+/* mt_unwind_find_row_index(s, start, len, target), as the includer calls
+ * it. */
+MT_UNWIND_INLINE __u32 mt_unwind_row_index(struct mt_unwind_state *s, __u32 start, __u32 len,
+					   __u64 target);
 /* Of the return instance at cursor ri (non-zero): the stack slot its
  * return address was taken from, that real return address, and the
  * cursor of the next instance out (0: none). The list runs from the
@@ -159,11 +168,34 @@ MT_UNWIND_INLINE const struct mt_mapping *mt_unwind_find_mapping(const struct mt
 }
 
 /*
- * The last row of [start, start + len) whose pc <= target, or NULL. Rows
- * are sorted by pc, strictly increasing, so that row is also the one row
- * whose pc <= target < the next row's pc (or that is the last): a hint
- * that passes this check is the row the search would find, whatever put
- * it there.
+ * Is row idx the one for target among the rows [start, start + len)?
+ * Rows are sorted by pc, strictly increasing, so the last row whose
+ * pc <= target (what the search below finds) is the one row whose
+ * pc <= target < the next row's pc, or that is the last: an index that
+ * passes this check is the row the search would find, whatever guessed
+ * it.
+ */
+MT_UNWIND_INLINE int mt_unwind_row_holds(struct mt_unwind_state *s, __u32 start, __u32 len,
+					 __u64 target, __u32 idx)
+{
+	const struct mt_unwind_row *row;
+	__u32 k = idx;
+
+	if (k - start >= len)
+		return 0;
+	row = mt_unwind_row(s, &k);
+	if (!row || row->pc > target)
+		return 0;
+	k = idx + 1;
+	if (k == start + len)
+		return 1;
+	row = mt_unwind_row(s, &k);
+	return row && row->pc > target;
+}
+
+/*
+ * The index of the last row of [start, start + len) whose pc <= target,
+ * or ~0u: the hint, if it holds, else by binary search.
  *
  * Why a hint: the search's ~15 steps over a table of 25 k (libc) to 180 k
  * (python3.11) rows touch a cache line each, and after the trap into the
@@ -171,26 +203,16 @@ MT_UNWIND_INLINE const struct mt_mapping *mt_unwind_find_mapping(const struct mt
  * the loads of row->pc (churn under the default mode). A hint that holds
  * touches two rows, usually one cache line.
  */
-MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_find_row(struct mt_unwind_state *s,
-								__u32 start, __u32 len,
-								__u64 target)
+MT_UNWIND_INLINE __u32 mt_unwind_find_row_index(struct mt_unwind_state *s, __u32 start,
+						__u32 len, __u64 target)
 {
-	__u32 lo = start, hi = start + len, key;
-	const struct mt_unwind_row *row, *next;
+	__u32 lo = start, hi = start + len, idx;
 
-	key = mt_unwind_row_hint(s, start, target);
-	if (key - start < len) {
-		row = mt_unwind_row(s, &key);
-		if (row && row->pc <= target) {
-			key++;
-			if (key == hi)
-				return row;
-			next = mt_unwind_row(s, &key);
-			if (next && next->pc > target)
-				return row;
-		}
-	}
+	idx = mt_unwind_row_hint(s, start, target);
+	if (mt_unwind_row_holds(s, start, len, target, idx))
+		return idx;
 	for (int k = 0; k < MT_UNWIND_ROW_STEPS; k++) {
+		const struct mt_unwind_row *row;
 		__u32 mid;
 
 		if (lo >= hi)
@@ -198,17 +220,26 @@ MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_find_row(struct mt_unwind
 		mid = lo + (hi - lo) / 2;
 		row = mt_unwind_row(s, &mid);
 		if (!row)
-			return row;
+			return ~0u;
 		if (row->pc <= target)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo == start)
-		return (const struct mt_unwind_row *)0;	/* before the first row */
-	key = lo - 1;
-	mt_unwind_row_found(s, start, target, key);
-	return mt_unwind_row(s, &key);
+		return ~0u;	/* before the first row */
+	mt_unwind_row_found(s, start, target, lo - 1);
+	return lo - 1;
+}
+
+/* The last row of [start, start + len) whose pc <= target, or NULL. */
+MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_find_row(struct mt_unwind_state *s,
+								__u32 start, __u32 len,
+								__u64 target)
+{
+	__u32 idx = mt_unwind_row_index(s, start, len, target);
+
+	return idx == ~0u ? (const struct mt_unwind_row *)0 : mt_unwind_row(s, &idx);
 }
 
 MT_UNWIND_INLINE int mt_unwind_read_u64(const struct mt_unwind_state *s, __u64 *dst,

@@ -58,6 +58,12 @@ MT_UNWIND_INLINE void mt_unwind_row_found(struct mt_unwind_state *s, __u32 start
 	h->found_set = 1;
 }
 
+MT_UNWIND_INLINE __u32 mt_unwind_row_index(struct mt_unwind_state *s, __u32 start, __u32 len,
+					   __u64 target)
+{
+	return mt_unwind_find_row_index(s, start, len, target);
+}
+
 MT_UNWIND_INLINE __u64 mt_unwind_ri_slot(const struct mt_unwind_state *s, __u64 ri)
 {
 	return 0;
