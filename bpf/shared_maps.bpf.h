@@ -81,7 +81,6 @@ struct mt_stack_window {
 	__u8 bytes[MT_STACK_WINDOW + 16];
 };
 
-/* What a thread's outer probed call is doing, from entry to return. */
 /*
  * The thread's Python thread state as py_find_tstate() last found it, and
  * the thread ids it was found for. In the call state, which lives and dies
@@ -96,6 +95,7 @@ struct py_thread {
 	__u32 pad;
 };
 
+/* What a thread's outer probed call is doing, from entry to return. */
 struct call_state {
 	__u32 depth;		/* probed calls in flight on this thread */
 	__u32 func;		/* enum mt_func of the outer call */

@@ -103,7 +103,7 @@ mt_unwind_row(const struct mt_unwind_state *s, const __u32 *idx)
  * The row hints: for a hash of (object, PC), the index of the row last
  * found for a PC with that hash, shared by all CPUs and walks. Racing
  * writers and collisions only make a hint wrong, and a wrong hint is
- * caught (mt_unwind_find_row()). 4096 slots (16 KiB): a service's hot
+ * caught (mt_unwind_row_holds()). 4096 slots (16 KiB): a service's hot
  * allocation stacks hold a few hundred distinct PCs.
  */
 #define UNWIND_ROW_HINTS 4096

@@ -198,8 +198,8 @@ struct mt_event {
 	__u32 pid;		/* tgid, as the root pid namespace sees it */
 	__u32 tid;
 	__u32 pad;
-	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns); may be 0
-				   in an MT_EV_FREE, whose time is not used */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0 in an
+				   MT_EV_FREE, whose time is not used */
 	__u64 addr;
 	__u64 size;		/* bytes requested */
 	__u64 old_addr;

@@ -57,7 +57,8 @@ MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_row(const struct mt_unwin
 }
 
 /* The hint is the walk's last row found: usually wrong (the next frame
- * is another function), so every walk also checks the check. */
+ * is another function), so every walk also runs the check,
+ * mt_unwind_row_holds(). */
 MT_UNWIND_INLINE __u32 mt_unwind_row_hint(struct mt_unwind_state *s, __u32 start,
 					  __u64 target)
 {

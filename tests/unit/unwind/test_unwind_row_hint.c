@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the row hint of mt_unwind_find_row()
- * (include/memtrace_unwind_step.h): whatever index the hint hook gives,
+ * Unit tests for the row hints of mt_unwind_find_row_index() and their
+ * check, mt_unwind_row_holds() (include/memtrace_unwind_step.h): whatever
+ * index the hint hook gives,
  * right, wrong, out of range, in another object's rows or past the end of
  * the array, the row found is the one the binary search alone finds. The
  * BPF walk's hints are shared by every CPU and walk, and may be torn or
