@@ -70,6 +70,36 @@ static __always_inline bool target_known(struct call_state *st, __u32 tgid)
 	return st->target_traced;
 }
 
+/*
+ * The time of an allocation: CLOCK_MONOTONIC as of the first event after
+ * the kernel's latest tick (HZ=250 here: up to 4 ms early), which is what
+ * ages need (user space keeps them to the millisecond). bpf_jiffies64() is
+ * a load the verifier inlines, where bpf_ktime_get_ns() is a call of ~75 ns
+ * in this VM, most of it read_tsc (3.8% of all samples under churn, perf):
+ * the clock is read once a tick per CPU that sees the tick first. The coarse
+ * clock would do as well, but the kernel refuses it to tracing programs.
+ * The time is stored before its tick and read after it (x86 keeps stores
+ * and loads in order); CPUs racing across a tick can leave the time of the
+ * tick before, which is a tick earlier still, never later.
+ */
+__u64 clock_tick;
+__u64 clock_tick_ns;
+
+static __always_inline __u64 tick_clock(void)
+{
+	__u64 j = bpf_jiffies64(), now;
+
+	if (j == *(volatile __u64 *)&clock_tick) {
+		barrier();
+		return *(volatile __u64 *)&clock_tick_ns;
+	}
+	now = bpf_ktime_get_ns();
+	*(volatile __u64 *)&clock_tick_ns = now;
+	barrier();
+	*(volatile __u64 *)&clock_tick = j;
+	return now;
+}
+
 /* Reserve, fill the common fields, submit. Wakes the consumer only past
  * the threshold: a wakeup per event would cost more than the probe. */
 static __always_inline void emit_wake(__u8 type, __u8 func, __u64 addr, __u64 size,
@@ -90,11 +120,7 @@ static __always_inline void emit_wake(__u8 type, __u8 func, __u64 addr, __u64 si
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
 	e->pad = 0;
-	/* A free's time has no reader, and the clock is the dearest read
-	 * here: bpf_ktime_get_ns() took 3.8% of all samples under churn
-	 * (perf; ~75 ns a call, most of it read_tsc in this VM). The
-	 * coarse clock, which would do for ages, is refused to tracing
-	 * programs. */
+	/* A free's time has no reader: it takes no clock. */
 	e->ts_ns = 0;
 	e->addr = addr;
 	e->size = size;
@@ -106,7 +132,7 @@ static __always_inline void emit_wake(__u8 type, __u8 func, __u64 addr, __u64 si
 	 * 26,085 verified instructions.) New Python stacks come with
 	 * allocations, so their wakeup is looked at there. */
 	if (type != MT_EV_FREE) {
-		e->ts_ns = bpf_ktime_get_ns();
+		e->ts_ns = tick_clock();
 		if (py_new_stack && e->ts_ns - py_last_wake_ns > PY_WAKE_NS) {
 			py_new_stack = 0;
 			py_last_wake_ns = e->ts_ns;

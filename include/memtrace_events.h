@@ -198,7 +198,9 @@ struct mt_event {
 	__u32 pid;		/* tgid, as the root pid namespace sees it */
 	__u32 tid;
 	__u32 pad;
-	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0 in an
+	__u64 ts_ns;		/* CLOCK_MONOTONIC as of the kernel's latest
+				   tick, up to a tick early (tick_clock() in
+				   bpf/probe_common.bpf.h); 0 in an
 				   MT_EV_FREE, whose time is not used */
 	__u64 addr;
 	__u64 size;		/* bytes requested */

@@ -66,8 +66,10 @@ struct agg_stack_view {
 };
 
 /* Which live allocations a view counts. Times are CLOCK_MONOTONIC ns; the
- * live table keeps a heap allocation's to the nearest millisecond
- * (live_table.h), so ages and oldest_ts_ns are right to 0.5 ms. */
+ * probes take an allocation's time as of the kernel's latest tick (up to
+ * 4 ms early at HZ=250) and the live table keeps it to the nearest
+ * millisecond (live_table.h): ages and oldest_ts_ns are right to a few
+ * milliseconds. */
 struct agg_filter {
 	uint64_t now_ns;
 	uint64_t min_age_ns;		/* 0: no minimum age */
