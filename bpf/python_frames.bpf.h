@@ -98,14 +98,28 @@ static long py_search_step(__u32 i, void *data)
 	return 0;
 }
 
+/* The 8 bytes at off in a thread state the window holds (its first
+ * MT_PY_TSTATE_WINDOW bytes, read by py_find_tstate()). */
+static __always_inline __u64 py_tstate_field(const struct mt_stack_window *win, __u32 off)
+{
+	off &= ~7u;		/* a no-op (tstate_window), for the verifier */
+	barrier_var(off);	/* which must see the bound on this register */
+	if (off > MT_PY_TSTATE_WINDOW - 8)
+		return 0;
+	return *(const __u64 *)&win->bytes[off];
+}
+
 /*
  * The current thread's thread state, or 0. What *pt kept is used when the
- * thread state it names still says it is this thread's: one user read.
- * Kept there, not in a map by thread id, with the thread's id in its
- * namespace: per object, a hash lookup and the three kernel reads of
- * py_native_tid() were ~100 ns of the ~300 the thread state took.
+ * thread state it names still says it is this thread's: one user read,
+ * which with tstate_window also brings the thread state's way to its
+ * frame into win (win->lo is then the thread state). Kept there, not in a
+ * map by thread id, with the thread's id in its namespace: per object, a
+ * hash lookup and the three kernel reads of py_native_tid() were ~100 ns
+ * of the ~300 the thread state took.
  */
-static __always_inline __u64 py_find_tstate(const struct mt_py_offsets *o, struct py_thread *pt)
+static __always_inline __u64 py_find_tstate(const struct mt_py_offsets *o, struct py_thread *pt,
+					    struct mt_stack_window *win)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct py_search s = { .o = o };
@@ -116,8 +130,16 @@ static __always_inline __u64 py_find_tstate(const struct mt_py_offsets *o, struc
 		pt->tstate = 0;
 	}
 	s.tid = pt->native_tid;
-	if (py_tstate_is(o, pt->tstate, s.tid))
+	if (o->tstate_window && pt->tstate &&
+	    !bpf_probe_read_user(win->bytes, MT_PY_TSTATE_WINDOW, (const void *)pt->tstate)) {
+		win->lo = pt->tstate;
+		win->len = MT_PY_TSTATE_WINDOW;
+		win->valid = WINDOW_READ;
+		if (py_tstate_field(win, o->tstate_native_thread_id) == s.tid)
+			return pt->tstate;
+	} else if (py_tstate_is(o, pt->tstate, s.tid)) {
 		return pt->tstate;
+	}
 
 	s.interp = py_read_ptr(o->runtime_addr + o->runtime_interpreters_head);
 	if (!s.interp)
@@ -131,9 +153,53 @@ static __always_inline __u64 py_find_tstate(const struct mt_py_offsets *o, struc
 struct py_walk {
 	const struct mt_py_offsets *o;
 	struct mt_stack *out;
+	struct mt_stack_window *win;
 	__u64 frame;
 	__u32 tgid;
 };
+
+/*
+ * The first MT_PY_FRAME_WINDOW bytes of the frame at `frame`, from a
+ * window on the thread's memory below the frame's end; NULL if they
+ * cannot be read. A thread's frames are pushed one above the other on its
+ * data stack, so a window read at the innermost frame holds the frames it
+ * was called from too, as far down as the frame's page: py_churn's four
+ * frames in one read where there were four (a user read is the walk's main
+ * cost: 61 ns each, see README; perf showed the frames' reads as the
+ * largest part of them at a pymalloc site). Frames elsewhere (a
+ * generator's, in its object) miss the window and read it again there.
+ */
+static __always_inline const __u8 *py_frame_bytes(struct mt_stack_window *win, __u64 frame)
+{
+	__u64 hi = frame + MT_PY_FRAME_WINDOW, off;
+	__u32 n;
+
+	if (win->valid == WINDOW_READ && frame >= win->lo && hi <= win->lo + win->len)
+		goto have;
+	/* Down to the frame's page: that page is mapped (the frame begins
+	 * there), the one below need not be. */
+	n = hi - (frame & ~4095ULL) < MT_STACK_WINDOW ? hi - (frame & ~4095ULL)
+						      : MT_STACK_WINDOW;
+	barrier_var(n);
+	if (n > MT_STACK_WINDOW)
+		return NULL;
+	if (bpf_probe_read_user(win->bytes, n, (const void *)(hi - n))) {
+		/* As the frame alone would be read. */
+		n = MT_PY_FRAME_WINDOW;
+		if (bpf_probe_read_user(win->bytes, n, (const void *)frame)) {
+			win->valid = WINDOW_NONE;
+			return NULL;
+		}
+	}
+	win->lo = hi - n;
+	win->len = n;
+	win->valid = WINDOW_READ;
+have:
+	off = frame - win->lo;
+	if (off > MT_STACK_WINDOW - MT_PY_FRAME_WINDOW)	/* a no-op, for the verifier */
+		return NULL;
+	return &win->bytes[off];
+}
 
 static long py_walk_frame(__u32 i, void *data)
 {
@@ -148,19 +214,19 @@ static long py_walk_frame(__u32 i, void *data)
 	if (!frame)
 		return 1;
 	if (o->frame_window) {
-		/* One read where there would be four: a user read is the
-		 * walk's main cost (61 ns each, see README). */
-		__u8 fb[MT_PY_FRAME_WINDOW];
+		/* One read where there would be four, and one for the
+		 * frames below it (py_frame_bytes()). */
+		const __u8 *fb = py_frame_bytes(w->win, frame);
 		__u32 oc = o->frame_code, op = o->frame_previous, oi = o->frame_instr;
 		__u32 ow = o->frame_owner, oe = o->frame_is_entry;
 
-		if (bpf_probe_read_user(fb, sizeof(fb), (const void *)frame))
+		if (!fb)
 			return 1;
 		if (oc > MT_PY_FRAME_WINDOW - 8 || op > MT_PY_FRAME_WINDOW - 8 ||
 		    oi > MT_PY_FRAME_WINDOW - 8)
 			return 1;
-		/* Aligned, as the verifier wants stack reads (user space
-		 * only sets frame_window for aligned fields). */
+		/* Aligned (user space only sets frame_window for aligned
+		 * fields): 8-byte loads, each in one cache line. */
 		oc &= ~7u;
 		op &= ~7u;
 		oi &= ~7u;
@@ -212,31 +278,39 @@ static long py_walk_frame(__u32 i, void *data)
 }
 
 /*
- * Record the current thread's Python frames into out->py. Leaves
+ * Record the current thread's Python frames into out->py, reading through
+ * win (struct mt_stack_window: the thread state, then its data stack),
+ * which it leaves as it was last read. Leaves
  * out->py_len 0 for a process that is not Python or a thread that runs no
  * Python code. Returns the process's offsets, NULL if it is not Python.
  */
 static __always_inline const struct mt_py_offsets *py_capture(__u32 pid, struct py_thread *pt,
-							       struct mt_stack *out)
+							       struct mt_stack *out,
+							       struct mt_stack_window *win)
 {
 	const struct mt_py_offsets *o = bpf_map_lookup_elem(&py_targets, &pid);
-	struct py_walk w = { .o = o, .out = out, .tgid = pid };
-	__u64 tstate, cframe;
+	struct py_walk w = { .o = o, .out = out, .win = win, .tgid = pid };
+	__u64 tstate;
+	__u32 to_frame;
 
+	/* Nothing of an earlier walk: the memory may have changed since. */
+	win->valid = WINDOW_NONE;
 	out->py_len = 0;
 	out->py_entry = 0;
 	out->py_cut = 0;
 	if (!o)
 		return o;
-	tstate = py_find_tstate(o, pt);
+	tstate = py_find_tstate(o, pt, win);
 	if (!tstate)
 		return o;
-	if (o->tstate_cframe != MT_PY_NO_OFFSET) {
-		cframe = py_read_ptr(tstate + o->tstate_cframe);
-		w.frame = cframe ? py_read_ptr(cframe + o->cframe_current_frame) : 0;
-	} else {
-		w.frame = py_read_ptr(tstate + o->tstate_current_frame);
-	}
+	to_frame = o->tstate_cframe != MT_PY_NO_OFFSET ? o->tstate_cframe
+						       : o->tstate_current_frame;
+	if (win->valid == WINDOW_READ && win->lo == tstate)
+		w.frame = py_tstate_field(win, to_frame);
+	else
+		w.frame = py_read_ptr(tstate + to_frame);
+	if (o->tstate_cframe != MT_PY_NO_OFFSET)	/* that was the cframe */
+		w.frame = w.frame ? py_read_ptr(w.frame + o->cframe_current_frame) : 0;
 	bpf_loop(MT_MAX_PY_FRAMES * 2, py_walk_frame, &w, 0);
 	/* The oldest frame began the outermost eval loop call (unless the
 	 * walk was cut: older frames then came before it). */
@@ -311,13 +385,14 @@ static __always_inline __u32 py_copy(void *dst, __u64 addr, __u64 len, __u64 max
  * Returns 1 for a Python process, 0 otherwise (or for NULL arguments).
  */
 __attribute__((noinline)) int py_capture_stop(__u32 pid, struct py_thread *pt,
-					      struct mt_stack *out, struct mt_eval_stop *eval)
+					      struct mt_stack *out, struct mt_eval_stop *eval,
+					      struct mt_stack_window *win)
 {
 	const struct mt_py_offsets *o;
 
-	if (!pt || !out || !eval)
+	if (!pt || !out || !eval || !win)
 		return 0;
-	o = py_capture(pid, pt, out);
+	o = py_capture(pid, pt, out, win);
 	py_eval_stop(o, out, eval);
 	return o != NULL;
 }

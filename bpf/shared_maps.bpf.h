@@ -71,15 +71,22 @@ struct mt_unwind_stop {
  * mt_unwind_read()): a power of two. */
 #define MT_STACK_WINDOW 512
 
-/* A piece of the walked thread's stack, [lo, lo + len), as read during
+/* A piece of the walked thread's memory, [lo, lo + len), as read during
  * this walk (valid), and 16 bytes more that a read at its end would touch
- * (never used: reads past the window are refused). */
+ * (never used: reads past the window are refused). The Python frames'
+ * walk uses it on the thread's data stack first, then the native walk on
+ * its stack; each starts with none. */
 struct mt_stack_window {
 	__u64 lo;
-	__u32 valid;		/* 0: none yet; 2: one failed, read word by word */
+	__u32 valid;		/* WINDOW_* */
 	__u32 len;		/* at most MT_STACK_WINDOW */
 	__u8 bytes[MT_STACK_WINDOW + 16];
 };
+
+/* The window's state (struct mt_stack_window.valid). */
+#define WINDOW_NONE 0		/* none yet */
+#define WINDOW_READ 1		/* [lo, lo + len) is read */
+#define WINDOW_OFF 2		/* a read failed: the walk reads word by word */
 
 /*
  * The thread's Python thread state as py_find_tstate() last found it, and

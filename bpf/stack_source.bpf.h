@@ -104,7 +104,7 @@ static __always_inline int stack_capture_from(void *ctx, struct pt_regs *regs,
 	 * there as values the verifier cannot know, or it would check the
 	 * frame loop once for a stop and once without (322,139 instructions
 	 * for alloc_exit instead of ~97,000). */
-	py_capture_stop(pid, pyt, scratch, &stop->eval);
+	py_capture_stop(pid, pyt, scratch, &stop->eval, win);
 	if (stack_mode == MT_STACK_DWARF) {
 		int err = unwind_dwarf(regs, scratch, pid, stop, win, at_return);
 

@@ -36,11 +36,6 @@ struct bpf_unwind {
 	struct mt_stack_window *win;
 };
 
-/* The window's state (struct mt_stack_window.valid). */
-#define WINDOW_NONE 0
-#define WINDOW_READ 1
-#define WINDOW_OFF 2
-
 /*
  * The hooks of memtrace_unwind_step.h: the current task's memory, the
  * unwind_rows array, the task's return instances.

@@ -81,6 +81,12 @@ struct mt_py_offsets {
 	__u32 frame_window;		/* 1: every frame field the walker reads
 					   lies in a frame's first
 					   MT_PY_FRAME_WINDOW bytes, read at once */
+	__u32 tstate_window;		/* 1: native_thread_id and the way to the
+					   frame (tstate_cframe or
+					   tstate_current_frame) lie aligned in a
+					   thread state's first
+					   MT_PY_TSTATE_WINDOW bytes, read at once */
+	__u32 pad2;
 	/* _PyEval_EvalFrameDefault in the process, [eval_start, eval_end):
 	 * the native walk stops after the eval loop's outermost frame
 	 * (struct mt_eval_stop); 0, 0: it walks on to the end. */
@@ -90,6 +96,10 @@ struct mt_py_offsets {
 /* One read of this many bytes instead of one per field: the frame fields
  * of 3.11-3.13 all lie within them (the last, owner, at 70). */
 #define MT_PY_FRAME_WINDOW 72
+
+/* The same for a thread state: 3.11 has native_thread_id at 160 and cframe
+ * at 56, 3.12 at 144 and 56. */
+#define MT_PY_TSTATE_WINDOW 192
 
 #define MT_PY_NO_OFFSET 0xffffffffu
 
