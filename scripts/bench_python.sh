@@ -13,7 +13,8 @@
 # and, for comparison, the in-process tracer people use:
 #   -X tracemalloc=1      tracemalloc, innermost frame only
 #   -X tracemalloc=25     tracemalloc, 25 frames
-# Prints the median time per round of each and its ratio to alone.
+# Prints the median time per round of each, its ratio to alone and its
+# ratio to -X tracemalloc=25, the in-process tracer of equal coverage.
 # Usage: scripts/bench_python.sh [PYTHON] [ROUNDS] [REPEATS]
 set -eu
 cd "$(dirname "$0")/.."
@@ -45,7 +46,9 @@ for r in $(seq "$REPEATS"); do
 done
 
 a=$(median < "$tmp/alone")
+t=$(median < "$tmp/tm25")
 echo "$PY scripts/bench/py_churn.py $ROUNDS, median of $REPEATS runs:"
+echo "  (µs per round, ratio to alone, ratio to -X tracemalloc=25)"
 for run in alone native python objects traps nostack tm1 tm25; do
 	v=$(median < "$tmp/$run")
 	case $run in
@@ -58,7 +61,8 @@ for run in alone native python objects traps nostack tm1 tm25; do
 	tm1) label="python -X tracemalloc=1" ;;
 	tm25) label="python -X tracemalloc=25" ;;
 	esac
-	awk -v l="$label" -v v="$v" -v a="$a" \
+	awk -v l="$label" -v v="$v" -v a="$a" -v t="$t" \
 		'BEGIN { if (v == "") printf "  %-28s    (no result)\n", l;
-			 else printf "  %-28s %9.1f us/round  x%.1f\n", l, v, v / a }'
+			 else printf "  %-28s %9.1f us/round  x%.1f  x%.2f\n", l, v, v / a,
+				     t == "" ? 0 : v / t }'
 done
