@@ -5,7 +5,10 @@
 #   a file: another tracer's probes on the system libc would slow every
 #   process that maps it, including the benchmark. A copy is another file.
 # need_memtrace: MT, the memtrace to measure ($MEMTRACE, else build/memtrace);
-#   exits if it is not built.
+#   exits if it is not built, or if the kernel times every BPF program
+#   (kernel.bpf_stats_enabled=1, left on by a profiling session: it reads
+#   the clock around each run, which on 2026-12-03 took 3.4% of all samples
+#   under churn, pvclock in this VM, and skews every traced configuration).
 # stats FILE: "median min max" of the numbers in FILE, one a line.
 # ratio A B: A / B (0 when B is 0).
 # wait_ready ERRFILE PID: until memtrace PID says it traces ("Ctrl-C to
@@ -31,6 +34,11 @@ bench_private_libc() {
 need_memtrace() {
 	MT=${MEMTRACE:-build/memtrace}
 	[ -x "$MT" ] || { echo "run make first" >&2; exit 1; }
+	if [ "$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null)" = 1 ]; then
+		echo "kernel.bpf_stats_enabled is on: every BPF program run is timed," \
+			"which would be measured too; sysctl -w kernel.bpf_stats_enabled=0" >&2
+		exit 1
+	fi
 }
 
 stats() {
