@@ -76,7 +76,7 @@ static __always_inline bool target_known(struct call_state *st, __u32 tgid)
  * ages need (user space keeps them to the millisecond). bpf_jiffies64() is
  * a load the verifier inlines, where bpf_ktime_get_ns() is a call of ~75 ns
  * in this VM, most of it read_tsc (3.8% of all samples under churn, perf):
- * the clock is read once a tick per CPU that sees the tick first. The coarse
+ * the clock is read once a tick, by the CPU that sees the tick first. The coarse
  * clock would do as well, but the kernel refuses it to tracing programs.
  * The time is stored before its tick and read after it (x86 keeps stores
  * and loads in order); CPUs racing across a tick can leave the time of the

@@ -303,8 +303,7 @@ static __always_inline const struct mt_py_offsets *py_capture(__u32 pid, struct 
 	tstate = py_find_tstate(o, pt, win);
 	if (!tstate)
 		return o;
-	to_frame = o->tstate_cframe != MT_PY_NO_OFFSET ? o->tstate_cframe
-						       : o->tstate_current_frame;
+	to_frame = mt_py_tstate_to_frame(o);
 	if (win->valid == WINDOW_READ && win->lo == tstate)
 		w.frame = py_tstate_field(win, to_frame);
 	else

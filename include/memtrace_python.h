@@ -97,11 +97,21 @@ struct mt_py_offsets {
  * of 3.11-3.13 all lie within them (the last, owner, at 70). */
 #define MT_PY_FRAME_WINDOW 72
 
-/* The same for a thread state: 3.11 has native_thread_id at 160 and cframe
- * at 56, 3.12 at 144 and 56. */
+/* The same for a thread state: native_thread_id and the field of
+ * mt_py_tstate_to_frame() are at 160 and 56 in 3.11, 144 and 56 in 3.12,
+ * 160 and 72 in 3.13. */
 #define MT_PY_TSTATE_WINDOW 192
 
 #define MT_PY_NO_OFFSET 0xffffffffu
+
+/* The thread state's field on the way to the current frame: cframe where
+ * there is one (3.11, 3.12; the frame is then behind it), else
+ * current_frame. Both the walker and user space's tstate_window use it. */
+static inline __attribute__((always_inline)) __u32
+mt_py_tstate_to_frame(const struct mt_py_offsets *o)
+{
+	return o->tstate_cframe != MT_PY_NO_OFFSET ? o->tstate_cframe : o->tstate_current_frame;
+}
 
 /* _PyInterpreterFrame.owner of a C-stack shim frame (3.12+). */
 #define MT_PY_FRAME_OWNED_BY_CSTACK 3

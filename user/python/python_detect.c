@@ -248,7 +248,7 @@ static void copy_layout(struct py_target *t)
 {
 	const struct py_layout *l = &t->layout;
 	struct mt_py_offsets *o = &t->off;
-	uint32_t to_frame;
+	uint32_t to_frame = mt_py_tstate_to_frame(&t->off);
 
 	o->code_header = l->code_header;
 	o->code_filename = l->code_filename;
@@ -271,8 +271,6 @@ static void copy_layout(struct py_target *t)
 			  (o->frame_is_entry == MT_PY_NO_OFFSET ||
 			   o->frame_is_entry < MT_PY_FRAME_WINDOW);
 	/* And the thread state's two fields a capture reads, likewise. */
-	to_frame = o->tstate_cframe != MT_PY_NO_OFFSET ? o->tstate_cframe
-						      : o->tstate_current_frame;
 	o->tstate_window = !(o->tstate_native_thread_id % 8) && !(to_frame % 8) &&
 			   o->tstate_native_thread_id + 8 <= MT_PY_TSTATE_WINDOW &&
 			   to_frame + 8 <= MT_PY_TSTATE_WINDOW;

@@ -105,7 +105,8 @@ ParameterizedTest(struct interp *ip, python, detect)
 	cr_assert_eq(o->code_adaptive, t.minor == 11 ? 184 : t.minor == 12 ? 192 : 200);
 	/* Every frame field fits the walker's one read. */
 	cr_assert_eq(o->frame_window, 1);
-	/* And the thread state's native id and way to the frame its one. */
+	/* And the thread state's native id and its field towards the frame
+	 * fit the thread state's one read. */
 	cr_assert_eq(o->tstate_window, 1);
 	cr_assert_neq(t.code_dealloc_offset, 0);
 	cr_assert_eq(o->code_firstlineno, t.minor == 11 ? 72 : 68);
