@@ -149,14 +149,15 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u64 a0, __u64 a1, _
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	struct task_struct *task;
 	struct call_state *st;
+	__u64 sp, ids;
 	__u32 func;
-	__u64 sp;
 
 	if (empty_probes)
 		return RUN_RETURN;	/* the floor: both traps, as without sessions */
 	task = bpf_get_current_task_btf();
+	ids = task_pid_tgid(task);
 	st = bpf_task_storage_get(&call_states, task, 0, 0);
-	if (!target_known(st, bpf_get_current_pid_tgid() >> 32))
+	if (!target_known(st, ids >> 32))
 		return RUN_RETURN;
 	if ((cookie & MT_COOKIE_MOVED) && moved_args(ctx, cookie, &a0, &a1, &a2))
 		return RUN_RETURN;
@@ -250,12 +251,11 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u64 a0, __u64 a1, _
 	 * leaves the sampled set now, before the realloc can free it and
 	 * another thread's sampled allocation take its address. */
 	if (sample_bytes) {
-		st->old_sampled = sampled_forget(bpf_get_current_pid_tgid() >> 32,
-						 st->old_addr);
+		st->old_sampled = sampled_forget(ids >> 32, st->old_addr);
 		if (!st->old_sampled)
 			return RUN_RETURN;
 	}
-	emit(MT_EV_REALLOC_BEGIN, func, 0, st->size, st->old_addr, 0, 0);
+	emit(ids, MT_EV_REALLOC_BEGIN, func, 0, st->size, st->old_addr, 0, 0);
 	return RUN_RETURN;
 }
 
@@ -266,11 +266,13 @@ int BPF_KPROBE(alloc_enter, __u64 a0, __u64 a1, __u64 a2)
 	return 0;
 }
 
-/* The return of a call while sampling: true when the allocation is to be
- * reported (sampled and remembered); otherwise what the caller would
- * report of the realloc's old block is reported here. */
-static __always_inline bool sample_return(struct call_state *st, __u32 pid, __u64 addr)
+/* The return of a call while sampling, in the thread ids
+ * (task_pid_tgid()): true when the allocation is to be reported (sampled
+ * and remembered); otherwise what the caller would report of the realloc's
+ * old block is reported here. */
+static __always_inline bool sample_return(struct call_state *st, __u64 ids, __u64 addr)
 {
+	__u32 pid = ids >> 32;
 	bool old = st->old_addr && st->old_sampled;
 
 	if (!addr) {
@@ -282,7 +284,7 @@ static __always_inline bool sample_return(struct call_state *st, __u32 pid, __u6
 
 			if (kept)
 				sampled_remember(pid, st->old_addr);
-			emit(MT_EV_REALLOC_DONE, st->func, 0, kept, st->old_addr, 0, 0);
+			emit(ids, MT_EV_REALLOC_DONE, st->func, 0, kept, st->old_addr, 0, 0);
 		}
 		return false;
 	}
@@ -294,7 +296,7 @@ static __always_inline bool sample_return(struct call_state *st, __u32 pid, __u6
 	/* Not reported: a sampled old block moved to an unsampled one is
 	 * gone, as realloc(p, 0) says it. */
 	if (old)
-		emit(MT_EV_REALLOC_DONE, st->func, 0, 0, st->old_addr, 0, 0);
+		emit(ids, MT_EV_REALLOC_DONE, st->func, 0, 0, st->old_addr, 0, 0);
 	return false;
 }
 
@@ -302,15 +304,17 @@ static __always_inline bool sample_return(struct call_state *st, __u32 pid, __u6
  * stack, as one MT_EV_ALLOC. */
 static __always_inline int call_return(struct pt_regs *ctx, __u64 ret)
 {
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 addr = ret, stack_id = 0, ids;
 	struct task_struct *task;
 	struct call_state *st;
-	__u64 addr = ret, stack_id = 0;
 	__u16 flags = 0;
+	__u32 pid;
 
 	if (empty_probes)
 		return 0;
 	task = bpf_get_current_task_btf();
+	ids = task_pid_tgid(task);
+	pid = ids >> 32;
 	st = bpf_task_storage_get(&call_states, task, 0, 0);
 	if (!target_known(st, pid))
 		return 0;
@@ -347,26 +351,26 @@ static __always_inline int call_return(struct pt_regs *ctx, __u64 ret)
 				return 0;
 			if (sample_bytes)
 				sampled_remember(pid, st->old_addr);
-			emit(MT_EV_REALLOC_DONE, st->func, 0, st->size, st->old_addr, 0, 0);
+			emit(ids, MT_EV_REALLOC_DONE, st->func, 0, st->size, st->old_addr, 0, 0);
 			return 0;
 		}
 		addr = st->old_addr;
 		st->size = ret < most ? ret : most;
 	}
 
-	if (sample_bytes && !sample_return(st, pid, addr))
+	if (sample_bytes && !sample_return(st, ids, addr))
 		return 0;	/* not sampled: no stack, no event */
 	if (!addr) {
 		/* A failed reallocf frees its block (size 0 says freed). */
 		if (st->old_addr)
-			emit(MT_EV_REALLOC_DONE, st->func, 0,
+			emit(ids, MT_EV_REALLOC_DONE, st->func, 0,
 			     st->func == MT_FUNC_REALLOCF ? 0 : st->size, st->old_addr, 0, 0);
 		return 0;	/* failed: nothing was allocated */
 	}
 
 	if (stack_mode != MT_STACK_NONE)
 		flags = take_stack(ctx, st, st->func, pid, true, &stack_id);
-	emit(MT_EV_ALLOC, st->func, addr, st->size,
+	emit(ids, MT_EV_ALLOC, st->func, addr, st->size,
 	     sample_bytes && !st->old_sampled ? 0 : st->old_addr, stack_id, flags);
 	return 0;
 }
@@ -405,8 +409,9 @@ int BPF_KPROBE(free_enter, __u64 a0, __u64 a1, __u64 a2)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 func = MT_COOKIE_FUNC(cookie);
+	struct task_struct *task;
 	struct call_state *st;
-	__u64 ptr;
+	__u64 ptr, ids;
 
 	if (empty_probes)
 		return 0;
@@ -415,14 +420,16 @@ int BPF_KPROBE(free_enter, __u64 a0, __u64 a1, __u64 a2)
 	ptr = func == MT_FUNC_PY_FREE ? a1 : a0;
 	if (!ptr)
 		return 0;
+	task = bpf_get_current_task_btf();
+	ids = task_pid_tgid(task);
 	/* Sampling: a block not sampled costs this one map operation. */
-	if (sample_bytes && !sampled_forget(bpf_get_current_pid_tgid() >> 32, ptr))
+	if (sample_bytes && !sampled_forget(ids >> 32, ptr))
 		return 0;
-	st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0, 0);
-	if (!target_known(st, bpf_get_current_pid_tgid() >> 32))
+	st = bpf_task_storage_get(&call_states, task, 0, 0);
+	if (!target_known(st, ids >> 32))
 		return 0;
 	if (!st && func == MT_FUNC_PY_FREE)
-		st = bpf_task_storage_get(&call_states, bpf_get_current_task_btf(), 0,
+		st = bpf_task_storage_get(&call_states, task, 0,
 					  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	/* Inside a probed call, only the free of the block the call was
 	 * given is the call's own business (realloc(p, 0) frees p; pymalloc's
@@ -443,7 +450,7 @@ int BPF_KPROBE(free_enter, __u64 a0, __u64 a1, __u64 a2)
 		count(MT_CNT_NESTED);
 		return 0;
 	}
-	emit(MT_EV_FREE, func, ptr, 0, 0, 0, 0);
+	emit(ids, MT_EV_FREE, func, ptr, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -490,14 +497,14 @@ static __noinline int site_registers(const struct pt_regs *ctx, __u32 cookie,
 	return 0;
 }
 
-/* Report a block pymalloc just handed out. Its pool header says its size
- * class; the request, where the site's code names it (0: unknown), must
- * fall in that class, else the class's size is used. */
-static __always_inline void pymalloc_alloc_event(struct pt_regs *ctx, __u64 block,
-						 __u64 request, bool at_return)
+/* Report a block pymalloc just handed out to the thread ids. Its pool
+ * header says its size class; the request, where the site's code names it
+ * (0: unknown), must fall in that class, else the class's size is used. */
+static __always_inline void pymalloc_alloc_event(struct pt_regs *ctx, __u64 ids,
+						 __u64 block, __u64 request, bool at_return)
 {
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	__u64 stack_id = 0, size;
+	__u32 pid = ids >> 32;
 	struct call_state *st;
 	__u32 szidx;
 	__u16 flags = 0;
@@ -523,7 +530,7 @@ static __always_inline void pymalloc_alloc_event(struct pt_regs *ctx, __u64 bloc
 					   &stack_id);
 		}
 	}
-	emit(MT_EV_ALLOC, MT_FUNC_PY_MALLOC, block, size, 0, stack_id, flags);
+	emit(ids, MT_EV_ALLOC, MT_FUNC_PY_MALLOC, block, size, 0, stack_id, flags);
 }
 
 /*
@@ -536,11 +543,12 @@ SEC("uprobe")
 int pymalloc_site(struct pt_regs *ctx)
 {
 	__u32 cookie = bpf_get_attach_cookie(ctx);
-	__u64 block, request;
+	__u64 block, request, ids;
 
 	if (empty_probes)
 		return 0;
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	ids = bpf_get_current_pid_tgid();
+	if (!is_target(ids >> 32))
 		return 0;
 
 	if (site_registers(ctx, cookie, &block, &request))
@@ -553,12 +561,12 @@ int pymalloc_site(struct pt_regs *ctx)
 	if (!block)
 		return 0;
 	if ((cookie & 0xff) == MT_PYSITE_FREE) {
-		emit(MT_EV_FREE, MT_FUNC_PY_FREE, block, 0, 0, 0, 0);
+		emit(ids, MT_EV_FREE, MT_FUNC_PY_FREE, block, 0, 0, 0, 0);
 		return 0;
 	}
 	if (cookie & MT_PYSITE_SIZE_CONST)
 		request = (cookie >> MT_PYSITE_SIZE_SHIFT) & 0x3ff;
-	pymalloc_alloc_event(ctx, block, request, false);
+	pymalloc_alloc_event(ctx, ids, block, request, false);
 	return 0;
 }
 
@@ -567,11 +575,14 @@ int pymalloc_site(struct pt_regs *ctx)
 SEC("uretprobe")
 int BPF_KRETPROBE(pymalloc_new_pool_exit, __u64 block)
 {
+	__u64 ids;
+
 	if (empty_probes || !block)
 		return 0;
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	ids = bpf_get_current_pid_tgid();
+	if (!is_target(ids >> 32))
 		return 0;
-	pymalloc_alloc_event(ctx, block, 0, true);
+	pymalloc_alloc_event(ctx, ids, block, 0, true);
 	return 0;
 }
 
@@ -645,7 +656,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid,
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	emit_wake(MT_EV_EXEC, 0, 0, 0, 0, 0, 0, true);
+	emit_wake(bpf_get_current_pid_tgid(), MT_EV_EXEC, 0, 0, 0, 0, 0, 0, true);
 	return 0;
 }
 
@@ -660,6 +671,6 @@ int BPF_KPROBE(maps_changed)
 		return 0;
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	emit_wake(MT_EV_MAPS_CHANGED, 0, 0, 0, 0, 0, 0, true);
+	emit_wake(bpf_get_current_pid_tgid(), MT_EV_MAPS_CHANGED, 0, 0, 0, 0, 0, 0, true);
 	return 0;
 }

@@ -118,8 +118,8 @@ static __always_inline void send_mapped(void *ctx, const struct pt_regs *uregs,
 					struct call_state *st, __u8 type, __u8 func,
 					__u64 addr, __u64 size, __u64 old_addr, __u16 flags)
 {
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	__u64 stack_id = 0;
+	__u64 ids = bpf_get_current_pid_tgid(), stack_id = 0;
+	__u32 pid = ids >> 32;
 
 	if (stack_mode != MT_STACK_NONE && !(flags & MT_EVF_MAP_FILE)) {
 		if (bpf_probe_read_kernel(&st->user_regs, sizeof(st->user_regs), uregs))
@@ -134,7 +134,7 @@ static __always_inline void send_mapped(void *ctx, const struct pt_regs *uregs,
 			return;
 		}
 	}
-	emit(type, func, addr, size, old_addr, stack_id, flags);
+	emit(ids, type, func, addr, size, old_addr, stack_id, flags);
 	count(MT_CNT_MAPS);
 }
 
@@ -169,7 +169,8 @@ static __always_inline void map_finish(void *ctx, const struct pt_regs *uregs,
 		send_mapped(ctx, uregs, o->st, o->type, o->func, o->addr, o->size, o->old,
 			    o->flags);
 	else if (o->how != MAP_NOTHING)
-		emit(o->type, o->func, o->addr, o->size, o->old, 0, o->flags);
+		emit(bpf_get_current_pid_tgid(), o->type, o->func, o->addr, o->size, o->old, 0,
+		     o->flags);
 }
 
 static __always_inline void on_mmap_exit(const struct pt_regs *uregs, long ret,
@@ -199,7 +200,8 @@ static __always_inline void on_munmap_enter(const struct pt_regs *uregs)
 	/* What the kernel refuses (EINVAL) unmaps nothing. */
 	if ((addr & (MT_PAGE - 1)) || !len || !outside_allocator(false))
 		return;
-	emit(MT_EV_MUNMAP, MT_FUNC_MMAP, addr, MT_PAGE_UP(len), 0, 0, 0);
+	emit(bpf_get_current_pid_tgid(), MT_EV_MUNMAP, MT_FUNC_MMAP, addr, MT_PAGE_UP(len), 0,
+	     0, 0);
 }
 
 static __always_inline void on_mremap_enter(const struct pt_regs *uregs)
@@ -208,7 +210,8 @@ static __always_inline void on_mremap_enter(const struct pt_regs *uregs)
 
 	if ((addr & (MT_PAGE - 1)) || !outside_allocator(false))
 		return;
-	emit(MT_EV_MREMAP_BEGIN, MT_FUNC_MREMAP, 0, MT_PAGE_UP(len), addr, 0, 0);
+	emit(bpf_get_current_pid_tgid(), MT_EV_MREMAP_BEGIN, MT_FUNC_MREMAP, 0, MT_PAGE_UP(len),
+	     addr, 0, 0);
 }
 
 static __always_inline void on_mremap_exit(const struct pt_regs *uregs, long ret,

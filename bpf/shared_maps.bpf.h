@@ -49,6 +49,14 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Events each CPU has sent, for emit_wake()'s look at the ring's fill. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} wake_checks SEC(".maps");
+
 /* Last time each process was told of an unknown PC (rate limit). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
