@@ -32,6 +32,21 @@ def check_maps(report, truth):
     assert report["may_be_wrong"] is False
 
 
+def skip_if_kernel_refuses_task_work(stack, env):
+    """The mmap lock's way schedules a task work from a tracepoint
+    program; some kernels refuse that (6.18.44 here: "sleepable callback
+    in a program that is not sleepable"), and memtrace then takes the next
+    way. Skip, saying so, only if the verifier's log says that."""
+    res = subprocess.run(memtrace_cmd("--bpf-stats", "--stack", stack, "--", "true"),
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(env, MEMTRACE_DEBUG="1"))
+    refusal = [line for line in res.stderr.splitlines()
+               if "bpf_task_work" in line and "failed callback verification" in line]
+    if refusal:
+        pytest.skip("this kernel (%s) refuses the mmap lock's way: %s"
+                    % (os.uname().release, refusal[0].strip()))
+
+
 # The program each way's probes load as, in --bpf-stats.
 WAY_PROGRAMS = {"mmap-lock": "map_lock_taken", "syscall-tracepoints": "syscall_tp_exit",
                 "raw-tracepoints": "syscall_exit"}
@@ -58,6 +73,8 @@ def test_mapped_exact(tmp_path, probes, stack):
         res = subprocess.run(memtrace_cmd("--bpf-stats", "--stack", stack, "--", "true"),
                              capture_output=True, text=True, timeout=120, env=env)
         assert res.returncode == 0, res.stderr
+        if probes == "mmap-lock" and WAY_PROGRAMS[probes] not in res.stdout:
+            skip_if_kernel_refuses_task_work(stack, env)
         assert WAY_PROGRAMS[probes] in res.stdout + res.stderr, res.stdout + res.stderr
     res = subprocess.run(
         memtrace_cmd("-q", "-n", "0", "--stack", stack, "--json", str(out),

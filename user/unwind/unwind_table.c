@@ -92,6 +92,7 @@ struct range {
 	Dwarf_CFI *cfi;		/* NULL for a PLT part */
 	enum mt_cfa_type fixed;	/* the PLT part's rows */
 	bool debug_frame;
+	bool refused;		/* not given to libdw: see CFI_MAX_REG */
 };
 
 /* One opened ELF file and the CFI handles taken from it. */
@@ -109,6 +110,8 @@ struct builder {
 	size_t nranges, ranges_cap;
 	struct mt_unwind_row *rows;
 	size_t nrows, rows_cap;
+	size_t cfi_work;		/* libdw's, of the FDEs taken so far
+					   (CFI_WORK_BUDGET) */
 	struct unwind_table_stats stats;
 };
 
@@ -117,6 +120,8 @@ struct cie_info {
 	uint64_t offset;	/* in the section */
 	uint8_t fde_encoding;	/* DW_EH_PE_* */
 	bool usable;		/* false: an augmentation we cannot skip */
+	bool fde_aug_data;	/* 'z': each FDE has augmentation data */
+	bool registers_ok;	/* cfi_registers_ok() of its instructions */
 };
 
 /* ---- Reading encoded values ---- */
@@ -214,6 +219,149 @@ static int read_encoded(const uint8_t **pp, const uint8_t *end,
  * "zRS"...). Without 'z' the augmentation data cannot be skipped safely,
  * so only the empty augmentation of .debug_frame is accepted then.
  */
+/*
+ * Bounds on what an FDE may ask of libdw, checked before it is given one:
+ * files are anything a traced process maps, and libdw trusts them.
+ *  - The highest DWARF register number an instruction may name: x86-64's
+ *    are below 150 (APX's r16-r31 are 130-145). libdw grows a frame's
+ *    state to the highest register named, and clears it: one
+ *    DW_CFA_same_value of register 98,566,073, in a file the fuzzer made,
+ *    had it allocate and clear 2 GiB in 16 s.
+ *  - Remembered states nested at once: libdw copies the state at each.
+ *  - Rows per FDE, and the work of a file's FDEs: libdw runs an FDE's
+ *    instructions from its start again for each row (dwarf_cfi_addrframe),
+ *    so its work is rows x instruction bytes. One FDE of 20,000 rows took
+ *    1.8 s. The most in an FDE of libc, libstdc++ or python3.11 is 174
+ *    rows, 130,025 of work, and 3.0 million for all of python3.11's.
+ */
+#define CFI_MAX_REG 255
+#define CFI_MAX_NESTING 64
+#define CFI_MAX_ROWS 4096
+#define CFI_WORK_BUDGET ((size_t)1 << 28)
+
+static bool cfi_skip(const uint8_t **pp, const uint8_t *end, size_t n)
+{
+	if ((size_t)(end - *pp) < n)
+		return false;
+	*pp += n;
+	return true;
+}
+
+static bool cfi_leb(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	return read_leb128(pp, end, false, v) == 0;
+}
+
+static bool cfi_reg(const uint8_t **pp, const uint8_t *end)
+{
+	uint64_t reg;
+
+	return cfi_leb(pp, end, &reg) && reg <= CFI_MAX_REG;
+}
+
+/* A LEB128 length and that many bytes (an expression). */
+static bool cfi_block(const uint8_t **pp, const uint8_t *end)
+{
+	uint64_t len;
+
+	return cfi_leb(pp, end, &len) && cfi_skip(pp, end, len);
+}
+
+/*
+ * Whether the call frame instructions [p, end) decode, name no register
+ * above CFI_MAX_REG and nest remembered states at most CFI_MAX_NESTING
+ * deep (libdw copies the whole state at each); checked before libdw runs
+ * them. loc_encoding: how DW_CFA_set_loc's operand is encoded (the FDEs'
+ * DW_EH_PE_* encoding). *rows: how many instructions start a new row. An
+ * unknown or truncated instruction fails: libdw would refuse it too.
+ */
+static bool cfi_registers_ok(const uint8_t *p, const uint8_t *end, uint8_t loc_encoding,
+			     size_t *rows)
+{
+	unsigned int nesting = 0;
+	uint64_t v;
+
+	*rows = 0;
+	while (p < end) {
+		uint8_t op = *p++;
+		bool ok;
+
+		/* The three with an operand in their low six bits. */
+		if ((op & 0xc0) == DW_CFA_offset) {
+			if (!cfi_leb(&p, end, &v))
+				return false;
+			continue;
+		}
+		if ((op & 0xc0) == DW_CFA_advance_loc)
+			++*rows;
+		if (op & 0xc0)		/* advance_loc, restore */
+			continue;
+		switch (op) {
+		case DW_CFA_nop:
+			ok = true;
+			break;
+		case DW_CFA_remember_state:
+			ok = ++nesting <= CFI_MAX_NESTING;
+			break;
+		case DW_CFA_restore_state:
+			ok = nesting-- > 0;
+			break;
+		case DW_CFA_set_loc:
+			++*rows;
+			ok = read_encoded(&p, end, loc_encoding & 0x0f, 0, &v) == 0;
+			break;
+		case DW_CFA_advance_loc1:
+			++*rows;
+			ok = cfi_skip(&p, end, 1);
+			break;
+		case DW_CFA_advance_loc2:
+			++*rows;
+			ok = cfi_skip(&p, end, 2);
+			break;
+		case DW_CFA_advance_loc4:
+			++*rows;
+			ok = cfi_skip(&p, end, 4);
+			break;
+		case DW_CFA_def_cfa_offset:
+		case DW_CFA_def_cfa_offset_sf:
+		case DW_CFA_GNU_args_size:
+			ok = cfi_leb(&p, end, &v);
+			break;
+		case DW_CFA_def_cfa_expression:
+			ok = cfi_block(&p, end);
+			break;
+		case DW_CFA_restore_extended:
+		case DW_CFA_undefined:
+		case DW_CFA_same_value:
+		case DW_CFA_def_cfa_register:
+			ok = cfi_reg(&p, end);
+			break;
+		case DW_CFA_offset_extended:
+		case DW_CFA_offset_extended_sf:
+		case DW_CFA_def_cfa:
+		case DW_CFA_def_cfa_sf:
+		case DW_CFA_val_offset:
+		case DW_CFA_val_offset_sf:
+		case DW_CFA_GNU_negative_offset_extended:
+			ok = cfi_reg(&p, end) && cfi_leb(&p, end, &v);
+			break;
+		case DW_CFA_register:
+			ok = cfi_reg(&p, end) && cfi_reg(&p, end);
+			break;
+		case DW_CFA_expression:
+		case DW_CFA_val_expression:
+			ok = cfi_reg(&p, end) && cfi_block(&p, end);
+			break;
+		default:
+			ok = false;
+			break;
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 static void read_cie(const Dwarf_CIE *cie, uint64_t offset,
 		     struct cie_info *info)
 {
@@ -226,6 +374,7 @@ static void read_cie(const Dwarf_CIE *cie, uint64_t offset,
 	info->offset = offset;
 	info->fde_encoding = DW_EH_PE_absptr;
 	info->usable = aug[0] == '\0';
+	info->fde_aug_data = aug[0] == 'z';
 	if (aug[0] != 'z')
 		return;
 	for (aug++; *aug; aug++) {
@@ -341,13 +490,20 @@ static int collect_cie(const Dwarf_CFI_Entry *entry, uint64_t offset,
 		       void *arg)
 {
 	struct cie_list *l = arg;
+	struct cie_info *cie;
+	size_t rows;
 
 	if (!dwarf_cfi_cie_p(entry))
 		return 0;
 	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)))
 		return -ENOMEM;
 	/* Offsets only grow along the section: the list stays sorted. */
-	read_cie(&entry->cie, offset, &l->v[l->n++]);
+	cie = &l->v[l->n++];
+	read_cie(&entry->cie, offset, cie);
+	cie->registers_ok = entry->cie.return_address_register <= CFI_MAX_REG &&
+			    cfi_registers_ok(entry->cie.initial_instructions,
+					     entry->cie.initial_instructions_end,
+					     cie->fde_encoding, &rows);
 	return 0;
 }
 
@@ -370,6 +526,7 @@ static int collect_fde(const Dwarf_CFI_Entry *entry, uint64_t offset,
 	const uint8_t *p = entry->fde.start;
 	uint64_t start, len, field_addr;
 	struct range r;
+	size_t rows;
 
 	if (dwarf_cfi_cie_p(entry))
 		return 0;
@@ -399,7 +556,18 @@ static int collect_fde(const Dwarf_CFI_Entry *entry, uint64_t offset,
 		.end = start + len,
 		.cfi = w->cfi,
 		.debug_frame = w->debug_frame,
+		/* The instructions follow the augmentation data, if any. */
+		.refused = !cie->registers_ok ||
+				 (cie->fde_aug_data && !cfi_block(&p, entry->fde.end)) ||
+				 !cfi_registers_ok(p, entry->fde.end, cie->fde_encoding, &rows),
 	};
+	if (!r.refused) {
+		size_t work = (rows + 1) * (size_t)(entry->fde.end - p);
+
+		r.refused = rows > CFI_MAX_ROWS || work > CFI_WORK_BUDGET - w->b->cfi_work;
+		if (!r.refused)
+			w->b->cfi_work += work;
+	}
 	return add_range(w->b, &r);
 }
 
@@ -725,6 +893,10 @@ static int walk_fde(struct builder *b, const struct range *r)
 	uint64_t pc = r->start;
 	int err;
 
+	if (r->refused) {
+		b->stats.why_refused++;
+		return add_simple_row(b, pc, MT_CFA_UNSUPPORTED);
+	}
 	while (pc < r->end) {
 		struct mt_unwind_row row = { .pc = pc };
 		Dwarf_Addr start, end;

@@ -48,6 +48,9 @@ struct unwind_table_stats {
 	size_t why_ra;			/* return address not at CFA - 8 */
 	size_t why_rsp;			/* caller's rsp not the CFA */
 	size_t why_libdw;		/* libdw could not evaluate the FDE */
+	size_t why_refused;		/* not given to libdw: its instructions
+					   do not decode, or ask too much of it
+					   (unwind_table.c, CFI_MAX_REG) */
 };
 
 struct unwind_table {

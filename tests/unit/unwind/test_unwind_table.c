@@ -748,6 +748,7 @@ static void check_library(const char *path)
 	build_ok(path, &t);
 	assert_increasing(&t);
 	cr_expect_eq(t.stats.skipped_fdes, 0);
+	cr_expect_eq(t.stats.why_refused, 0);
 	cr_expect_eq(t.stats.rows, t.n);
 	cr_expect_geq(t.stats.rows_before_merge, t.n);
 	cr_expect_eq(t.rows[t.n - 1].cfa_type, MT_CFA_NONE);
@@ -1390,4 +1391,93 @@ Test(unwind_table, corrupt_cfi, .timeout = 120)
 	cr_expect_eq(build_bytes(copy, len, &t), -ENODATA);
 	free(copy);
 	free(libc);
+}
+
+/* Assemble src into a shared object in a new scratch directory; its path
+ * goes to so. */
+static void make_asm_lib(struct scratch *s, const char *src, char *so)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (system("gcc --version >/dev/null 2>&1"))
+		cr_skip_test("gcc missing");
+	strcpy(s->dir, "/tmp/uwt-XXXXXX");
+	cr_assert(mkdtemp(s->dir));
+	scratch_path(path, s, "lib.s");
+	f = fopen(path, "w");
+	cr_assert(f);
+	fputs(src, f);
+	fclose(f);
+	run("cd %s && gcc -shared -nostdlib -o lib.so lib.s", s->dir);
+	scratch_path(so, s, "lib.so");
+}
+
+/*
+ * An FDE whose instructions name register 98,566,073 (DW_CFA_same_value,
+ * as in a file the fuzzer made) is refused before libdw runs it: libdw
+ * would grow the frame state to that register, 2 GiB cleared in 16 s.
+ * Its function gets an unsupported row; its neighbour, naming rbx (3),
+ * is read as usual.
+ */
+Test(unwind_table, register_beyond_x86_64_not_given_to_libdw)
+{
+	static const char src[] =
+		".text\n"
+		"huge_reg:\n"
+		".cfi_startproc\n"
+		".cfi_escape 0x08, 0xb9, 0xff, 0xff, 0x2e\n"
+		"nop\n"
+		"ret\n"
+		".cfi_endproc\n"
+		"rbx_reg:\n"
+		".cfi_startproc\n"
+		".cfi_escape 0x08, 0x03\n"
+		"nop\n"
+		"ret\n"
+		".cfi_endproc\n";
+	char path[PATH_MAX];
+	struct unwind_table t;
+	struct scratch s;
+	size_t unsupported = 0;
+
+	make_asm_lib(&s, src, path);
+	build_ok(path, &t);
+	assert_increasing(&t);
+	cr_expect_eq(t.stats.fdes, 2);
+	cr_expect_eq(t.stats.why_refused, 1);
+	cr_expect_eq(t.stats.why_libdw, 0);
+	for (size_t i = 0; i < t.n; i++)
+		unsupported += t.rows[i].cfa_type == MT_CFA_UNSUPPORTED;
+	cr_expect_eq(unsupported, 1);
+	cr_expect_eq(t.rows[0].cfa_type, MT_CFA_UNSUPPORTED);
+	cr_expect_eq(t.rows[1].cfa_type, MT_CFA_RSP);
+	unwind_table_free(&t);
+	remove_scratch(&s);
+}
+
+/* An FDE of 5,000 rows is refused too: libdw would run its instructions
+ * again from the start for each row. */
+Test(unwind_table, rows_beyond_bound_not_given_to_libdw)
+{
+	static const char row[] = "nop\n.cfi_def_cfa_offset 16\nnop\n.cfi_def_cfa_offset 24\n";
+	size_t len = 64 + 2500 * strlen(row);
+	char path[PATH_MAX], *src = malloc(len);
+	struct unwind_table t;
+	struct scratch s;
+	char *end;
+
+	cr_assert(src);
+	end = stpcpy(src, ".text\nrows:\n.cfi_startproc\n");
+	for (int i = 0; i < 2500; i++)
+		end = stpcpy(end, row);
+	stpcpy(end, "ret\n.cfi_endproc\n");
+	make_asm_lib(&s, src, path);
+	free(src);
+	build_ok(path, &t);
+	cr_expect_eq(t.stats.fdes, 1);
+	cr_expect_eq(t.stats.why_refused, 1);
+	cr_expect_eq(t.rows[0].cfa_type, MT_CFA_UNSUPPORTED);
+	unwind_table_free(&t);
+	remove_scratch(&s);
 }
