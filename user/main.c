@@ -417,6 +417,17 @@ static int load_probes(struct memtrace *mt, const struct probes_config *pc,
 			getenv("MEMTRACE_RAW_SYSCALL_TP") ? "MEMTRACE_RAW_SYSCALL_TP is set"
 			: "the kernel refused fentry/fexit, the mmap lock's tracepoint and the "
 			  "tracepoints of the mmap and brk syscalls");
+	/* Measured (SYSCALLS_ONLY=1 scripts/bench_allocators.sh, Linux
+	 * 6.18.44, which refuses the first two): an untraced process's
+	 * getppid() 193 -> 278-293 ns while memtrace ran. */
+	else if (mmap_probes_on_syscall_tracepoints(mt->mmap))
+		why_say("%s: the mmap and brk syscalls are traced from their own tracepoints, "
+			"which put every syscall on the machine on the kernel's slow path while "
+			"memtrace runs",
+			getenv("MEMTRACE_NO_LOCK_TP") ? "MEMTRACE_NO_LOCK_TP is set"
+			: getenv("MEMTRACE_NO_FEXIT") ? "MEMTRACE_NO_FEXIT is set and the kernel "
+							"refused the mmap lock's tracepoint"
+			: "the kernel refused fentry/fexit and the mmap lock's tracepoint");
 	return 0;
 }
 

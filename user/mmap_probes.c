@@ -202,6 +202,11 @@ bool mmap_probes_on_raw_tracepoints(const struct mmap_probes *m)
 	return m && m->way == WAY_RAW_TP;
 }
 
+bool mmap_probes_on_syscall_tracepoints(const struct mmap_probes *m)
+{
+	return m && m->way == WAY_SYSCALL_TP;
+}
+
 int mmap_probes_print_stats(const struct mmap_probes *m, FILE *out)
 {
 	return probes_print_object_stats(m->skel->obj, out);

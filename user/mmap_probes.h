@@ -39,6 +39,11 @@ void mmap_probes_close(struct mmap_probes *m);
  * syscall on the machine then runs a BPF program while memtrace runs. */
 bool mmap_probes_on_raw_tracepoints(const struct mmap_probes *m);
 
+/* Whether the syscalls' own tracepoints carry them: the kernel's syscall
+ * tracepoint hook is then on for every task, and every syscall on the
+ * machine takes its slow path while memtrace runs. */
+bool mmap_probes_on_syscall_tracepoints(const struct mmap_probes *m);
+
 /* As probes_print_stats(), for these programs (no header line). */
 int mmap_probes_print_stats(const struct mmap_probes *m, FILE *out);
 

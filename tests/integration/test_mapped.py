@@ -97,6 +97,27 @@ def test_mapped_exact(tmp_path, probes, stack):
     assert report["accounting"]["stacks_not_captured"] == 0
 
 
+def test_way_that_costs_every_syscall_is_said():
+    """Where the mmap probes end up on the syscalls' tracepoints (the
+    kernel refused fentry/fexit and the mmap lock's way, or they were
+    skipped), every syscall on the machine pays while memtrace runs, and
+    memtrace says so in one line at start; on the cheaper ways it says
+    nothing of the kind."""
+    for env in ({}, {"MEMTRACE_NO_FEXIT": "1", "MEMTRACE_NO_LOCK_TP": "1"}):
+        env = dict(os.environ, **env)
+        stats = subprocess.run(memtrace_cmd("--bpf-stats", "--", "true"), capture_output=True,
+                               text=True, timeout=120, env=env)
+        assert stats.returncode == 0, stats.stderr
+        res = subprocess.run(memtrace_cmd("-o", "/dev/null", "--", "true"),
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert res.returncode == 0, res.stderr
+        said = [line for line in res.stderr.splitlines() if "slow path" in line]
+        if "syscall_tp_exit" in stats.stdout:
+            assert len(said) == 1, res.stderr
+        else:
+            assert said == [], res.stderr
+
+
 @pytest.mark.parametrize("probes", ["default", "syscall-tracepoints"])
 def test_mapped_threads(tmp_path, probes):
     """memtrace -- mapper --threads: four threads map and unmap 64 KiB
