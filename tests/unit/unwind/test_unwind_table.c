@@ -1054,20 +1054,26 @@ static const char prog_src[] =
  * debug information, no .eh_frame at all, a .gnu_debuglink to
  * prog.debug).
  */
-static void make_prog(struct scratch *s, const char *ldflags, int variant)
+/* A new scratch directory holding one file, name, of text. */
+static void scratch_with_file(struct scratch *s, const char *name, const char *text)
 {
-	char src[PATH_MAX];
+	char path[PATH_MAX];
 	FILE *f;
 
-	if (system("gcc --version >/dev/null 2>&1 && objcopy --version >/dev/null 2>&1"))
-		cr_skip_test("gcc or objcopy missing");
 	strcpy(s->dir, "/tmp/uwt-XXXXXX");
 	cr_assert(mkdtemp(s->dir));
-	snprintf(src, sizeof(src), "%s/prog.c", s->dir);
-	f = fopen(src, "w");
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	f = fopen(path, "w");
 	cr_assert(f);
-	fputs(prog_src, f);
+	fputs(text, f);
 	fclose(f);
+}
+
+static void make_prog(struct scratch *s, const char *ldflags, int variant)
+{
+	if (system("gcc --version >/dev/null 2>&1 && objcopy --version >/dev/null 2>&1"))
+		cr_skip_test("gcc or objcopy missing");
+	scratch_with_file(s, "prog.c", prog_src);
 	run("cd %s && gcc -g -O1 -fno-asynchronous-unwind-tables -DVARIANT=%d %s prog.c -o prog"
 	    " && objcopy --only-keep-debug --compress-debug-sections=zlib prog prog.debug"
 	    " && objcopy --strip-debug --remove-section=.eh_frame"
@@ -1397,18 +1403,9 @@ Test(unwind_table, corrupt_cfi, .timeout = 120)
  * goes to so. */
 static void make_asm_lib(struct scratch *s, const char *src, char *so)
 {
-	char path[PATH_MAX];
-	FILE *f;
-
 	if (system("gcc --version >/dev/null 2>&1"))
 		cr_skip_test("gcc missing");
-	strcpy(s->dir, "/tmp/uwt-XXXXXX");
-	cr_assert(mkdtemp(s->dir));
-	scratch_path(path, s, "lib.s");
-	f = fopen(path, "w");
-	cr_assert(f);
-	fputs(src, f);
-	fclose(f);
+	scratch_with_file(s, "lib.s", src);
 	run("cd %s && gcc -shared -nostdlib -o lib.so lib.s", s->dir);
 	scratch_path(so, s, "lib.so");
 }
