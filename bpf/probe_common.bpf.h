@@ -115,8 +115,7 @@ static __always_inline __u64 task_pid_tgid(const struct task_struct *task)
 	return (__u64)(__u32)task->tgid << 32 | (__u32)task->pid;
 }
 
-/* Events a CPU sent since its last look at the ring's fill, for the
- * wakeup below. */
+/* A CPU looks at the ring's fill once every this many records. */
 #define WAKE_CHECK_EVERY 64
 
 /*

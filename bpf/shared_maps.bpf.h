@@ -49,7 +49,7 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* Events each CPU has sent, for emit_wake()'s look at the ring's fill. */
+/* Records each CPU has sent, for ring_wake()'s look at the ring's fill. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

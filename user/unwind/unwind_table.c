@@ -121,7 +121,7 @@ struct cie_info {
 	uint8_t fde_encoding;	/* DW_EH_PE_* */
 	bool usable;		/* false: an augmentation we cannot skip */
 	bool fde_aug_data;	/* 'z': each FDE has augmentation data */
-	bool registers_ok;	/* cfi_registers_ok() of its instructions */
+	bool instructions_ok;	/* cfi_instructions_ok() of its instructions */
 };
 
 /* ---- Reading encoded values ---- */
@@ -215,11 +215,6 @@ static int read_encoded(const uint8_t **pp, const uint8_t *end,
 /* ---- Listing FDEs ---- */
 
 /*
- * Find the FDE address encoding in a CIE's augmentation ("zR", "zPLR",
- * "zRS"...). Without 'z' the augmentation data cannot be skipped safely,
- * so only the empty augmentation of .debug_frame is accepted then.
- */
-/*
  * Bounds on what an FDE may ask of libdw, checked before it is given one:
  * files are anything a traced process maps, and libdw trusts them.
  *  - The highest DWARF register number an instruction may name: x86-64's
@@ -275,7 +270,7 @@ static bool cfi_block(const uint8_t **pp, const uint8_t *end)
  * DW_EH_PE_* encoding). *rows: how many instructions start a new row. An
  * unknown or truncated instruction fails: libdw would refuse it too.
  */
-static bool cfi_registers_ok(const uint8_t *p, const uint8_t *end, uint8_t loc_encoding,
+static bool cfi_instructions_ok(const uint8_t *p, const uint8_t *end, uint8_t loc_encoding,
 			     size_t *rows)
 {
 	unsigned int nesting = 0;
@@ -362,6 +357,11 @@ static bool cfi_registers_ok(const uint8_t *p, const uint8_t *end, uint8_t loc_e
 	return true;
 }
 
+/*
+ * Find the FDE address encoding in a CIE's augmentation ("zR", "zPLR",
+ * "zRS"...). Without 'z' the augmentation data cannot be skipped safely,
+ * so only the empty augmentation of .debug_frame is accepted then.
+ */
 static void read_cie(const Dwarf_CIE *cie, uint64_t offset,
 		     struct cie_info *info)
 {
@@ -500,10 +500,10 @@ static int collect_cie(const Dwarf_CFI_Entry *entry, uint64_t offset,
 	/* Offsets only grow along the section: the list stays sorted. */
 	cie = &l->v[l->n++];
 	read_cie(&entry->cie, offset, cie);
-	cie->registers_ok = entry->cie.return_address_register <= CFI_MAX_REG &&
-			    cfi_registers_ok(entry->cie.initial_instructions,
-					     entry->cie.initial_instructions_end,
-					     cie->fde_encoding, &rows);
+	cie->instructions_ok = entry->cie.return_address_register <= CFI_MAX_REG &&
+			       cfi_instructions_ok(entry->cie.initial_instructions,
+						   entry->cie.initial_instructions_end,
+						   cie->fde_encoding, &rows);
 	return 0;
 }
 
@@ -518,6 +518,30 @@ struct fde_walk {
 				   precedence */
 };
 
+/*
+ * Whether the FDE whose fields after its address range are [p, end) may
+ * be given to libdw (the bounds above CFI_MAX_REG); if so, its work is
+ * added to b's.
+ */
+static bool fde_for_libdw(struct builder *b, const struct cie_info *cie, const uint8_t *p,
+			  const uint8_t *end)
+{
+	size_t rows, work;
+
+	if (!cie->instructions_ok)
+		return false;
+	/* The instructions follow the augmentation data, if any. */
+	if (cie->fde_aug_data && !cfi_block(&p, end))
+		return false;
+	if (!cfi_instructions_ok(p, end, cie->fde_encoding, &rows) || rows > CFI_MAX_ROWS)
+		return false;
+	work = (rows + 1) * (size_t)(end - p);
+	if (work > CFI_WORK_BUDGET - b->cfi_work)
+		return false;
+	b->cfi_work += work;
+	return true;
+}
+
 static int collect_fde(const Dwarf_CFI_Entry *entry, uint64_t offset,
 		       void *arg)
 {
@@ -526,7 +550,6 @@ static int collect_fde(const Dwarf_CFI_Entry *entry, uint64_t offset,
 	const uint8_t *p = entry->fde.start;
 	uint64_t start, len, field_addr;
 	struct range r;
-	size_t rows;
 
 	if (dwarf_cfi_cie_p(entry))
 		return 0;
@@ -556,18 +579,8 @@ static int collect_fde(const Dwarf_CFI_Entry *entry, uint64_t offset,
 		.end = start + len,
 		.cfi = w->cfi,
 		.debug_frame = w->debug_frame,
-		/* The instructions follow the augmentation data, if any. */
-		.refused = !cie->registers_ok ||
-				 (cie->fde_aug_data && !cfi_block(&p, entry->fde.end)) ||
-				 !cfi_registers_ok(p, entry->fde.end, cie->fde_encoding, &rows),
+		.refused = !fde_for_libdw(w->b, cie, p, entry->fde.end),
 	};
-	if (!r.refused) {
-		size_t work = (rows + 1) * (size_t)(entry->fde.end - p);
-
-		r.refused = rows > CFI_MAX_ROWS || work > CFI_WORK_BUDGET - w->b->cfi_work;
-		if (!r.refused)
-			w->b->cfi_work += work;
-	}
 	return add_range(w->b, &r);
 }
 
