@@ -30,6 +30,9 @@
  *                            for one, to guess from next time;
  *   mt_unwind_row_index()    mt_unwind_find_row_index() itself, or a call
  *                            of it (BPF: a global function, see there);
+ *   mt_unwind_return_instance()
+ *                            mt_unwind_match_return() on s->ri, or a call of
+ *                            it (BPF: a global function);
  *   mt_unwind_ri_slot(), mt_unwind_ri_ret(), mt_unwind_ri_next()
  *                            the pending return probes' list: each entry's
  *                            stack slot, real return address, and the next
@@ -42,18 +45,6 @@
 #include "memtrace_unwind.h"
 
 #define MT_UNWIND_INLINE static inline __attribute__((always_inline))
-/*
- * Rare paths: a function of their own in BPF. The frame callback must keep
- * its stack under 64 bytes: from 64 on, the kernel runs it on a private
- * per-CPU stack, and each frame took ~17 ns more here (the BPF walk timed
- * with bpf_ktime_get_ns around it: 6.7 -> 7.8 us at 67 frames; 56 bytes
- * rounded up is 64). Hence also the row index passed by address.
- */
-#ifdef __bpf__
-#define MT_UNWIND_COLD static __attribute__((noinline))
-#else
-#define MT_UNWIND_COLD static inline
-#endif
 
 /* 2^9 > MT_MAX_MAPPINGS, 2^24 > any row count we allow (the searches
  * stop there whatever the data says). */
@@ -81,6 +72,13 @@ struct mt_unwind_state {
 	 * the check (alloc_exit: 159,000 to 216,000 verified instructions
 	 * instead of 85,000). Never NULL. */
 	struct mt_eval_stop *eval;
+	/* The index of the mapping of the frame before, tried first by
+	 * mt_unwind_find_mapping() (MT_MAX_MAPPINGS: none). A pointer, into
+	 * a map value in BPF, as eval: a value on the BPF stack, it indexes
+	 * the mappings, so the verifier tracked its range and explored the
+	 * step once per range (alloc_exit: 21,015 verified instructions
+	 * instead of 13,196). Never NULL. */
+	__u32 *map_hint;
 	/* Keeps the flags below off the start of an 8-byte slot of the BPF
 	 * stack: the verifier tracks a constant stored at a slot's start,
 	 * and then explored the frame callback once per combination of
@@ -120,6 +118,9 @@ MT_UNWIND_INLINE __u32 mt_unwind_row_index(struct mt_unwind_state *s, __u32 star
 MT_UNWIND_INLINE __u64 mt_unwind_ri_slot(const struct mt_unwind_state *s, __u64 ri);
 MT_UNWIND_INLINE __u64 mt_unwind_ri_ret(const struct mt_unwind_state *s, __u64 ri);
 MT_UNWIND_INLINE __u64 mt_unwind_ri_next(const struct mt_unwind_state *s, __u64 ri);
+/* mt_unwind_match_return(s, &s->ri, ra, slot), as the includer calls it. */
+MT_UNWIND_INLINE __u64 mt_unwind_return_instance(struct mt_unwind_state *s, __u64 ra,
+						 __u64 slot);
 
 /* Is the frame just recorded (its PC looked up at `at`) the last of the
  * eval loop frames s->eval waits for? Then the walk is past the outermost
@@ -135,20 +136,36 @@ MT_UNWIND_INLINE int mt_unwind_past_python(struct mt_unwind_state *s, __u64 at)
 }
 
 /*
- * The mapping holding pc, or NULL. maps->n is at most MT_MAX_MAPPINGS
- * (user/unwind/unwind_loader.c stops there); a count past it is refused,
- * not clamped: on the clamped path hi was the constant 256, every mid and
- * bound after it a constant too, and the verifier walked each of the
- * search's paths as a state of its own (alloc_exit: 78,916 verified
- * instructions, 24,518 refused).
+ * A search the verifier checks once, apart from the frame step that calls
+ * it: a global function in BPF, which the caller sees return one scalar.
+ * Inlined, its bounds were scalars the verifier tracked exactly (they index
+ * the array), so it walked each path of the search as a state of its own
+ * in every state of the frame step: on Linux 6.18.44 the mapping search
+ * was 26,000 of alloc_exit's 62,665 verified instructions.
  */
-MT_UNWIND_INLINE const struct mt_mapping *mt_unwind_find_mapping(const struct mt_proc_mappings *maps,
-								 __u64 pc)
-{
-	__u32 lo = 0, hi = maps->n;
+#ifdef __bpf__
+#define MT_UNWIND_APART __attribute__((noinline))
+#else
+#define MT_UNWIND_APART static inline
+#endif
 
+/*
+ * The index of the mapping holding pc in maps, or -1. maps->n is at most
+ * MT_MAX_MAPPINGS (user/unwind/unwind_loader.c stops there); a count past
+ * it is refused, not clamped: on the clamped path hi was the constant 256,
+ * every mid and bound after it a constant too, and the verifier walked
+ * each of the search's paths as a state of its own (alloc_exit: 78,916
+ * verified instructions, 24,518 refused).
+ */
+MT_UNWIND_APART int mt_unwind_mapping_index(const struct mt_proc_mappings *maps, __u64 pc)
+{
+	__u32 lo = 0, hi;
+
+	if (!maps)
+		return -1;
+	hi = maps->n;
 	if (hi > MT_MAX_MAPPINGS)
-		return (const struct mt_mapping *)0;
+		return -1;
 	for (int k = 0; k < MT_UNWIND_MAPPING_STEPS; k++) {
 		__u32 mid;
 		const struct mt_mapping *m;
@@ -162,9 +179,33 @@ MT_UNWIND_INLINE const struct mt_mapping *mt_unwind_find_mapping(const struct mt
 		else if (pc >= m->end)
 			lo = mid + 1;
 		else
-			return m;
+			return (int)(mid & (MT_MAX_MAPPINGS - 1));
 	}
-	return (const struct mt_mapping *)0;
+	return -1;
+}
+
+/*
+ * The mapping holding pc, or NULL. The mapping of the frame before is tried
+ * first: a stack's frames run in a few objects, and the search is a call
+ * in BPF.
+ */
+MT_UNWIND_INLINE const struct mt_mapping *mt_unwind_find_mapping(struct mt_unwind_state *s,
+								 __u64 pc)
+{
+	const struct mt_proc_mappings *maps = s->maps;
+	__u32 i = *s->map_hint;
+	const struct mt_mapping *m = &maps->m[i & (MT_MAX_MAPPINGS - 1)];
+
+	if (i >= maps->n || pc < m->start || pc >= m->end) {
+		int found = mt_unwind_mapping_index(maps, pc);
+
+		if (found < 0)
+			return (const struct mt_mapping *)0;
+		i = (__u32)found;
+		*s->map_hint = i;
+	}
+	/* One way out, so that the verifier sees one pointer either way. */
+	return &maps->m[i & (MT_MAX_MAPPINGS - 1)];
 }
 
 /*
@@ -253,17 +294,21 @@ MT_UNWIND_INLINE int mt_unwind_read_u64(const struct mt_unwind_state *s, __u64 *
  * with a pending return probe: the real one is in the list of return
  * instances, found by the stack slot it was taken from. The list runs from
  * the innermost pending call outwards, as the walk does, so a cursor into
- * it (s->ri) makes each lookup a step or two. ra as it is when no
- * instance matches.
+ * it (*cursor, the walk's s->ri) makes each lookup a step or two. ra as it
+ * is when no instance matches. s is only handed to the hooks.
  *
- * Out of line in BPF (only walks through pending return probes get
- * here): inlined, it took the frame callback's stack to 56 bytes (see
- * MT_UNWIND_COLD).
+ * In BPF a global function calls it (see MT_UNWIND_APART): inlined, the
+ * frame callback's stack grew to 56 bytes, and from 64 on the kernel runs
+ * a callback on a private per-CPU stack (~17 ns more a frame here: the BPF
+ * walk timed with bpf_ktime_get_ns around it, 6.7 -> 7.8 us at 67 frames);
+ * as a static function it was checked in each state of the frame step that
+ * reached it (9,600 of alloc_exit's 35,395 verified instructions on Linux
+ * 6.18.44).
  */
-MT_UNWIND_COLD __u64 mt_unwind_return_instance(struct mt_unwind_state *s, __u64 ra,
-					       __u64 slot)
+MT_UNWIND_INLINE __u64 mt_unwind_match_return(const struct mt_unwind_state *s, __u64 *cursor,
+					      __u64 ra, __u64 slot)
 {
-	__u64 ri = s->ri;
+	__u64 ri = *cursor;
 
 	for (int k = 0; k < MT_UNWIND_MAX_RETURN_INSTANCES && ri; k++) {
 		__u64 stack = mt_unwind_ri_slot(s, ri);
@@ -273,12 +318,12 @@ MT_UNWIND_COLD __u64 mt_unwind_return_instance(struct mt_unwind_state *s, __u64 
 		if (stack == slot) {
 			/* Chained instances (tail calls) share the slot, and
 			 * each holds the real address. */
-			s->ri = mt_unwind_ri_next(s, ri);
+			*cursor = mt_unwind_ri_next(s, ri);
 			return mt_unwind_ri_ret(s, ri);
 		}
 		ri = mt_unwind_ri_next(s, ri);
 	}
-	s->ri = ri;
+	*cursor = ri;
 	return ra;
 }
 
@@ -320,7 +365,7 @@ MT_UNWIND_INLINE void mt_unwind_fp_step(struct mt_unwind_state *s)
 	}
 	next_bp = pair[0];
 	ra = mt_unwind_real_return_address(s, pair[1], s->bp + 8);
-	if (!mt_unwind_find_mapping(s->maps, ra)) {
+	if (!mt_unwind_find_mapping(s, ra)) {
 		mt_unwind_stop(s, MT_END_FP);
 		return;
 	}
@@ -468,7 +513,7 @@ MT_UNWIND_INLINE int mt_unwind_frame(struct mt_unwind_state *s)
 		return 1;
 	}
 
-	m = mt_unwind_find_mapping(s->maps, s->pc);
+	m = mt_unwind_find_mapping(s, s->pc);
 	if (!m) {
 		mt_unwind_stop(s, MT_END_NO_MAPPING);
 		return 1;

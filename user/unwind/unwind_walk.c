@@ -25,6 +25,7 @@ struct walk {
 	size_t nrows;
 	const struct mt_snapshot *snap;
 	__u32 last_row;		/* the row the last search found: the hint */
+	__u32 map_hint;		/* s.map_hint points here */
 };
 
 static const struct walk *walk_of(const struct mt_unwind_state *s)
@@ -92,6 +93,12 @@ MT_UNWIND_INLINE __u64 mt_unwind_ri_next(const struct mt_unwind_state *s, __u64 
 	return ri < walk_of(s)->snap->nreturns ? ri + 1 : 0;
 }
 
+MT_UNWIND_INLINE __u64 mt_unwind_return_instance(struct mt_unwind_state *s, __u64 ra,
+						 __u64 slot)
+{
+	return mt_unwind_match_return(s, &s->ri, ra, slot);
+}
+
 int unwind_walk(const struct mt_unwind_row *rows, size_t nrows,
 		const struct mt_proc_mappings *maps, const struct mt_snapshot *snap,
 		struct mt_stack *stack)
@@ -115,6 +122,8 @@ int unwind_walk(const struct mt_unwind_row *rows, size_t nrows,
 	w.s.ri = snap->nreturns && snap->nreturns <= MT_SNAPSHOT_RETURNS ? 1 : 0;
 	w.s.out = stack;
 	w.s.maps = maps;
+	w.map_hint = MT_MAX_MAPPINGS;	/* none */
+	w.s.map_hint = &w.map_hint;
 	w.s.eval = &eval;
 	for (k = 0; k < MT_UNWIND_MAX_STEPS; k++)
 		if (mt_unwind_frame(&w.s))

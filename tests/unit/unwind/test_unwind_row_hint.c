@@ -80,6 +80,12 @@ MT_UNWIND_INLINE __u64 mt_unwind_ri_next(const struct mt_unwind_state *s, __u64 
 	return 0;
 }
 
+MT_UNWIND_INLINE __u64 mt_unwind_return_instance(struct mt_unwind_state *s, __u64 ra,
+						 __u64 slot)
+{
+	return mt_unwind_match_return(s, &s->ri, ra, slot);
+}
+
 static const struct mt_unwind_row *find(struct hinted *h, __u32 start, __u32 len, __u64 target)
 {
 	return mt_unwind_find_row(&h->s, start, len, target);
