@@ -16,6 +16,7 @@
 #include "probe_maps.h"
 #include "util/tracefs.h"
 #include "util/why.h"
+#include "mmap_lock.skel.h"
 #include "mmap_probes.skel.h"
 
 /* The four ways in, best first (see mmap_probes.h). */
@@ -29,18 +30,18 @@ static const char *const tp_exits[] = { "sys_exit_mmap", "sys_exit_mremap",
 #define N_TP (sizeof(tp_enters) / sizeof(tp_enters[0]))
 
 struct mmap_probes {
-	struct mmap_probes_bpf *skel;
+	struct mmap_probes_bpf *skel;	/* every way but the mmap lock's */
+	struct mmap_lock_bpf *lock;	/* the mmap lock's */
+	struct bpf_object *obj;		/* whichever of the two loaded */
 	enum mmap_way way;
 	struct bpf_link *tp_links[2 * N_TP];
 };
 
-/* Which way a program belongs to, by its section. */
+/* Which way a program of mmap_probes.bpf.c belongs to, by its section. */
 static enum mmap_way way_of(const struct bpf_program *prog)
 {
 	const char *sec = bpf_program__section_name(prog);
 
-	if (!strncmp(sec, "tp_btf/mmap_lock", 16))
-		return WAY_LOCK_TP;
 	if (!strncmp(sec, "tp_btf/sys_", 11))
 		return WAY_RAW_TP;
 	if (!strcmp(sec, "tracepoint"))
@@ -89,18 +90,47 @@ static int attach_syscall_tps(struct mmap_probes *mp)
 	return err;
 }
 
-static int load(struct mmap_probes *mp, const struct probe_maps *maps,
-		const struct probes_config *cfg, enum mmap_way way)
+/* The mmap lock's way, from its own object (bpf/mmap_lock.bpf.c says
+ * why). All but map_calls, the threads awaiting a syscall's return, are
+ * the shared maps. */
+static int load_lock_way(struct mmap_probes *mp, const struct probe_maps *maps,
+			 const struct probes_config *cfg)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
-	struct mmap_probes_bpf *s = mmap_probes_bpf__open_opts(&opts);
-	struct bpf_program *prog;
+	struct mmap_lock_bpf *s = mmap_lock_bpf__open_opts(&opts);
 	int err;
 
 	if (!s)
 		return -errno;
-	mp->skel = s;
+	mp->lock = s;
+	mp->obj = s->obj;
+	s->rodata->stack_mode = cfg->stack_mode;
+	s->rodata->empty_probes = cfg->empty_probes;
+	s->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
+	err = probe_maps_share(maps, s->obj, false);
+	if (!err)
+		err = mmap_lock_bpf__load(s);
+	if (!err)
+		err = mmap_lock_bpf__attach(s);
+	return err;
+}
+
+static int load(struct mmap_probes *mp, const struct probe_maps *maps,
+		const struct probes_config *cfg, enum mmap_way way)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
+	struct mmap_probes_bpf *s;
+	struct bpf_program *prog;
+	int err;
+
 	mp->way = way;
+	if (way == WAY_LOCK_TP)
+		return load_lock_way(mp, maps, cfg);
+	s = mmap_probes_bpf__open_opts(&opts);
+	if (!s)
+		return -errno;
+	mp->skel = s;
+	mp->obj = s->obj;
 	s->rodata->stack_mode = cfg->stack_mode;
 	s->rodata->empty_probes = cfg->empty_probes;
 	s->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
@@ -110,9 +140,7 @@ static int load(struct mmap_probes *mp, const struct probe_maps *maps,
 		if (way_of(prog) == WAY_SYSCALL_TP)
 			bpf_program__set_autoattach(prog, false);
 	}
-	/* All but map_calls, the threads awaiting a syscall's return, which
-	 * only this object uses. */
-	err = probe_maps_share(maps, s->obj, false);
+	err = probe_maps_share(maps, s->obj, true);
 	if (!err)
 		err = mmap_probes_bpf__load(s);
 	if (!err)
@@ -160,6 +188,9 @@ static void unload(struct mmap_probes *mp)
 	}
 	mmap_probes_bpf__destroy(mp->skel);
 	mp->skel = NULL;
+	mmap_lock_bpf__destroy(mp->lock);
+	mp->lock = NULL;
+	mp->obj = NULL;
 }
 
 int mmap_probes_open(struct mmap_probes **out, const struct probe_maps *maps,
@@ -179,7 +210,7 @@ int mmap_probes_open(struct mmap_probes **out, const struct probe_maps *maps,
 	bool no_fexit = getenv("MEMTRACE_NO_FEXIT") || fexit_refused();
 
 	for (enum mmap_way w = no_fexit ? WAY_LOCK_TP : WAY_FEXIT;
-	     w <= WAY_RAW_TP && !mp->skel; w++) {
+	     w <= WAY_RAW_TP && !mp->obj; w++) {
 		if ((w == WAY_LOCK_TP && getenv("MEMTRACE_NO_LOCK_TP")) ||
 		    (w == WAY_SYSCALL_TP && getenv("MEMTRACE_RAW_SYSCALL_TP")))
 			continue;
@@ -209,7 +240,7 @@ bool mmap_probes_on_syscall_tracepoints(const struct mmap_probes *m)
 
 int mmap_probes_print_stats(const struct mmap_probes *m, FILE *out)
 {
-	return probes_print_object_stats(m->skel->obj, out);
+	return probes_print_object_stats(m->obj, out);
 }
 
 void mmap_probes_close(struct mmap_probes *m)

@@ -15,7 +15,7 @@
 #   stop" in ERRFILE, its stderr); if it exits first, show why and exit 1.
 #   ERRFILE may be a FIFO (mkfifo): then it blocks instead of polling, which
 #   takes a CPU from a memtrace that loads on two.
-# wait_cleanups: until no memtrace process is left. An exited memtrace's
+# wait_cleanups: until no memtrace process (of any build) is left. An exited memtrace's
 #   detached child unregisters its probe definitions, one RCU grace period
 #   each, under the kernel's event mutex, which a new memtrace's probes
 #   wait for: after --python-objects (200-odd sites) that took up to 30 s.
@@ -70,7 +70,9 @@ wait_ready() {
 }
 
 wait_cleanups() {
-	while pgrep -x memtrace > /dev/null; do
+	# Any name with memtrace in it: a MEMTRACE_BASE build may be called
+	# base_memtrace, and its cleanup slows the next run as much.
+	while pgrep memtrace > /dev/null; do
 		sleep 0.2
 	done
 }

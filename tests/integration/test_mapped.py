@@ -181,3 +181,28 @@ def test_mapped_attach(tmp_path):
     finally:
         target.kill()
     check_maps(final_report(out), load_truth(truth))
+
+
+def kernel_btf_opens(tmp_path, env):
+    """How often memtrace --bpf-stats -- true opens the kernel's whole BTF
+    (strace), and what it printed."""
+    log = tmp_path / "strace.txt"
+    res = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(log)] +
+                         memtrace_cmd("--bpf-stats", "--", "true"),
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr
+    return log.read_text().count('"/sys/kernel/btf/vmlinux"'), res.stdout
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/strace"), reason="strace is not installed")
+def test_syscall_tracepoints_load_without_the_kernels_whole_btf(tmp_path):
+    """The mmap lock's way calls a kfunc, for which libbpf reads the
+    kernel's whole BTF (5.5 MB); the syscalls' tracepoints load from an
+    object of their own, which the types the build cut from this kernel
+    serve. Positive control: MEMTRACE_KERNEL_BTF=full does read it."""
+    env = dict(os.environ, MEMTRACE_NO_FEXIT="1", MEMTRACE_NO_LOCK_TP="1")
+    opens, stats = kernel_btf_opens(tmp_path, env)
+    assert "syscall_tp_exit" in stats, stats
+    assert opens == 0
+    opens, _ = kernel_btf_opens(tmp_path, dict(env, MEMTRACE_KERNEL_BTF="full"))
+    assert opens >= 1
