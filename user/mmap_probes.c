@@ -90,6 +90,15 @@ static int attach_syscall_tps(struct mmap_probes *mp)
 	return err;
 }
 
+/* The settings both objects' programs read, in either skeleton's
+ * read-only data (the same names in each). */
+#define SET_SETTINGS(rodata, cfg)                                        \
+	do {                                                             \
+		(rodata)->stack_mode = (cfg)->stack_mode;                \
+		(rodata)->empty_probes = (cfg)->empty_probes;            \
+		(rodata)->wakeup_bytes = (cfg)->ringbuf_bytes / 4;       \
+	} while (0)
+
 /* The mmap lock's way, from its own object (bpf/mmap_lock.bpf.c says
  * why). All but map_calls, the threads awaiting a syscall's return, are
  * the shared maps. */
@@ -104,9 +113,7 @@ static int load_lock_way(struct mmap_probes *mp, const struct probe_maps *maps,
 		return -errno;
 	mp->lock = s;
 	mp->obj = s->obj;
-	s->rodata->stack_mode = cfg->stack_mode;
-	s->rodata->empty_probes = cfg->empty_probes;
-	s->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
+	SET_SETTINGS(s->rodata, cfg);
 	err = probe_maps_share(maps, s->obj, false);
 	if (!err)
 		err = mmap_lock_bpf__load(s);
@@ -131,9 +138,7 @@ static int load(struct mmap_probes *mp, const struct probe_maps *maps,
 		return -errno;
 	mp->skel = s;
 	mp->obj = s->obj;
-	s->rodata->stack_mode = cfg->stack_mode;
-	s->rodata->empty_probes = cfg->empty_probes;
-	s->rodata->wakeup_bytes = cfg->ringbuf_bytes / 4;
+	SET_SETTINGS(s->rodata, cfg);
 	bpf_object__for_each_program(prog, s->obj) {
 		bpf_program__set_autoload(prog, way_of(prog) == way);
 		/* Attached by hand: each to three tracepoints. */
