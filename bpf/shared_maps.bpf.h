@@ -88,8 +88,7 @@ struct mt_stack_window {
 	__u64 lo;
 	__u32 valid;		/* WINDOW_* */
 	__u32 len;		/* at most MT_STACK_WINDOW */
-	__u32 map_hint;		/* the native walk's (mt_unwind_state) */
-	__u32 pad;
+	__u64 hint_pc;		/* mt_unwind_mapping_hint()'s */
 	__u8 bytes[MT_STACK_WINDOW + 16];
 };
 

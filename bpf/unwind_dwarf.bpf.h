@@ -147,6 +147,31 @@ static __always_inline void mt_unwind_row_found(struct mt_unwind_state *s, __u32
 }
 
 /*
+ * The mapping hints: for a hash of a PC, the index of the mapping last
+ * found for a PC with that hash, in whichever process (a wrong one is
+ * caught, see mt_unwind_find_mapping()). In .bss, where the verifier does
+ * not track what a slot holds: kept on the BPF stack, the index's range
+ * was tracked and the frame step explored once per range (alloc_exit:
+ * 21,015 verified instructions instead of 13,196). 1024 slots (4 KiB).
+ */
+#define UNWIND_MAPPING_HINTS 1024
+__u32 unwind_mapping_hints[UNWIND_MAPPING_HINTS];
+
+static __always_inline __u32 *mt_unwind_mapping_hint(struct mt_unwind_state *s, __u64 pc)
+{
+	struct mt_stack_window *w = ((const struct bpf_unwind *)s)->win;
+	__u64 key;
+
+	/* The slot comes from pc through memory: computed from pc itself,
+	 * it made the verifier track pc exactly (it indexes the array), and
+	 * explore the step once per range of pc (18,127 instructions). */
+	w->hint_pc = pc;
+	key = *(volatile __u64 *)&w->hint_pc;
+	return &unwind_mapping_hints[(__u32)((key * 0x9E3779B97F4A7C15ULL) >> 54) &
+				     (UNWIND_MAPPING_HINTS - 1)];
+}
+
+/*
  * mt_unwind_find_row_index() as a global function: the verifier checks it
  * once, apart, and the frame callback sees one scalar back. Inlined, the
  * hint's ways through it took alloc_exit from 11,055 verified
@@ -279,8 +304,6 @@ __attribute__((noinline)) int unwind_walk(struct mt_stack *out,
 	s->ri = stop->ri;
 	s->eval = &stop->eval;
 	s->maps = maps;
-	win->map_hint = MT_MAX_MAPPINGS;	/* none */
-	s->map_hint = &win->map_hint;
 	s->out = out;
 	out->len = 0;
 	out->fp_frames = 0;

@@ -28,6 +28,8 @@
  *   mt_unwind_row_hint(), mt_unwind_row_found()
  *                            a guess at the row for a PC, and the row found
  *                            for one, to guess from next time;
+ *   mt_unwind_mapping_hint() where the mapping found for a PC is kept, to
+ *                            try first next time;
  *   mt_unwind_row_index()    mt_unwind_find_row_index() itself, or a call
  *                            of it (BPF: a global function, see there);
  *   mt_unwind_return_instance()
@@ -72,13 +74,6 @@ struct mt_unwind_state {
 	 * the check (alloc_exit: 159,000 to 216,000 verified instructions
 	 * instead of 85,000). Never NULL. */
 	struct mt_eval_stop *eval;
-	/* The index of the mapping of the frame before, tried first by
-	 * mt_unwind_find_mapping() (MT_MAX_MAPPINGS: none). A pointer, into
-	 * a map value in BPF, as eval: a value on the BPF stack, it indexes
-	 * the mappings, so the verifier tracked its range and explored the
-	 * step once per range (alloc_exit: 21,015 verified instructions
-	 * instead of 13,196). Never NULL. */
-	__u32 *map_hint;
 	/* Keeps the flags below off the start of an 8-byte slot of the BPF
 	 * stack: the verifier tracks a constant stored at a slot's start,
 	 * and then explored the frame callback once per combination of
@@ -107,6 +102,10 @@ MT_UNWIND_INLINE const struct mt_unwind_row *mt_unwind_row(const struct mt_unwin
 MT_UNWIND_INLINE __u32 mt_unwind_row_hint(struct mt_unwind_state *s, __u32 start, __u64 target);
 MT_UNWIND_INLINE void mt_unwind_row_found(struct mt_unwind_state *s, __u32 start, __u64 target,
 					  __u32 idx);
+/* Where the index of the mapping holding pc may be kept: any slot at all,
+ * since mt_unwind_find_mapping() checks what it holds before use and
+ * writes the index it found there. */
+MT_UNWIND_INLINE __u32 *mt_unwind_mapping_hint(struct mt_unwind_state *s, __u64 pc);
 /* mt_unwind_find_row_index(s, start, len, target), as the includer calls
  * it. */
 MT_UNWIND_INLINE __u32 mt_unwind_row_index(struct mt_unwind_state *s, __u32 start, __u32 len,
@@ -185,15 +184,16 @@ MT_UNWIND_APART int mt_unwind_mapping_index(const struct mt_proc_mappings *maps,
 }
 
 /*
- * The mapping holding pc, or NULL. The mapping of the frame before is tried
- * first: a stack's frames run in a few objects, and the search is a call
- * in BPF.
+ * The mapping holding pc, or NULL. The hint's mapping is tried first: the
+ * mappings of a process do not overlap, so one that holds pc is the one,
+ * whatever process put its index there; and the search is a call in BPF.
  */
 MT_UNWIND_INLINE const struct mt_mapping *mt_unwind_find_mapping(struct mt_unwind_state *s,
 								 __u64 pc)
 {
 	const struct mt_proc_mappings *maps = s->maps;
-	__u32 i = *s->map_hint;
+	__u32 *hint = mt_unwind_mapping_hint(s, pc);
+	__u32 i = *hint;
 	const struct mt_mapping *m = &maps->m[i & (MT_MAX_MAPPINGS - 1)];
 
 	if (i >= maps->n || pc < m->start || pc >= m->end) {
@@ -202,7 +202,7 @@ MT_UNWIND_INLINE const struct mt_mapping *mt_unwind_find_mapping(struct mt_unwin
 		if (found < 0)
 			return (const struct mt_mapping *)0;
 		i = (__u32)found;
-		*s->map_hint = i;
+		*hint = i;
 	}
 	/* One way out, so that the verifier sees one pointer either way. */
 	return &maps->m[i & (MT_MAX_MAPPINGS - 1)];

@@ -25,7 +25,7 @@ struct walk {
 	size_t nrows;
 	const struct mt_snapshot *snap;
 	__u32 last_row;		/* the row the last search found: the hint */
-	__u32 map_hint;		/* s.map_hint points here */
+	__u32 map_hint;		/* the mapping the last search found: the hint */
 };
 
 static const struct walk *walk_of(const struct mt_unwind_state *s)
@@ -70,6 +70,11 @@ MT_UNWIND_INLINE void mt_unwind_row_found(struct mt_unwind_state *s, __u32 start
 					  __u64 target, __u32 idx)
 {
 	((struct walk *)walk_of(s))->last_row = idx;
+}
+
+MT_UNWIND_INLINE __u32 *mt_unwind_mapping_hint(struct mt_unwind_state *s, __u64 pc)
+{
+	return &((struct walk *)walk_of(s))->map_hint;
 }
 
 MT_UNWIND_INLINE __u32 mt_unwind_row_index(struct mt_unwind_state *s, __u32 start, __u32 len,
@@ -123,7 +128,6 @@ int unwind_walk(const struct mt_unwind_row *rows, size_t nrows,
 	w.s.out = stack;
 	w.s.maps = maps;
 	w.map_hint = MT_MAX_MAPPINGS;	/* none */
-	w.s.map_hint = &w.map_hint;
 	w.s.eval = &eval;
 	for (k = 0; k < MT_UNWIND_MAX_STEPS; k++)
 		if (mt_unwind_frame(&w.s))

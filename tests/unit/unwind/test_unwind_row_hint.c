@@ -28,6 +28,7 @@ struct hinted {
 	int use_hint;
 	__u32 found;			/* what the search remembered */
 	int found_set;
+	__u32 mapping_hint;		/* not used by these tests */
 };
 
 MT_UNWIND_INLINE int mt_unwind_read(const struct mt_unwind_state *s, void *dst, __u32 size,
@@ -57,6 +58,11 @@ MT_UNWIND_INLINE void mt_unwind_row_found(struct mt_unwind_state *s, __u32 start
 
 	h->found = idx;
 	h->found_set = 1;
+}
+
+MT_UNWIND_INLINE __u32 *mt_unwind_mapping_hint(struct mt_unwind_state *s, __u64 pc)
+{
+	return &((struct hinted *)s)->mapping_hint;
 }
 
 MT_UNWIND_INLINE __u32 mt_unwind_row_index(struct mt_unwind_state *s, __u32 start, __u32 len,
@@ -143,4 +149,37 @@ Test(unwind_row_hint, before_the_first_row_is_none_whatever_the_hint)
 	cr_assert_null(find(&h, 0, 5, 0xff));
 	h.hint = 5;
 	cr_assert_null(find(&h, 5, 4, 0x50));
+}
+
+/* Three mappings with a gap between the last two, and a stale count past
+ * them in another process's table (the hints are shared by all processes
+ * in BPF: an index may name any mapping of another's). */
+static const struct mt_proc_mappings three = {
+	.n = 3,
+	.m = { { .start = 0x1000, .end = 0x2000 }, { .start = 0x2000, .end = 0x5000 },
+	       { .start = 0x8000, .end = 0x9000 }, { .start = 0x9000, .end = 0xa000 } },
+};
+
+Test(unwind_mapping_hint, any_hint_gives_what_the_search_gives)
+{
+	for (__u64 pc = 0x800; pc < 0xa800; pc += 0x80) {
+		struct hinted plain = { .s.maps = &three, .mapping_hint = MT_MAX_MAPPINGS };
+		const struct mt_mapping *want = mt_unwind_find_mapping(&plain.s, pc);
+		int i = mt_unwind_mapping_index(&three, pc);
+
+		cr_assert_eq(want, i < 0 ? NULL : &three.m[i], "pc 0x%llx", (unsigned long long)pc);
+		/* Every hint: each mapping, the one past n (outside this
+		 * process's table), past the array, and ~0. */
+		for (__u32 hint = 0; hint <= 5; hint++) {
+			struct hinted h = { .s.maps = &three,
+					    .mapping_hint = hint == 5 ? ~0u : hint };
+
+			cr_assert_eq(mt_unwind_find_mapping(&h.s, pc), want,
+				     "pc 0x%llx, hint %u: another mapping", (unsigned long long)pc,
+				     h.mapping_hint);
+			/* What is kept is what was found. */
+			if (want)
+				cr_assert_eq(&three.m[h.mapping_hint], want);
+		}
+	}
 }
