@@ -26,9 +26,6 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-#define ENOENT 2
-#define EEXIST 17
-
 #include "memtrace_events.h"
 #include "stack_source.bpf.h"
 #include "probe_common.bpf.h"

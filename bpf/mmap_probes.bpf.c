@@ -18,10 +18,6 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-#define ENOENT 2
-#define EEXIST 17
-#define EBUSY 16
-
 #include "mmap_calls.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

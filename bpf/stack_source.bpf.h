@@ -13,6 +13,11 @@
 #ifndef MEMTRACE_STACK_SOURCE_BPF_H
 #define MEMTRACE_STACK_SOURCE_BPF_H
 
+/* The errors the stack source and the walks return (vmlinux.h has types,
+ * not the kernel's macros). */
+#define ENOENT 2
+#define EEXIST 17
+
 #include "memtrace_events.h"
 #include "memtrace_stack_hash.h"
 #include "shared_maps.bpf.h"
