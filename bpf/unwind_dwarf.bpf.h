@@ -50,45 +50,40 @@ struct bpf_unwind {
  * If that read fails anyway, this walk reads word by word from then on.
  * The bytes are the thread's own, read while it is stopped in the probe,
  * so the result never differs from reading each word.
- * unwind_window_at() finds the bytes, reading the window again if they are
- * not in it: their offset, or -1 to read them directly. A global function,
- * checked once, apart: inlined at each of the step's reads, it was 6,000
- * of alloc_exit's 22,818 verified instructions on Linux 6.18.44.
+ * unwind_window_refill() reads the window again from addr, for size bytes
+ * that are not in it: 0 (they are then at its start), or -1 to read them
+ * directly. A global function, checked once, apart: inlined at each of the
+ * step's reads, it was 6,000 of alloc_exit's 22,818 verified instructions
+ * on Linux 6.18.44.
  * Measured (scripts/bench_unwind.sh 200000 5, interleaved with 9d95b99):
  * 111 -> 41 ns per frame, a 67-frame stack x1.49 faster; 7 frames and
  * churn's 5 the same within the noise (window sizes tried: 128 and 1024
  * were slower than 512).
  */
-__attribute__((noinline)) int unwind_window_at(struct mt_stack_window *w, __u64 addr,
-					       __u32 size)
+__attribute__((noinline)) int unwind_window_refill(struct mt_stack_window *w, __u64 addr,
+						   __u32 size)
 {
-	__u64 off;
+	__u32 n = 4096 - (addr & 4095);
 
 	if (!w || w->valid == WINDOW_OFF || (size != 8 && size != 16))
 		return -1;
-	off = addr - w->lo;
-	if (w->valid != WINDOW_READ || addr < w->lo || off + size > w->len) {
-		__u32 n = 4096 - (addr & 4095);
-
-		if (n > MT_STACK_WINDOW)
-			n = MT_STACK_WINDOW;
-		if (n < 16 && n < size)
-			n = 16;		/* the word crosses the page: 16 bytes end in the next one too */
-		/* The bound on the register the call takes, for the verifier
-		 * (size is any scalar to it). */
-		barrier_var(n);
-		if (n > MT_STACK_WINDOW)
-			return -1;
-		if (bpf_probe_read_user(w->bytes, n, (const void *)addr)) {
-			w->valid = WINDOW_OFF;
-			return -1;
-		}
-		w->lo = addr;
-		w->len = n;
-		w->valid = WINDOW_READ;
-		off = 0;
+	if (n > MT_STACK_WINDOW)
+		n = MT_STACK_WINDOW;
+	if (n < 16 && n < size)
+		n = 16;		/* the word crosses the page: 16 bytes end in the next one too */
+	/* The bound on the register the call takes, for the verifier (size
+	 * is any scalar to it). */
+	barrier_var(n);
+	if (n > MT_STACK_WINDOW)
+		return -1;
+	if (bpf_probe_read_user(w->bytes, n, (const void *)addr)) {
+		w->valid = WINDOW_OFF;
+		return -1;
 	}
-	return (int)off;
+	w->lo = addr;
+	w->len = n;
+	w->valid = WINDOW_READ;
+	return 0;
 }
 
 static __always_inline int mt_unwind_read(const struct mt_unwind_state *s, void *dst,
@@ -100,7 +95,7 @@ static __always_inline int mt_unwind_read(const struct mt_unwind_state *s, void 
 
 	/* In the window already, as most reads are: no call. */
 	if (w->valid != WINDOW_READ || addr < w->lo || off + size > w->len)
-		off = unwind_window_at(w, addr, size);
+		off = unwind_window_refill(w, addr, size);
 	if (off < 0)
 		return bpf_probe_read_user(dst, size, (const void *)addr);
 	/* A no-op (off <= MT_STACK_WINDOW - size), for the verifier. */
