@@ -122,11 +122,16 @@ mt_unwind_row(const struct mt_unwind_state *s, const __u32 *idx)
 #define UNWIND_ROW_HINTS 4096
 __u32 unwind_row_hints[UNWIND_ROW_HINTS];
 
+/* Fibonacci hashing: the top `bits` bits of the product, for the hints'
+ * tables. */
+static __always_inline __u32 hint_hash(__u64 key, __u32 bits)
+{
+	return (__u32)((key * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+}
+
 static __always_inline __u32 unwind_row_slot(__u32 start, __u64 target)
 {
-	/* Fibonacci hashing: the top 12 bits of the product. */
-	return (__u32)(((target + ((__u64)start << 32)) * 0x9E3779B97F4A7C15ULL) >> 52) &
-	       (UNWIND_ROW_HINTS - 1);
+	return hint_hash(target + ((__u64)start << 32), 12) & (UNWIND_ROW_HINTS - 1);
 }
 
 static __always_inline __u32 mt_unwind_row_hint(struct mt_unwind_state *s, __u32 start,
@@ -162,8 +167,7 @@ static __always_inline __u32 *mt_unwind_mapping_hint(struct mt_unwind_state *s, 
 	 * explore the step once per range of pc (18,127 instructions). */
 	w->hint_pc = pc;
 	key = *(volatile __u64 *)&w->hint_pc;
-	return &unwind_mapping_hints[(__u32)((key * 0x9E3779B97F4A7C15ULL) >> 54) &
-				     (UNWIND_MAPPING_HINTS - 1)];
+	return &unwind_mapping_hints[hint_hash(key, 10) & (UNWIND_MAPPING_HINTS - 1)];
 }
 
 /*
